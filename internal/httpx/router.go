@@ -1,0 +1,149 @@
+package httpx
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/problem"
+	"streamspace/internal/routes"
+)
+
+// HandlerFunc is a route handler; a returned error becomes the response.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Guard runs after authentication and before the handler of every non-public route. It is where
+// per-route rules that hold for all functions live (API-key scopes, rate limits, usage).
+type Guard func(r *http.Request, c auth.Caller, rt routes.Route) error
+
+// ScopeGuard refuses API keys that lack the route's scope.
+func ScopeGuard(r *http.Request, c auth.Caller, rt routes.Route) error {
+	if rt.Scope != "" && !c.HasScope(rt.Scope) {
+		return problem.Forbidden("this API key lacks the scope " + rt.Scope)
+	}
+	return nil
+}
+
+// Router serves one function's routes. It only accepts patterns that the route table assigns
+// to its function, authenticates every non-public request from the authorizer context, applies
+// the guards, recovers panics and logs one structured line per request.
+type Router struct {
+	fn         string
+	mux        *http.ServeMux
+	table      map[string]routes.Route
+	registered map[string]bool
+	log        *slog.Logger
+	guards     []Guard
+}
+
+func NewRouter(fn string, log *slog.Logger, guards ...Guard) *Router {
+	rt := &Router{fn: fn, mux: http.NewServeMux(), table: map[string]routes.Route{}, registered: map[string]bool{},
+		log: log, guards: append([]Guard{ScopeGuard}, guards...)}
+	for _, r := range routes.ForFunction(fn) {
+		rt.table[r.MuxPattern()] = r
+	}
+	rt.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		WriteProblem(w, problem.NotFound("route"))
+	})
+	return rt
+}
+
+// Handle registers h for a route of the table; a pattern the table does not give this function
+// is a programming error caught at start-up.
+func (rt *Router) Handle(pattern string, h HandlerFunc) {
+	route, ok := rt.table[pattern]
+	if !ok {
+		panic(fmt.Sprintf("route %q is not in the route table for function %q", pattern, rt.fn))
+	}
+	rt.registered[pattern] = true
+	rt.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { rt.serve(w, r, route, h) })
+}
+
+// Unregistered lists table routes of this function that have no handler.
+func (rt *Router) Unregistered() []string {
+	var out []string
+	for p := range rt.table {
+		if !rt.registered[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.mux.ServeHTTP(w, r) }
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (rt *Router) serve(w http.ResponseWriter, r *http.Request, route routes.Route, h HandlerFunc) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	gw, _ := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	var caller auth.Caller
+	attrs := []any{slog.String("route", route.Key()), slog.String("requestId", gw.RequestID)}
+	defer func() {
+		if p := recover(); p != nil {
+			rt.log.Error("panic", append(attrs, slog.Any("panic", p), slog.String("stack", string(debug.Stack())))...)
+			if rec.status == 0 {
+				WriteProblem(rec, problem.Internal())
+			}
+		}
+		rt.log.Info("request", append(attrs, slog.String("callerId", caller.UserID), slog.String("keyId", caller.KeyID),
+			slog.Int("status", rec.status), slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000))...)
+	}()
+	err := func() error {
+		if !route.Public {
+			var lambdaCtx map[string]any
+			if gw.Authorizer != nil {
+				lambdaCtx = gw.Authorizer.Lambda
+			}
+			c, err := auth.FromAuthorizerContext(lambdaCtx)
+			if err != nil {
+				return problem.Unauthorized("valid credentials are required")
+			}
+			caller = c
+			r = r.WithContext(auth.WithCaller(r.Context(), c))
+			for _, g := range rt.guards {
+				if err := g(r, c, route); err != nil {
+					return err
+				}
+			}
+		}
+		return h(rec, r)
+	}()
+	if err != nil {
+		p := problem.As(err)
+		if p == nil {
+			rt.log.Error("internal error", append(attrs, slog.String("error", err.Error()))...)
+			p = problem.Internal()
+		}
+		WriteProblem(rec, p)
+	}
+}
+
+// Caller returns the authenticated caller of a request that passed the router.
+func Caller(r *http.Request) auth.Caller {
+	c, _ := auth.CallerFrom(r.Context())
+	return c
+}

@@ -1,0 +1,90 @@
+// Package routes is the one table of HTTP routes: which function serves each, which API-key
+// scope it needs, and whether it is public. The functions' routers, the local gateway and the
+// infrastructure tests all read it, so a route cannot exist in one place and not another.
+package routes
+
+import "strings"
+
+// Functions (logical names; the SAM resource is the title-cased name + "Function").
+const (
+	FnMeta     = "meta"
+	FnUsers    = "users"
+	FnSessions = "sessions"
+)
+
+// API-key scopes. Tokens are unscoped; keys carry a subset of these.
+const (
+	ScopeSessionsRead   = "sessions:read"
+	ScopeSessionsWrite  = "sessions:write"
+	ScopeTemplatesWrite = "templates:write"
+	ScopeRuntimeReport  = "runtime:report"
+)
+
+// Route is one HTTP API route.
+type Route struct {
+	Function string
+	Method   string
+	Path     string // API Gateway syntax: /api/v1/sessions/{id}
+	Scope    string // required API-key scope; "" means any authenticated caller
+	Public   bool   // no credentials needed (and no authorizer configured)
+}
+
+// Key is the API Gateway route key, e.g. "GET /api/v1/sessions/{id}"; it is also a valid
+// net/http ServeMux pattern.
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// MuxPattern converts greedy {name+} parameters to ServeMux's {name...}.
+func (r Route) MuxPattern() string {
+	return r.Method + " " + strings.ReplaceAll(r.Path, "+}", "...}")
+}
+
+const v1 = "/api/v1"
+
+// All lists every HTTP route of the product.
+var All = []Route{
+	{Function: FnMeta, Method: "GET", Path: v1 + "/health", Public: true},
+	{Function: FnMeta, Method: "GET", Path: v1 + "/version", Public: true},
+
+	{Function: FnUsers, Method: "GET", Path: v1 + "/users/me"},
+
+	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "GET", Path: v1 + "/sessions", Scope: ScopeSessionsRead},
+	{Function: FnSessions, Method: "GET", Path: v1 + "/sessions/{id}", Scope: ScopeSessionsRead},
+	{Function: FnSessions, Method: "PATCH", Path: v1 + "/sessions/{id}", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "DELETE", Path: v1 + "/sessions/{id}", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "PUT", Path: v1 + "/sessions/{id}/tags", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "PATCH", Path: v1 + "/sessions/{id}/tags", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/connect", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/disconnect", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/heartbeat", Scope: ScopeSessionsWrite},
+	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/status", Scope: ScopeRuntimeReport},
+	{Function: FnSessions, Method: "GET", Path: v1 + "/templates", Scope: ScopeSessionsRead},
+	{Function: FnSessions, Method: "GET", Path: v1 + "/templates/{name}", Scope: ScopeSessionsRead},
+	{Function: FnSessions, Method: "POST", Path: v1 + "/templates", Scope: ScopeTemplatesWrite},
+	{Function: FnSessions, Method: "PUT", Path: v1 + "/templates/{name}", Scope: ScopeTemplatesWrite},
+	{Function: FnSessions, Method: "DELETE", Path: v1 + "/templates/{name}", Scope: ScopeTemplatesWrite},
+}
+
+// ForFunction returns the routes one function serves.
+func ForFunction(fn string) []Route {
+	var out []Route
+	for _, r := range All {
+		if r.Function == fn {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Functions lists the HTTP functions in table order.
+func Functions() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range All {
+		if !seen[r.Function] {
+			seen[r.Function] = true
+			out = append(out, r.Function)
+		}
+	}
+	return out
+}

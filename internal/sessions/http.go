@@ -1,0 +1,230 @@
+package sessions
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"streamspace/internal/httpx"
+	"streamspace/internal/problem"
+)
+
+// Register adds the /sessions routes to a router.
+func Register(rt *httpx.Router, sv *Service) {
+	h := handler{sv}
+	rt.Handle("POST /api/v1/sessions", h.create)
+	rt.Handle("GET /api/v1/sessions", h.list)
+	rt.Handle("GET /api/v1/sessions/{id}", h.get)
+	rt.Handle("PATCH /api/v1/sessions/{id}", h.patch)
+	rt.Handle("DELETE /api/v1/sessions/{id}", h.delete)
+	rt.Handle("PUT /api/v1/sessions/{id}/tags", h.replaceTags)
+	rt.Handle("PATCH /api/v1/sessions/{id}/tags", h.editTags)
+	rt.Handle("POST /api/v1/sessions/{id}/connect", h.connect)
+	rt.Handle("POST /api/v1/sessions/{id}/disconnect", h.disconnect)
+	rt.Handle("POST /api/v1/sessions/{id}/heartbeat", h.heartbeat)
+	rt.Handle("POST /api/v1/sessions/{id}/status", h.status)
+}
+
+type handler struct{ sv *Service }
+
+func writeSession(w http.ResponseWriter, status int, se Session) {
+	w.Header().Set("ETag", `"`+strconv.Itoa(se.Version)+`"`)
+	httpx.WriteJSON(w, status, se)
+}
+
+func (h handler) create(w http.ResponseWriter, r *http.Request) error {
+	var in CreateInput
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	se, replay, err := h.sv.Create(r.Context(), httpx.Caller(r), in, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	if replay {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", "/api/v1/sessions/"+se.ID)
+	writeSession(w, http.StatusCreated, se)
+	return nil
+}
+
+func (h handler) list(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
+	if err != nil {
+		return err
+	}
+	lq := ListQuery{OwnerID: q.Get("ownerId"), State: q.Get("state"), Tag: q.Get("tag"),
+		TemplateName: q.Get("templateName"), Limit: limit, Cursor: q.Get("cursor")}
+	switch q.Get("all") {
+	case "", "false":
+	case "true":
+		lq.All = true
+	default:
+		return problem.Invalid("all", "must be true or false")
+	}
+	if lq.All && lq.OwnerID != "" {
+		return problem.Invalid("all", "cannot be combined with ownerId")
+	}
+	switch lq.State {
+	case "", StatePending, StateRunning, StateHibernated, StateTerminated, StateFailed:
+	default:
+		return problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
+	}
+	for name, v := range map[string]string{"ownerId": lq.OwnerID, "tag": lq.Tag, "templateName": lq.TemplateName} {
+		if len(v) > 128 {
+			return problem.Invalid(name, "must be at most 128 characters")
+		}
+	}
+	items, next, err := h.sv.List(r.Context(), httpx.Caller(r), lq)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	return nil
+}
+
+func (h handler) get(w http.ResponseWriter, r *http.Request) error {
+	se, _, err := h.sv.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+// ifMatch parses If-Match: "<version>" (quotes optional); "*" means any version.
+func ifMatch(r *http.Request) (*int, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(v, "W/"), `"`))
+	if err != nil || n < 1 {
+		return nil, problem.Invalid("If-Match", "must be a session version, as in the ETag header")
+	}
+	return &n, nil
+}
+
+func (h handler) patch(w http.ResponseWriter, r *http.Request) error {
+	var in PatchInput
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	im, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	se, err := h.sv.Patch(r.Context(), httpx.Caller(r), r.PathValue("id"), in, im)
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+func (h handler) delete(w http.ResponseWriter, r *http.Request) error {
+	se, err := h.sv.Delete(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+func (h handler) replaceTags(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Tags []string `json:"tags"`
+	}
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Tags == nil {
+		return problem.Invalid("tags", "is required (an empty array clears the tags)")
+	}
+	se, err := h.sv.SetTags(r.Context(), httpx.Caller(r), r.PathValue("id"), in.Tags, nil, nil)
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+func (h handler) editTags(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Add    []string `json:"add"`
+		Remove []string `json:"remove"`
+	}
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if len(in.Add) == 0 && len(in.Remove) == 0 {
+		return problem.Invalid("body", "give tags to add or remove")
+	}
+	if len(in.Remove) > MaxTags {
+		return problem.Invalid("remove", "at most 50 tags")
+	}
+	se, err := h.sv.SetTags(r.Context(), httpx.Caller(r), r.PathValue("id"), nil, in.Add, in.Remove)
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+func (h handler) connect(w http.ResponseWriter, r *http.Request) error {
+	res, err := h.sv.Connect(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+type connectionBody struct {
+	ConnectionID string `json:"connectionId"`
+}
+
+func (h handler) disconnect(w http.ResponseWriter, r *http.Request) error {
+	var in connectionBody
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	if in.ConnectionID == "" {
+		return problem.Invalid("connectionId", "is required")
+	}
+	if err := h.sv.Disconnect(r.Context(), httpx.Caller(r), r.PathValue("id"), in.ConnectionID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h handler) heartbeat(w http.ResponseWriter, r *http.Request) error {
+	var in connectionBody
+	if r.ContentLength != 0 {
+		if err := httpx.DecodeJSON(r, &in); err != nil {
+			return err
+		}
+	}
+	se, err := h.sv.Heartbeat(r.Context(), httpx.Caller(r), r.PathValue("id"), in.ConnectionID)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"sessionId": se.ID, "lastActivity": se.LastActivity, "state": se.State})
+	return nil
+}
+
+func (h handler) status(w http.ResponseWriter, r *http.Request) error {
+	var in StatusReport
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	se, err := h.sv.ReportStatus(r.Context(), httpx.Caller(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}

@@ -1,0 +1,89 @@
+// Package sessions is the sessions area: the session model and its state machine, quotas, the
+// DynamoDB store, and the HTTP routes of /sessions.
+package sessions
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"streamspace/internal/resources"
+)
+
+// States of a session. Users set the desired state; the runtime reports the observed one.
+const (
+	StatePending    = "pending"
+	StateRunning    = "running"
+	StateHibernated = "hibernated"
+	StateTerminated = "terminated"
+	StateFailed     = "failed"
+)
+
+// Session is the API representation and the stored item (dynamodbav tags name the attributes).
+type Session struct {
+	ID                 string              `json:"id" dynamodbav:"id"`
+	OwnerID            string              `json:"ownerId" dynamodbav:"ownerId"`
+	TeamID             string              `json:"teamId,omitempty" dynamodbav:"teamId,omitempty"`
+	TemplateName       string              `json:"templateName" dynamodbav:"templateName"`
+	State              string              `json:"state" dynamodbav:"state"`
+	DesiredState       string              `json:"desiredState" dynamodbav:"desiredState"`
+	Resources          resources.Resources `json:"resources" dynamodbav:"resources"`
+	Tags               []string            `json:"tags" dynamodbav:"tags"`
+	IdleTimeout        int                 `json:"idleTimeout" dynamodbav:"idleTimeout"`               // seconds
+	MaxSessionDuration int                 `json:"maxSessionDuration" dynamodbav:"maxSessionDuration"` // seconds
+	PersistentHome     bool                `json:"persistentHome" dynamodbav:"persistentHome"`
+	URL                string              `json:"url,omitempty" dynamodbav:"url,omitempty"`
+	Error              string              `json:"error,omitempty" dynamodbav:"error,omitempty"`
+	Idle               bool                `json:"idle" dynamodbav:"idle"`
+	ActiveConnections  int                 `json:"activeConnections" dynamodbav:"activeConnections"`
+	LastActivity       time.Time           `json:"lastActivity" dynamodbav:"lastActivity"`
+	Usage              *Usage              `json:"usage,omitempty" dynamodbav:"usage,omitempty"`
+	CreatedAt          time.Time           `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt          time.Time           `json:"updatedAt" dynamodbav:"updatedAt"`
+	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
+	Version            int                 `json:"version" dynamodbav:"version"`
+}
+
+// Usage is what the runtime last measured.
+type Usage struct {
+	CPUMillis int `json:"cpuMillis" dynamodbav:"cpuMillis"`
+	MemoryMiB int `json:"memoryMiB" dynamodbav:"memoryMiB"`
+}
+
+// Final reports whether no further transition is possible.
+func (s Session) Final() bool { return s.State == StateTerminated }
+
+// Live reports whether the session counts against quotas (it exists and has not ended).
+func (s Session) Live() bool { return s.State != StateTerminated && s.State != StateFailed }
+
+// observedTransitions is the state machine the runtime's reports must follow.
+var observedTransitions = map[string][]string{
+	StatePending:    {StateRunning, StateFailed, StateTerminated},
+	StateRunning:    {StateHibernated, StateFailed, StateTerminated},
+	StateHibernated: {StateRunning, StateFailed, StateTerminated},
+	StateFailed:     {StateTerminated},
+	StateTerminated: {},
+}
+
+// CanTransition reports whether the observed state may move from → to.
+func CanTransition(from, to string) bool { return slices.Contains(observedTransitions[from], to) }
+
+// checkDesired validates a user's request to change the desired state.
+func checkDesired(s Session, desired string) error {
+	switch {
+	case s.State == StateTerminated:
+		return fmt.Errorf("the session is terminated")
+	case desired == StateTerminated:
+		return nil
+	case s.State == StateFailed:
+		return fmt.Errorf("a failed session can only be terminated")
+	case desired == StateHibernated && s.State == StatePending:
+		return fmt.Errorf("a pending session cannot be hibernated before it runs")
+	}
+	return nil
+}
+
+// ValidDesired lists what users may ask for.
+func ValidDesired(d string) bool {
+	return d == StateRunning || d == StateHibernated || d == StateTerminated
+}

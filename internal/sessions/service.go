@@ -1,0 +1,504 @@
+package sessions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/access"
+	"streamspace/internal/auth"
+	"streamspace/internal/ids"
+	"streamspace/internal/problem"
+	"streamspace/internal/resources"
+	"streamspace/internal/templates"
+)
+
+// Service holds the sessions area's rules; handlers translate HTTP to calls on it.
+type Service struct {
+	Store     *Store
+	Templates *templates.Store
+	Access    *access.Decider
+	Limits    Limits
+	Now       func() time.Time
+}
+
+// Bounds on session settings (seconds).
+const (
+	DefaultIdleTimeout        = 30 * 60
+	DefaultMaxSessionDuration = 8 * 3600
+	MaxIdleTimeout            = 7 * 24 * 3600
+	MaxMaxSessionDuration     = 30 * 24 * 3600
+	MaxTags                   = 50
+	MaxTagLength              = 128
+	connectionTTL             = 2 * time.Hour
+	saveAttempts              = 4
+)
+
+func (sv *Service) now() time.Time {
+	if sv.Now != nil {
+		return sv.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// CreateInput is the body of POST /sessions.
+type CreateInput struct {
+	TemplateName       string               `json:"templateName"`
+	TeamID             string               `json:"teamId,omitempty"`
+	Resources          *resources.Resources `json:"resources,omitempty"`
+	Tags               []string             `json:"tags,omitempty"`
+	IdleTimeout        *int                 `json:"idleTimeout,omitempty"`
+	MaxSessionDuration *int                 `json:"maxSessionDuration,omitempty"`
+	PersistentHome     *bool                `json:"persistentHome,omitempty"`
+}
+
+// Create starts a session for the caller. The second result is true for an idempotent replay.
+func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, idemKey string) (Session, bool, error) {
+	if in.TemplateName == "" {
+		return Session{}, false, problem.Invalid("templateName", "is required")
+	}
+	if !templates.ValidName(in.TemplateName) {
+		return Session{}, false, problem.Invalid("templateName", "is not a template name")
+	}
+	if in.TeamID != "" {
+		// Teams arrive with the teams area; until then no team exists, so none can be named.
+		return Session{}, false, problem.Invalid("teamId", "no such team")
+	}
+	tags, err := normalizeTags(in.Tags)
+	if err != nil {
+		return Session{}, false, err
+	}
+	idle, err := boundedSeconds("idleTimeout", in.IdleTimeout, DefaultIdleTimeout, 60, MaxIdleTimeout)
+	if err != nil {
+		return Session{}, false, err
+	}
+	maxDur, err := boundedSeconds("maxSessionDuration", in.MaxSessionDuration, DefaultMaxSessionDuration, 300, MaxMaxSessionDuration)
+	if err != nil {
+		return Session{}, false, err
+	}
+	var idem *Idempotency
+	if idemKey != "" {
+		if len(idemKey) > 255 {
+			return Session{}, false, problem.Invalid("Idempotency-Key", "must be at most 255 characters")
+		}
+		body, _ := json.Marshal(in)
+		sum := sha256.Sum256(body)
+		idem = &Idempotency{Key: idemKey, UserID: c.UserID, RequestHash: hex.EncodeToString(sum[:]),
+			ExpiresAt: sv.now().Add(24 * time.Hour).Unix()}
+	}
+	tpl, err := sv.Templates.Get(ctx, in.TemplateName)
+	if errors.Is(err, templates.ErrNotFound) {
+		return Session{}, false, problem.Invalid("templateName", "no template named "+in.TemplateName)
+	} else if err != nil {
+		return Session{}, false, err
+	}
+	res := tpl.DefaultResources
+	if in.Resources != nil {
+		res = *in.Resources
+	}
+	amt, field, err := res.Parse()
+	if err != nil {
+		return Session{}, false, problem.Invalid(field, err.Error())
+	}
+	now := sv.now()
+	se := Session{ID: ids.New("sess"), OwnerID: c.UserID, TemplateName: tpl.Name, State: StatePending,
+		DesiredState: StateRunning, Resources: res, Tags: tags, IdleTimeout: idle, MaxSessionDuration: maxDur,
+		PersistentHome: in.PersistentHome == nil || *in.PersistentHome, LastActivity: now, CreatedAt: now, UpdatedAt: now, Version: 1}
+	return sv.Store.Create(ctx, se, amt, sv.Limits, idem)
+}
+
+func boundedSeconds(field string, v *int, def, lo, hi int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < lo || *v > hi {
+		return 0, problem.Invalid(field, fmt.Sprintf("must be from %d to %d seconds", lo, hi))
+	}
+	return *v, nil
+}
+
+func normalizeTags(in []string) ([]string, error) {
+	out := []string{}
+	for _, t := range in {
+		if t == "" || len(t) > MaxTagLength {
+			return nil, problem.Invalid("tags", fmt.Sprintf("each tag must be 1-%d characters", MaxTagLength))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, problem.Invalid("tags", fmt.Sprintf("at most %d tags per session", MaxTags))
+	}
+	return out, nil
+}
+
+// load reads a session and the caller's grant; sessions the caller may not view are "not found".
+func (sv *Service) load(ctx context.Context, c auth.Caller, id string) (Session, access.Grant, error) {
+	if !ids.Valid("sess", id) {
+		return Session{}, access.Grant{}, ErrNotFound
+	}
+	se, err := sv.Store.Get(ctx, id)
+	if err != nil {
+		return Session{}, access.Grant{}, err
+	}
+	g, err := sv.Access.Decide(ctx, c, access.Subject{SessionID: se.ID, OwnerID: se.OwnerID, TeamID: se.TeamID})
+	if err != nil {
+		return Session{}, access.Grant{}, err
+	}
+	if g.Level < access.View {
+		return Session{}, access.Grant{}, ErrNotFound
+	}
+	return se, g, nil
+}
+
+// Get returns a session the caller may view.
+func (sv *Service) Get(ctx context.Context, c auth.Caller, id string) (Session, access.Grant, error) {
+	return sv.load(ctx, c, id)
+}
+
+func need(g access.Grant, l access.Level, what string) error {
+	if g.Level < l {
+		return problem.Forbidden(fmt.Sprintf("%s needs %s access to the session", what, l))
+	}
+	return nil
+}
+
+// change is one read-check-write of a session: mutate edits next (or returns a problem) and may
+// ask for a quota change and extra writes. It is retried on a concurrent update unless the
+// client pinned a version with If-Match (then the conflict is the client's: 412).
+type change struct {
+	required access.Level
+	manage   bool
+	what     string
+	ifMatch  *int
+	mutate   func(old Session, next *Session) (quota *types.TransactWriteItem, extra []types.TransactWriteItem, err error)
+}
+
+func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch change) (Session, error) {
+	for attempt := 0; ; attempt++ {
+		old, g, err := sv.load(ctx, c, id)
+		if err != nil {
+			return Session{}, err
+		}
+		if err := need(g, ch.required, ch.what); err != nil {
+			return Session{}, err
+		}
+		if ch.manage && !g.Manage {
+			return Session{}, problem.Forbidden(ch.what + " is for the session's owner")
+		}
+		if ch.ifMatch != nil && *ch.ifMatch != old.Version {
+			return Session{}, problem.PreconditionFailed(fmt.Sprintf("the session is at version %d", old.Version))
+		}
+		next := old
+		next.Tags = slices.Clone(old.Tags)
+		quota, extra, err := ch.mutate(old, &next)
+		if err != nil {
+			return Session{}, err
+		}
+		if quota == nil && extra == nil && sameSession(old, next) {
+			return old, nil // nothing to change: no write, no event
+		}
+		next.UpdatedAt = sv.now()
+		err = sv.Store.Save(ctx, old, next, quota, extra...)
+		switch {
+		case err == nil:
+			next.Version = old.Version + 1
+			return next, nil
+		case errors.Is(err, errQuota):
+			return Session{}, quotaExceeded(sv.Limits)
+		case errors.Is(err, errVersionConflict) && ch.ifMatch == nil && attempt < saveAttempts:
+			continue
+		case errors.Is(err, errVersionConflict):
+			return Session{}, problem.PreconditionFailed("the session changed concurrently; read it again")
+		}
+		var ef extraFailed
+		if errors.As(err, &ef) {
+			return Session{}, problem.NotFound("connection")
+		}
+		return Session{}, err
+	}
+}
+
+func sameSession(a, b Session) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// PatchInput is the body of PATCH /sessions/{id}.
+type PatchInput struct {
+	DesiredState       *string              `json:"desiredState,omitempty"`
+	Resources          *resources.Resources `json:"resources,omitempty"`
+	IdleTimeout        *int                 `json:"idleTimeout,omitempty"`
+	MaxSessionDuration *int                 `json:"maxSessionDuration,omitempty"`
+}
+
+// Patch changes settings and the desired state (control access).
+func (sv *Service) Patch(ctx context.Context, c auth.Caller, id string, in PatchInput, ifMatch *int) (Session, error) {
+	if in.DesiredState == nil && in.Resources == nil && in.IdleTimeout == nil && in.MaxSessionDuration == nil {
+		return Session{}, problem.Invalid("body", "nothing to change: give desiredState, resources, idleTimeout or maxSessionDuration")
+	}
+	if in.DesiredState != nil && !ValidDesired(*in.DesiredState) {
+		return Session{}, problem.Invalid("desiredState", "must be running, hibernated or terminated")
+	}
+	var newAmt resources.Amount
+	if in.Resources != nil {
+		a, field, err := in.Resources.Parse()
+		if err != nil {
+			return Session{}, problem.Invalid(field, err.Error())
+		}
+		newAmt = a
+	}
+	idle, err := boundedSeconds("idleTimeout", in.IdleTimeout, 0, 60, MaxIdleTimeout)
+	if err != nil {
+		return Session{}, err
+	}
+	maxDur, err := boundedSeconds("maxSessionDuration", in.MaxSessionDuration, 0, 300, MaxMaxSessionDuration)
+	if err != nil {
+		return Session{}, err
+	}
+	return sv.apply(ctx, c, id, change{required: access.Control, what: "changing the session", ifMatch: ifMatch,
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if old.Final() {
+				return nil, nil, problem.Conflict("the session is terminated")
+			}
+			if idle > 0 {
+				next.IdleTimeout = idle
+			}
+			if maxDur > 0 {
+				next.MaxSessionDuration = maxDur
+			}
+			var quota *types.TransactWriteItem
+			if in.Resources != nil && *in.Resources != old.Resources {
+				oldAmt, _, _ := old.Resources.Parse()
+				next.Resources = *in.Resources
+				if old.Live() {
+					q := sv.Store.quotaChange(old.OwnerID, 0, resources.Amount{CPUMillis: newAmt.CPUMillis - oldAmt.CPUMillis,
+						MemoryMiB: newAmt.MemoryMiB - oldAmt.MemoryMiB}, sv.Limits)
+					quota = &q
+				}
+			}
+			if in.DesiredState != nil && *in.DesiredState != old.DesiredState {
+				if err := checkDesired(old, *in.DesiredState); err != nil {
+					return nil, nil, problem.Conflict(err.Error())
+				}
+				if *in.DesiredState == StateTerminated {
+					return sv.terminate(old, next)
+				}
+				next.DesiredState = *in.DesiredState
+			}
+			return quota, nil, nil
+		}})
+}
+
+// terminate ends a session at once in the control plane (the runtime reaps what ran) and
+// releases its quota in the same transaction.
+func (sv *Service) terminate(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+	next.DesiredState, next.State, next.URL = StateTerminated, StateTerminated, ""
+	if !old.Live() {
+		return nil, nil, nil
+	}
+	amt, _, _ := old.Resources.Parse()
+	q := sv.Store.quotaChange(old.OwnerID, -1, resources.Amount{CPUMillis: -amt.CPUMillis, MemoryMiB: -amt.MemoryMiB}, sv.Limits)
+	return &q, nil, nil
+}
+
+// Delete terminates the session and keeps its record as history (owner or admin).
+func (sv *Service) Delete(ctx context.Context, c auth.Caller, id string) (Session, error) {
+	return sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "deleting the session",
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if old.DeletedAt != nil {
+				return nil, nil, ErrNotFound
+			}
+			now := sv.now()
+			next.DeletedAt = &now
+			return sv.terminate(old, next)
+		}})
+}
+
+// SetTags replaces the tags (add/remove = nil) or edits them.
+func (sv *Service) SetTags(ctx context.Context, c auth.Caller, id string, replace []string, add, remove []string) (Session, error) {
+	var err error
+	if replace != nil {
+		if replace, err = normalizeTags(replace); err != nil {
+			return Session{}, err
+		}
+	}
+	if _, err := normalizeTags(add); err != nil {
+		return Session{}, err
+	}
+	return sv.apply(ctx, c, id, change{required: access.Control, what: "changing tags",
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if old.Final() {
+				return nil, nil, problem.Conflict("the session is terminated")
+			}
+			if replace != nil {
+				next.Tags = replace
+				return nil, nil, nil
+			}
+			tags := slices.DeleteFunc(next.Tags, func(t string) bool { return slices.Contains(remove, t) })
+			for _, t := range add {
+				if !slices.Contains(tags, t) {
+					tags = append(tags, t)
+				}
+			}
+			if len(tags) > MaxTags {
+				return nil, nil, problem.Invalid("add", fmt.Sprintf("at most %d tags per session", MaxTags))
+			}
+			next.Tags = tags
+			return nil, nil, nil
+		}})
+}
+
+// ConnectResult is the answer to POST /sessions/{id}/connect.
+type ConnectResult struct {
+	ConnectionID    string `json:"connectionId"`
+	URL             string `json:"url"`
+	State           string `json:"state"`
+	Ready           bool   `json:"ready"`
+	PermissionLevel string `json:"permissionLevel"`
+}
+
+// Connect records a viewer connection; view access watches, collaborate and above interact.
+func (sv *Service) Connect(ctx context.Context, c auth.Caller, id string) (ConnectResult, error) {
+	var res ConnectResult
+	_, err := sv.apply(ctx, c, id, change{required: access.View, what: "connecting",
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if !old.Live() {
+				return nil, nil, problem.Conflict("the session is " + old.State)
+			}
+			g, err := sv.Access.Decide(ctx, c, access.Subject{SessionID: old.ID, OwnerID: old.OwnerID, TeamID: old.TeamID})
+			if err != nil {
+				return nil, nil, err
+			}
+			now := sv.now()
+			conn := Connection{ConnectionID: ids.New("conn"), SessionID: old.ID, UserID: c.UserID, PermissionLevel: g.Level.String(),
+				ConnectedAt: now.Format(time.RFC3339Nano), OwnerID: old.OwnerID, TeamID: old.TeamID,
+				ExpiresAt: now.Add(connectionTTL).Unix()}
+			put, err := sv.Store.putConnection(conn)
+			if err != nil {
+				return nil, nil, err
+			}
+			next.ActiveConnections++
+			next.LastActivity, next.Idle = now, false
+			res = ConnectResult{ConnectionID: conn.ConnectionID, URL: viewURL(old.URL, g.Level), State: old.State,
+				Ready: old.State == StateRunning && old.URL != "", PermissionLevel: conn.PermissionLevel}
+			return nil, []types.TransactWriteItem{put}, nil
+		}})
+	return res, err
+}
+
+// viewURL marks watch-only connections so the streaming client disables input.
+func viewURL(u string, l access.Level) string {
+	if u == "" || l >= access.Collaborate {
+		return u
+	}
+	sep := "?"
+	if slices.Contains([]byte(u), '?') {
+		sep = "&"
+	}
+	return u + sep + "view_only=true"
+}
+
+// Disconnect removes one of the caller's connections.
+func (sv *Service) Disconnect(ctx context.Context, c auth.Caller, id, connID string) error {
+	if !ids.Valid("conn", connID) {
+		return problem.Invalid("connectionId", "is not a connection id")
+	}
+	_, err := sv.apply(ctx, c, id, change{required: access.View, what: "disconnecting",
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if next.ActiveConnections > 0 {
+				next.ActiveConnections--
+			}
+			return nil, []types.TransactWriteItem{sv.Store.deleteConnection(old.ID, connID, c.UserID)}, nil
+		}})
+	return err
+}
+
+// Heartbeat records activity from a connected, interacting user.
+func (sv *Service) Heartbeat(ctx context.Context, c auth.Caller, id, connID string) (Session, error) {
+	if connID != "" && !ids.Valid("conn", connID) {
+		return Session{}, problem.Invalid("connectionId", "is not a connection id")
+	}
+	return sv.apply(ctx, c, id, change{required: access.Collaborate, what: "sending heartbeats",
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if !old.Live() {
+				return nil, nil, problem.Conflict("the session is " + old.State)
+			}
+			now := sv.now()
+			next.LastActivity, next.Idle = now, false
+			if connID == "" {
+				return nil, nil, nil
+			}
+			return nil, []types.TransactWriteItem{sv.Store.touchConnection(old.ID, connID, c.UserID, now.Add(connectionTTL).Unix())}, nil
+		}})
+}
+
+// StatusReport is what the runtime observed (POST /sessions/{id}/status).
+type StatusReport struct {
+	State string `json:"state"`
+	URL   string `json:"url,omitempty"`
+	Error string `json:"error,omitempty"`
+	Usage *Usage `json:"usage,omitempty"`
+}
+
+// ReportStatus applies an observation; only the runtime (an admin principal) may report.
+func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, in StatusReport) (Session, error) {
+	if !c.IsAdmin() {
+		return Session{}, problem.Forbidden("only the session runtime reports status")
+	}
+	switch in.State {
+	case StatePending, StateRunning, StateHibernated, StateTerminated, StateFailed:
+	default:
+		return Session{}, problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
+	}
+	if len(in.URL) > 2048 {
+		return Session{}, problem.Invalid("url", "must be at most 2048 characters")
+	}
+	if len(in.Error) > 1024 {
+		return Session{}, problem.Invalid("error", "must be at most 1024 characters")
+	}
+	if in.State == StateFailed && in.Error == "" {
+		return Session{}, problem.Invalid("error", "a failed session needs a reason")
+	}
+	return sv.apply(ctx, c, id, change{required: access.View, what: "reporting status",
+		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if in.State != old.State && !CanTransition(old.State, in.State) {
+				return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
+			}
+			next.State, next.URL, next.Error = in.State, in.URL, in.Error
+			if in.Usage != nil {
+				next.Usage = in.Usage
+			}
+			if in.State == StateTerminated {
+				next.DesiredState = StateTerminated
+			}
+			if old.Live() && !next.Live() {
+				amt, _, _ := old.Resources.Parse()
+				q := sv.Store.quotaChange(old.OwnerID, -1, resources.Amount{CPUMillis: -amt.CPUMillis, MemoryMiB: -amt.MemoryMiB}, sv.Limits)
+				return &q, nil, nil
+			}
+			return nil, nil, nil
+		}})
+}
+
+// List returns a page of sessions: the caller's own, or (admin/operator) another owner's or all.
+func (sv *Service) List(ctx context.Context, c auth.Caller, q ListQuery) ([]Session, string, error) {
+	if q.OwnerID != "" || q.All {
+		if !c.IsOperator() {
+			return nil, "", problem.Forbidden("listing other users' sessions needs the operator or admin role")
+		}
+	}
+	if q.OwnerID == "" && !q.All {
+		q.OwnerID = c.UserID
+	}
+	return sv.Store.List(ctx, q)
+}

@@ -1,0 +1,365 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/problem"
+	"streamspace/internal/resources"
+)
+
+// Store keeps sessions in the main table: SESSION#<id>/META, with GSI1 = OWNER#<ownerId> (a
+// user's sessions, newest first) and GSI2 = TYPE#session (every session, for admins). Quota
+// counters live at USER#<id>/QUOTA and change in the same transaction as the session.
+type Store struct {
+	DB    *dynamodb.Client
+	Table string
+}
+
+// EntitySession marks session items (stream consumers dispatch on "entity").
+const EntitySession = "session"
+
+type sessionItem struct {
+	Session
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	GSI1PK string `dynamodbav:"GSI1PK"`
+	GSI1SK string `dynamodbav:"GSI1SK"`
+	GSI2PK string `dynamodbav:"GSI2PK"`
+	GSI2SK string `dynamodbav:"GSI2SK"`
+	Entity string `dynamodbav:"entity"`
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }
+
+// SessionKey is the primary key of a session item.
+func SessionKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s("SESSION#" + id), ddb.SK: s("META")}
+}
+
+func quotaKey(userID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s("USER#" + userID), ddb.SK: s("QUOTA")}
+}
+
+func marshalSession(se Session) (map[string]types.AttributeValue, error) {
+	if se.Tags == nil {
+		se.Tags = []string{}
+	}
+	return attributevalue.MarshalMap(sessionItem{Session: se, PK: "SESSION#" + se.ID, SK: "META",
+		GSI1PK: "OWNER#" + se.OwnerID, GSI1SK: se.ID, GSI2PK: "TYPE#session", GSI2SK: se.ID, Entity: EntitySession})
+}
+
+// UnmarshalSession decodes a stored session item (also a stream image).
+func UnmarshalSession(item map[string]types.AttributeValue) (Session, error) {
+	var se Session
+	if err := attributevalue.UnmarshalMap(item, &se); err != nil {
+		return Session{}, fmt.Errorf("decode session: %w", err)
+	}
+	if se.Tags == nil {
+		se.Tags = []string{}
+	}
+	return se, nil
+}
+
+// ErrNotFound is what callers see for sessions that do not exist or are not theirs.
+var ErrNotFound = problem.NotFound("session")
+
+// errVersionConflict means another writer changed the session since it was read.
+var errVersionConflict = errors.New("session version conflict")
+
+// Limits bound what one owner may run at once.
+type Limits struct {
+	MaxSessions  int
+	MaxCPUMillis int
+	MaxMemoryMiB int
+}
+
+// DefaultLimits are the per-user quota unless configured otherwise.
+var DefaultLimits = Limits{MaxSessions: 5, MaxCPUMillis: 16000, MaxMemoryMiB: 32768}
+
+// quotaChange adds amt (negative to release) to an owner's usage, refusing to exceed limits.
+func (st *Store) quotaChange(owner string, sessions int, amt resources.Amount, lim Limits) types.TransactWriteItem {
+	u := &types.Update{TableName: &st.Table, Key: quotaKey(owner),
+		UpdateExpression: aws.String("ADD liveSessions :n, cpuMillis :c, memoryMiB :m"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": n(sessions), ":c": n(amt.CPUMillis), ":m": n(amt.MemoryMiB)}}
+	if sessions > 0 || amt.CPUMillis > 0 || amt.MemoryMiB > 0 {
+		// Limits are checked against the stored counters inside the transaction, so concurrent
+		// creates can never overshoot them together.
+		u.ConditionExpression = aws.String("(attribute_not_exists(liveSessions) OR liveSessions <= :maxN) AND " +
+			"(attribute_not_exists(cpuMillis) OR cpuMillis <= :maxC) AND (attribute_not_exists(memoryMiB) OR memoryMiB <= :maxM)")
+		u.ExpressionAttributeValues[":maxN"] = n(lim.MaxSessions - sessions)
+		u.ExpressionAttributeValues[":maxC"] = n(lim.MaxCPUMillis - amt.CPUMillis)
+		u.ExpressionAttributeValues[":maxM"] = n(lim.MaxMemoryMiB - amt.MemoryMiB)
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// Idempotency records a create under the caller's Idempotency-Key for 24 h.
+type Idempotency struct {
+	Key         string
+	UserID      string
+	RequestHash string
+	ExpiresAt   int64
+}
+
+func idemKey(userID, key string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s("IDEMP#" + userID + "#" + key), ddb.SK: s("IDEMP")}
+}
+
+// Create writes a new session, its quota charge and its idempotency record in one transaction.
+// A replayed Idempotency-Key returns the session the first request created.
+func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, lim Limits, idem *Idempotency) (Session, bool, error) {
+	item, err := marshalSession(se)
+	if err != nil {
+		return Session{}, false, err
+	}
+	tx := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		st.quotaChange(se.OwnerID, 1, amt, lim),
+	}
+	if idem != nil {
+		k := idemKey(idem.UserID, idem.Key)
+		k["requestHash"], k["sessionId"] = s(idem.RequestHash), s(se.ID)
+		k[ddb.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(idem.ExpiresAt, 10)}
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &st.Table, Item: k,
+			ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+	}
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if err == nil {
+		return se, false, nil
+	}
+	reasons := cancelReasons(err)
+	switch {
+	case len(reasons) > 2 && reasons[2]:
+		return st.replay(ctx, idem)
+	case len(reasons) > 1 && reasons[1]:
+		return Session{}, false, quotaExceeded(lim)
+	}
+	return Session{}, false, fmt.Errorf("create session: %w", err)
+}
+
+func quotaExceeded(lim Limits) error {
+	p := problem.Forbidden(fmt.Sprintf("quota exceeded: at most %d live sessions, %d millicores and %d MiB in total",
+		lim.MaxSessions, lim.MaxCPUMillis, lim.MaxMemoryMiB))
+	p.Type = "https://streamspace.dev/problems/quota-exceeded"
+	return p
+}
+
+func (st *Store) replay(ctx context.Context, idem *Idempotency) (Session, bool, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: idemKey(idem.UserID, idem.Key), ConsistentRead: aws.Bool(true)})
+	if err != nil || out.Item == nil {
+		return Session{}, false, fmt.Errorf("read idempotency record: %v", err)
+	}
+	var rec struct {
+		RequestHash string `dynamodbav:"requestHash"`
+		SessionID   string `dynamodbav:"sessionId"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
+		return Session{}, false, err
+	}
+	if rec.RequestHash != idem.RequestHash {
+		return Session{}, false, problem.Conflict("this Idempotency-Key was already used with a different request")
+	}
+	se, err := st.Get(ctx, rec.SessionID)
+	return se, true, err
+}
+
+// cancelReasons returns, per transaction item, whether its condition failed.
+func cancelReasons(err error) []bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
+	}
+	out := make([]bool, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		out[i] = aws.ToString(r.Code) == "ConditionalCheckFailed"
+	}
+	return out
+}
+
+// Get reads one session (strongly consistent: callers act on what they read).
+func (st *Store) Get(ctx context.Context, id string) (Session, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: SessionKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Session{}, fmt.Errorf("get session: %w", err)
+	}
+	if out.Item == nil {
+		return Session{}, ErrNotFound
+	}
+	return UnmarshalSession(out.Item)
+}
+
+// Save replaces old with next if nobody changed it meanwhile (version check), together with
+// any quota change and extra writes, atomically.
+func (st *Store) Save(ctx context.Context, old, next Session, quota *types.TransactWriteItem, extra ...types.TransactWriteItem) error {
+	next.Version = old.Version + 1
+	item, err := marshalSession(next)
+	if err != nil {
+		return err
+	}
+	put := &types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(old.Version)}}
+	if quota == nil && len(extra) == 0 {
+		_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item,
+			ConditionExpression: put.ConditionExpression, ExpressionAttributeValues: put.ExpressionAttributeValues})
+		var cfe *types.ConditionalCheckFailedException
+		if errors.As(err, &cfe) {
+			return errVersionConflict
+		}
+		return err
+	}
+	tx := []types.TransactWriteItem{{Put: put}}
+	if quota != nil {
+		tx = append(tx, *quota)
+	}
+	tx = append(tx, extra...)
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	reasons := cancelReasons(err)
+	switch {
+	case err == nil:
+		return nil
+	case len(reasons) > 0 && reasons[0]:
+		return errVersionConflict
+	case quota != nil && len(reasons) > 1 && reasons[1]:
+		return errQuota
+	case len(reasons) > 0:
+		for i, failed := range reasons[1:] {
+			if failed {
+				return extraFailed{index: i}
+			}
+		}
+	}
+	return fmt.Errorf("save session: %w", err)
+}
+
+var errQuota = errors.New("quota exceeded")
+
+// extraFailed says which extra write's condition failed.
+type extraFailed struct{ index int }
+
+func (e extraFailed) Error() string { return fmt.Sprintf("condition of extra write %d failed", e.index) }
+
+// ListQuery selects a page of sessions.
+type ListQuery struct {
+	OwnerID      string // "" with All = every session
+	All          bool
+	State        string
+	Tag          string
+	TemplateName string
+	Limit        int
+	Cursor       string
+}
+
+// List returns one page, newest first: one Query on GSI1 (an owner) or GSI2 (everyone).
+// Filters apply within the page, so a filtered page may hold fewer than Limit items while
+// nextCursor still leads on.
+func (st *Store) List(ctx context.Context, q ListQuery) ([]Session, string, error) {
+	index, pkAttr, skAttr, pkVal := ddb.GSI1, ddb.GSI1PK, ddb.GSI1SK, "OWNER#"+q.OwnerID
+	if q.All {
+		index, pkAttr, skAttr, pkVal = ddb.GSI2, ddb.GSI2PK, ddb.GSI2SK, "TYPE#session"
+	}
+	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pkVal}, pkAttr, skAttr, ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
+	in := &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(index),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": pkAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pkVal)},
+		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(int32(q.Limit)), ExclusiveStartKey: start}
+	var filters []string
+	if q.State != "" {
+		filters = append(filters, "#state = :state")
+		in.ExpressionAttributeNames["#state"] = "state"
+		in.ExpressionAttributeValues[":state"] = s(q.State)
+	}
+	if q.Tag != "" {
+		filters = append(filters, "contains(tags, :tag)")
+		in.ExpressionAttributeValues[":tag"] = s(q.Tag)
+	}
+	if q.TemplateName != "" {
+		filters = append(filters, "templateName = :tpl")
+		in.ExpressionAttributeValues[":tpl"] = s(q.TemplateName)
+	}
+	for i, f := range filters {
+		if i == 0 {
+			in.FilterExpression = aws.String(f)
+		} else {
+			in.FilterExpression = aws.String(*in.FilterExpression + " AND " + f)
+		}
+	}
+	out, err := st.DB.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list sessions: %w", err)
+	}
+	items := make([]Session, 0, len(out.Items))
+	for _, it := range out.Items {
+		se, err := UnmarshalSession(it)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, se)
+	}
+	return items, ddb.EncodeCursor(out.LastEvaluatedKey), nil
+}
+
+// Connection is a viewer's connection to a session (the stream turns these into
+// session.connected / session.disconnected).
+type Connection struct {
+	ConnectionID    string `json:"connectionId" dynamodbav:"connectionId"`
+	SessionID       string `json:"sessionId" dynamodbav:"sessionId"`
+	UserID          string `json:"userId" dynamodbav:"userId"`
+	PermissionLevel string `json:"permissionLevel" dynamodbav:"permissionLevel"`
+	ConnectedAt     string `json:"connectedAt" dynamodbav:"connectedAt"`
+	OwnerID         string `json:"-" dynamodbav:"ownerId"`
+	TeamID          string `json:"-" dynamodbav:"teamId,omitempty"`
+	ExpiresAt       int64  `json:"-" dynamodbav:"expiresAt"`
+}
+
+// EntityConnection marks viewer-connection items.
+const EntityConnection = "sessionConnection"
+
+func connKey(sessionID, connID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s("SESSION#" + sessionID), ddb.SK: s("CONN#" + connID)}
+}
+
+func (st *Store) putConnection(c Connection) (types.TransactWriteItem, error) {
+	item, err := attributevalue.MarshalMap(c)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	for k, v := range connKey(c.SessionID, c.ConnectionID) {
+		item[k] = v
+	}
+	item["entity"] = s(EntityConnection)
+	return types.TransactWriteItem{Put: &types.Put{TableName: &st.Table, Item: item}}, nil
+}
+
+// deleteConnection removes a connection only if it belongs to userID ("" = anyone's).
+func (st *Store) deleteConnection(sessionID, connID, userID string) types.TransactWriteItem {
+	d := &types.Delete{TableName: &st.Table, Key: connKey(sessionID, connID), ConditionExpression: aws.String("attribute_exists(PK)")}
+	if userID != "" {
+		d.ConditionExpression = aws.String("attribute_exists(PK) AND userId = :u")
+		d.ExpressionAttributeValues = map[string]types.AttributeValue{":u": s(userID)}
+	}
+	return types.TransactWriteItem{Delete: d}
+}
+
+// touchConnection extends a live connection's expiry; it fails if the connection is not the caller's.
+func (st *Store) touchConnection(sessionID, connID, userID string, expiresAt int64) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &st.Table, Key: connKey(sessionID, connID),
+		UpdateExpression:    aws.String("SET expiresAt = :e"),
+		ConditionExpression: aws.String("attribute_exists(PK) AND userId = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(userID),
+			":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt, 10)}}}}
+}

@@ -1,0 +1,133 @@
+package templates
+
+import (
+	"net/http"
+	"time"
+
+	"streamspace/internal/httpx"
+	"streamspace/internal/problem"
+)
+
+// Register adds the catalog routes to a router.
+func Register(rt *httpx.Router, s *Store) {
+	h := handler{s}
+	rt.Handle("GET /api/v1/templates", h.list)
+	rt.Handle("GET /api/v1/templates/{name}", h.get)
+	rt.Handle("POST /api/v1/templates", h.create)
+	rt.Handle("PUT /api/v1/templates/{name}", h.replace)
+	rt.Handle("DELETE /api/v1/templates/{name}", h.delete)
+}
+
+type handler struct{ s *Store }
+
+func (h handler) list(w http.ResponseWriter, r *http.Request) error {
+	limit, err := httpx.QueryInt(r, "limit", 100, 1, 500)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	for _, p := range []string{"q", "category", "tag", "cursor"} {
+		if len(q.Get(p)) > 128 {
+			return problem.Invalid(p, "must be at most 128 characters")
+		}
+	}
+	cursor := q.Get("cursor")
+	if cursor != "" && !ValidName(cursor) {
+		return problem.Invalid("cursor", "is not a cursor of this listing")
+	}
+	all, err := h.s.All(r.Context())
+	if err != nil {
+		return err
+	}
+	items := Filter(all, q.Get("q"), q.Get("category"), q.Get("tag"))
+	start := 0
+	for start < len(items) && cursor != "" && items[start].Name <= cursor {
+		start++
+	}
+	items = items[start:]
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].Name
+	}
+	if items == nil {
+		items = []Template{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	return nil
+}
+
+func (h handler) get(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.s.Get(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func requireOperator(r *http.Request) error {
+	if !httpx.Caller(r).IsOperator() {
+		return problem.Forbidden("managing templates needs the operator or admin role")
+	}
+	return nil
+}
+
+func (h handler) create(w http.ResponseWriter, r *http.Request) error {
+	if err := requireOperator(r); err != nil {
+		return err
+	}
+	var t Template
+	if err := httpx.DecodeJSON(r, &t); err != nil {
+		return err
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	t.CreatedAt = time.Now().UTC()
+	t.UpdatedAt = t.CreatedAt
+	if err := h.s.Put(r.Context(), t, CreateOnly); err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+func (h handler) replace(w http.ResponseWriter, r *http.Request) error {
+	if err := requireOperator(r); err != nil {
+		return err
+	}
+	var t Template
+	if err := httpx.DecodeJSON(r, &t); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if t.Name != "" && t.Name != name {
+		return problem.Invalid("name", "must match the name in the path")
+	}
+	t.Name = name
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	old, err := h.s.Get(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	t.CreatedAt, t.UpdatedAt = old.CreatedAt, time.Now().UTC()
+	if err := h.s.Put(r.Context(), t, ReplaceOnly); err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+func (h handler) delete(w http.ResponseWriter, r *http.Request) error {
+	if err := requireOperator(r); err != nil {
+		return err
+	}
+	if err := h.s.Delete(r.Context(), r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

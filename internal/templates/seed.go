@@ -1,0 +1,43 @@
+package templates
+
+import (
+	"context"
+	"time"
+
+	"streamspace/internal/problem"
+	"streamspace/internal/resources"
+)
+
+// Catalog is the seeded catalog: LinuxServer.io images, as the original's git catalogs named them.
+var Catalog = []Template{
+	{Name: "firefox-browser", DisplayName: "Firefox", Description: "Mozilla Firefox web browser",
+		Category: "Web Browsers", Tags: []string{"browser", "web", "mozilla"}, Image: "lscr.io/linuxserver/firefox:latest",
+		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "firefox-esr"},
+	{Name: "chromium", DisplayName: "Chromium", Description: "Open-source Chromium web browser",
+		Category: "Web Browsers", Tags: []string{"browser", "web", "chrome"}, Image: "lscr.io/linuxserver/chromium:latest",
+		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "chromium"},
+	{Name: "vscode", DisplayName: "VS Code", Description: "Visual Studio Code in the browser (code-server)",
+		Category: "Development", Tags: []string{"ide", "editor", "development"}, Image: "lscr.io/linuxserver/code-server:latest",
+		DefaultResources: resources.Resources{CPU: "2", Memory: "4Gi"}, LocalCommand: "xterm"},
+	{Name: "libreoffice", DisplayName: "LibreOffice", Description: "Office suite: documents, spreadsheets, presentations",
+		Category: "Productivity", Tags: []string{"office", "documents", "spreadsheet"}, Image: "lscr.io/linuxserver/libreoffice:latest",
+		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "libreoffice"},
+	{Name: "gimp", DisplayName: "GIMP", Description: "GNU Image Manipulation Program",
+		Category: "Graphics", Tags: []string{"graphics", "image", "design"}, Image: "lscr.io/linuxserver/gimp:latest",
+		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "gimp"},
+	{Name: "terminal", DisplayName: "Terminal", Description: "A Linux desktop with a terminal",
+		Category: "Development", Tags: []string{"shell", "terminal", "linux"}, Image: "lscr.io/linuxserver/webtop:ubuntu-xfce",
+		DefaultResources: resources.Resources{CPU: "500m", Memory: "512Mi"}, LocalCommand: "xterm"},
+}
+
+// Seed adds the catalog's templates that are missing; it never overwrites an edited template.
+func Seed(ctx context.Context, s *Store) error {
+	now := time.Now().UTC()
+	for _, t := range Catalog {
+		t.CreatedAt, t.UpdatedAt = now, now
+		if err := s.Put(ctx, t, CreateOnly); err != nil && problem.As(err) == nil {
+			return err
+		}
+	}
+	return nil
+}
