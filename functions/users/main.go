@@ -1,0 +1,25 @@
+// Command users is the users HTTP API function: configuration, clients, handler, lambda.Start.
+package main
+
+import (
+	"context"
+	"log"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"streamspace/internal/app"
+	"streamspace/internal/httpx"
+	"streamspace/internal/routes"
+)
+
+func main() {
+	a, err := app.FromEnv(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	h, err := a.HTTPHandler(routes.FnUsers)
+	if err != nil {
+		log.Fatal(err)
+	}
+	lambda.Start(httpx.LambdaHandler(h))
+}

@@ -1,0 +1,157 @@
+// Package app composes the product's parts from configuration. The Lambda mains and the local
+// stack both build their handlers here, so what runs locally is what runs in AWS.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"streamspace/internal/access"
+	"streamspace/internal/auth"
+	"streamspace/internal/authorizer"
+	"streamspace/internal/connections"
+	"streamspace/internal/ddb"
+	"streamspace/internal/httpx"
+	"streamspace/internal/meta"
+	"streamspace/internal/notifier"
+	"streamspace/internal/routes"
+	"streamspace/internal/sessions"
+	"streamspace/internal/templates"
+	"streamspace/internal/users"
+)
+
+// Config is everything a function reads from its environment.
+type Config struct {
+	Tables          ddb.TableNames
+	DynamoEndpoint  string // DynamoDB Local; empty in AWS
+	JWT             auth.JWTConfig
+	BootstrapAdmins []string
+	Limits          sessions.Limits
+	// ManagementEndpoint is the WebSocket API's management URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
+	ManagementEndpoint string
+}
+
+// ConfigFromEnv reads the Lambda environment.
+func ConfigFromEnv() Config {
+	lim := sessions.DefaultLimits
+	lim.MaxSessions = envInt("USER_MAX_SESSIONS", lim.MaxSessions)
+	lim.MaxCPUMillis = envInt("USER_MAX_CPU_MILLIS", lim.MaxCPUMillis)
+	lim.MaxMemoryMiB = envInt("USER_MAX_MEMORY_MIB", lim.MaxMemoryMiB)
+	return Config{
+		Tables:         ddb.NamesFromEnv(),
+		DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
+		JWT: auth.JWTConfig{Issuer: os.Getenv("JWT_ISSUER"), Audience: os.Getenv("JWT_AUDIENCE"),
+			JWKSURL: os.Getenv("JWKS_URL"), Leeway: time.Duration(envInt("JWT_LEEWAY_SECONDS", 60)) * time.Second,
+			RoleClaim: envOr("JWT_ROLE_CLAIM", "cognito:groups")},
+		BootstrapAdmins:    strings.FieldsFunc(os.Getenv("BOOTSTRAP_ADMINS"), func(r rune) bool { return r == ',' || r == ' ' }),
+		Limits:             lim,
+		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(k)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// App holds the shared clients and builds each function's handler.
+type App struct {
+	Cfg    Config
+	AWS    aws.Config
+	DB     *dynamodb.Client
+	Log    *slog.Logger
+	Access *access.Decider
+}
+
+// New connects to DynamoDB with the given AWS configuration.
+func New(cfg Config, awsCfg aws.Config, log *slog.Logger, dbOpts ...func(*dynamodb.Options)) *App {
+	return &App{Cfg: cfg, AWS: awsCfg, DB: ddb.NewClient(awsCfg, cfg.DynamoEndpoint, dbOpts...), Log: log, Access: &access.Decider{}}
+}
+
+// FromEnv builds the App of a Lambda function.
+func FromEnv(ctx context.Context) (*App, error) {
+	cfg := ConfigFromEnv()
+	awsCfg, err := ddb.LoadConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	return New(cfg, awsCfg, NewLogger(os.Stdout)), nil
+}
+
+// NewLogger is the structured JSON logger every function uses.
+func NewLogger(w *os.File) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func (a *App) Templates() *templates.Store { return &templates.Store{DB: a.DB, Table: a.Cfg.Tables.Main} }
+func (a *App) Users() *users.Store         { return &users.Store{DB: a.DB, Table: a.Cfg.Tables.Main} }
+func (a *App) SessionStore() *sessions.Store {
+	return &sessions.Store{DB: a.DB, Table: a.Cfg.Tables.Main}
+}
+func (a *App) Connections() *connections.Store {
+	return &connections.Store{DB: a.DB, Table: a.Cfg.Tables.Connections}
+}
+
+// Sessions is the sessions area's service.
+func (a *App) Sessions() *sessions.Service {
+	return &sessions.Service{Store: a.SessionStore(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits}
+}
+
+// HTTPHandler builds the router of one HTTP function with all its routes.
+func (a *App) HTTPHandler(fn string) (http.Handler, error) {
+	rt := httpx.NewRouter(fn, a.Log)
+	switch fn {
+	case routes.FnMeta:
+		meta.Register(rt)
+	case routes.FnUsers:
+		users.Register(rt, a.Users())
+	case routes.FnSessions:
+		sessions.Register(rt, a.Sessions())
+		templates.Register(rt, a.Templates())
+	default:
+		return nil, fmt.Errorf("no HTTP function %q", fn)
+	}
+	if missing := rt.Unregistered(); len(missing) > 0 {
+		return nil, fmt.Errorf("function %s lacks handlers for %v", fn, missing)
+	}
+	return rt, nil
+}
+
+// Authorizer is the shared REQUEST authorizer.
+func (a *App) Authorizer() *authorizer.Authorizer {
+	return &authorizer.Authorizer{JWT: auth.NewJWTVerifier(a.Cfg.JWT), Users: a.Users(), BootstrapAdmins: a.Cfg.BootstrapAdmins, Log: a.Log}
+}
+
+// WebSocket serves $connect, $disconnect and $default.
+func (a *App) WebSocket() *connections.WebSocket {
+	return &connections.WebSocket{Conns: a.Connections(), Sessions: a.SessionStore(), Access: a.Access, Log: a.Log}
+}
+
+// Notifier consumes the main table's stream and posts through the management API.
+func (a *App) Notifier() *notifier.Notifier {
+	mgmt := apigatewaymanagementapi.NewFromConfig(a.AWS, func(o *apigatewaymanagementapi.Options) {
+		if a.Cfg.ManagementEndpoint != "" {
+			o.BaseEndpoint = aws.String(a.Cfg.ManagementEndpoint)
+		}
+	})
+	return &notifier.Notifier{Conns: a.Connections(), Poster: connections.ManagementPoster{Client: mgmt}, Access: a.Access, Log: a.Log}
+}

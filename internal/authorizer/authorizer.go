@@ -1,0 +1,134 @@
+// Package authorizer is the Lambda REQUEST authorizer shared by the HTTP API and the WebSocket
+// $connect route: it turns credentials into the Caller every function reads.
+//
+// On the HTTP API it always answers isAuthorized=true and passes either the caller or nothing:
+// the function's router then answers 401 as application/problem+json. (An HTTP API authorizer
+// that denies makes API Gateway answer a bare 403, which breaks the contract's 401.) The
+// authorizer result is not cached, so revoking a credential takes effect on the next request.
+// On WebSocket $connect, missing or bad credentials fail the handshake with 401.
+package authorizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/users"
+)
+
+// Authorizer authenticates callers.
+type Authorizer struct {
+	JWT   *auth.JWTVerifier
+	Users *users.Store
+	// BootstrapAdmins are user ids (JWT sub) or e-mail addresses that are always admins.
+	BootstrapAdmins []string
+	Log             *slog.Logger
+}
+
+// ErrUnauthorized is what API Gateway turns into a 401 on WebSocket $connect.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// Credential extracts the presented credential: Authorization: Bearer, X-API-Key, or ?token=.
+func Credential(headers, query map[string]string) string {
+	for k, v := range headers {
+		switch strings.ToLower(k) {
+		case "authorization":
+			if t, ok := strings.CutPrefix(v, "Bearer "); ok {
+				return strings.TrimSpace(t)
+			}
+		case "x-api-key":
+			return strings.TrimSpace(v)
+		}
+	}
+	return query["token"]
+}
+
+// Authenticate verifies a credential and returns the caller, recording the user on first sight.
+func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.Caller, error) {
+	if credential == "" {
+		return auth.Caller{}, errors.New("no credentials")
+	}
+	if strings.HasPrefix(credential, "sk_") {
+		return auth.Caller{}, errors.New("API keys are not enabled")
+	}
+	id, err := a.JWT.Verify(ctx, credential)
+	if err != nil {
+		return auth.Caller{}, err
+	}
+	u, err := a.Users.Ensure(ctx, users.User{ID: id.Subject, Email: id.Email, Name: id.Name,
+		Role: auth.HighestRole(auth.RoleUser, id.Role, a.bootstrapRole(id.Subject, id.Email))})
+	if err != nil {
+		return auth.Caller{}, err
+	}
+	// The effective role is the highest of what the token, the configuration and the stored
+	// record say: an identity-provider group or bootstrap entry cannot be demoted from here.
+	role := auth.HighestRole(auth.RoleUser, u.Role, id.Role, a.bootstrapRole(id.Subject, id.Email))
+	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role}, nil
+}
+
+func (a *Authorizer) bootstrapRole(sub, email string) string {
+	if slices.Contains(a.BootstrapAdmins, sub) || (email != "" && slices.Contains(a.BootstrapAdmins, email)) {
+		return auth.RoleAdmin
+	}
+	return ""
+}
+
+// Handle serves both authorizer payloads: the HTTP API's 2.0 REQUEST event and the WebSocket
+// API's REQUEST event (which carries a methodArn).
+func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		MethodArn string `json:"methodArn"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	if probe.MethodArn != "" {
+		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, ErrUnauthorized
+		}
+		return a.HandleWebSocket(ctx, ev)
+	}
+	var ev events.APIGatewayV2CustomAuthorizerV2Request
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true}, nil
+	}
+	return a.HandleHTTP(ctx, ev)
+}
+
+// HandleHTTP answers an HTTP API authorizer request.
+func (a *Authorizer) HandleHTTP(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	c, err := a.Authenticate(ctx, Credential(ev.Headers, ev.QueryStringParameters))
+	if err != nil {
+		a.logDenied(ctx, ev.RouteKey, err)
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{}}, nil
+	}
+	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: c.AuthorizerContext()}, nil
+}
+
+// HandleWebSocket answers the WebSocket $connect authorizer request.
+func (a *Authorizer) HandleWebSocket(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	c, err := a.Authenticate(ctx, Credential(ev.Headers, ev.QueryStringParameters))
+	if err != nil {
+		a.logDenied(ctx, "$connect", err)
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: c.UserID,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{Action: []string{"execute-api:Invoke"}, Effect: "Allow",
+				Resource: []string{ev.MethodArn}}}},
+		Context: c.AuthorizerContext(),
+	}, nil
+}
+
+// logDenied records why a credential was refused, never the credential itself.
+func (a *Authorizer) logDenied(ctx context.Context, route string, err error) {
+	if a.Log != nil {
+		a.Log.InfoContext(ctx, "credentials refused", slog.String("route", route), slog.String("reason", err.Error()))
+	}
+}

@@ -1,0 +1,149 @@
+// Package connections keeps WebSocket connections and what each subscribed to, and serves the
+// WebSocket API's $connect, $disconnect and $default routes.
+package connections
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+)
+
+// Lifetime is API Gateway's limit on a WebSocket connection; records expire with it (TTL).
+const Lifetime = 2 * time.Hour
+
+// Store keeps, in the connections table, one META item per connection and one item per
+// audience it listens to. Every item's GSI1PK names an audience: USER#<id> (everything about
+// that user's sessions) or SESSION#<id>; the notifier finds recipients with one query per audience.
+type Store struct {
+	DB    *dynamodb.Client
+	Table string
+}
+
+// Listener is a connection found for an audience.
+type Listener struct {
+	ConnectionID string `dynamodbav:"connectionId"`
+	UserID       string `dynamodbav:"userId"` // who is connected
+	Role         string `dynamodbav:"role"`
+}
+
+// Audience keys.
+func UserAudience(userID string) string       { return "USER#" + userID }
+func SessionAudience(sessionID string) string { return "SESSION#" + sessionID }
+
+type item struct {
+	Listener
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	GSI1PK    string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK    string `dynamodbav:"GSI1SK,omitempty"`
+	Connected string `dynamodbav:"connectedAt,omitempty"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+}
+
+// Add records a connection listening to the given audiences, in one transaction.
+func (s *Store) Add(ctx context.Context, l Listener, audiences []string, now time.Time) error {
+	exp := now.Add(Lifetime).Unix()
+	meta := item{Listener: l, PK: "CONN#" + l.ConnectionID, SK: "META", Connected: now.UTC().Format(time.RFC3339Nano), ExpiresAt: exp}
+	puts := []item{meta}
+	for _, a := range audiences {
+		puts = append(puts, item{Listener: l, PK: meta.PK, SK: "SUB#" + a, GSI1PK: a, GSI1SK: meta.PK, ExpiresAt: exp})
+	}
+	tx := make([]types.TransactWriteItem, 0, len(puts))
+	for _, p := range puts {
+		av, err := attributevalue.MarshalMap(p)
+		if err != nil {
+			return err
+		}
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &s.Table, Item: av}})
+	}
+	if _, err := s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx}); err != nil {
+		return fmt.Errorf("add connection: %w", err)
+	}
+	return nil
+}
+
+// Get returns the connection's record, or false if it is gone.
+func (s *Store) Get(ctx context.Context, connID string) (Listener, bool, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: map[string]types.AttributeValue{
+		ddb.PK: &types.AttributeValueMemberS{Value: "CONN#" + connID}, ddb.SK: &types.AttributeValueMemberS{Value: "META"}}})
+	if err != nil || out.Item == nil {
+		return Listener{}, false, err
+	}
+	var it item
+	return it.Listener, true, attributevalue.UnmarshalMap(out.Item, &it)
+}
+
+// Subscribe adds an audience to a live connection (only while its META item exists).
+func (s *Store) Subscribe(ctx context.Context, l Listener, audience string, now time.Time) error {
+	av, err := attributevalue.MarshalMap(item{Listener: l, PK: "CONN#" + l.ConnectionID, SK: "SUB#" + audience,
+		GSI1PK: audience, GSI1SK: "CONN#" + l.ConnectionID, ExpiresAt: now.Add(Lifetime).Unix()})
+	if err != nil {
+		return err
+	}
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: av})
+	return err
+}
+
+// Unsubscribe removes an audience from a connection.
+func (s *Store) Unsubscribe(ctx context.Context, connID, audience string) error {
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: map[string]types.AttributeValue{
+		ddb.PK: &types.AttributeValueMemberS{Value: "CONN#" + connID}, ddb.SK: &types.AttributeValueMemberS{Value: "SUB#" + audience}}})
+	return err
+}
+
+// Remove deletes a connection and all its subscriptions (one query, then batched deletes).
+func (s *Store) Remove(ctx context.Context, connID string) error {
+	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: &s.Table,
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ProjectionExpression:      aws.String("PK, SK"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "CONN#" + connID}}})
+	if err != nil {
+		return fmt.Errorf("find connection items: %w", err)
+	}
+	for start := 0; start < len(out.Items); start += 25 {
+		end := min(start+25, len(out.Items))
+		reqs := make([]types.WriteRequest, 0, end-start)
+		for _, k := range out.Items[start:end] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+		}
+		for len(reqs) > 0 {
+			res, err := s.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.Table: reqs}})
+			if err != nil {
+				return fmt.Errorf("remove connection: %w", err)
+			}
+			reqs = res.UnprocessedItems[s.Table]
+		}
+	}
+	return nil
+}
+
+// Listeners returns the live connections listening to an audience (one query per page).
+func (s *Store) Listeners(ctx context.Context, audience string, now time.Time) ([]Listener, error) {
+	var out []Listener
+	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI1),
+		KeyConditionExpression: aws.String("GSI1PK = :a"),
+		// TTL deletes lazily: skip records already past their expiry.
+		FilterExpression: aws.String("expiresAt > :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":a": &types.AttributeValueMemberS{Value: audience}, ":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("find listeners: %w", err)
+		}
+		var ls []Listener
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ls); err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
+	}
+	return out, nil
+}

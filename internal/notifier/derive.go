@@ -1,0 +1,162 @@
+// Package notifier turns committed changes (DynamoDB stream records) into events and pushes them
+// to the WebSocket connections that may see them.
+package notifier
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/events"
+	"streamspace/internal/sessions"
+)
+
+// Change is an event and whom it concerns.
+type Change struct {
+	Event   events.Envelope
+	OwnerID string
+	TeamID  string
+}
+
+type image = map[string]types.AttributeValue
+
+func entityOf(img image) string {
+	if v, ok := img["entity"].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// Derive returns the events a stream record stands for (none for items no client cares about).
+func Derive(rec lambdaevents.DynamoDBEventRecord) ([]Change, error) {
+	oldImg, err := ddb.FromStreamImage(rec.Change.OldImage)
+	if err != nil {
+		return nil, err
+	}
+	newImg, err := ddb.FromStreamImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	entity := entityOf(newImg)
+	if entity == "" {
+		entity = entityOf(oldImg)
+	}
+	ts := rec.Change.ApproximateCreationDateTime.UTC()
+	if ts.IsZero() {
+		ts = time.Now().UTC()
+	}
+	switch entity {
+	case sessions.EntitySession:
+		return deriveSession(rec, oldImg, newImg, ts)
+	case sessions.EntityConnection:
+		return deriveConnection(rec, oldImg, newImg, ts)
+	}
+	return nil, nil
+}
+
+func newChange(rec lambdaevents.DynamoDBEventRecord, typ string, se sessions.Session, ts time.Time, data any) Change {
+	return Change{OwnerID: se.OwnerID, TeamID: se.TeamID, Event: events.Envelope{
+		ID: events.ID(rec.EventID, typ), Type: typ, SessionID: se.ID, UserID: se.OwnerID, TeamID: se.TeamID,
+		Timestamp: ts, Data: data}}
+}
+
+func deriveSession(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
+	var old, cur sessions.Session
+	var err error
+	if len(oldImg) > 0 {
+		if old, err = sessions.UnmarshalSession(oldImg); err != nil {
+			return nil, err
+		}
+	}
+	if len(newImg) > 0 {
+		if cur, err = sessions.UnmarshalSession(newImg); err != nil {
+			return nil, err
+		}
+	}
+	var out []Change
+	add := func(typ string, data any) { out = append(out, newChange(rec, typ, cur, ts, data)) }
+	switch rec.EventName {
+	case "INSERT":
+		add(events.SessionCreated, map[string]any{"templateName": cur.TemplateName, "state": cur.State,
+			"desiredState": cur.DesiredState, "resources": cur.Resources, "tags": cur.Tags})
+		return out, nil
+	case "REMOVE":
+		out = append(out, newChange(rec, events.SessionDeleted, old, ts, map[string]any{"state": old.State}))
+		return out, nil
+	}
+	if old.State != cur.State {
+		add(events.SessionStateChanged, map[string]any{"previousState": old.State, "state": cur.State,
+			"desiredState": cur.DesiredState, "url": cur.URL, "error": cur.Error})
+		if cur.State == sessions.StateFailed {
+			add(events.SessionError, map[string]any{"error": cur.Error})
+		}
+	}
+	if old.DeletedAt == nil && cur.DeletedAt != nil {
+		add(events.SessionDeleted, map[string]any{"state": cur.State})
+	}
+	if !slices.Equal(old.Tags, cur.Tags) {
+		add(events.SessionTagsUpdated, map[string]any{"tags": cur.Tags, "previousTags": old.Tags})
+	}
+	if old.Resources != cur.Resources {
+		add(events.SessionResourcesUpdated, map[string]any{"resources": cur.Resources, "previousResources": old.Resources})
+	}
+	changed := map[string]any{}
+	if old.DesiredState != cur.DesiredState && cur.State != sessions.StateTerminated {
+		changed["desiredState"] = cur.DesiredState
+	}
+	if old.IdleTimeout != cur.IdleTimeout {
+		changed["idleTimeout"] = cur.IdleTimeout
+	}
+	if old.MaxSessionDuration != cur.MaxSessionDuration {
+		changed["maxSessionDuration"] = cur.MaxSessionDuration
+	}
+	if old.URL != cur.URL && old.State == cur.State {
+		changed["url"] = cur.URL
+	}
+	if len(changed) > 0 {
+		add(events.SessionUpdated, changed)
+	}
+	switch {
+	case !old.Idle && cur.Idle:
+		add(events.SessionIdle, map[string]any{"lastActivity": cur.LastActivity, "idleTimeout": cur.IdleTimeout})
+	case old.Idle && !cur.Idle:
+		add(events.SessionActive, map[string]any{"lastActivity": cur.LastActivity})
+	}
+	// A heartbeat changes only the activity time; connects announce themselves through their own item.
+	if !old.LastActivity.Equal(cur.LastActivity) && old.ActiveConnections == cur.ActiveConnections && len(out) == 0 {
+		add(events.SessionHeartbeat, map[string]any{"lastActivity": cur.LastActivity})
+	}
+	return out, nil
+}
+
+func deriveConnection(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
+	var typ string
+	img := newImg
+	switch rec.EventName {
+	case "INSERT":
+		typ = events.SessionConnected
+	case "REMOVE":
+		typ, img = events.SessionDisconnected, oldImg
+	default:
+		return nil, nil // a heartbeat extending the connection's expiry
+	}
+	var c sessions.Connection
+	if err := attributevalue.UnmarshalMap(img, &c); err != nil {
+		return nil, fmt.Errorf("decode connection: %w", err)
+	}
+	data := map[string]any{"connectionId": c.ConnectionID, "userId": c.UserID, "permissionLevel": c.PermissionLevel}
+	if typ == events.SessionDisconnected {
+		reason := "disconnected"
+		if rec.UserIdentity != nil && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
+			reason = "expired"
+		}
+		data["reason"] = reason
+	}
+	se := sessions.Session{ID: c.SessionID, OwnerID: c.OwnerID, TeamID: c.TeamID}
+	return []Change{newChange(rec, typ, se, ts, data)}, nil
+}
