@@ -1,0 +1,41 @@
+// Command streamspace is the developer CLI of the local stack:
+//
+//	streamspace run                      bring up the whole system on loopback
+//	streamspace token -user alice        print a token for a user (-role admin|operator|user)
+//	streamspace invoke NAME -e FILE      invoke a function on an event file (like `sam local invoke`)
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage:
+  streamspace run    [-data .local] [-http 127.0.0.1:8080] [-ws 127.0.0.1:8081] [-dynamodb-port 8000]
+  streamspace token  -user ID [-role user|operator|admin] [-ttl 12h] [-data .local]
+  streamspace invoke FUNCTION -e EVENT.json [-data .local]
+`)
+	os.Exit(2)
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runCmd(os.Args[2:])
+	case "token":
+		err = tokenCmd(os.Args[2:])
+	case "invoke":
+		err = invokeCmd(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "streamspace:", err)
+		os.Exit(1)
+	}
+}

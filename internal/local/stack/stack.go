@@ -1,0 +1,222 @@
+// Package stack brings up the whole product on loopback: DynamoDB Local, the tables and the
+// seeded catalog, the HTTP and WebSocket API emulators with the management API, the stream
+// poller feeding the notifier, and the local token issuer. `streamspace run` and the end-to-end
+// tests both use it.
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"streamspace/internal/app"
+	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
+	"streamspace/internal/httpx"
+	"streamspace/internal/local/dynamodblocal"
+	"streamspace/internal/local/gateway"
+	"streamspace/internal/local/issuer"
+	"streamspace/internal/local/streams"
+	"streamspace/internal/routes"
+	"streamspace/internal/sessions"
+	"streamspace/internal/templates"
+)
+
+// Config of a local stack.
+type Config struct {
+	// DataDir keeps DynamoDB data, the signing key and stream checkpoints; "" = nothing persists.
+	DataDir          string
+	DynamoDBLocalDir string // where the emulator jar is cached
+	DynamoEndpoint   string // use an already running DynamoDB Local instead of starting one
+	DynamoPort       int
+	TablePrefix      string
+	HTTPAddr         string // default 127.0.0.1:0
+	WSAddr           string
+	BootstrapAdmins  []string // default ["admin"]
+	CORSOrigins      []string // default ["*"]
+	Limits           sessions.Limits
+	Log              *slog.Logger // function and gateway logs; default discards
+	// DBOptions let tests wrap the DynamoDB client (call counting, fault injection).
+	DBOptions []func(*dynamodb.Options)
+}
+
+// Stack is a running local system.
+type Stack struct {
+	HTTPURL       string
+	WSURL         string
+	Issuer        *issuer.Issuer
+	App           *app.App
+	WebSocket     *gateway.WebSocket
+	Poller        *streams.Poller
+	DynamoDB      string
+	closers       []func()
+	pollerStopped chan struct{}
+}
+
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	return net.Listen("tcp", addr)
+}
+
+// Start brings the stack up; Close takes it down.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	st := &Stack{}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(cfg.BootstrapAdmins) == 0 {
+		cfg.BootstrapAdmins = []string{"admin"}
+	}
+	if len(cfg.CORSOrigins) == 0 {
+		cfg.CORSOrigins = []string{"*"}
+	}
+	if cfg.Limits == (sessions.Limits{}) {
+		cfg.Limits = sessions.DefaultLimits
+	}
+
+	st.DynamoDB = cfg.DynamoEndpoint
+	if st.DynamoDB == "" {
+		o := dynamodblocal.Options{Dir: cfg.DynamoDBLocalDir, Port: cfg.DynamoPort}
+		if cfg.DataDir != "" {
+			o.DBPath = filepath.Join(cfg.DataDir, "dynamodb")
+			f, ferr := os.OpenFile(filepath.Join(cfg.DataDir, "dynamodb-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if ferr == nil {
+				o.Log = f
+				st.closers = append(st.closers, func() { f.Close() })
+			}
+		}
+		p, err := dynamodblocal.Start(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, p.Stop)
+		st.DynamoDB = p.Endpoint
+	}
+
+	httpLn, err := listen(cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+	wsLn, err := listen(cfg.WSAddr)
+	if err != nil {
+		httpLn.Close()
+		return nil, fmt.Errorf("websocket listener: %w", err)
+	}
+	st.HTTPURL = "http://" + httpLn.Addr().String()
+	st.WSURL = "ws://" + wsLn.Addr().String()
+	mgmtURL := "http://" + wsLn.Addr().String()
+
+	if cfg.DataDir != "" {
+		st.Issuer, err = issuer.LoadOrCreate(filepath.Join(cfg.DataDir, "issuer-key.pem"))
+	} else {
+		var key *rsa.PrivateKey
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err == nil {
+			st.Issuer = issuer.New(key)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token issuer: %w", err)
+	}
+
+	acfg := app.Config{
+		Tables: ddb.WithPrefix(cfg.TablePrefix), DynamoEndpoint: st.DynamoDB,
+		JWT: auth.JWTConfig{Issuer: issuer.IssuerName, Audience: issuer.Audience, JWKSURL: st.HTTPURL + issuer.JWKSPath,
+			Leeway: time.Minute, RoleClaim: issuer.RoleClaim},
+		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, ManagementEndpoint: mgmtURL,
+	}
+	st.App = app.New(acfg, ddb.LocalConfig(), log, cfg.DBOptions...)
+	if err := ddb.EnsureAll(ctx, st.App.DB, acfg.Tables); err != nil {
+		return nil, err
+	}
+	if err := templates.Seed(ctx, st.App.Templates()); err != nil {
+		return nil, fmt.Errorf("seed templates: %w", err)
+	}
+
+	fns := map[string]gateway.HTTPFunction{}
+	for _, fn := range routes.Functions() {
+		h, err := st.App.HTTPHandler(fn)
+		if err != nil {
+			return nil, err
+		}
+		fns[fn] = httpx.LambdaHandler(h)
+	}
+	authz := st.App.Authorizer().Handle
+	httpGW := gateway.NewHTTP(fns, authz, cfg.CORSOrigins, log, map[string]http.Handler{
+		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS)})
+	st.WebSocket = &gateway.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
+	st.serve(httpLn, httpGW)
+	st.serve(wsLn, st.WebSocket)
+	st.closers = append(st.closers, st.WebSocket.CloseAll)
+
+	streamsClient := dynamodbstreams.NewFromConfig(ddb.LocalConfig(), func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(st.DynamoDB)
+	})
+	st.Poller = &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
+		Handler: st.App.Notifier().Handle, Log: log, FromTrimHorizon: true, Ready: make(chan struct{})}
+	if cfg.DataDir != "" {
+		st.Poller.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+acfg.Tables.Main+".json")
+	}
+	ready := st.Poller.Ready
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.pollerStopped = make(chan struct{})
+	go func() {
+		defer close(st.pollerStopped)
+		if err := st.Poller.Run(pctx); err != nil {
+			log.Error("stream poller stopped", slog.String("error", err.Error()))
+		}
+	}()
+	st.closers = append(st.closers, func() { cancel(); <-st.pollerStopped })
+	select {
+	case <-ready:
+	case <-st.pollerStopped:
+		return nil, errors.New("stream poller failed to start")
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("stream poller not ready after 30 s")
+	}
+	return st, nil
+}
+
+func (st *Stack) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	st.closers = append(st.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx) // hijacked WebSocket connections end with the process
+		_ = srv.Close()
+	})
+}
+
+// Token mints a token for a user (role "" = plain user).
+func (st *Stack) Token(userID, role string) (string, error) {
+	return st.Issuer.Mint(issuer.Claims{Subject: userID, Role: role})
+}
+
+// Close stops everything in reverse order of start.
+func (st *Stack) Close() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		st.closers[i]()
+	}
+	st.closers = nil
+}
