@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -113,6 +114,9 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, route routes.Rou
 			slog.Int("status", rec.status), slog.Float64("latencyMs", float64(time.Since(start).Microseconds())/1000))...)
 	}()
 	err := func() error {
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			return problem.Invalid("query", "malformed query string")
+		}
 		if !route.Public {
 			var lambdaCtx map[string]any
 			if gw.Authorizer != nil {

@@ -1,0 +1,233 @@
+package infratest
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"streamspace/internal/ddb"
+)
+
+// unscopableActions are IAM actions that cannot be restricted to a resource, so a statement
+// granting only these may say Resource "*". Add an entry only with the reason; none of this
+// template's own statements needs one (X-Ray, which cannot be scoped, comes in through the
+// AWSXrayWriteOnlyAccess managed policy below).
+var unscopableActions = map[string]string{}
+
+// awsManagedPolicies are the AWS managed policies SAM attaches on its own, by policy name (the
+// part after ":policy/"), with the roles allowed to carry them ("*" = any function role). Their
+// documents use Resource "*" and are not in the template, so each one is admitted explicitly.
+var awsManagedPolicies = map[string][]string{
+	// Every function: logs:CreateLogGroup/CreateLogStream/PutLogEvents.
+	"service-role/AWSLambdaBasicExecutionRole": {"*"},
+	// Tracing: Active. X-Ray write actions cannot be scoped to resources.
+	"AWSXrayWriteOnlyAccess": {"*"},
+	// The DynamoDB stream event source (DescribeStream/GetRecords/GetShardIterator/ListStreams).
+	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole"},
+}
+
+// dynamoWriteActions separates write from read access in the grant summary.
+var dynamoWriteActions = []string{
+	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+	"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
+}
+
+// wantGrants is, per function, exactly what its role may do, as "<action> <resource>" where
+// DynamoDB actions are summarised as dynamodb:read / dynamodb:write. Least privilege means no
+// function reaches a table or API it does not use.
+var wantGrants = map[string][]string{
+	"MetaFunction":     nil, // health and version touch nothing
+	"UsersFunction":    {"dynamodb:read MainTable", "dynamodb:write MainTable"},
+	"SessionsFunction": {"dynamodb:read MainTable", "dynamodb:write MainTable"},
+	// Records users on first sight.
+	"AuthorizerFunction": {"dynamodb:read MainTable", "dynamodb:write MainTable"},
+	// Connections and subscriptions; reads sessions for access checks.
+	"WebsocketFunction": {"dynamodb:read ConnectionsTable", "dynamodb:write ConnectionsTable", "dynamodb:read MainTable"},
+	// Finds and prunes connections, reads access data, posts to clients, parks failed batches.
+	"NotifierFunction": {
+		"dynamodb:read ConnectionsTable", "dynamodb:write ConnectionsTable", "dynamodb:read MainTable",
+		"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue",
+	},
+}
+
+// iamStatement is one statement of an identity policy in the template.
+type iamStatement struct {
+	role  string // logical id of the role the policy belongs to
+	where string // for messages
+	stmt  cfn
+}
+
+func statementsOf(doc any) []cfn {
+	switch s := get(doc, "Statement").(type) {
+	case map[string]any:
+		return []cfn{s}
+	case []any:
+		var out []cfn
+		for _, e := range s {
+			out = append(out, asMap(e))
+		}
+		return out
+	}
+	return nil
+}
+
+// iamStatements collects every statement of every role's inline policies and of every
+// AWS::IAM::Policy / AWS::IAM::ManagedPolicy.
+func iamStatements(tmpl cfn) []iamStatement {
+	var out []iamStatement
+	for _, role := range resourcesOfType(tmpl, "AWS::IAM::Role") {
+		for _, pol := range asList(props(tmpl, role)["Policies"]) {
+			for i, s := range statementsOf(get(pol, "PolicyDocument")) {
+				out = append(out, iamStatement{role, fmt.Sprintf("%s policy %s statement %d", role, str(get(pol, "PolicyName")), i), s})
+			}
+		}
+	}
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"} {
+		for _, id := range resourcesOfType(tmpl, typ) {
+			p := props(tmpl, id)
+			roles := referencedResources(p["Roles"])
+			role := strings.Join(roles, ",")
+			for i, s := range statementsOf(p["PolicyDocument"]) {
+				out = append(out, iamStatement{role, fmt.Sprintf("%s %s statement %d", typ, id, i), s})
+			}
+		}
+	}
+	return out
+}
+
+// iamFindings lists every grant that breaks the least-privilege rules; nil means none.
+func iamFindings(tmpl cfn) []string {
+	var findings []string
+	for _, st := range iamStatements(tmpl) {
+		if str(st.stmt["Effect"]) != "Allow" {
+			continue
+		}
+		for _, neg := range []string{"NotAction", "NotResource"} {
+			if _, ok := st.stmt[neg]; ok {
+				findings = append(findings, fmt.Sprintf("%s: Allow with %s grants everything else", st.where, neg))
+			}
+		}
+		actions := stringsOf(st.stmt["Action"])
+		for _, a := range actions {
+			if a == "*" || strings.HasSuffix(a, ":*") {
+				findings = append(findings, fmt.Sprintf("%s: Action %q grants a whole service", st.where, a))
+			}
+		}
+		res := st.stmt["Resource"]
+		resList := asList(res)
+		if resList == nil {
+			resList = []any{res}
+		}
+		for _, r := range resList {
+			s, literal := r.(string)
+			switch {
+			case literal && s == "*":
+				unscopable := len(actions) > 0
+				for _, a := range actions {
+					if _, ok := unscopableActions[a]; !ok {
+						unscopable = false
+					}
+				}
+				if !unscopable {
+					findings = append(findings, fmt.Sprintf("%s: Resource \"*\" for %v (not in unscopableActions)", st.where, actions))
+				}
+			case literal:
+				findings = append(findings, fmt.Sprintf("%s: literal Resource %q; name the template's resources instead", st.where, s))
+			case len(existingResources(tmpl, r)) == 0:
+				findings = append(findings, fmt.Sprintf("%s: Resource %v names no resource of the template", st.where, r))
+			}
+		}
+	}
+	for _, role := range resourcesOfType(tmpl, "AWS::IAM::Role") {
+		for _, arn := range asList(props(tmpl, role)["ManagedPolicyArns"]) {
+			s, ok := arn.(string)
+			_, name, found := strings.Cut(s, ":iam::aws:policy/")
+			if !ok || !found {
+				findings = append(findings, fmt.Sprintf("%s: managed policy %v is not an AWS managed policy ARN", role, arn))
+				continue
+			}
+			allowed, known := awsManagedPolicies[name]
+			if !known || !(slices.Contains(allowed, "*") || slices.Contains(allowed, role)) {
+				findings = append(findings, fmt.Sprintf("%s: AWS managed policy %s is not allowed for this role (see awsManagedPolicies)", role, name))
+			}
+		}
+	}
+	return findings
+}
+
+// existingResources keeps the references of v that are resources of the template (not
+// parameters or pseudo parameters).
+func existingResources(tmpl cfn, v any) []string {
+	var out []string
+	for _, id := range referencedResources(v) {
+		if _, ok := resources(tmpl)[id]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// grants summarises what a role's own statements allow, as "<action> <resource>".
+func grants(tmpl cfn, role string) []string {
+	set := map[string]bool{}
+	for _, st := range iamStatements(tmpl) {
+		if st.role != role || str(st.stmt["Effect"]) != "Allow" {
+			continue
+		}
+		targets := existingResources(tmpl, st.stmt["Resource"])
+		for _, a := range stringsOf(st.stmt["Action"]) {
+			if strings.HasPrefix(a, "dynamodb:") {
+				if slices.Contains(dynamoWriteActions, a) {
+					a = "dynamodb:write"
+				} else {
+					a = "dynamodb:read"
+				}
+			}
+			for _, t := range targets {
+				set[a+" "+t] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for g := range set {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestIAMLeastPrivilege(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	reportDiffs(t, "IAM", iamFindings(tmpl))
+}
+
+func TestIAMGrantsPerFunction(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	reportDiffs(t, "functions with a grant list", diffSets("wantGrants", allFunctions(), keys(wantGrants)))
+	for _, fn := range allFunctions() {
+		t.Run(fn, func(t *testing.T) {
+			roles := referencedOfType(tmpl, props(tmpl, fn)["Role"], "AWS::IAM::Role")
+			if len(roles) != 1 {
+				t.Fatalf("%s: Role must reference one AWS::IAM::Role of the template, got %v", fn, roles)
+			}
+			reportDiffs(t, fn+" ("+roles[0]+") grants", diffSets("grants", wantGrants[fn], grants(tmpl, roles[0])))
+		})
+	}
+	// Sanity: the grant summary knows the tables by their Go logical ids.
+	if !slices.Contains(wantGrants["SessionsFunction"], "dynamodb:write "+ddb.MainLogicalID) {
+		t.Errorf("wantGrants must use ddb logical ids (%s)", ddb.MainLogicalID)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

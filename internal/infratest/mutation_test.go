@@ -1,0 +1,186 @@
+package infratest
+
+import (
+	"strings"
+	"testing"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/routes"
+)
+
+// TestChecksDetectDrift proves each comparison can fail: it breaks one thing in a copy of the
+// transformed template and expects the matching check to report it (and the unbroken template
+// to pass, so the report comes from the mutation).
+func TestChecksDetectDrift(t *testing.T) {
+	t.Parallel()
+	tablesCheck := func(tmpl cfn) []string {
+		var out []string
+		for _, d := range ddb.AllTables {
+			out = append(out, tableDiffs(tmpl, d)...)
+		}
+		return out
+	}
+	routesCheck := func(tmpl cfn) []string { return routeDiffs(tmpl, routes.All) }
+	paths := func(tmpl cfn) cfn { return asMap(get(props(tmpl, httpAPIID), "Body", "paths")) }
+	mainProps := func(tmpl cfn) cfn { return props(tmpl, ddb.MainLogicalID) }
+	roleStatements := func(tmpl cfn, role string) []any {
+		pols := asList(props(tmpl, role)["Policies"])
+		return asList(get(pols[0], "PolicyDocument", "Statement"))
+	}
+
+	cases := []struct {
+		name   string
+		mutate func(cfn)
+		check  func(cfn) []string
+		want   string // a substring of one reported difference
+	}{
+		{
+			name: "MainTable without GSI2",
+			mutate: func(tmpl cfn) {
+				p := mainProps(tmpl)
+				var keep []any
+				for _, g := range asList(p["GlobalSecondaryIndexes"]) {
+					if str(get(g, "IndexName")) != ddb.GSI2 {
+						keep = append(keep, g)
+					}
+				}
+				p["GlobalSecondaryIndexes"] = keep
+			},
+			check: tablesCheck, want: `GlobalSecondaryIndexes: missing "GSI2`,
+		},
+		{
+			name: "MainTable GSI1 projecting KEYS_ONLY",
+			mutate: func(tmpl cfn) {
+				asMap(get(asList(mainProps(tmpl)["GlobalSecondaryIndexes"])[0], "Projection"))["ProjectionType"] = "KEYS_ONLY"
+			},
+			check: tablesCheck, want: "projection=KEYS_ONLY",
+		},
+		{
+			name:   "MainTable stream NEW_IMAGE",
+			mutate: func(tmpl cfn) { asMap(mainProps(tmpl)["StreamSpecification"])["StreamViewType"] = "NEW_IMAGE" },
+			check:  tablesCheck, want: "StreamViewType",
+		},
+		{
+			name: "ConnectionsTable with a stream",
+			mutate: func(tmpl cfn) {
+				props(tmpl, ddb.ConnLogicalID)["StreamSpecification"] = cfn{"StreamViewType": "NEW_AND_OLD_IMAGES"}
+			},
+			check: tablesCheck, want: "StreamViewType",
+		},
+		{
+			name:   "TTL on another attribute",
+			mutate: func(tmpl cfn) { asMap(mainProps(tmpl)["TimeToLiveSpecification"])["AttributeName"] = "ttl" },
+			check:  tablesCheck, want: "TimeToLiveSpecification",
+		},
+		{
+			name:   "sort key typed N",
+			mutate: func(tmpl cfn) { asMap(asList(mainProps(tmpl)["AttributeDefinitions"])[1])["AttributeType"] = "N" },
+			check:  tablesCheck, want: "AttributeDefinitions",
+		},
+		{
+			name:   "route removed",
+			mutate: func(tmpl cfn) { delete(asMap(paths(tmpl)["/api/v1/sessions/{id}"]), "patch") },
+			check:  routesCheck, want: "PATCH /api/v1/sessions/{id} (function sessions) is in routes.All but not in the template",
+		},
+		{
+			name: "route added",
+			mutate: func(tmpl cfn) {
+				asMap(paths(tmpl)["/api/v1/sessions"])["put"] = get(paths(tmpl), "/api/v1/sessions", "post")
+			},
+			check: routesCheck, want: "PUT /api/v1/sessions (function SessionsFunction) is in the template but not in routes.All",
+		},
+		{
+			name: "route on the wrong function",
+			mutate: func(tmpl cfn) {
+				integ := asMap(get(paths(tmpl), "/api/v1/users/me", "get", "x-amazon-apigateway-integration"))
+				integ["uri"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${SessionsFunction.Arn}/invocations"}
+			},
+			check: routesCheck, want: "GET /api/v1/users/me is served by SessionsFunction",
+		},
+		{
+			name: "public route behind the authorizer",
+			mutate: func(tmpl cfn) {
+				asMap(get(paths(tmpl), "/api/v1/health", "get"))["security"] = []any{cfn{"LambdaAuthorizer": []any{}}}
+			},
+			check: routesCheck, want: "GET /api/v1/health is public in routes.All",
+		},
+		{
+			name:   "private route without the authorizer",
+			mutate: func(tmpl cfn) { delete(asMap(get(paths(tmpl), "/api/v1/sessions", "get")), "security") },
+			check:  routesCheck, want: "GET /api/v1/sessions needs credentials",
+		},
+		{
+			name:   "WebSocket protocol typo",
+			mutate: func(tmpl cfn) { props(tmpl, webSocketAPIID)["ProtocolType"] = "WEBSOCKETS" },
+			check:  webSocketDiffs, want: "ProtocolType",
+		},
+		{
+			name:   "WebSocket route key typo",
+			mutate: func(tmpl cfn) { props(tmpl, "WebSocketDisconnectRoute")["RouteKey"] = "$disconnected" },
+			check:  webSocketDiffs, want: `missing "$disconnect"`,
+		},
+		{
+			name:   "IAM Action *",
+			mutate: func(tmpl cfn) { asMap(roleStatements(tmpl, "UsersFunctionRole")[0])["Action"] = "*" },
+			check:  iamFindings, want: `Action "*"`,
+		},
+		{
+			name:   "IAM service wildcard",
+			mutate: func(tmpl cfn) { asMap(roleStatements(tmpl, "UsersFunctionRole")[0])["Action"] = []any{"dynamodb:*"} },
+			check:  iamFindings, want: `Action "dynamodb:*"`,
+		},
+		{
+			name:   "IAM Resource *",
+			mutate: func(tmpl cfn) { asMap(roleStatements(tmpl, "UsersFunctionRole")[0])["Resource"] = "*" },
+			check:  iamFindings, want: `Resource "*"`,
+		},
+		{
+			name: "IAM admin managed policy",
+			mutate: func(tmpl cfn) {
+				p := props(tmpl, "MetaFunctionRole")
+				p["ManagedPolicyArns"] = append(asList(p["ManagedPolicyArns"]), "arn:aws:iam::aws:policy/AdministratorAccess")
+			},
+			check: iamFindings, want: "AdministratorAccess",
+		},
+		{
+			name: "IAM stream policy on another role",
+			mutate: func(tmpl cfn) {
+				p := props(tmpl, "UsersFunctionRole")
+				p["ManagedPolicyArns"] = append(asList(p["ManagedPolicyArns"]), "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole")
+			},
+			check: iamFindings, want: "AWSLambdaDynamoDBExecutionRole is not allowed",
+		},
+		{
+			name: "function granted a table it does not use",
+			mutate: func(tmpl cfn) {
+				st := asMap(roleStatements(tmpl, "UsersFunctionRole")[0])
+				st["Resource"] = append(asList(st["Resource"]), cfn{"Fn::GetAtt": []any{ddb.ConnLogicalID, "Arn"}})
+			},
+			check: func(tmpl cfn) []string {
+				return diffSets("grants", wantGrants["UsersFunction"], grants(tmpl, "UsersFunctionRole"))
+			},
+			want: `unexpected "dynamodb:write ConnectionsTable"`,
+		},
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diffs := tc.check(transformed(t)); len(diffs) > 0 {
+				// The parity tests report these; a mutation proves nothing on a failing baseline.
+				t.Skipf("check already fails on the unmodified template (%d differences)", len(diffs))
+			}
+			tmpl := transformed(t) // a fresh copy
+			tc.mutate(tmpl)
+			diffs := tc.check(tmpl)
+			if len(diffs) == 0 {
+				t.Fatalf("mutation %q went unnoticed", tc.name)
+			}
+			for _, d := range diffs {
+				if strings.Contains(d, tc.want) {
+					return
+				}
+			}
+			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
+		})
+	}
+}

@@ -1,0 +1,281 @@
+package infratest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/routes"
+)
+
+const (
+	webSocketAPIID    = "WebSocketApi"
+	websocketFunction = "WebsocketFunction"
+	notifierFunction  = "NotifierFunction"
+	notifierDLQ       = "NotifierDeadLetterQueue"
+)
+
+// allFunctions are the Lambda functions of the product: one per HTTP area of routes.go, then
+// the authorizer, the WebSocket handler and the notifier.
+func allFunctions() []string {
+	var out []string
+	for _, fn := range routes.Functions() {
+		out = append(out, functionLogicalID(fn))
+	}
+	return append(out, authorizerFunction, websocketFunction, notifierFunction)
+}
+
+// webSocketDiffs checks the WebSocket API's shape; nil means it is right. cfn-lint accepts any
+// ProtocolType string ("WEBSOCKETS") and any route key, so these are checked here.
+func webSocketDiffs(tmpl cfn) []string {
+	var diffs []string
+	api := props(tmpl, webSocketAPIID)
+	if api == nil {
+		return []string{"no " + webSocketAPIID + " resource"}
+	}
+	if got := str(api["ProtocolType"]); got != "WEBSOCKET" {
+		diffs = append(diffs, fmt.Sprintf("%s ProtocolType = %q, want \"WEBSOCKET\"", webSocketAPIID, got))
+	}
+	if got := str(api["RouteSelectionExpression"]); got != "$request.body.action" {
+		diffs = append(diffs, fmt.Sprintf("%s RouteSelectionExpression = %q, want \"$request.body.action\"", webSocketAPIID, got))
+	}
+
+	routeIDs := map[string]string{} // route key → logical id
+	var keys []string
+	for _, id := range resourcesOfType(tmpl, "AWS::ApiGatewayV2::Route") {
+		p := props(tmpl, id)
+		if !isRef(p["ApiId"], webSocketAPIID) {
+			diffs = append(diffs, fmt.Sprintf("route %s does not belong to %s (HTTP routes live in the OpenAPI body)", id, webSocketAPIID))
+			continue
+		}
+		key := str(p["RouteKey"])
+		keys = append(keys, key)
+		routeIDs[key] = id
+		integ := strings.TrimPrefix(str(get(p, "Target", "Fn::Sub")), "integrations/${")
+		integ = strings.TrimSuffix(integ, "}")
+		ip := props(tmpl, integ)
+		if ip == nil {
+			diffs = append(diffs, fmt.Sprintf("route %s: Target is not integrations/${<Integration>}", key))
+			continue
+		}
+		if got := str(ip["IntegrationType"]); got != "AWS_PROXY" {
+			diffs = append(diffs, fmt.Sprintf("route %s: integration type %q, want AWS_PROXY", key, got))
+		}
+		if fns := referencedOfType(tmpl, ip["IntegrationUri"], "AWS::Lambda::Function"); !slices.Equal(fns, []string{websocketFunction}) {
+			diffs = append(diffs, fmt.Sprintf("route %s: integration invokes %v, want [%s]", key, fns, websocketFunction))
+		}
+	}
+	diffs = append(diffs, diffSets("WebSocket route keys", []string{"$connect", "$disconnect", "$default"}, keys)...)
+
+	if id, ok := routeIDs["$connect"]; ok {
+		p := props(tmpl, id)
+		if got := str(p["AuthorizationType"]); got != "CUSTOM" {
+			diffs = append(diffs, fmt.Sprintf("$connect AuthorizationType = %q, want CUSTOM", got))
+		}
+		authz := referencedOfType(tmpl, p["AuthorizerId"], "AWS::ApiGatewayV2::Authorizer")
+		if len(authz) != 1 {
+			diffs = append(diffs, "$connect has no AWS::ApiGatewayV2::Authorizer")
+		} else {
+			ap := props(tmpl, authz[0])
+			if got := str(ap["AuthorizerType"]); got != "REQUEST" {
+				diffs = append(diffs, fmt.Sprintf("WebSocket authorizer type %q, want REQUEST", got))
+			}
+			if got := stringsOf(ap["IdentitySource"]); !slices.Equal(got, []string{"route.request.querystring.token"}) {
+				diffs = append(diffs, fmt.Sprintf("WebSocket authorizer IdentitySource %v, want [route.request.querystring.token]", got))
+			}
+			if !isRef(ap["ApiId"], webSocketAPIID) {
+				diffs = append(diffs, "WebSocket authorizer is not attached to "+webSocketAPIID)
+			}
+			if fns := referencedOfType(tmpl, ap["AuthorizerUri"], "AWS::Lambda::Function"); !slices.Equal(fns, []string{authorizerFunction}) {
+				diffs = append(diffs, fmt.Sprintf("WebSocket authorizer invokes %v, want [%s]", fns, authorizerFunction))
+			}
+		}
+	}
+	if id, ok := routeIDs["$default"]; ok {
+		if got := str(props(tmpl, id)["RouteResponseSelectionExpression"]); got != "$default" {
+			diffs = append(diffs, fmt.Sprintf("$default RouteResponseSelectionExpression = %q, want \"$default\" (replies such as pong)", got))
+		}
+		found := false
+		for _, rr := range resourcesOfType(tmpl, "AWS::ApiGatewayV2::RouteResponse") {
+			p := props(tmpl, rr)
+			if isRef(p["RouteId"], id) && str(p["RouteResponseKey"]) == "$default" {
+				found = true
+			}
+		}
+		if !found {
+			diffs = append(diffs, "$default has no AWS::ApiGatewayV2::RouteResponse with RouteResponseKey $default")
+		}
+	}
+
+	var stages []string
+	for _, id := range resourcesOfType(tmpl, "AWS::ApiGatewayV2::Stage") {
+		if p := props(tmpl, id); isRef(p["ApiId"], webSocketAPIID) {
+			stages = append(stages, id)
+			if p["AutoDeploy"] != true {
+				diffs = append(diffs, fmt.Sprintf("stage %s: AutoDeploy must be true", id))
+			}
+			if !isRef(p["StageName"], "StageName") {
+				diffs = append(diffs, fmt.Sprintf("stage %s: StageName must come from the StageName parameter", id))
+			}
+		}
+	}
+	if len(stages) != 1 {
+		diffs = append(diffs, fmt.Sprintf("%s has stages %v, want exactly one", webSocketAPIID, stages))
+	}
+
+	// API Gateway must be allowed to invoke both functions from this API.
+	for _, fn := range []string{websocketFunction, authorizerFunction} {
+		ok := false
+		for _, id := range resourcesOfType(tmpl, "AWS::Lambda::Permission") {
+			p := props(tmpl, id)
+			if str(p["Principal"]) == "apigateway.amazonaws.com" && str(p["Action"]) == "lambda:InvokeFunction" &&
+				slices.Contains(referencedResources(p["FunctionName"]), fn) &&
+				slices.Contains(referencedResources(p["SourceArn"]), webSocketAPIID) {
+				ok = true
+			}
+		}
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("no AWS::Lambda::Permission lets %s invoke %s", webSocketAPIID, fn))
+		}
+	}
+	return diffs
+}
+
+func TestWebSocketAPI(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "WebSocket API", webSocketDiffs(transformed(t)))
+}
+
+// TestFunctions: the set of functions, their runtime, and the environment the Go code reads
+// (app.ConfigFromEnv, ddb.NamesFromEnv).
+func TestFunctions(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	want := allFunctions()
+	reportDiffs(t, "Lambda functions", diffSets("functions", want, resourcesOfType(tmpl, "AWS::Lambda::Function")))
+
+	env := []struct {
+		name string
+		ref  string // the resource or parameter it must Ref; "" = only present
+	}{
+		{"TABLE_NAME", ddb.MainLogicalID},
+		{"CONNECTIONS_TABLE_NAME", ddb.ConnLogicalID},
+		{"JWT_ISSUER", "JwtIssuer"},
+		{"JWT_AUDIENCE", "JwtAudience"},
+		{"JWKS_URL", "JwksUrl"},
+		{"JWT_ROLE_CLAIM", "JwtRoleClaim"},
+		{"BOOTSTRAP_ADMINS", "BootstrapAdmins"},
+		{"WEBSOCKET_MANAGEMENT_ENDPOINT", ""},
+	}
+	for _, fn := range want {
+		t.Run(fn, func(t *testing.T) {
+			p := props(tmpl, fn)
+			if p == nil {
+				t.Fatalf("no %s", fn)
+			}
+			if got := str(p["Runtime"]); got != "provided.al2023" {
+				t.Errorf("Runtime = %q, want provided.al2023", got)
+			}
+			if got := stringsOf(p["Architectures"]); !slices.Equal(got, []string{"arm64"}) {
+				t.Errorf("Architectures = %v, want [arm64]", got)
+			}
+			if got := str(p["Handler"]); got != "bootstrap" {
+				t.Errorf("Handler = %q, want bootstrap", got)
+			}
+			if str(get(tmpl, "Resources", fn, "Metadata", "BuildMethod")) != "makefile" {
+				t.Errorf("Metadata.BuildMethod must be makefile (the Makefile's build-%s target)", fn)
+			}
+			vars := asMap(get(p, "Environment", "Variables"))
+			for _, e := range env {
+				v, ok := vars[e.name]
+				switch {
+				case !ok:
+					t.Errorf("environment lacks %s", e.name)
+				case e.ref != "" && !isRef(v, e.ref):
+					t.Errorf("environment %s = %v, want {Ref: %s}", e.name, v, e.ref)
+				}
+			}
+			if ep := str(get(vars["WEBSOCKET_MANAGEMENT_ENDPOINT"], "Fn::Sub")); !strings.HasPrefix(ep, "https://${"+webSocketAPIID+"}.execute-api.") || !strings.HasSuffix(ep, "/${StageName}") {
+				t.Errorf("WEBSOCKET_MANAGEMENT_ENDPOINT = %q, want https://${%s}.execute-api.<region>.<suffix>/${StageName}", ep, webSocketAPIID)
+			}
+			lg := referencedOfType(tmpl, get(p, "LoggingConfig", "LogGroup"), "AWS::Logs::LogGroup")
+			if len(lg) != 1 {
+				t.Errorf("LoggingConfig.LogGroup must Ref an AWS::Logs::LogGroup of the template")
+			} else if get(props(tmpl, lg[0]), "RetentionInDays") == nil {
+				t.Errorf("log group %s has no RetentionInDays", lg[0])
+			}
+		})
+	}
+}
+
+// TestNotifierStream: the notifier consumes the main table's stream at least once, reports
+// partial batch failures, isolates poison records and parks them in an encrypted DLQ.
+func TestNotifierStream(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	var mappings []string
+	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::EventSourceMapping") {
+		if slices.Contains(referencedResources(props(tmpl, id)["FunctionName"]), notifierFunction) {
+			mappings = append(mappings, id)
+		}
+	}
+	if len(mappings) != 1 {
+		t.Fatalf("%s has event source mappings %v, want exactly one", notifierFunction, mappings)
+	}
+	p := props(tmpl, mappings[0])
+	if ga := asList(get(p, "EventSourceArn", "Fn::GetAtt")); len(ga) != 2 || ga[0] != ddb.MainLogicalID || ga[1] != "StreamArn" {
+		t.Errorf("EventSourceArn = %v, want !GetAtt %s.StreamArn", p["EventSourceArn"], ddb.MainLogicalID)
+	}
+	checks := []struct {
+		field string
+		ok    bool
+		want  string
+	}{
+		{"StartingPosition", p["StartingPosition"] == "LATEST", "LATEST"},
+		{"BatchSize", p["BatchSize"] == float64(100), "100"},
+		{"MaximumBatchingWindowInSeconds", p["MaximumBatchingWindowInSeconds"] == float64(0), "0"},
+		{"BisectBatchOnFunctionError", p["BisectBatchOnFunctionError"] == true, "true"},
+		{"MaximumRetryAttempts", p["MaximumRetryAttempts"] == float64(5), "5"},
+		{"MaximumRecordAgeInSeconds", p["MaximumRecordAgeInSeconds"] == float64(3600), "3600"},
+		{"FunctionResponseTypes", slices.Equal(stringsOf(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}), "[ReportBatchItemFailures]"},
+		{"DestinationConfig.OnFailure.Destination", slices.Equal(referencedResources(get(p, "DestinationConfig", "OnFailure", "Destination")), []string{notifierDLQ}), notifierDLQ},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: %s = %#v, want %s", mappings[0], c.field, get(p, strings.Split(c.field, ".")...), c.want)
+		}
+	}
+	q := props(tmpl, notifierDLQ)
+	if q["SqsManagedSseEnabled"] != true && q["KmsMasterKeyId"] == nil {
+		t.Errorf("%s must be encrypted (SqsManagedSseEnabled or KmsMasterKeyId)", notifierDLQ)
+	}
+	if q["MessageRetentionPeriod"] != float64(1209600) {
+		t.Errorf("%s MessageRetentionPeriod = %v, want 1209600 (14 days)", notifierDLQ, q["MessageRetentionPeriod"])
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	outputs := asMap(tmpl["Outputs"])
+	var got []string
+	for k := range outputs {
+		got = append(got, k)
+	}
+	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "NotifierDeadLetterQueueUrl"}
+	for _, d := range diffSets("outputs", want, got) {
+		if strings.Contains(d, "missing") {
+			t.Error(d)
+		}
+	}
+	if ws := str(get(outputs, "WebSocketUrl", "Value", "Fn::Sub")); !strings.HasPrefix(ws, "wss://${"+webSocketAPIID+"}.") || !strings.HasSuffix(ws, "/${StageName}") {
+		t.Errorf("WebSocketUrl = %q, want wss://${%s}.…/${StageName}", ws, webSocketAPIID)
+	}
+	for out, ref := range map[string]string{"MainTableName": ddb.MainLogicalID, "ConnectionsTableName": ddb.ConnLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ} {
+		if !isRef(get(outputs, out, "Value"), ref) {
+			t.Errorf("output %s = %v, want {Ref: %s}", out, get(outputs, out, "Value"), ref)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package infratest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+)
+
+// tableShape is a table reduced to what must agree between Go and the template, every list
+// sorted so that ordering never matters.
+type tableShape struct {
+	BillingMode    string
+	Attributes     []string // "PK:S"
+	KeySchema      []string // "PK:HASH"
+	GSIs           []string // "GSI1 GSI1PK:HASH GSI1SK:RANGE projection=ALL"
+	LSIs           []string
+	StreamViewType string // "" when there is no stream
+	TTLAttribute   string // "" when TTL is off
+}
+
+// expectedTable is what the Go definition produces: CreateInput, plus the TTL that
+// ddb.EnsureTable switches on for every table.
+func expectedTable(d ddb.TableDef) tableShape {
+	in := d.CreateInput("parity-check")
+	s := tableShape{BillingMode: string(in.BillingMode), TTLAttribute: ddb.TTLAttribute}
+	for _, a := range in.AttributeDefinitions {
+		s.Attributes = append(s.Attributes, aws.ToString(a.AttributeName)+":"+string(a.AttributeType))
+	}
+	s.KeySchema = goKeys(in.KeySchema)
+	for _, g := range in.GlobalSecondaryIndexes {
+		proj := ""
+		if g.Projection != nil {
+			proj = string(g.Projection.ProjectionType)
+		}
+		s.GSIs = append(s.GSIs, index(aws.ToString(g.IndexName), goKeys(g.KeySchema), proj))
+	}
+	for _, l := range in.LocalSecondaryIndexes {
+		s.LSIs = append(s.LSIs, aws.ToString(l.IndexName))
+	}
+	if in.StreamSpecification != nil && aws.ToBool(in.StreamSpecification.StreamEnabled) {
+		s.StreamViewType = string(in.StreamSpecification.StreamViewType)
+	}
+	s.sort()
+	return s
+}
+
+func goKeys(ks []types.KeySchemaElement) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func index(name string, keys []string, projection string) string {
+	return fmt.Sprintf("%s %s projection=%s", name, strings.Join(keys, " "), projection)
+}
+
+// templateTable reads the same shape from an AWS::DynamoDB::Table's properties.
+func templateTable(p cfn) tableShape {
+	s := tableShape{BillingMode: str(p["BillingMode"])}
+	if s.BillingMode == "" {
+		s.BillingMode = string(types.BillingModeProvisioned) // CloudFormation's default
+	}
+	for _, a := range asList(p["AttributeDefinitions"]) {
+		s.Attributes = append(s.Attributes, str(get(a, "AttributeName"))+":"+str(get(a, "AttributeType")))
+	}
+	s.KeySchema = cfnKeys(p["KeySchema"])
+	for _, g := range asList(p["GlobalSecondaryIndexes"]) {
+		s.GSIs = append(s.GSIs, index(str(get(g, "IndexName")), cfnKeys(get(g, "KeySchema")), str(get(g, "Projection", "ProjectionType"))))
+	}
+	for _, l := range asList(p["LocalSecondaryIndexes"]) {
+		s.LSIs = append(s.LSIs, str(get(l, "IndexName")))
+	}
+	s.StreamViewType = str(get(p, "StreamSpecification", "StreamViewType"))
+	if get(p, "TimeToLiveSpecification", "Enabled") == true {
+		s.TTLAttribute = str(get(p, "TimeToLiveSpecification", "AttributeName"))
+	}
+	s.sort()
+	return s
+}
+
+func cfnKeys(v any) []string {
+	var out []string
+	for _, k := range asList(v) {
+		out = append(out, str(get(k, "AttributeName"))+":"+str(get(k, "KeyType")))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *tableShape) sort() {
+	for _, l := range [][]string{s.Attributes, s.KeySchema, s.GSIs, s.LSIs} {
+		sort.Strings(l)
+	}
+}
+
+// tableDiffs compares one Go table definition with the template's resource of the same
+// logical id; nil means they agree.
+func tableDiffs(tmpl cfn, d ddb.TableDef) []string {
+	r := asMap(get(resources(tmpl), d.LogicalID))
+	if r == nil {
+		return []string{fmt.Sprintf("no resource %s in the template", d.LogicalID)}
+	}
+	if typ := str(r["Type"]); typ != "AWS::DynamoDB::Table" {
+		return []string{fmt.Sprintf("%s is a %s, not an AWS::DynamoDB::Table", d.LogicalID, typ)}
+	}
+	want, got := expectedTable(d), templateTable(asMap(r["Properties"]))
+	var diffs []string
+	if want.BillingMode != got.BillingMode {
+		diffs = append(diffs, fmt.Sprintf("BillingMode: Go %q, template %q", want.BillingMode, got.BillingMode))
+	}
+	diffs = append(diffs, diffSets("AttributeDefinitions", want.Attributes, got.Attributes)...)
+	diffs = append(diffs, diffSets("KeySchema", want.KeySchema, got.KeySchema)...)
+	diffs = append(diffs, diffSets("GlobalSecondaryIndexes", want.GSIs, got.GSIs)...)
+	diffs = append(diffs, diffSets("LocalSecondaryIndexes", want.LSIs, got.LSIs)...)
+	if want.StreamViewType != got.StreamViewType {
+		diffs = append(diffs, fmt.Sprintf("StreamSpecification.StreamViewType: Go %q, template %q (\"\" = no stream)", want.StreamViewType, got.StreamViewType))
+	}
+	if want.TTLAttribute != got.TTLAttribute {
+		diffs = append(diffs, fmt.Sprintf("TimeToLiveSpecification (enabled attribute): Go %q, template %q", want.TTLAttribute, got.TTLAttribute))
+	}
+	return diffs
+}
+
+func TestTablesMatchGoDefinitions(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+
+	var ids []string
+	for _, d := range ddb.AllTables {
+		ids = append(ids, d.LogicalID)
+	}
+	reportDiffs(t, "DynamoDB tables (template vs ddb.AllTables)", diffSets("tables", ids, resourcesOfType(tmpl, "AWS::DynamoDB::Table")))
+
+	for _, d := range ddb.AllTables {
+		t.Run(d.LogicalID, func(t *testing.T) {
+			reportDiffs(t, d.LogicalID+" differs from ddb."+d.LogicalID, tableDiffs(tmpl, d))
+		})
+	}
+}
+
+// TestTablesProtected: encryption at rest and point-in-time recovery on every table, and the
+// main table's stream is the one the notifier needs.
+func TestTablesProtected(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	for _, d := range ddb.AllTables {
+		t.Run(d.LogicalID, func(t *testing.T) {
+			p := props(tmpl, d.LogicalID)
+			if get(p, "SSESpecification", "SSEEnabled") != true {
+				t.Errorf("%s: SSESpecification.SSEEnabled must be true", d.LogicalID)
+			}
+			if get(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") != true {
+				t.Errorf("%s: PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled must be true", d.LogicalID)
+			}
+		})
+	}
+	// cfn-lint accepts any string here; DynamoDB would reject a typo only at deploy time. The
+	// notifier needs both images (it diffs old and new), whatever ddb says.
+	const wantView = "NEW_AND_OLD_IMAGES"
+	if got := str(get(props(tmpl, ddb.MainLogicalID), "StreamSpecification", "StreamViewType")); got != wantView {
+		t.Errorf("%s StreamViewType = %q, want %q", ddb.MainLogicalID, got, wantView)
+	}
+}
