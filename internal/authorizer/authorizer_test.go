@@ -1,0 +1,169 @@
+package authorizer_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/golang-jwt/jwt/v5"
+
+	"streamspace/internal/app"
+	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
+	"streamspace/internal/local/issuer"
+	"streamspace/internal/testenv"
+)
+
+type fixture struct {
+	authz  *app.App
+	issuer *issuer.Issuer
+	logs   *testenv.Logs
+}
+
+func setup(t *testing.T) fixture {
+	t.Helper()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	is := issuer.New(key)
+	jwks := httptest.NewServer(http.HandlerFunc(is.ServeJWKS))
+	t.Cleanup(jwks.Close)
+	tables := ddb.WithPrefix(testenv.Prefix(t))
+	cfg := app.Config{Tables: tables, DynamoEndpoint: testenv.DynamoEndpoint(t), BootstrapAdmins: []string{"boss", "chief@example.test"},
+		JWT: auth.JWTConfig{Issuer: issuer.IssuerName, Audience: issuer.Audience, JWKSURL: jwks.URL, Leeway: time.Minute, RoleClaim: issuer.RoleClaim}}
+	logs := &testenv.Logs{}
+	a := app.New(cfg, ddb.LocalConfig(), testenvLogger(logs))
+	if err := ddb.EnsureAll(context.Background(), a.DB, tables); err != nil {
+		t.Fatal(err)
+	}
+	return fixture{authz: a, issuer: is, logs: logs}
+}
+
+func httpEvent(headers map[string]string) json.RawMessage {
+	b, _ := json.Marshal(events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST", RouteKey: "GET /api/v1/users/me", Headers: headers})
+	return b
+}
+
+func callerOf(t *testing.T, out any) (auth.Caller, bool) {
+	t.Helper()
+	resp, ok := out.(events.APIGatewayV2CustomAuthorizerSimpleResponse)
+	if !ok || !resp.IsAuthorized {
+		t.Fatalf("authorizer answered %#v; the HTTP API authorizer always lets the router answer", out)
+	}
+	c, err := auth.FromAuthorizerContext(resp.Context)
+	return c, err == nil
+}
+
+func TestTokensAcceptedAndRefused(t *testing.T) {
+	f := setup(t)
+	a := f.authz.Authorizer()
+	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	mint := func(c issuer.Claims) string {
+		tok, err := f.issuer.Mint(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	sign := func(method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(method, claims)
+		tok.Header["kid"] = f.issuer.JWKS().Keys[0].Kid
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := jwt.MapClaims{"sub": "mallory", "iss": issuer.IssuerName, "aud": issuer.Audience, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	cases := []struct {
+		name    string
+		headers map[string]string
+		ok      bool
+		role    string
+	}{
+		{"valid user", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice"})}, true, "user"},
+		{"role claim", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "olga", Role: "operator"})}, true, "operator"},
+		{"bootstrap admin by id", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "boss"})}, true, "admin"},
+		{"bootstrap admin by email", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "c1", Email: "chief@example.test"})}, true, "admin"},
+		{"within clock skew", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", IssuedAt: now.Add(-time.Hour - 30*time.Second), TTL: time.Hour})}, true, "user"},
+		{"expired", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", IssuedAt: now.Add(-3 * time.Hour), TTL: time.Hour})}, false, ""},
+		{"not yet valid", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", IssuedAt: now.Add(time.Hour)})}, false, ""},
+		{"wrong issuer", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", Issuer: "evil"})}, false, ""},
+		{"wrong audience", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", Audience: "other-app"})}, false, ""},
+		{"foreign key", map[string]string{"authorization": "Bearer " + sign(jwt.SigningMethodRS256, otherKey, base)}, false, ""},
+		{"EC key not in JWKS", map[string]string{"authorization": "Bearer " + sign(jwt.SigningMethodES256, ecKey, base)}, false, ""},
+		{"HS256 with public key", map[string]string{"authorization": "Bearer " + sign(jwt.SigningMethodHS256, []byte("secret"), base)}, false, ""},
+		{"alg none", map[string]string{"authorization": "Bearer " + sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, base)}, false, ""},
+		{"no exp", map[string]string{"authorization": "Bearer " + sign(jwt.SigningMethodRS256, otherKey, jwt.MapClaims{"sub": "x", "iss": issuer.IssuerName, "aud": issuer.Audience})}, false, ""},
+		{"garbage", map[string]string{"authorization": "Bearer abc.def.ghi"}, false, ""},
+		{"basic auth", map[string]string{"authorization": "Basic YTpi"}, false, ""},
+		{"nothing", map[string]string{}, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := a.Handle(context.Background(), httpEvent(c.headers))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller, ok := callerOf(t, out)
+			if ok != c.ok {
+				t.Fatalf("authenticated = %v, want %v", ok, c.ok)
+			}
+			if ok && caller.Role != c.role {
+				t.Fatalf("role %q, want %q", caller.Role, c.role)
+			}
+		})
+	}
+	// Secrets never reach the logs, whatever was refused.
+	for _, c := range cases {
+		if v := c.headers["authorization"]; len(v) > 20 && strings.Contains(f.logs.String(), strings.TrimPrefix(v, "Bearer ")) {
+			t.Errorf("case %q: the token appears in the logs", c.name)
+		}
+	}
+}
+
+func TestUserRecordedOnFirstSight(t *testing.T) {
+	f := setup(t)
+	a := f.authz.Authorizer()
+	tok, _ := f.issuer.Mint(issuer.Claims{Subject: "newbie", Name: "New Bie", Email: "nb@example.test"})
+	if _, err := f.authz.Users().Get(context.Background(), "newbie"); err == nil {
+		t.Fatal("user exists before first sight")
+	}
+	out, _ := a.Handle(context.Background(), httpEvent(map[string]string{"authorization": "Bearer " + tok}))
+	callerOf(t, out)
+	u, err := f.authz.Users().Get(context.Background(), "newbie")
+	if err != nil || u.Email != "nb@example.test" || u.Name != "New Bie" || u.Role != "user" {
+		t.Fatalf("recorded user %+v, %v", u, err)
+	}
+}
+
+func TestWebSocketAuthorizerPolicy(t *testing.T) {
+	f := setup(t)
+	a := f.authz.Authorizer()
+	tok, _ := f.issuer.Mint(issuer.Claims{Subject: "alice"})
+	ev := events.APIGatewayCustomAuthorizerRequestTypeRequest{Type: "REQUEST", MethodArn: "arn:aws:execute-api:us-east-1:1:api/prod/$connect",
+		QueryStringParameters: map[string]string{"token": tok}}
+	raw, _ := json.Marshal(ev)
+	out, err := a.Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(events.APIGatewayCustomAuthorizerResponse)
+	if resp.PrincipalID != "alice" || resp.PolicyDocument.Statement[0].Effect != "Allow" || resp.PolicyDocument.Statement[0].Resource[0] != ev.MethodArn {
+		t.Fatalf("policy %+v", resp)
+	}
+	ev.QueryStringParameters["token"] = "bad"
+	raw, _ = json.Marshal(ev)
+	if _, err := a.Handle(context.Background(), raw); err == nil || err.Error() != "Unauthorized" {
+		t.Fatalf("bad token: err %v, want Unauthorized", err)
+	}
+}
