@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -34,6 +35,12 @@ type Authorizer struct {
 // ErrUnauthorized is what API Gateway turns into a 401 on WebSocket $connect.
 var ErrUnauthorized = errors.New("Unauthorized")
 
+// ErrBadCredentials wraps every refusal of a credential; any other error from Authenticate is a
+// server fault (the caller gets a 500, never a misleading 401).
+var ErrBadCredentials = errors.New("bad credentials")
+
+func refused(reason error) error { return fmt.Errorf("%w: %v", ErrBadCredentials, reason) }
+
 // Credential extracts the presented credential: Authorization: Bearer, X-API-Key, or ?token=.
 func Credential(headers, query map[string]string) string {
 	for k, v := range headers {
@@ -52,14 +59,14 @@ func Credential(headers, query map[string]string) string {
 // Authenticate verifies a credential and returns the caller, recording the user on first sight.
 func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.Caller, error) {
 	if credential == "" {
-		return auth.Caller{}, errors.New("no credentials")
+		return auth.Caller{}, refused(errors.New("no credentials"))
 	}
 	if strings.HasPrefix(credential, "sk_") {
-		return auth.Caller{}, errors.New("API keys are not enabled")
+		return auth.Caller{}, refused(errors.New("API keys are not enabled"))
 	}
 	id, err := a.JWT.Verify(ctx, credential)
 	if err != nil {
-		return auth.Caller{}, err
+		return auth.Caller{}, refused(err)
 	}
 	u, err := a.Users.Ensure(ctx, users.User{ID: id.Subject, Email: id.Email, Name: id.Name,
 		Role: auth.HighestRole(auth.RoleUser, id.Role, a.bootstrapRole(id.Subject, id.Email))})
@@ -103,6 +110,10 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 // HandleHTTP answers an HTTP API authorizer request.
 func (a *Authorizer) HandleHTTP(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
 	c, err := a.Authenticate(ctx, Credential(ev.Headers, ev.QueryStringParameters))
+	if err != nil && !errors.Is(err, ErrBadCredentials) {
+		a.Log.ErrorContext(ctx, "authorizer fault", slog.String("route", ev.RouteKey), slog.String("error", err.Error()))
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, errors.New("internal error")
+	}
 	if err != nil {
 		a.logDenied(ctx, ev.RouteKey, err)
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{}}, nil
@@ -113,6 +124,10 @@ func (a *Authorizer) HandleHTTP(ctx context.Context, ev events.APIGatewayV2Custo
 // HandleWebSocket answers the WebSocket $connect authorizer request.
 func (a *Authorizer) HandleWebSocket(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	c, err := a.Authenticate(ctx, Credential(ev.Headers, ev.QueryStringParameters))
+	if err != nil && !errors.Is(err, ErrBadCredentials) {
+		a.Log.ErrorContext(ctx, "authorizer fault", slog.String("route", "$connect"), slog.String("error", err.Error()))
+		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("internal error")
+	}
 	if err != nil {
 		a.logDenied(ctx, "$connect", err)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
