@@ -25,7 +25,7 @@ type session struct {
 	} `json:"resources"`
 }
 
-func create(t *testing.T, e *testenv.Env, tok string, body any) session {
+func create(t testing.TB, e *testenv.Env, tok string, body any) session {
 	t.Helper()
 	var s session
 	e.Do("POST", "/api/v1/sessions", tok, body).Want(t, http.StatusCreated).Decode(t, &s)

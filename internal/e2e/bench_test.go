@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
+	"streamspace/internal/local/stack"
+	"streamspace/internal/testenv"
+)
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// BenchmarkNotificationLatency measures committed write → event received by a WebSocket client
+// over N session changes (N from BENCH_CHANGES, default 1000).
+func BenchmarkNotificationLatency(b *testing.B) {
+	n := 1000
+	if v := os.Getenv("BENCH_CHANGES"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	e := testenv.Start(b)
+	alice := e.Token("alice", "")
+	ws := e.MustDialWS(alice, nil)
+	s := create(b, e, alice, map[string]any{"templateName": "terminal"})
+	ws.Expect("session.created", s.ID, wait)
+	svc := e.App.Sessions()
+	caller := auth.Caller{UserID: "alice", Role: auth.RoleUser}
+	lat := make([]time.Duration, 0, n)
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		if _, err := svc.SetTags(context.Background(), caller, s.ID, []string{fmt.Sprintf("t%d", i)}, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		m := ws.Expect("session.tags.updated", s.ID, wait)
+		lat = append(lat, m.Received.Sub(committed))
+	}
+	b.StopTimer()
+	fmt.Printf("notification latency over %d changes: p50 %s  p90 %s  p99 %s  max %s   (targets: p50 ≤ 30 ms, p99 ≤ 100 ms)\n",
+		n, ms(percentile(lat, .5)), ms(percentile(lat, .9)), ms(percentile(lat, .99)), ms(percentile(lat, 1)))
+	b.ReportMetric(float64(percentile(lat, .5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(lat, .99).Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkDynamoDBCallsPerRoute prints the DynamoDB operations each session route makes
+// (the authorizer's one GetItem of the caller's user record included).
+func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
+	counter := &testenv.CallCounter{}
+	prefix := testenv.Prefix(b)
+	e := testenv.Start(b, func(c *stack.Config) {
+		c.TablePrefix = prefix
+		c.DBOptions = append(c.DBOptions, counter.Option(ddb.WithPrefix(prefix).Connections))
+	})
+	alice, admin := e.Token("alice", ""), e.Token("root", "admin")
+	e.Do("GET", "/api/v1/users/me", alice, nil).Want(b, 200)
+	e.Do("GET", "/api/v1/users/me", admin, nil).Want(b, 200)
+	var s session
+	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}).Want(b, 201).Decode(b, &s)
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/status", admin, map[string]any{"state": "running", "url": "http://x"}).Want(b, 200)
+	time.Sleep(100 * time.Millisecond)
+	counter.Take()
+	p := "/api/v1/sessions/" + s.ID
+	var conn struct{ ConnectionID string }
+	steps := []struct {
+		route string
+		do    func() testenv.Response
+	}{
+		{"POST /sessions", func() testenv.Response {
+			return e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"})
+		}},
+		{"POST /sessions (Idempotency-Key)", func() testenv.Response {
+			return e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}, "Idempotency-Key", "bench")
+		}},
+		{"GET /sessions", func() testenv.Response { return e.Do("GET", "/api/v1/sessions", alice, nil) }},
+		{"GET /sessions/{id}", func() testenv.Response { return e.Do("GET", p, alice, nil) }},
+		{"PATCH /sessions/{id}", func() testenv.Response {
+			return e.Do("PATCH", p, alice, map[string]any{"idleTimeout": 900})
+		}},
+		{"PATCH /sessions/{id} (resources)", func() testenv.Response {
+			return e.Do("PATCH", p, alice, map[string]any{"resources": map[string]string{"cpu": "1", "memory": "1Gi"}})
+		}},
+		{"PUT /sessions/{id}/tags", func() testenv.Response {
+			return e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"a"}})
+		}},
+		{"POST /sessions/{id}/connect", func() testenv.Response {
+			r := e.Do("POST", p+"/connect", alice, nil)
+			r.Decode(b, &conn)
+			return r
+		}},
+		{"POST /sessions/{id}/heartbeat", func() testenv.Response { return e.Do("POST", p+"/heartbeat", alice, nil) }},
+		{"POST /sessions/{id}/disconnect", func() testenv.Response {
+			return e.Do("POST", p+"/disconnect", alice, map[string]string{"connectionId": conn.ConnectionID})
+		}},
+		{"POST /sessions/{id}/status", func() testenv.Response {
+			return e.Do("POST", p+"/status", admin, map[string]any{"state": "running", "url": "http://y"})
+		}},
+		{"DELETE /sessions/{id}", func() testenv.Response { return e.Do("DELETE", p, alice, nil) }},
+		{"GET /templates", func() testenv.Response { return e.Do("GET", "/api/v1/templates", alice, nil) }},
+		{"GET /templates/{name}", func() testenv.Response { return e.Do("GET", "/api/v1/templates/gimp", alice, nil) }},
+		{"GET /users/me", func() testenv.Response { return e.Do("GET", "/api/v1/users/me", alice, nil) }},
+	}
+	fmt.Println("DynamoDB calls per route (authorizer's GetItem included):")
+	fmt.Printf("  %-36s %-6s %-5s %s\n", "route", "status", "calls", "operations")
+	for _, st := range steps {
+		r := st.do()
+		if r.Status >= 300 {
+			b.Fatalf("%s: %d %s", st.route, r.Status, r.Body)
+		}
+		ops := counter.Take()
+		total := 0
+		var parts []string
+		for op, n := range ops {
+			total += n
+			parts = append(parts, fmt.Sprintf("%s×%d", op, n))
+		}
+		sort.Strings(parts)
+		fmt.Printf("  %-36s %-6d %-5d %s\n", st.route, r.Status, total, strings.Join(parts, " "))
+	}
+}
+
+// BenchmarkWarmRequest measures GET /sessions/{id} through the local gateway (DynamoDB Local's
+// own time included; compare with the DynamoDB-only figure printed beside it).
+func BenchmarkWarmRequest(b *testing.B) {
+	e := testenv.Start(b)
+	alice := e.Token("alice", "")
+	var s session
+	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}).Want(b, 201).Decode(b, &s)
+	const n = 500
+	var full, db []time.Duration
+	store := e.App.SessionStore()
+	users := e.App.Users()
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		r := e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil)
+		full = append(full, time.Since(t0))
+		if r.Status != http.StatusOK {
+			b.Fatal(r.Status)
+		}
+		t1 := time.Now()
+		_, _ = users.Get(context.Background(), "alice")
+		_, _ = store.Get(context.Background(), s.ID)
+		db = append(db, time.Since(t1))
+	}
+	fmt.Printf("warm GET /sessions/{id} through the local gateway over %d requests: p50 %s p99 %s; its 2 DynamoDB Local reads alone: p50 %s → gateway+function p50 ≈ %s (target ≤ 10 ms)\n",
+		n, ms(percentile(full, .5)), ms(percentile(full, .99)), ms(percentile(db, .5)), ms(percentile(full, .5)-percentile(db, .5)))
+}
