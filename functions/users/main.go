@@ -9,7 +9,6 @@ import (
 
 	"streamspace/internal/app"
 	"streamspace/internal/httpx"
-	"streamspace/internal/routes"
 )
 
 func main() {
@@ -17,7 +16,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := a.HTTPHandler(routes.FnUsers)
+	h, err := a.UsersHandler()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -116,22 +116,44 @@ func (a *App) Sessions() *sessions.Service {
 	return &sessions.Service{Store: a.SessionStore(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits}
 }
 
-// HTTPHandler builds the router of one HTTP function with all its routes.
+// HTTPHandler builds the router of one HTTP function by name (the local stack serves them all).
 func (a *App) HTTPHandler(fn string) (http.Handler, error) {
-	rt := httpx.NewRouter(fn, a.Log)
 	switch fn {
 	case routes.FnMeta:
-		meta.Register(rt)
+		return a.MetaHandler()
 	case routes.FnUsers:
-		users.Register(rt, a.Users())
+		return a.UsersHandler()
 	case routes.FnSessions:
-		sessions.Register(rt, a.Sessions())
-		templates.Register(rt, a.Templates())
-	default:
-		return nil, fmt.Errorf("no HTTP function %q", fn)
+		return a.SessionsHandler()
 	}
+	return nil, fmt.Errorf("no HTTP function %q", fn)
+}
+
+// Each function's main calls its own constructor, so its binary links only its own areas.
+
+func (a *App) MetaHandler() (http.Handler, error) {
+	rt := httpx.NewRouter(routes.FnMeta, a.Log)
+	meta.Register(rt)
+	return complete(rt)
+}
+
+func (a *App) UsersHandler() (http.Handler, error) {
+	rt := httpx.NewRouter(routes.FnUsers, a.Log)
+	users.Register(rt, a.Users())
+	return complete(rt)
+}
+
+func (a *App) SessionsHandler() (http.Handler, error) {
+	rt := httpx.NewRouter(routes.FnSessions, a.Log)
+	sessions.Register(rt, a.Sessions())
+	templates.Register(rt, a.Templates())
+	return complete(rt)
+}
+
+// complete refuses a router that lacks a handler for a route the table gives its function.
+func complete(rt *httpx.Router) (http.Handler, error) {
 	if missing := rt.Unregistered(); len(missing) > 0 {
-		return nil, fmt.Errorf("function %s lacks handlers for %v", fn, missing)
+		return nil, fmt.Errorf("missing handlers for %v", missing)
 	}
 	return rt, nil
 }
