@@ -15,6 +15,7 @@ import (
 	"streamspace/internal/app"
 	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
+	"streamspace/internal/local/issuer"
 	"streamspace/internal/routes"
 )
 
@@ -35,8 +36,15 @@ func invokeCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("DYNAMODB_ENDPOINT") == "" {
-		os.Setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
+	// Unless told otherwise, talk to the parts of a running `make run` stack.
+	for k, v := range map[string]string{
+		"DYNAMODB_ENDPOINT": "http://127.0.0.1:8000", "JWKS_URL": "http://127.0.0.1:8080" + issuer.JWKSPath,
+		"JWT_ISSUER": issuer.IssuerName, "JWT_AUDIENCE": issuer.Audience, "JWT_ROLE_CLAIM": issuer.RoleClaim,
+		"WEBSOCKET_MANAGEMENT_ENDPOINT": "http://127.0.0.1:8081", "BOOTSTRAP_ADMINS": "admin",
+	} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
 	}
 	ctx := context.Background()
 	cfg := app.ConfigFromEnv()

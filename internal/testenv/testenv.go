@@ -197,3 +197,11 @@ func (r Response) Want(t testing.TB, status int) Response {
 	}
 	return r
 }
+
+// TLog is a slog handler target that writes to the test's log (shown when the test fails).
+type TLog struct{ T testing.TB }
+
+func (l TLog) Write(p []byte) (int, error) {
+	l.T.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

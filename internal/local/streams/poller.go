@@ -195,8 +195,12 @@ func (p *Poller) refresh(ctx context.Context, readers map[string]*reader, fresh 
 func (p *Poller) poll(ctx context.Context, r *reader) (int, error) {
 	out, err := p.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: r.iterator, Limit: aws.Int32(int32(p.BatchSize))})
 	var expired *types.ExpiredIteratorException
-	if errors.As(err, &expired) {
-		r.iterator = nil // reopened from the checkpoint by the next refresh
+	var trimmed *types.TrimmedDataAccessException
+	// An expired iterator (15 min unused), or one DynamoDB Local reports as trimmed (it does so
+	// for a TRIM_HORIZON iterator taken on a shard that had no record yet), is reopened from the
+	// checkpoint by the next refresh.
+	if errors.As(err, &expired) || errors.As(err, &trimmed) {
+		r.iterator = nil
 		return 0, nil
 	}
 	if err != nil {

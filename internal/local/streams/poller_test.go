@@ -3,7 +3,6 @@ package streams_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -59,7 +58,7 @@ func (r *rig) handler(_ context.Context, ev events.DynamoDBEvent) (events.Dynamo
 func (r *rig) start(t *testing.T, checkpoint string, mod func(*streams.Poller)) (stop func()) {
 	t.Helper()
 	p := &streams.Poller{DB: r.db, Streams: r.ss, Table: r.table, Region: ddb.LocalRegion, Handler: r.handler,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), CheckpointPath: checkpoint, FromTrimHorizon: true, Ready: make(chan struct{})}
+		Log: slog.New(slog.NewTextHandler(testenv.TLog{T: t}, nil)), CheckpointPath: checkpoint, FromTrimHorizon: true, Ready: make(chan struct{})}
 	if mod != nil {
 		mod(p)
 	}
