@@ -14,7 +14,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   streamspace run    [-data .local] [-http 127.0.0.1:8080] [-ws 127.0.0.1:8081] [-dynamodb-port 8000]
   streamspace token  -user ID [-role user|operator|admin] [-ttl 12h] [-data .local]
-  streamspace invoke FUNCTION -e EVENT.json   (against a running `make run` stack)
+  streamspace invoke FUNCTION -e EVENT.json   (against a running local stack)
 `)
 	os.Exit(2)
 }
