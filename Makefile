@@ -6,7 +6,7 @@ FUNCTIONS := meta users sessions authorizer websocket notifier
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 export GOFLAGS := -buildvcs=false
 
-.PHONY: run test build lint bench token dynamodb-local clean
+.PHONY: run test build lint bench token cli dynamodb-local clean
 .DEFAULT_GOAL := help
 
 help:
@@ -17,12 +17,15 @@ $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
 	@scripts/fetch-dynamodb-local.sh $(DDB_LOCAL)
 
 ## run: the whole local stack (DynamoDB Local, APIs, notifier, token issuer); Ctrl-C stops it.
-run: dynamodb-local
-	$(GO) run ./cmd/streamspace run
+run: dynamodb-local cli
+	@exec .cache/bin/streamspace run
 
 ## token: print a token for USER (and ROLE) signed by the local issuer.
-token:
-	@$(GO) run ./cmd/streamspace token -user "$(USER)" $(if $(ROLE),-role $(ROLE))
+token: cli
+	@.cache/bin/streamspace token -user "$(USER)" $(if $(ROLE),-role $(ROLE))
+
+cli:
+	@$(GO) build -o .cache/bin/streamspace ./cmd/streamspace
 
 ## test: every test, against one shared DynamoDB Local instance.
 test: dynamodb-local

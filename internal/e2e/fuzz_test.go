@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"streamspace/internal/testenv"
+)
+
+var (
+	fuzzOnce sync.Once
+	fuzzEnv  *testenv.Env
+)
+
+// fuzzStack is one stack shared by all fuzz inputs of a run (started on first use).
+func fuzzStack(t *testing.T) *testenv.Env {
+	fuzzOnce.Do(func() { fuzzEnv = testenv.Start(&longLived{T: t}) })
+	return fuzzEnv
+}
+
+// longLived keeps the fuzz stack alive past the first input's cleanup.
+type longLived struct{ *testing.T }
+
+func (l *longLived) Cleanup(func()) {}
+
+// checkClientError: whatever a client sends, the answer is never a 5xx, and a 4xx is problem+json.
+func checkClientError(t *testing.T, r testenv.Response) {
+	t.Helper()
+	if r.Status >= 500 {
+		t.Fatalf("server error %d for client input: %s", r.Status, r.Body)
+	}
+	if r.Status >= 400 && r.Status != http.StatusNotFound && r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("%d without problem+json: %s", r.Status, r.Body)
+	}
+}
+
+func FuzzCreateSessionBody(f *testing.F) {
+	for _, s := range []string{`{"templateName":"terminal"}`, `{"templateName":"terminal","tags":["a","b"],"idleTimeout":60}`,
+		`{"templateName":"vscode","resources":{"cpu":"250m","memory":"512Mi"}}`, `{"templateName":5}`, `{"teamId":"x"}`, `[]`, `null`,
+		`{"templateName":"terminal","resources":{"cpu":"1e309","memory":"9999999999Gi"}}`, `{"templateName":"\u0000"}`, `{"tags":[null]}`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		e := fuzzStack(t)
+		tok := e.Token("fuzz-"+strings.ReplaceAll(t.Name(), "/", "-"), "")
+		checkClientError(t, e.Do("POST", "/api/v1/sessions", tok, body))
+	})
+}
+
+func FuzzSessionsQuery(f *testing.F) {
+	for _, q := range []string{"limit=5", "limit=-1", "limit=99999999999999999999", "state=running&tag=x", "cursor=abc", "cursor=eyJ9",
+		"all=maybe", "ownerId=" + strings.Repeat("x", 300), "%zz", "templateName=terminal&limit=1"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		e := fuzzStack(t)
+		tok := e.Token("fuzzq", "")
+		if strings.ContainsAny(q, "# \n\r\t") {
+			return // not a query string a client could send in a URL
+		}
+		checkClientError(t, e.Do("GET", "/api/v1/sessions?"+q, tok, nil))
+	})
+}
+
+func FuzzPatchSessionBody(f *testing.F) {
+	for _, s := range []string{`{"desiredState":"hibernated"}`, `{"resources":{"cpu":"2","memory":"4Gi"}}`, `{"idleTimeout":-5}`,
+		`{"maxSessionDuration":1e99}`, `{"desiredState":null}`, `{}`, `{"tags":["x"]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		e := fuzzStack(t)
+		tok := e.Token("fuzzp", "")
+		var s session
+		r := e.Do("POST", "/api/v1/sessions", tok, map[string]any{"templateName": "terminal"})
+		if r.Status != http.StatusCreated {
+			return // quota reached in a long fuzz run
+		}
+		r.Decode(t, &s)
+		checkClientError(t, e.Do("PATCH", "/api/v1/sessions/"+s.ID, tok, body))
+		e.Do("DELETE", "/api/v1/sessions/"+s.ID, tok, nil)
+	})
+}
