@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"streamspace/internal/app"
 	"streamspace/internal/local/dynamodblocal"
 	"streamspace/internal/local/issuer"
 	"streamspace/internal/local/stack"
@@ -43,7 +44,8 @@ func runCmd(args []string) error {
 	log := slog.New(slog.NewJSONHandler(out, nil))
 	started := time.Now()
 	st, err := stack.Start(ctx, stack.Config{DataDir: *data, DynamoDBLocalDir: *ddbDir, DynamoPort: *ddbPort,
-		HTTPAddr: *httpAddr, WSAddr: *wsAddr, Log: log})
+		HTTPAddr: *httpAddr, WSAddr: *wsAddr, Log: log, Limits: app.ConfigFromEnv().Limits,
+		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins})
 	if err != nil {
 		return err
 	}

@@ -102,8 +102,10 @@ func NewLogger(w *os.File) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-func (a *App) Templates() *templates.Store { return &templates.Store{DB: a.DB, Table: a.Cfg.Tables.Main} }
-func (a *App) Users() *users.Store         { return &users.Store{DB: a.DB, Table: a.Cfg.Tables.Main} }
+func (a *App) Templates() *templates.Store {
+	return &templates.Store{DB: a.DB, Table: a.Cfg.Tables.Main}
+}
+func (a *App) Users() *users.Store { return &users.Store{DB: a.DB, Table: a.Cfg.Tables.Main} }
 func (a *App) SessionStore() *sessions.Store {
 	return &sessions.Store{DB: a.DB, Table: a.Cfg.Tables.Main}
 }

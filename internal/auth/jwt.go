@@ -28,6 +28,9 @@ type Identity struct {
 	Email   string
 	Name    string
 	Role    string // "" when the token names no platform role
+	// EmailVerified is the email_verified claim: only a verified address may match a
+	// bootstrap admin entry.
+	EmailVerified bool
 }
 
 // JWTVerifier checks signature (through the issuer's JWKS), issuer, audience and lifetime.
@@ -43,7 +46,14 @@ func NewJWTVerifier(cfg JWTConfig) *JWTVerifier {
 // ErrInvalidToken is returned for every token that is not accepted; the reason is wrapped for logs.
 var ErrInvalidToken = errors.New("invalid token")
 
+// ErrMisconfigured means the verifier cannot check issuer or audience: a server fault, so
+// no token is accepted rather than every token.
+var ErrMisconfigured = errors.New("JWT issuer, audience and JWKS URL must all be configured")
+
 func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Identity, error) {
+	if v.cfg.Issuer == "" || v.cfg.Audience == "" || v.cfg.JWKSURL == "" {
+		return Identity{}, ErrMisconfigured
+	}
 	claims := jwt.MapClaims{}
 	parser := jwt.NewParser(
 		jwt.WithValidMethods([]string{"RS256", "ES256"}),
@@ -70,13 +80,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Identity, error) 
 		id.Name = str(claims["preferred_username"])
 	}
 	id.Role = roleFromClaim(claims[v.cfg.RoleClaim])
+	id.EmailVerified, _ = claims["email_verified"].(bool)
 	return id, nil
 }
 
 func (v *JWTVerifier) audienceOK(claims jwt.MapClaims) bool {
-	if v.cfg.Audience == "" {
-		return true
-	}
 	aud, _ := claims.GetAudience()
 	return slices.Contains(aud, v.cfg.Audience) || str(claims["client_id"]) == v.cfg.Audience
 }

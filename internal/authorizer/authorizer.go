@@ -65,17 +65,23 @@ func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.
 		return auth.Caller{}, refused(errors.New("API keys are not enabled"))
 	}
 	id, err := a.JWT.Verify(ctx, credential)
+	if errors.Is(err, auth.ErrMisconfigured) {
+		return auth.Caller{}, err
+	}
 	if err != nil {
 		return auth.Caller{}, refused(err)
 	}
-	u, err := a.Users.Ensure(ctx, users.User{ID: id.Subject, Email: id.Email, Name: id.Name,
-		Role: auth.HighestRole(auth.RoleUser, id.Role, a.bootstrapRole(id.Subject, id.Email))})
+	// The stored role is only what an admin granted; claims and bootstrap entries are applied
+	// per request, so removing someone from an identity-provider group takes effect at once.
+	u, err := a.Users.Ensure(ctx, users.User{ID: id.Subject, Email: id.Email, Name: id.Name, Role: auth.RoleUser})
 	if err != nil {
 		return auth.Caller{}, err
 	}
-	// The effective role is the highest of what the token, the configuration and the stored
-	// record say: an identity-provider group or bootstrap entry cannot be demoted from here.
-	role := auth.HighestRole(auth.RoleUser, u.Role, id.Role, a.bootstrapRole(id.Subject, id.Email))
+	email := ""
+	if id.EmailVerified {
+		email = id.Email
+	}
+	role := auth.HighestRole(auth.RoleUser, u.Role, id.Role, a.bootstrapRole(id.Subject, email))
 	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role}, nil
 }
 

@@ -94,6 +94,7 @@ func TestTokensAcceptedAndRefused(t *testing.T) {
 		{"role claim", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "olga", Role: "operator"})}, true, "operator"},
 		{"bootstrap admin by id", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "boss"})}, true, "admin"},
 		{"bootstrap admin by email", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "c1", Email: "chief@example.test"})}, true, "admin"},
+		{"bootstrap e-mail not verified", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "c2", Email: "chief@example.test", EmailUnverified: true})}, true, "user"},
 		{"within clock skew", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", IssuedAt: now.Add(-time.Hour - 30*time.Second), TTL: time.Hour})}, true, "user"},
 		{"expired", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", IssuedAt: now.Add(-3 * time.Hour), TTL: time.Hour})}, false, ""},
 		{"not yet valid", map[string]string{"authorization": "Bearer " + mint(issuer.Claims{Subject: "alice", IssuedAt: now.Add(time.Hour)})}, false, ""},
@@ -165,5 +166,31 @@ func TestWebSocketAuthorizerPolicy(t *testing.T) {
 	raw, _ = json.Marshal(ev)
 	if _, err := a.Handle(context.Background(), raw); err == nil || err.Error() != "Unauthorized" {
 		t.Fatalf("bad token: err %v, want Unauthorized", err)
+	}
+}
+
+// A role that came from a claim is not stored: when the identity provider stops saying
+// "admin", the user is a user again on the next request.
+func TestClaimRoleIsNotSticky(t *testing.T) {
+	f := setup(t)
+	a := f.authz.Authorizer()
+	for _, c := range []struct{ role, want string }{{"admin", "admin"}, {"", "user"}} {
+		tok, _ := f.issuer.Mint(issuer.Claims{Subject: "flip", Role: c.role})
+		out, _ := a.Handle(context.Background(), httpEvent(map[string]string{"authorization": "Bearer " + tok}))
+		caller, ok := callerOf(t, out)
+		if !ok || caller.Role != c.want {
+			t.Fatalf("claim %q: role %q, want %q", c.role, caller.Role, c.want)
+		}
+	}
+}
+
+// Without an issuer or audience to check, the authorizer accepts nothing and says it is a fault.
+func TestMisconfiguredVerifierIsAFaultNotAnAcceptance(t *testing.T) {
+	f := setup(t)
+	f.authz.Cfg.JWT.Audience = ""
+	a := f.authz.Authorizer()
+	tok, _ := f.issuer.Mint(issuer.Claims{Subject: "alice"})
+	if _, err := a.Handle(context.Background(), httpEvent(map[string]string{"authorization": "Bearer " + tok})); err == nil {
+		t.Fatal("a verifier without audience accepted or refused a token instead of failing")
 	}
 }

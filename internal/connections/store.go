@@ -81,14 +81,20 @@ func (s *Store) Get(ctx context.Context, connID string) (Listener, bool, error) 
 	return it.Listener, true, attributevalue.UnmarshalMap(out.Item, &it)
 }
 
-// Subscribe adds an audience to a live connection (only while its META item exists).
+// Subscribe adds an audience to a live connection: only while its META item exists, so a
+// subscription racing a $disconnect cannot outlive the connection.
 func (s *Store) Subscribe(ctx context.Context, l Listener, audience string, now time.Time) error {
 	av, err := attributevalue.MarshalMap(item{Listener: l, PK: "CONN#" + l.ConnectionID, SK: "SUB#" + audience,
 		GSI1PK: audience, GSI1SK: "CONN#" + l.ConnectionID, ExpiresAt: now.Add(Lifetime).Unix()})
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: av})
+	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.Table, ConditionExpression: aws.String("attribute_exists(PK)"),
+			Key: map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: "CONN#" + l.ConnectionID},
+				ddb.SK: &types.AttributeValueMemberS{Value: "META"}}}},
+		{Put: &types.Put{TableName: &s.Table, Item: av}},
+	}})
 	return err
 }
 

@@ -44,7 +44,7 @@ func BenchmarkNotificationLatency(b *testing.B) {
 	lat := make([]time.Duration, 0, n)
 	b.ResetTimer()
 	for i := 0; i < n; i++ {
-		if _, err := svc.SetTags(context.Background(), caller, s.ID, []string{fmt.Sprintf("t%d", i)}, nil, nil); err != nil {
+		if _, err := svc.SetTags(context.Background(), caller, s.ID, []string{fmt.Sprintf("t%d", i)}, nil, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 		committed := time.Now()

@@ -64,6 +64,22 @@ func TestTemplatesCatalog(t *testing.T) {
 		t.Errorf("search q=office: %+v", list.Items)
 	}
 	e.Do("GET", "/api/v1/templates?limit=0", alice, nil).Want(t, 400)
+	var page struct {
+		Items      []struct{ Name string }
+		NextCursor string
+	}
+	seen := 0
+	for cursor, n := "", 0; n < 10; n++ {
+		e.Do("GET", "/api/v1/templates?limit=4&cursor="+cursor, alice, nil).Want(t, 200).Decode(t, &page)
+		seen += len(page.Items)
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if seen != len(names) {
+		t.Errorf("paging saw %d templates, want %d", seen, len(names))
+	}
+	e.Do("GET", "/api/v1/templates?cursor=gimp", alice, nil).Want(t, 400)
 	e.Do("GET", "/api/v1/templates/gimp", alice, nil).Want(t, 200)
 	e.Do("GET", "/api/v1/templates/nope", alice, nil).Want(t, 404)
 
@@ -142,7 +158,10 @@ func TestRegressionDefect27_NoCrossUserAccess(t *testing.T) {
 	alice, bob, op := e.Token("alice", ""), e.Token("bob", ""), e.Token("olga", "operator")
 	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
 	p := "/api/v1/sessions/" + s.ID
-	for _, c := range []struct{ method, path string; body any }{
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
 		{"GET", p, nil}, {"PATCH", p, map[string]any{"idleTimeout": 600}}, {"DELETE", p, nil},
 		{"PUT", p + "/tags", map[string]any{"tags": []string{"x"}}}, {"PATCH", p + "/tags", map[string]any{"add": []string{"x"}}},
 		{"POST", p + "/connect", nil}, {"POST", p + "/heartbeat", nil},
@@ -296,6 +315,9 @@ func TestIfMatchPreventsLostUpdates(t *testing.T) {
 	p := "/api/v1/sessions/" + s.ID
 	e.Do("PATCH", p, alice, map[string]any{"idleTimeout": 900}, "If-Match", `"99"`).Want(t, 412)
 	e.Do("PATCH", p, alice, map[string]any{"idleTimeout": 900}, "If-Match", "abc").Want(t, 400)
+	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"x"}}, "If-Match", `"99"`).Want(t, 412)
+	e.Do("PATCH", p+"/tags", alice, map[string]any{"add": []string{"x"}}, "If-Match", `"99"`).Want(t, 412)
+	e.Do("DELETE", p, alice, nil, "If-Match", `"99"`).Want(t, 412)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}

@@ -39,12 +39,16 @@ func Invalid(field, detail string) *Error {
 	return e
 }
 
-func BadRequest(detail string) *Error   { return newError(http.StatusBadRequest, "bad-request", detail) }
-func Unauthorized(detail string) *Error { return newError(http.StatusUnauthorized, "unauthorized", detail) }
-func Forbidden(detail string) *Error    { return newError(http.StatusForbidden, "forbidden", detail) }
-func Conflict(detail string) *Error     { return newError(http.StatusConflict, "conflict", detail) }
-func Gone(detail string) *Error         { return newError(http.StatusGone, "gone", detail) }
-func TooLarge(detail string) *Error     { return newError(http.StatusRequestEntityTooLarge, "too-large", detail) }
+func BadRequest(detail string) *Error { return newError(http.StatusBadRequest, "bad-request", detail) }
+func Unauthorized(detail string) *Error {
+	return newError(http.StatusUnauthorized, "unauthorized", detail)
+}
+func Forbidden(detail string) *Error { return newError(http.StatusForbidden, "forbidden", detail) }
+func Conflict(detail string) *Error  { return newError(http.StatusConflict, "conflict", detail) }
+func Gone(detail string) *Error      { return newError(http.StatusGone, "gone", detail) }
+func TooLarge(detail string) *Error {
+	return newError(http.StatusRequestEntityTooLarge, "too-large", detail)
+}
 func PreconditionFailed(detail string) *Error {
 	return newError(http.StatusPreconditionFailed, "precondition-failed", detail)
 }
@@ -53,7 +57,9 @@ func MethodNotAllowed() *Error {
 }
 
 // NotFound is also what callers get for things that exist but are not theirs to see.
-func NotFound(what string) *Error { return newError(http.StatusNotFound, "not-found", what+" not found") }
+func NotFound(what string) *Error {
+	return newError(http.StatusNotFound, "not-found", what+" not found")
+}
 
 func TooManyRequests(detail string, retryAfter int) *Error {
 	e := newError(http.StatusTooManyRequests, "rate-limited", detail)

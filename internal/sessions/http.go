@@ -125,7 +125,11 @@ func (h handler) patch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h handler) delete(w http.ResponseWriter, r *http.Request) error {
-	se, err := h.sv.Delete(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	im, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	se, err := h.sv.Delete(r.Context(), httpx.Caller(r), r.PathValue("id"), im)
 	if err != nil {
 		return err
 	}
@@ -143,7 +147,11 @@ func (h handler) replaceTags(w http.ResponseWriter, r *http.Request) error {
 	if in.Tags == nil {
 		return problem.Invalid("tags", "is required (an empty array clears the tags)")
 	}
-	se, err := h.sv.SetTags(r.Context(), httpx.Caller(r), r.PathValue("id"), in.Tags, nil, nil)
+	im, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	se, err := h.sv.SetTags(r.Context(), httpx.Caller(r), r.PathValue("id"), in.Tags, nil, nil, im)
 	if err != nil {
 		return err
 	}
@@ -165,7 +173,11 @@ func (h handler) editTags(w http.ResponseWriter, r *http.Request) error {
 	if len(in.Remove) > MaxTags {
 		return problem.Invalid("remove", "at most 50 tags")
 	}
-	se, err := h.sv.SetTags(r.Context(), httpx.Caller(r), r.PathValue("id"), nil, in.Add, in.Remove)
+	im, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	se, err := h.sv.SetTags(r.Context(), httpx.Caller(r), r.PathValue("id"), nil, in.Add, in.Remove, im)
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, id
 		body, _ := json.Marshal(in)
 		sum := sha256.Sum256(body)
 		idem = &Idempotency{Key: idemKey, UserID: c.UserID, RequestHash: hex.EncodeToString(sum[:]),
-			ExpiresAt: sv.now().Add(24 * time.Hour).Unix()}
+			CreatedAt: sv.now().Unix(), ExpiresAt: sv.now().Add(24 * time.Hour).Unix()}
 	}
 	tpl, err := sv.Templates.Get(ctx, in.TemplateName)
 	if errors.Is(err, templates.ErrNotFound) {
@@ -312,8 +312,8 @@ func (sv *Service) terminate(old Session, next *Session) (*types.TransactWriteIt
 }
 
 // Delete terminates the session and keeps its record as history (owner or admin).
-func (sv *Service) Delete(ctx context.Context, c auth.Caller, id string) (Session, error) {
-	return sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "deleting the session",
+func (sv *Service) Delete(ctx context.Context, c auth.Caller, id string, ifMatch *int) (Session, error) {
+	return sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "deleting the session", ifMatch: ifMatch,
 		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if old.DeletedAt != nil {
 				return nil, nil, ErrNotFound
@@ -325,7 +325,7 @@ func (sv *Service) Delete(ctx context.Context, c auth.Caller, id string) (Sessio
 }
 
 // SetTags replaces the tags (add/remove = nil) or edits them.
-func (sv *Service) SetTags(ctx context.Context, c auth.Caller, id string, replace []string, add, remove []string) (Session, error) {
+func (sv *Service) SetTags(ctx context.Context, c auth.Caller, id string, replace []string, add, remove []string, ifMatch *int) (Session, error) {
 	var err error
 	if replace != nil {
 		if replace, err = normalizeTags(replace); err != nil {
@@ -335,7 +335,7 @@ func (sv *Service) SetTags(ctx context.Context, c auth.Caller, id string, replac
 	if _, err := normalizeTags(add); err != nil {
 		return Session{}, err
 	}
-	return sv.apply(ctx, c, id, change{required: access.Control, what: "changing tags",
+	return sv.apply(ctx, c, id, change{required: access.Control, what: "changing tags", ifMatch: ifMatch,
 		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if old.Final() {
 				return nil, nil, problem.Conflict("the session is terminated")

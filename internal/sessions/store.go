@@ -109,6 +109,7 @@ type Idempotency struct {
 	Key         string
 	UserID      string
 	RequestHash string
+	CreatedAt   int64 // unix seconds
 	ExpiresAt   int64
 }
 
@@ -131,8 +132,10 @@ func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, l
 		k := idemKey(idem.UserID, idem.Key)
 		k["requestHash"], k["sessionId"] = s(idem.RequestHash), s(se.ID)
 		k[ddb.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(idem.ExpiresAt, 10)}
+		// An expired record may still be there (TTL deletes lazily): it no longer binds the key.
 		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &st.Table, Item: k,
-			ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+			ConditionExpression:       aws.String("attribute_not_exists(PK) OR expiresAt < :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(idem.CreatedAt, 10)}}}})
 	}
 	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	if err == nil {
@@ -247,7 +250,9 @@ var errQuota = errors.New("quota exceeded")
 // extraFailed says which extra write's condition failed.
 type extraFailed struct{ index int }
 
-func (e extraFailed) Error() string { return fmt.Sprintf("condition of extra write %d failed", e.index) }
+func (e extraFailed) Error() string {
+	return fmt.Sprintf("condition of extra write %d failed", e.index)
+}
 
 // ListQuery selects a page of sessions.
 type ListQuery struct {

@@ -1,7 +1,9 @@
 package templates
 
 import (
+	"encoding/base64"
 	"net/http"
+	"strings"
 	"time"
 
 	"streamspace/internal/httpx"
@@ -31,9 +33,9 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) error {
 			return problem.Invalid(p, "must be at most 128 characters")
 		}
 	}
-	cursor := q.Get("cursor")
-	if cursor != "" && !ValidName(cursor) {
-		return problem.Invalid("cursor", "is not a cursor of this listing")
+	cursor, err := decodeCursor(q.Get("cursor"))
+	if err != nil {
+		return err
 	}
 	all, err := h.s.All(r.Context())
 	if err != nil {
@@ -48,7 +50,7 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) error {
 	next := ""
 	if len(items) > limit {
 		items = items[:limit]
-		next = items[limit-1].Name
+		next = encodeCursor(items[limit-1].Name)
 	}
 	if items == nil {
 		items = []Template{}
@@ -130,4 +132,23 @@ func (h handler) delete(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+const cursorPrefix = "tpl:"
+
+// Catalog cursors are opaque to clients: the last name of the page, encoded.
+func encodeCursor(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + name))
+}
+
+func decodeCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	name, ok := strings.CutPrefix(string(b), cursorPrefix)
+	if err != nil || !ok || !ValidName(name) {
+		return "", problem.Invalid("cursor", "is not a cursor of this listing")
+	}
+	return name, nil
 }

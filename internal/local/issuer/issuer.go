@@ -83,7 +83,8 @@ type Claims struct {
 	// Overrides for tests of rejection paths.
 	Issuer   string
 	Audience string
-	IssuedAt time.Time
+	IssuedAt        time.Time
+	EmailUnverified bool
 }
 
 // Mint signs a token.
@@ -107,7 +108,7 @@ func (is *Issuer) Mint(c Claims) (string, error) {
 		email = c.Subject + "@example.test"
 	}
 	claims := jwt.MapClaims{"sub": c.Subject, "iss": iss, "aud": aud, "iat": now.Unix(), "nbf": now.Unix(),
-		"exp": now.Add(c.TTL).Unix(), "email": email, "name": c.Name}
+		"exp": now.Add(c.TTL).Unix(), "email": email, "email_verified": !c.EmailUnverified, "name": c.Name}
 	if c.Role != "" {
 		claims[RoleClaim] = c.Role
 	}
