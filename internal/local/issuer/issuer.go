@@ -81,8 +81,8 @@ type Claims struct {
 	Name    string
 	TTL     time.Duration
 	// Overrides for tests of rejection paths.
-	Issuer   string
-	Audience string
+	Issuer          string
+	Audience        string
 	IssuedAt        time.Time
 	EmailUnverified bool
 }
