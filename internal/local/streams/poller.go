@@ -38,7 +38,10 @@ type Poller struct {
 	CheckpointPath string
 	BatchSize      int           // records per invocation; default 100
 	MaxRetries     int           // retries of a failing batch before it is skipped; default 5
-	IdleDelay      time.Duration // pause after an empty poll; default 10 ms
+	// After an empty poll the poller pauses IdleDelay, doubling with each further empty poll up
+	// to MaxIdleDelay: quick to notice the next change after activity, cheap when idle.
+	IdleDelay    time.Duration // default 2 ms
+	MaxIdleDelay time.Duration // default 25 ms
 	// FromTrimHorizon starts a stream without checkpoint at its oldest record instead of its end
 	// (right for tables the caller just created: nothing written to them is missed).
 	FromTrimHorizon bool
@@ -75,7 +78,10 @@ func (p *Poller) defaults() {
 		p.MaxRetries = 5
 	}
 	if p.IdleDelay == 0 {
-		p.IdleDelay = 10 * time.Millisecond
+		p.IdleDelay = 2 * time.Millisecond
+	}
+	if p.MaxIdleDelay == 0 {
+		p.MaxIdleDelay = 25 * time.Millisecond
 	}
 }
 
@@ -93,6 +99,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	fresh := !p.loadCheckpoint()
 	readers := map[string]*reader{}
 	lastRefresh := time.Time{}
+	delay := p.IdleDelay
 	for ctx.Err() == nil {
 		if time.Since(lastRefresh) > time.Second || len(readers) == 0 {
 			if err := p.refresh(ctx, readers, fresh); err != nil && ctx.Err() == nil {
@@ -117,12 +124,15 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			got = got || n > 0
 		}
-		if !got {
-			select {
-			case <-ctx.Done():
-			case <-time.After(p.IdleDelay):
-			}
+		if got {
+			delay = p.IdleDelay
+			continue
 		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, p.MaxIdleDelay)
 	}
 	return nil
 }
