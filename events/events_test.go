@@ -293,9 +293,8 @@ func TestHTTPSamples(t *testing.T) {
 			}
 		}},
 		{"users-me.json", 200, func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body map[string]any) {
-			u, _ := body["user"].(map[string]any)
-			if u["id"] != sampleOwner || u["role"] != "user" {
-				t.Errorf("user %v, want id alice with role user", u)
+			if body["id"] != sampleOwner || body["role"] != "user" || body["authMethod"] != "token" {
+				t.Errorf("user %v, want id alice with role user by token", body)
 			}
 		}},
 		{"sessions-create.json", 201, func(t *testing.T, resp events.APIGatewayV2HTTPResponse, body map[string]any) {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"streamspace/internal/access"
+	"streamspace/internal/apikeys"
 	"streamspace/internal/auth"
 	"streamspace/internal/authorizer"
 	"streamspace/internal/connections"
@@ -37,6 +38,8 @@ type Config struct {
 	JWT             auth.JWTConfig
 	BootstrapAdmins []string
 	Limits          sessions.Limits
+	// UsageRetention is how long API-key usage records are kept (TTL); default 90 days.
+	UsageRetention time.Duration
 	// ManagementEndpoint is the WebSocket API's management URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
 	ManagementEndpoint string
 }
@@ -55,6 +58,7 @@ func ConfigFromEnv() Config {
 			RoleClaim: envOr("JWT_ROLE_CLAIM", "cognito:groups")},
 		BootstrapAdmins:    strings.FieldsFunc(os.Getenv("BOOTSTRAP_ADMINS"), func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:             lim,
+		UsageRetention:     time.Duration(envInt("USAGE_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
 	}
 }
@@ -113,6 +117,16 @@ func (a *App) Connections() *connections.Store {
 	return &connections.Store{DB: a.DB, Table: a.Cfg.Tables.Connections}
 }
 
+// APIKeys is the API-keys area's service (also the rate limiter and usage recorder of every
+// HTTP function).
+func (a *App) APIKeys() *apikeys.Service {
+	return &apikeys.Service{Store: &apikeys.Store{DB: a.DB, Table: a.Cfg.Tables.Main},
+		Usage: &apikeys.Usage{DB: a.DB, Table: a.Cfg.Tables.Audit, Retention: a.Cfg.UsageRetention}, Log: a.Log}
+}
+
+// hooks are the cross-cutting rules of every authenticated HTTP function.
+func (a *App) hooks() httpx.Hooks { return a.APIKeys().Hooks() }
+
 // Sessions is the sessions area's service.
 func (a *App) Sessions() *sessions.Service {
 	return &sessions.Service{Store: a.SessionStore(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits}
@@ -127,6 +141,8 @@ func (a *App) HTTPHandler(fn string) (http.Handler, error) {
 		return a.UsersHandler()
 	case routes.FnSessions:
 		return a.SessionsHandler()
+	case routes.FnAPIKeys:
+		return a.APIKeysHandler()
 	}
 	return nil, fmt.Errorf("no HTTP function %q", fn)
 }
@@ -134,21 +150,28 @@ func (a *App) HTTPHandler(fn string) (http.Handler, error) {
 // Each function's main calls its own constructor, so its binary links only its own areas.
 
 func (a *App) MetaHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnMeta, a.Log)
+	rt := httpx.NewRouter(routes.FnMeta, a.Log, httpx.Hooks{})
 	meta.Register(rt)
 	return complete(rt)
 }
 
 func (a *App) UsersHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnUsers, a.Log)
+	rt := httpx.NewRouter(routes.FnUsers, a.Log, a.hooks())
 	users.Register(rt, a.Users())
 	return complete(rt)
 }
 
 func (a *App) SessionsHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnSessions, a.Log)
+	rt := httpx.NewRouter(routes.FnSessions, a.Log, a.hooks())
 	sessions.Register(rt, a.Sessions())
 	templates.Register(rt, a.Templates())
+	return complete(rt)
+}
+
+func (a *App) APIKeysHandler() (http.Handler, error) {
+	svc := a.APIKeys()
+	rt := httpx.NewRouter(routes.FnAPIKeys, a.Log, svc.Hooks())
+	apikeys.Register(rt, svc)
 	return complete(rt)
 }
 
@@ -162,7 +185,8 @@ func complete(rt *httpx.Router) (http.Handler, error) {
 
 // Authorizer is the shared REQUEST authorizer.
 func (a *App) Authorizer() *authorizer.Authorizer {
-	return &authorizer.Authorizer{JWT: auth.NewJWTVerifier(a.Cfg.JWT), Users: a.Users(), BootstrapAdmins: a.Cfg.BootstrapAdmins, Log: a.Log}
+	return &authorizer.Authorizer{JWT: auth.NewJWTVerifier(a.Cfg.JWT), Users: a.Users(), Keys: a.APIKeys(),
+		BootstrapAdmins: a.Cfg.BootstrapAdmins, Log: a.Log}
 }
 
 // WebSocket serves $connect, $disconnect and $default.

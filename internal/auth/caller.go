@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -29,6 +30,8 @@ type Caller struct {
 	// KeyID is set when the caller authenticated with an API key; Scopes then narrow what it may do.
 	KeyID  string
 	Scopes []string
+	// RateLimit is the key's hourly request limit (0 for tokens).
+	RateLimit int
 }
 
 // IsAdmin and IsOperator describe the platform role; an admin is also an operator.
@@ -51,13 +54,14 @@ const (
 	ctxRole   = "role"
 	ctxKeyID  = "keyId"
 	ctxScopes = "scopes"
+	ctxLimit  = "rateLimit"
 )
 
 // AuthorizerContext flattens the caller for the authorizer response.
 func (c Caller) AuthorizerContext() map[string]any {
 	return map[string]any{
 		ctxUserID: c.UserID, ctxEmail: c.Email, ctxName: c.Name, ctxRole: c.Role,
-		ctxKeyID: c.KeyID, ctxScopes: strings.Join(c.Scopes, " "),
+		ctxKeyID: c.KeyID, ctxScopes: strings.Join(c.Scopes, " "), ctxLimit: strconv.Itoa(c.RateLimit),
 	}
 }
 
@@ -77,6 +81,7 @@ func FromAuthorizerContext(m map[string]any) (Caller, error) {
 	if s := str(ctxScopes); s != "" {
 		c.Scopes = strings.Fields(s)
 	}
+	c.RateLimit, _ = strconv.Atoi(str(ctxLimit))
 	if c.UserID == "" || !ValidRole(c.Role) {
 		return Caller{}, fmt.Errorf("authorizer context lacks a user or role")
 	}

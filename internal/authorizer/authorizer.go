@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"streamspace/internal/apikeys"
 	"streamspace/internal/auth"
 	"streamspace/internal/users"
 )
@@ -27,6 +28,7 @@ import (
 type Authorizer struct {
 	JWT   *auth.JWTVerifier
 	Users *users.Store
+	Keys  *apikeys.Service
 	// BootstrapAdmins are user ids (JWT sub) or e-mail addresses that are always admins.
 	BootstrapAdmins []string
 	Log             *slog.Logger
@@ -61,8 +63,8 @@ func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.
 	if credential == "" {
 		return auth.Caller{}, refused(errors.New("no credentials"))
 	}
-	if strings.HasPrefix(credential, "sk_") {
-		return auth.Caller{}, refused(errors.New("API keys are not enabled"))
+	if strings.HasPrefix(credential, apikeys.SecretPrefix) {
+		return a.authenticateKey(ctx, credential)
 	}
 	id, err := a.JWT.Verify(ctx, credential)
 	if errors.Is(err, auth.ErrMisconfigured) {
@@ -83,6 +85,26 @@ func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.
 	}
 	role := auth.HighestRole(auth.RoleUser, u.Role, id.Role, a.bootstrapRole(id.Subject, email))
 	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role}, nil
+}
+
+// authenticateKey resolves an API key: it acts as its owner (the owner's stored or bootstrap
+// role; identity-provider claims are not known here), narrowed by its scopes.
+func (a *Authorizer) authenticateKey(ctx context.Context, secret string) (auth.Caller, error) {
+	k, ok, err := a.Keys.Authenticate(ctx, secret)
+	if err != nil {
+		return auth.Caller{}, err
+	}
+	if !ok {
+		return auth.Caller{}, refused(errors.New("unknown, revoked or expired API key"))
+	}
+	u, err := a.Users.Get(ctx, k.OwnerID)
+	if errors.Is(err, users.ErrNotFound) {
+		return auth.Caller{}, refused(errors.New("the key's owner no longer exists"))
+	} else if err != nil {
+		return auth.Caller{}, err
+	}
+	return auth.Caller{UserID: u.ID, Email: u.Email, Name: u.Name, Role: auth.HighestRole(auth.RoleUser, u.Role, a.bootstrapRole(u.ID, "")),
+		KeyID: k.ID, Scopes: k.Scopes, RateLimit: k.RateLimit}, nil
 }
 
 func (a *Authorizer) bootstrapRole(sub, email string) string {

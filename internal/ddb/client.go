@@ -63,12 +63,15 @@ func NewClient(cfg aws.Config, endpoint string, optFns ...func(*dynamodb.Options
 
 // NamesFromEnv reads the deployed table names.
 func NamesFromEnv() TableNames {
-	n := TableNames{Main: os.Getenv("TABLE_NAME"), Connections: os.Getenv("CONNECTIONS_TABLE_NAME")}
+	n := TableNames{Main: os.Getenv("TABLE_NAME"), Connections: os.Getenv("CONNECTIONS_TABLE_NAME"), Audit: os.Getenv("AUDIT_TABLE_NAME")}
 	if n.Main == "" {
 		n.Main = DefaultMain
 	}
 	if n.Connections == "" {
 		n.Connections = DefaultConns
+	}
+	if n.Audit == "" {
+		n.Audit = DefaultAudit
 	}
 	return n
 }

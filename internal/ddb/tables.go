@@ -25,6 +25,8 @@ const (
 	TTLAttribute   = "expiresAt"
 	MainLogicalID  = "MainTable"
 	ConnLogicalID  = "ConnectionsTable"
+	AuditLogicalID = "AuditTable"
+	DefaultAudit   = "streamspace-audit"
 	DefaultMain    = "streamspace-main"
 	DefaultConns   = "streamspace-connections"
 	StreamViewType = types.StreamViewTypeNewAndOldImages
@@ -37,13 +39,15 @@ type TableDef struct {
 	GSIs      []string // each GSI<n> has GSI<n>PK hash and GSI<n>SK range, projecting ALL
 }
 
-// Main holds sessions, templates, users, quotas and idempotency records; its stream drives the
-// notifier. Connections holds WebSocket connections and their subscriptions, kept apart so that
-// connection churn never flows through the notifier's stream.
+// Main holds sessions, templates, users, quotas, API keys and idempotency records; its stream
+// drives the notifier. Connections holds WebSocket connections and their subscriptions, and
+// Audit holds high-volume records (API-key usage logs and counters): both are kept apart so
+// their churn never flows through the notifier's stream.
 var (
 	Main        = TableDef{LogicalID: MainLogicalID, Stream: true, GSIs: []string{GSI1, GSI2}}
 	Connections = TableDef{LogicalID: ConnLogicalID, Stream: false, GSIs: []string{GSI1}}
-	AllTables   = []TableDef{Main, Connections}
+	Audit       = TableDef{LogicalID: AuditLogicalID, Stream: false, GSIs: []string{GSI1}}
+	AllTables   = []TableDef{Main, Connections, Audit}
 )
 
 // CreateInput renders the definition as a CreateTable request.
@@ -106,17 +110,23 @@ func EnsureTable(ctx context.Context, c *dynamodb.Client, d TableDef, name strin
 type TableNames struct {
 	Main        string
 	Connections string
+	Audit       string
 }
 
 // WithPrefix names both tables with a prefix (tests isolate themselves this way).
 func WithPrefix(prefix string) TableNames {
-	return TableNames{Main: prefix + DefaultMain, Connections: prefix + DefaultConns}
+	return TableNames{Main: prefix + DefaultMain, Connections: prefix + DefaultConns, Audit: prefix + DefaultAudit}
 }
 
 // EnsureAll creates every table.
 func EnsureAll(ctx context.Context, c *dynamodb.Client, n TableNames) error {
-	if err := EnsureTable(ctx, c, Main, n.Main); err != nil {
-		return err
+	for _, t := range []struct {
+		def  TableDef
+		name string
+	}{{Main, n.Main}, {Connections, n.Connections}, {Audit, n.Audit}} {
+		if err := EnsureTable(ctx, c, t.def, t.name); err != nil {
+			return err
+		}
 	}
-	return EnsureTable(ctx, c, Connections, n.Connections)
+	return nil
 }

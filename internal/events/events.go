@@ -22,6 +22,8 @@ const (
 	SessionResourcesUpdated = "session.resources.updated"
 	SessionTagsUpdated      = "session.tags.updated"
 	SessionError            = "session.error"
+	APIKeyRevoked           = "apikey.revoked"
+	APIKeyRateLimited       = "apikey.rate_limited"
 )
 
 // Envelope is one message to a client. ID is stable for a given committed change, so a client
@@ -29,7 +31,7 @@ const (
 type Envelope struct {
 	ID        string    `json:"id"`
 	Type      string    `json:"type"`
-	SessionID string    `json:"sessionId"`
+	SessionID string    `json:"sessionId,omitempty"`
 	UserID    string    `json:"userId"`
 	TeamID    string    `json:"teamId,omitempty"`
 	Timestamp time.Time `json:"timestamp"`

@@ -19,11 +19,25 @@ import (
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Guard runs after authentication and before the handler of every non-public route. It is where
-// per-route rules that hold for all functions live (API-key scopes, rate limits, usage).
-type Guard func(r *http.Request, c auth.Caller, rt routes.Route) error
+// per-route rules that hold for all functions live (API-key scopes, rate limits); it may set
+// response headers.
+type Guard func(w http.ResponseWriter, r *http.Request, c auth.Caller, rt routes.Route) error
 
-// ScopeGuard refuses API keys that lack the route's scope.
-func ScopeGuard(r *http.Request, c auth.Caller, rt routes.Route) error {
+// Observer sees every authenticated request once it is answered (API-key usage records). It runs
+// before the function returns, so what it writes is committed with the response.
+type Observer func(r *http.Request, c auth.Caller, rt routes.Route, status int)
+
+// Hooks are the cross-cutting rules a function's router applies.
+type Hooks struct {
+	Guards    []Guard
+	Observers []Observer
+}
+
+// ScopeGuard refuses API keys on token-only routes and keys that lack the route's scope.
+func ScopeGuard(_ http.ResponseWriter, _ *http.Request, c auth.Caller, rt routes.Route) error {
+	if rt.TokenOnly && c.ViaAPIKey() {
+		return problem.Forbidden("API keys cannot manage API keys; use a token")
+	}
 	if rt.Scope != "" && !c.HasScope(rt.Scope) {
 		return problem.Forbidden("this API key lacks the scope " + rt.Scope)
 	}
@@ -40,11 +54,12 @@ type Router struct {
 	registered map[string]bool
 	log        *slog.Logger
 	guards     []Guard
+	observers  []Observer
 }
 
-func NewRouter(fn string, log *slog.Logger, guards ...Guard) *Router {
+func NewRouter(fn string, log *slog.Logger, hooks Hooks) *Router {
 	rt := &Router{fn: fn, mux: http.NewServeMux(), table: map[string]routes.Route{}, registered: map[string]bool{},
-		log: log, guards: append([]Guard{ScopeGuard}, guards...)}
+		log: log, guards: append([]Guard{ScopeGuard}, hooks.Guards...), observers: hooks.Observers}
 	for _, r := range routes.ForFunction(fn) {
 		rt.table[r.MuxPattern()] = r
 	}
@@ -129,7 +144,7 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, route routes.Rou
 			caller = c
 			r = r.WithContext(auth.WithCaller(r.Context(), c))
 			for _, g := range rt.guards {
-				if err := g(r, c, route); err != nil {
+				if err := g(rec, r, c, route); err != nil {
 					return err
 				}
 			}
@@ -143,6 +158,11 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, route routes.Rou
 			p = problem.Internal()
 		}
 		WriteProblem(rec, p)
+	}
+	if caller.UserID != "" {
+		for _, o := range rt.observers {
+			o(r, caller, route, rec.status)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/routes"
 )
 
 // unscopableActions are IAM actions that cannot be restricted to a resource, so a statement
@@ -28,28 +29,48 @@ var awsManagedPolicies = map[string][]string{
 	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole"},
 }
 
-// dynamoWriteActions separates write from read access in the grant summary.
+// dynamoWriteActions are the DynamoDB actions that change data. The grant summary names each
+// of them (a role that may only PutItem must not quietly gain DeleteItem); every other DynamoDB
+// action reads and is summarised as dynamodb:read. TransactWriteItems needs no action of its
+// own: IAM authorises each item of a transaction as its PutItem / UpdateItem / DeleteItem /
+// ConditionCheckItem.
 var dynamoWriteActions = []string{
 	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
 	"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
 }
 
+// dynamoRead is the grant summary of SAM's DynamoDBReadPolicy on a table.
+func dynamoRead(table string) []string { return []string{"dynamodb:read " + table} }
+
+// dynamoCrud is the grant summary of SAM's DynamoDBCrudPolicy on a table: reads plus the four
+// item writes (no PartiQL).
+func dynamoCrud(table string) []string {
+	return append(dynamoRead(table), "dynamodb:PutItem "+table, "dynamodb:UpdateItem "+table,
+		"dynamodb:DeleteItem "+table, "dynamodb:BatchWriteItem "+table)
+}
+
+func grantList(parts ...[]string) []string { return slices.Concat(parts...) }
+
 // wantGrants is, per function, exactly what its role may do, as "<action> <resource>" where
-// DynamoDB actions are summarised as dynamodb:read / dynamodb:write. Least privilege means no
-// function reaches a table or API it does not use.
+// DynamoDB reads are summarised as dynamodb:read and writes keep their action. Least privilege
+// means no function reaches a table, an action or an API it does not use.
 var wantGrants = map[string][]string{
-	"MetaFunction":     nil, // health and version touch nothing
-	"UsersFunction":    {"dynamodb:read MainTable", "dynamodb:write MainTable"},
-	"SessionsFunction": {"dynamodb:read MainTable", "dynamodb:write MainTable"},
-	// Records users on first sight.
-	"AuthorizerFunction": {"dynamodb:read MainTable", "dynamodb:write MainTable"},
+	"MetaFunction": nil, // health and version touch nothing (and no auth, so no API-key usage)
+	// Every authenticated HTTP function keeps the API-key rate counters (UpdateItem) and the
+	// usage log and counters (TransactWriteItems / PutItem / UpdateItem) in AuditTable.
+	"UsersFunction":    grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	"SessionsFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	// Keys live in MainTable; their usage statistics are read from AuditTable (GetItem / Query /
+	// BatchGetItem) besides its own request accounting.
+	"ApikeysFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	// Reads users and API keys; records users on first sight with one conditional PutItem.
+	// Nothing on AuditTable.
+	"AuthorizerFunction": grantList(dynamoRead(ddb.MainLogicalID), []string{"dynamodb:PutItem " + ddb.MainLogicalID}),
 	// Connections and subscriptions; reads sessions for access checks.
-	"WebsocketFunction": {"dynamodb:read ConnectionsTable", "dynamodb:write ConnectionsTable", "dynamodb:read MainTable"},
+	"WebsocketFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID)),
 	// Finds and prunes connections, reads access data, posts to clients, parks failed batches.
-	"NotifierFunction": {
-		"dynamodb:read ConnectionsTable", "dynamodb:write ConnectionsTable", "dynamodb:read MainTable",
-		"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue",
-	},
+	"NotifierFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID),
+		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
 }
 
 // iamStatement is one statement of an identity policy in the template.
@@ -178,12 +199,8 @@ func grants(tmpl cfn, role string) []string {
 		}
 		targets := existingResources(tmpl, st.stmt["Resource"])
 		for _, a := range stringsOf(st.stmt["Action"]) {
-			if strings.HasPrefix(a, "dynamodb:") {
-				if slices.Contains(dynamoWriteActions, a) {
-					a = "dynamodb:write"
-				} else {
-					a = "dynamodb:read"
-				}
+			if strings.HasPrefix(a, "dynamodb:") && !slices.Contains(dynamoWriteActions, a) {
+				a = "dynamodb:read"
 			}
 			for _, t := range targets {
 				set[a+" "+t] = true
@@ -198,6 +215,61 @@ func grants(tmpl cfn, role string) []string {
 	return out
 }
 
+// functionRole is the logical id of the one AWS::IAM::Role a function runs as ("" if not one).
+func functionRole(tmpl cfn, fn string) string {
+	roles := referencedOfType(tmpl, props(tmpl, fn)["Role"], "AWS::IAM::Role")
+	if len(roles) != 1 {
+		return ""
+	}
+	return roles[0]
+}
+
+// auditAccessDiffs derives AuditTable access from routes.All rather than from wantGrants: every
+// HTTP function that serves an authenticated route meters API-key callers (rate counters with
+// UpdateItem, usage log with PutItem) and reads those records back, and no other function
+// (public-only HTTP functions, the authorizer, the WebSocket handler, the notifier) may reach
+// the table at all. nil means the template follows the rule.
+func auditAccessDiffs(tmpl cfn) []string {
+	metered := map[string]bool{}
+	for _, r := range routes.All {
+		if !r.Public {
+			metered[functionLogicalID(r.Function)] = true
+		}
+	}
+	audit := ddb.AuditLogicalID
+	var diffs []string
+	for _, fn := range allFunctions() {
+		role := functionRole(tmpl, fn)
+		if role == "" {
+			diffs = append(diffs, fmt.Sprintf("%s: no single IAM role", fn))
+			continue
+		}
+		var onAudit []string
+		for _, g := range grants(tmpl, role) {
+			if strings.HasSuffix(g, " "+audit) {
+				onAudit = append(onAudit, g)
+			}
+		}
+		if !metered[fn] {
+			if len(onAudit) > 0 {
+				diffs = append(diffs, fmt.Sprintf("%s serves no authenticated route but may %v", fn, onAudit))
+			}
+			continue
+		}
+		for _, need := range []string{"dynamodb:read", "dynamodb:PutItem", "dynamodb:UpdateItem"} {
+			if !slices.Contains(onAudit, need+" "+audit) {
+				diffs = append(diffs, fmt.Sprintf("%s serves authenticated routes (API-key metering) but lacks %s %s", fn, need, audit))
+			}
+		}
+	}
+	return diffs
+}
+
+func TestIAMAuditTableAccess(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "AuditTable access", auditAccessDiffs(transformed(t)))
+}
+
 func TestIAMLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	tmpl := transformed(t)
@@ -210,16 +282,19 @@ func TestIAMGrantsPerFunction(t *testing.T) {
 	reportDiffs(t, "functions with a grant list", diffSets("wantGrants", allFunctions(), keys(wantGrants)))
 	for _, fn := range allFunctions() {
 		t.Run(fn, func(t *testing.T) {
-			roles := referencedOfType(tmpl, props(tmpl, fn)["Role"], "AWS::IAM::Role")
-			if len(roles) != 1 {
-				t.Fatalf("%s: Role must reference one AWS::IAM::Role of the template, got %v", fn, roles)
+			role := functionRole(tmpl, fn)
+			if role == "" {
+				t.Fatalf("%s: Role must reference one AWS::IAM::Role of the template, got %v", fn,
+					referencedOfType(tmpl, props(tmpl, fn)["Role"], "AWS::IAM::Role"))
 			}
-			reportDiffs(t, fn+" ("+roles[0]+") grants", diffSets("grants", wantGrants[fn], grants(tmpl, roles[0])))
+			reportDiffs(t, fn+" ("+role+") grants", diffSets("grants", wantGrants[fn], grants(tmpl, role)))
 		})
 	}
 	// Sanity: the grant summary knows the tables by their Go logical ids.
-	if !slices.Contains(wantGrants["SessionsFunction"], "dynamodb:write "+ddb.MainLogicalID) {
-		t.Errorf("wantGrants must use ddb logical ids (%s)", ddb.MainLogicalID)
+	for _, id := range []string{ddb.MainLogicalID, ddb.AuditLogicalID} {
+		if !slices.Contains(wantGrants["SessionsFunction"], "dynamodb:PutItem "+id) {
+			t.Errorf("wantGrants must use ddb logical ids (%s)", id)
+		}
 	}
 }
 

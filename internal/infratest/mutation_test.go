@@ -1,6 +1,7 @@
 package infratest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -27,6 +28,34 @@ func TestChecksDetectDrift(t *testing.T) {
 		pols := asList(props(tmpl, role)["Policies"])
 		return asList(get(pols[0], "PolicyDocument", "Statement"))
 	}
+	// addGrant gives a role one more inline policy allowing action on a table.
+	addGrant := func(tmpl cfn, role, action, table string) {
+		p := props(tmpl, role)
+		p["Policies"] = append(asList(p["Policies"]), cfn{
+			"PolicyName": "Mutation",
+			"PolicyDocument": cfn{"Statement": []any{cfn{
+				"Effect": "Allow", "Action": action, "Resource": cfn{"Fn::GetAtt": []any{table, "Arn"}},
+			}}},
+		})
+	}
+	// dropTableGrants removes a role's inline policies that reach a table.
+	dropTableGrants := func(tmpl cfn, role, table string) {
+		p := props(tmpl, role)
+		var keep []any
+		for _, pol := range asList(p["Policies"]) {
+			if !slices.Contains(referencedResources(get(pol, "PolicyDocument")), table) {
+				keep = append(keep, pol)
+			}
+		}
+		p["Policies"] = keep
+	}
+	grantsOf := func(fn string) func(cfn) []string {
+		return func(tmpl cfn) []string {
+			return diffSets("grants", wantGrants[fn], grants(tmpl, functionRole(tmpl, fn)))
+		}
+	}
+	envOf := func(fn string) func(cfn) []string { return func(tmpl cfn) []string { return envDiffs(tmpl, fn) } }
+	envVars := func(tmpl cfn, fn string) cfn { return asMap(get(props(tmpl, fn), "Environment", "Variables")) }
 
 	cases := []struct {
 		name   string
@@ -66,6 +95,23 @@ func TestChecksDetectDrift(t *testing.T) {
 				props(tmpl, ddb.ConnLogicalID)["StreamSpecification"] = cfn{"StreamViewType": "NEW_AND_OLD_IMAGES"}
 			},
 			check: tablesCheck, want: "StreamViewType",
+		},
+		{
+			name: "AuditTable with a stream",
+			mutate: func(tmpl cfn) {
+				props(tmpl, ddb.AuditLogicalID)["StreamSpecification"] = cfn{"StreamViewType": "NEW_AND_OLD_IMAGES"}
+			},
+			check: tablesCheck, want: "StreamViewType",
+		},
+		{
+			name:   "AuditTable deleted with the stack",
+			mutate: func(tmpl cfn) { asMap(resources(tmpl)[ddb.AuditLogicalID])["DeletionPolicy"] = "Delete" },
+			check:  tableProtectionDiffs, want: "AuditTable: DeletionPolicy",
+		},
+		{
+			name:   "AuditTable without point-in-time recovery",
+			mutate: func(tmpl cfn) { delete(props(tmpl, ddb.AuditLogicalID), "PointInTimeRecoverySpecification") },
+			check:  tableProtectionDiffs, want: "AuditTable: PointInTimeRecoverySpecification",
 		},
 		{
 			name:   "TTL on another attribute",
@@ -108,6 +154,13 @@ func TestChecksDetectDrift(t *testing.T) {
 			name:   "private route without the authorizer",
 			mutate: func(tmpl cfn) { delete(asMap(get(paths(tmpl), "/api/v1/sessions", "get")), "security") },
 			check:  routesCheck, want: "GET /api/v1/sessions needs credentials",
+		},
+		{
+			name: "API-key route public",
+			mutate: func(tmpl cfn) {
+				asMap(get(paths(tmpl), "/api/v1/api-keys", "post"))["security"] = []any{cfn{noneAuthorizer: []any{}}}
+			},
+			check: routesCheck, want: "POST /api/v1/api-keys needs credentials",
 		},
 		{
 			name:   "WebSocket protocol typo",
@@ -159,7 +212,47 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: func(tmpl cfn) []string {
 				return diffSets("grants", wantGrants["UsersFunction"], grants(tmpl, "UsersFunctionRole"))
 			},
-			want: `unexpected "dynamodb:write ConnectionsTable"`,
+			want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
+		},
+		{
+			name:   "authorizer may delete from MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuthorizerFunctionRole", "dynamodb:DeleteItem", ddb.MainLogicalID) },
+			check:  grantsOf(authorizerFunction), want: `unexpected "dynamodb:DeleteItem MainTable"`,
+		},
+		{
+			name:   "authorizer may update MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuthorizerFunctionRole", "dynamodb:UpdateItem", ddb.MainLogicalID) },
+			check:  grantsOf(authorizerFunction), want: `unexpected "dynamodb:UpdateItem MainTable"`,
+		},
+		{
+			name:   "authorizer reads AuditTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuthorizerFunctionRole", "dynamodb:GetItem", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "AuthorizerFunction serves no authenticated route",
+		},
+		{
+			name:   "public-only function writes AuditTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "MetaFunctionRole", "dynamodb:PutItem", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "MetaFunction serves no authenticated route",
+		},
+		{
+			name:   "authenticated HTTP function without AuditTable",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "SessionsFunctionRole", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "SessionsFunction serves authenticated routes (API-key metering) but lacks dynamodb:UpdateItem AuditTable",
+		},
+		{
+			name:   "apikeys without MainTable writes",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "ApikeysFunctionRole", ddb.MainLogicalID) },
+			check:  grantsOf("ApikeysFunction"), want: `missing "dynamodb:PutItem MainTable"`,
+		},
+		{
+			name:   "AUDIT_TABLE_NAME missing",
+			mutate: func(tmpl cfn) { delete(envVars(tmpl, "ApikeysFunction"), "AUDIT_TABLE_NAME") },
+			check:  envOf("ApikeysFunction"), want: "environment lacks AUDIT_TABLE_NAME",
+		},
+		{
+			name:   "AUDIT_TABLE_NAME names the main table",
+			mutate: func(tmpl cfn) { envVars(tmpl, "UsersFunction")["AUDIT_TABLE_NAME"] = cfn{"Ref": ddb.MainLogicalID} },
+			check:  envOf("UsersFunction"), want: "AUDIT_TABLE_NAME",
 		},
 	}
 

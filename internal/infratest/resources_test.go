@@ -148,6 +148,43 @@ func TestWebSocketAPI(t *testing.T) {
 	reportDiffs(t, "WebSocket API", webSocketDiffs(transformed(t)))
 }
 
+// functionEnv is the environment every function must have: app.ConfigFromEnv reads one configuration
+// for all of them, and ddb.NamesFromEnv falls back to a default table name when a variable is
+// missing, so a missing table variable would silently point a function at the wrong table.
+var functionEnv = []struct {
+	name string
+	ref  string // the resource or parameter it must Ref; "" = only present
+}{
+	{"TABLE_NAME", ddb.MainLogicalID},
+	{"CONNECTIONS_TABLE_NAME", ddb.ConnLogicalID},
+	{"AUDIT_TABLE_NAME", ddb.AuditLogicalID},
+	{"JWT_ISSUER", "JwtIssuer"},
+	{"JWT_AUDIENCE", "JwtAudience"},
+	{"JWKS_URL", "JwksUrl"},
+	{"JWT_ROLE_CLAIM", "JwtRoleClaim"},
+	{"BOOTSTRAP_ADMINS", "BootstrapAdmins"},
+	{"WEBSOCKET_MANAGEMENT_ENDPOINT", ""},
+}
+
+// envDiffs checks one function's environment against functionEnv; nil means it is right.
+func envDiffs(tmpl cfn, fn string) []string {
+	var diffs []string
+	vars := asMap(get(props(tmpl, fn), "Environment", "Variables"))
+	for _, e := range functionEnv {
+		v, ok := vars[e.name]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s: environment lacks %s", fn, e.name))
+		case e.ref != "" && !isRef(v, e.ref):
+			diffs = append(diffs, fmt.Sprintf("%s: environment %s = %v, want {Ref: %s}", fn, e.name, v, e.ref))
+		}
+	}
+	if ep := str(get(vars["WEBSOCKET_MANAGEMENT_ENDPOINT"], "Fn::Sub")); !strings.HasPrefix(ep, "https://${"+webSocketAPIID+"}.execute-api.") || !strings.HasSuffix(ep, "/${StageName}") {
+		diffs = append(diffs, fmt.Sprintf("%s: WEBSOCKET_MANAGEMENT_ENDPOINT = %q, want https://${%s}.execute-api.<region>.<suffix>/${StageName}", fn, ep, webSocketAPIID))
+	}
+	return diffs
+}
+
 // TestFunctions: the set of functions, their runtime, and the environment the Go code reads
 // (app.ConfigFromEnv, ddb.NamesFromEnv).
 func TestFunctions(t *testing.T) {
@@ -156,19 +193,6 @@ func TestFunctions(t *testing.T) {
 	want := allFunctions()
 	reportDiffs(t, "Lambda functions", diffSets("functions", want, resourcesOfType(tmpl, "AWS::Lambda::Function")))
 
-	env := []struct {
-		name string
-		ref  string // the resource or parameter it must Ref; "" = only present
-	}{
-		{"TABLE_NAME", ddb.MainLogicalID},
-		{"CONNECTIONS_TABLE_NAME", ddb.ConnLogicalID},
-		{"JWT_ISSUER", "JwtIssuer"},
-		{"JWT_AUDIENCE", "JwtAudience"},
-		{"JWKS_URL", "JwksUrl"},
-		{"JWT_ROLE_CLAIM", "JwtRoleClaim"},
-		{"BOOTSTRAP_ADMINS", "BootstrapAdmins"},
-		{"WEBSOCKET_MANAGEMENT_ENDPOINT", ""},
-	}
 	for _, fn := range want {
 		t.Run(fn, func(t *testing.T) {
 			p := props(tmpl, fn)
@@ -187,19 +211,7 @@ func TestFunctions(t *testing.T) {
 			if str(get(tmpl, "Resources", fn, "Metadata", "BuildMethod")) != "makefile" {
 				t.Errorf("Metadata.BuildMethod must be makefile (the Makefile's build-%s target)", fn)
 			}
-			vars := asMap(get(p, "Environment", "Variables"))
-			for _, e := range env {
-				v, ok := vars[e.name]
-				switch {
-				case !ok:
-					t.Errorf("environment lacks %s", e.name)
-				case e.ref != "" && !isRef(v, e.ref):
-					t.Errorf("environment %s = %v, want {Ref: %s}", e.name, v, e.ref)
-				}
-			}
-			if ep := str(get(vars["WEBSOCKET_MANAGEMENT_ENDPOINT"], "Fn::Sub")); !strings.HasPrefix(ep, "https://${"+webSocketAPIID+"}.execute-api.") || !strings.HasSuffix(ep, "/${StageName}") {
-				t.Errorf("WEBSOCKET_MANAGEMENT_ENDPOINT = %q, want https://${%s}.execute-api.<region>.<suffix>/${StageName}", ep, webSocketAPIID)
-			}
+			reportDiffs(t, "environment", envDiffs(tmpl, fn))
 			lg := referencedOfType(tmpl, get(p, "LoggingConfig", "LogGroup"), "AWS::Logs::LogGroup")
 			if len(lg) != 1 {
 				t.Errorf("LoggingConfig.LogGroup must Ref an AWS::Logs::LogGroup of the template")
@@ -264,7 +276,7 @@ func TestOutputs(t *testing.T) {
 	for k := range outputs {
 		got = append(got, k)
 	}
-	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "NotifierDeadLetterQueueUrl"}
+	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "AuditTableName", "NotifierDeadLetterQueueUrl"}
 	for _, d := range diffSets("outputs", want, got) {
 		if strings.Contains(d, "missing") {
 			t.Error(d)
@@ -273,7 +285,8 @@ func TestOutputs(t *testing.T) {
 	if ws := str(get(outputs, "WebSocketUrl", "Value", "Fn::Sub")); !strings.HasPrefix(ws, "wss://${"+webSocketAPIID+"}.") || !strings.HasSuffix(ws, "/${StageName}") {
 		t.Errorf("WebSocketUrl = %q, want wss://${%s}.…/${StageName}", ws, webSocketAPIID)
 	}
-	for out, ref := range map[string]string{"MainTableName": ddb.MainLogicalID, "ConnectionsTableName": ddb.ConnLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ} {
+	for out, ref := range map[string]string{"MainTableName": ddb.MainLogicalID, "ConnectionsTableName": ddb.ConnLogicalID,
+		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ} {
 		if !isRef(get(outputs, out, "Value"), ref) {
 			t.Errorf("output %s = %v, want {Ref: %s}", out, get(outputs, out, "Value"), ref)
 		}

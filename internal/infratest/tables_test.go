@@ -147,26 +147,44 @@ func TestTablesMatchGoDefinitions(t *testing.T) {
 	}
 }
 
-// TestTablesProtected: encryption at rest and point-in-time recovery on every table, and the
-// main table's stream is the one the notifier needs.
-func TestTablesProtected(t *testing.T) {
-	t.Parallel()
-	tmpl := transformed(t)
+// retainedTables hold records that must outlive the stack (sessions, users, API keys; the
+// audit trail of API-key usage): CloudFormation must keep them on stack deletion and on
+// replacement. ConnectionsTable is deliberately not here (its items expire within hours).
+var retainedTables = []string{ddb.MainLogicalID, ddb.AuditLogicalID}
+
+// tableProtectionDiffs checks encryption at rest and point-in-time recovery on every table,
+// the retention of retainedTables, and that the main table's stream is the one the notifier
+// needs; nil means all is well.
+func tableProtectionDiffs(tmpl cfn) []string {
+	var diffs []string
 	for _, d := range ddb.AllTables {
-		t.Run(d.LogicalID, func(t *testing.T) {
-			p := props(tmpl, d.LogicalID)
-			if get(p, "SSESpecification", "SSEEnabled") != true {
-				t.Errorf("%s: SSESpecification.SSEEnabled must be true", d.LogicalID)
+		p := props(tmpl, d.LogicalID)
+		if get(p, "SSESpecification", "SSEEnabled") != true {
+			diffs = append(diffs, fmt.Sprintf("%s: SSESpecification.SSEEnabled must be true", d.LogicalID))
+		}
+		if get(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") != true {
+			diffs = append(diffs, fmt.Sprintf("%s: PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled must be true", d.LogicalID))
+		}
+	}
+	for _, id := range retainedTables {
+		r := asMap(get(resources(tmpl), id))
+		for _, pol := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+			if got := str(r[pol]); got != "Retain" {
+				diffs = append(diffs, fmt.Sprintf("%s: %s = %q, want Retain", id, pol, got))
 			}
-			if get(p, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") != true {
-				t.Errorf("%s: PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled must be true", d.LogicalID)
-			}
-		})
+		}
 	}
 	// cfn-lint accepts any string here; DynamoDB would reject a typo only at deploy time. The
 	// notifier needs both images (it diffs old and new), whatever ddb says.
 	const wantView = "NEW_AND_OLD_IMAGES"
 	if got := str(get(props(tmpl, ddb.MainLogicalID), "StreamSpecification", "StreamViewType")); got != wantView {
-		t.Errorf("%s StreamViewType = %q, want %q", ddb.MainLogicalID, got, wantView)
+		diffs = append(diffs, fmt.Sprintf("%s StreamViewType = %q, want %q", ddb.MainLogicalID, got, wantView))
 	}
+	return diffs
+}
+
+// TestTablesProtected: see tableProtectionDiffs.
+func TestTablesProtected(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "DynamoDB table protection", tableProtectionDiffs(transformed(t)))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"streamspace/internal/apikeys"
 	"streamspace/internal/ddb"
 	"streamspace/internal/events"
 	"streamspace/internal/sessions"
@@ -21,6 +22,8 @@ type Change struct {
 	Event   events.Envelope
 	OwnerID string
 	TeamID  string
+	// OwnerOnly events (about API keys) go to the owner's own connections and nobody else.
+	OwnerOnly bool
 }
 
 type image = map[string]types.AttributeValue
@@ -55,6 +58,8 @@ func Derive(rec lambdaevents.DynamoDBEventRecord) ([]Change, error) {
 		return deriveSession(rec, oldImg, newImg, ts)
 	case sessions.EntityConnection:
 		return deriveConnection(rec, oldImg, newImg, ts)
+	case apikeys.EntityAPIKey:
+		return deriveAPIKey(rec, oldImg, newImg, ts)
 	}
 	return nil, nil
 }
@@ -159,4 +164,31 @@ func deriveConnection(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image
 	}
 	se := sessions.Session{ID: c.SessionID, OwnerID: c.OwnerID, TeamID: c.TeamID}
 	return []Change{newChange(rec, typ, se, ts, data)}, nil
+}
+
+func deriveAPIKey(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
+	if rec.EventName != "MODIFY" {
+		return nil, nil
+	}
+	old, err := apikeys.UnmarshalKey(oldImg)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := apikeys.UnmarshalKey(newImg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	add := func(typ string, data map[string]any) {
+		data["keyId"], data["name"], data["keyPrefix"] = cur.ID, cur.Name, cur.KeyPrefix
+		out = append(out, Change{OwnerID: cur.OwnerID, OwnerOnly: true, Event: events.Envelope{
+			ID: events.ID(rec.EventID, typ), Type: typ, UserID: cur.OwnerID, Timestamp: ts, Data: data}})
+	}
+	if !old.Revoked && cur.Revoked {
+		add(events.APIKeyRevoked, map[string]any{"revokedAt": cur.RevokedAt})
+	}
+	if cur.RateLimitedHour != "" && cur.RateLimitedHour != old.RateLimitedHour {
+		add(events.APIKeyRateLimited, map[string]any{"rateLimit": cur.RateLimit, "hour": cur.RateLimitedHour})
+	}
+	return out, nil
 }

@@ -76,6 +76,16 @@ func (n *Notifier) now() time.Time {
 func (n *Notifier) recipients(ctx context.Context, ch Change) ([]connections.Listener, error) {
 	seen := map[string]bool{}
 	var out []connections.Listener
+	if ch.OwnerOnly {
+		ls, err := n.Conns.Listeners(ctx, connections.UserAudience(ch.OwnerID), n.now())
+		for _, l := range ls {
+			if l.UserID == ch.OwnerID && !seen[l.ConnectionID] {
+				seen[l.ConnectionID] = true
+				out = append(out, l)
+			}
+		}
+		return out, err
+	}
 	subject := access.Subject{SessionID: ch.Event.SessionID, OwnerID: ch.OwnerID, TeamID: ch.TeamID}
 	for _, aud := range []string{connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID)} {
 		ls, err := n.Conns.Listeners(ctx, aud, n.now())

@@ -10,15 +10,31 @@ const (
 	FnMeta     = "meta"
 	FnUsers    = "users"
 	FnSessions = "sessions"
+	FnAPIKeys  = "apikeys"
 )
 
-// API-key scopes. Tokens are unscoped; keys carry a subset of these.
+// API-key scopes. Tokens are unscoped; keys carry a subset of these (docs/api-keys.md).
 const (
 	ScopeSessionsRead   = "sessions:read"
 	ScopeSessionsWrite  = "sessions:write"
 	ScopeTemplatesWrite = "templates:write"
+	ScopeSharingRead    = "sharing:read"
+	ScopeSharingWrite   = "sharing:write"
+	ScopeTeamsRead      = "teams:read"
+	ScopeTeamsWrite     = "teams:write"
+	ScopeActivityRead   = "activity:read"
+	ScopeActivityWrite  = "activity:write"
+	ScopeUsersRead      = "users:read"
+	ScopeUsersWrite     = "users:write"
 	ScopeRuntimeReport  = "runtime:report"
 )
+
+// Scopes is the fixed vocabulary, in documentation order.
+var Scopes = []string{ScopeSessionsRead, ScopeSessionsWrite, ScopeTemplatesWrite, ScopeSharingRead, ScopeSharingWrite,
+	ScopeTeamsRead, ScopeTeamsWrite, ScopeActivityRead, ScopeActivityWrite, ScopeUsersRead, ScopeUsersWrite, ScopeRuntimeReport}
+
+// ReadOnlyScopes are what a key created without scopes gets.
+var ReadOnlyScopes = []string{ScopeSessionsRead, ScopeSharingRead, ScopeTeamsRead, ScopeActivityRead, ScopeUsersRead}
 
 // Route is one HTTP API route.
 type Route struct {
@@ -27,6 +43,8 @@ type Route struct {
 	Path     string // API Gateway syntax: /api/v1/sessions/{id}
 	Scope    string // required API-key scope; "" means any authenticated caller
 	Public   bool   // no credentials needed (and no authorizer configured)
+	// TokenOnly routes refuse API keys altogether (keys cannot manage keys).
+	TokenOnly bool
 }
 
 // Key is the API Gateway route key, e.g. "GET /api/v1/sessions/{id}"; it is also a valid
@@ -45,7 +63,16 @@ var All = []Route{
 	{Function: FnMeta, Method: "GET", Path: v1 + "/health", Public: true},
 	{Function: FnMeta, Method: "GET", Path: v1 + "/version", Public: true},
 
-	{Function: FnUsers, Method: "GET", Path: v1 + "/users/me"},
+	{Function: FnUsers, Method: "GET", Path: v1 + "/users/me", Scope: ScopeUsersRead},
+	{Function: FnUsers, Method: "GET", Path: v1 + "/users", Scope: ScopeUsersRead},
+	{Function: FnUsers, Method: "GET", Path: v1 + "/users/{userId}", Scope: ScopeUsersRead},
+	{Function: FnUsers, Method: "PUT", Path: v1 + "/users/{userId}/role", Scope: ScopeUsersWrite},
+
+	{Function: FnAPIKeys, Method: "POST", Path: v1 + "/api-keys", TokenOnly: true},
+	{Function: FnAPIKeys, Method: "GET", Path: v1 + "/api-keys", TokenOnly: true},
+	{Function: FnAPIKeys, Method: "POST", Path: v1 + "/api-keys/{id}/revoke", TokenOnly: true},
+	{Function: FnAPIKeys, Method: "DELETE", Path: v1 + "/api-keys/{id}", TokenOnly: true},
+	{Function: FnAPIKeys, Method: "GET", Path: v1 + "/api-keys/{id}/usage", TokenOnly: true},
 
 	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions", Scope: ScopeSessionsWrite},
 	{Function: FnSessions, Method: "GET", Path: v1 + "/sessions", Scope: ScopeSessionsRead},

@@ -1,0 +1,240 @@
+package apikeys
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/httpx"
+	"streamspace/internal/ids"
+	"streamspace/internal/problem"
+	"streamspace/internal/routes"
+)
+
+// Service holds the API-keys rules.
+type Service struct {
+	Store *Store
+	Usage *Usage
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+func (sv *Service) now() time.Time {
+	if sv.Now != nil {
+		return sv.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// CreateInput is the body of POST /api-keys.
+type CreateInput struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+	RateLimit   *int     `json:"rateLimit,omitempty"`
+	ExpiresIn   string   `json:"expiresIn,omitempty"`
+}
+
+// Created is the one answer that carries the secret.
+type Created struct {
+	Key
+	Secret string `json:"key"`
+}
+
+// Create makes a key for the caller.
+func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput) (Created, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" || len(name) > 128 {
+		return Created{}, problem.Invalid("name", "is required, at most 128 characters")
+	}
+	if len(in.Description) > 1024 {
+		return Created{}, problem.Invalid("description", "must be at most 1024 characters")
+	}
+	scopes, err := NormalizeScopes(in.Scopes)
+	if err != nil {
+		return Created{}, err
+	}
+	limit := DefaultRateLimit
+	if in.RateLimit != nil {
+		if *in.RateLimit < 1 || *in.RateLimit > MaxRateLimit {
+			return Created{}, problem.Invalid("rateLimit", fmt.Sprintf("must be from 1 to %d requests per hour", MaxRateLimit))
+		}
+		limit = *in.RateLimit
+	}
+	now := sv.now()
+	k := Key{ID: ids.New("key"), OwnerID: c.UserID, Name: name, Description: in.Description, Scopes: scopes, RateLimit: limit, CreatedAt: now}
+	if in.ExpiresIn != "" {
+		exp, err := ParseExpiresIn(in.ExpiresIn, now)
+		if err != nil {
+			return Created{}, err
+		}
+		k.ExpiresAt = &exp
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return Created{}, err
+	}
+	k.KeyPrefix = Prefix(secret)
+	if err := sv.Store.Create(ctx, k, Hash(secret)); err != nil {
+		return Created{}, err
+	}
+	return Created{Key: k, Secret: secret}, nil
+}
+
+// Authenticate resolves a presented key; ok is false for unknown, revoked or expired keys.
+func (sv *Service) Authenticate(ctx context.Context, secret string) (Key, bool, error) {
+	if !WellFormed(secret) {
+		return Key{}, false, nil
+	}
+	k, found, err := sv.Store.ByHash(ctx, Hash(secret))
+	if err != nil || !found {
+		return Key{}, false, err
+	}
+	if k.Revoked || k.Expired(sv.now()) {
+		return Key{}, false, nil
+	}
+	return k, true, nil
+}
+
+// Guard enforces the hourly limit of the calling key and sets the RateLimit-* headers.
+func (sv *Service) Guard(w http.ResponseWriter, r *http.Request, c auth.Caller, _ routes.Route) error {
+	if !c.ViaAPIKey() {
+		return nil
+	}
+	limit := c.RateLimit
+	if limit < 1 {
+		limit = DefaultRateLimit
+	}
+	now := sv.now()
+	win, err := sv.Usage.Admit(r.Context(), c.KeyID, limit, now)
+	if err != nil {
+		return err
+	}
+	reset := int(win.ResetAt.Sub(now).Seconds()) + 1
+	h := w.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(max(0, limit-win.Count)))
+	h.Set("RateLimit-Reset", strconv.Itoa(reset))
+	if win.Allowed {
+		return nil
+	}
+	if win.FirstDeny {
+		if err := sv.markRateLimited(r.Context(), c, now); err != nil {
+			sv.Log.ErrorContext(r.Context(), "mark key rate limited", slog.String("keyId", c.KeyID), slog.String("error", err.Error()))
+		}
+	}
+	return problem.TooManyRequests(fmt.Sprintf("this API key is limited to %d requests per hour", limit), reset)
+}
+
+func (sv *Service) markRateLimited(ctx context.Context, c auth.Caller, now time.Time) error {
+	_, hash, err := sv.Store.owned(ctx, c.UserID, c.KeyID)
+	if err != nil {
+		return err
+	}
+	return sv.Store.MarkRateLimited(ctx, hash, now.Format(hourLayout))
+}
+
+// Observe writes the usage record of every request made with a key.
+func (sv *Service) Observe(r *http.Request, c auth.Caller, rt routes.Route, status int) {
+	if !c.ViaAPIKey() {
+		return
+	}
+	gw, _ := core.GetAPIGatewayV2ContextFromContext(r.Context())
+	rec := Record{KeyID: c.KeyID, Method: r.Method, Route: rt.Key(), Path: r.URL.Path, Status: status,
+		IP: gw.HTTP.SourceIP, UserAgent: truncate(r.UserAgent(), 512), RequestID: gw.RequestID, Time: sv.now()}
+	if rec.RequestID == "" {
+		rec.RequestID = ids.New("req")
+	}
+	if err := sv.Usage.Log(r.Context(), rec); err != nil {
+		sv.Log.ErrorContext(r.Context(), "api key usage", slog.String("keyId", c.KeyID), slog.String("error", err.Error()))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Hooks are the router hooks every HTTP function installs.
+func (sv *Service) Hooks() httpx.Hooks {
+	return httpx.Hooks{Guards: []httpx.Guard{sv.Guard}, Observers: []httpx.Observer{sv.Observe}}
+}
+
+// Register adds the /api-keys routes (token-only: keys cannot manage keys).
+func Register(rt *httpx.Router, sv *Service) {
+	rt.Handle("POST /api/v1/api-keys", func(w http.ResponseWriter, r *http.Request) error {
+		var in CreateInput
+		if err := httpx.DecodeJSON(r, &in); err != nil {
+			return err
+		}
+		k, err := sv.Create(r.Context(), httpx.Caller(r), in)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Location", "/api/v1/api-keys/"+k.ID)
+		httpx.WriteJSON(w, http.StatusCreated, k)
+		return nil
+	})
+	rt.Handle("GET /api/v1/api-keys", func(w http.ResponseWriter, r *http.Request) error {
+		limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
+		if err != nil {
+			return err
+		}
+		keys, next, err := sv.Store.List(r.Context(), httpx.Caller(r).UserID, limit, r.URL.Query().Get("cursor"))
+		if err != nil {
+			return err
+		}
+		idList := make([]string, len(keys))
+		for i, k := range keys {
+			idList[i] = k.ID
+		}
+		used, err := sv.Usage.LastUsed(r.Context(), idList)
+		if err != nil {
+			return err
+		}
+		for i := range keys {
+			if t, ok := used[keys[i].ID]; ok {
+				keys[i].LastUsedAt = &t
+			}
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": keys, "nextCursor": next})
+		return nil
+	})
+	rt.Handle("POST /api/v1/api-keys/{id}/revoke", func(w http.ResponseWriter, r *http.Request) error {
+		k, err := sv.Store.Revoke(r.Context(), httpx.Caller(r).UserID, r.PathValue("id"), sv.now())
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, k)
+		return nil
+	})
+	rt.Handle("DELETE /api/v1/api-keys/{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if err := sv.Store.Delete(r.Context(), httpx.Caller(r).UserID, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	rt.Handle("GET /api/v1/api-keys/{id}/usage", func(w http.ResponseWriter, r *http.Request) error {
+		k, _, err := sv.Store.owned(r.Context(), httpx.Caller(r).UserID, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		st, err := sv.Usage.Stats(r.Context(), k, sv.now())
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, st)
+		return nil
+	})
+}
