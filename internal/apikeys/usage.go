@@ -33,7 +33,9 @@ type Usage struct {
 
 const hourLayout, dayLayout = "2006010215", "20060102"
 
-func n(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 func statsKey(keyID, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{ddb.PK: s("KEYSTATS#" + keyID), ddb.SK: s(sk)}

@@ -36,8 +36,8 @@ type Poller struct {
 	Log     *slog.Logger
 	// CheckpointPath keeps progress across restarts ("" = none: start at the stream's end).
 	CheckpointPath string
-	BatchSize      int           // records per invocation; default 100
-	MaxRetries     int           // retries of a failing batch before it is skipped; default 5
+	BatchSize      int // records per invocation; default 100
+	MaxRetries     int // retries of a failing batch before it is skipped; default 5
 	// After an empty poll the poller pauses IdleDelay, doubling with each further empty poll up
 	// to MaxIdleDelay: quick to notice the next change after activity, cheap when idle.
 	IdleDelay    time.Duration // default 2 ms
