@@ -59,7 +59,9 @@ type Router struct {
 
 func NewRouter(fn string, log *slog.Logger, hooks Hooks) *Router {
 	rt := &Router{fn: fn, mux: http.NewServeMux(), table: map[string]routes.Route{}, registered: map[string]bool{},
-		log: log, guards: append([]Guard{ScopeGuard}, hooks.Guards...), observers: hooks.Observers}
+		// Every request made with a key counts against its limit, refused ones included, so the
+		// hooks (rate limit) run before the scope check.
+		log: log, guards: append(append([]Guard(nil), hooks.Guards...), ScopeGuard), observers: hooks.Observers}
 	for _, r := range routes.ForFunction(fn) {
 		rt.table[r.MuxPattern()] = r
 	}
