@@ -63,6 +63,7 @@ var samples = []sample{
 	{file: "sessions-list.json", function: "sessions", kind: kindHTTP},
 	{file: "sessions-get.json", function: "sessions", kind: kindHTTP},
 	{file: "templates-list.json", function: "sessions", kind: kindHTTP},
+	{file: "apikeys-create.json", function: "apikeys", kind: kindHTTP},
 	{file: "authorizer-http.json", function: "authorizer", kind: kindAuthHTTP},
 	// A WebSocket API's REQUEST authorizer receives the WebSocket request context (connectionId,
 	// routeKey, eventType…), but aws-lambda-go models it with the REST API's request context
@@ -295,6 +296,12 @@ func TestHTTPSamples(t *testing.T) {
 		{"users-me.json", 200, func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body map[string]any) {
 			if body["id"] != sampleOwner || body["role"] != "user" || body["authMethod"] != "token" {
 				t.Errorf("user %v, want id alice with role user by token", body)
+			}
+		}},
+		{"apikeys-create.json", 201, func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body map[string]any) {
+			key, _ := body["key"].(string)
+			if !strings.HasPrefix(key, "sk_") || body["ownerId"] != sampleOwner || body["rateLimit"] != float64(500) || body["expiresAt"] == nil {
+				t.Errorf("created key %v", body)
 			}
 		}},
 		{"sessions-create.json", 201, func(t *testing.T, resp events.APIGatewayV2HTTPResponse, body map[string]any) {
