@@ -1,12 +1,20 @@
-// Package access is the one place that decides what a caller may do with a session. Every
-// session route, and the WebSocket delivery, asks it; later areas (teams, shares) extend Decide,
-// never the callers.
+// Package access is the one place that decides what a caller may do with a session: owner,
+// team role, share and platform role. Every session, sharing, team and activity route, and the
+// WebSocket delivery, asks it.
 package access
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
 )
 
 // Level orders what a caller may do with a session; each level includes the ones below it.
@@ -23,11 +31,40 @@ func (l Level) String() string {
 	return [...]string{"none", "view", "collaborate", "control"}[l]
 }
 
+// ParseLevel reads a share's permission level.
+func ParseLevel(s string) (Level, bool) {
+	switch s {
+	case "view":
+		return View, true
+	case "collaborate":
+		return Collaborate, true
+	case "control":
+		return Control, true
+	}
+	return None, false
+}
+
 // Grant is the caller's effective access to one session.
 type Grant struct {
 	Level Level
-	// Manage covers the owner's rights beyond control: delete, share, transfer, invitations.
+	// Manage covers sharing, revoking, invitations and transfer: the owner's, a team role's with
+	// team.sessions.update, or an admin's.
 	Manage bool
+	// Delete is the owner's, a team role's with team.sessions.delete, or an admin's.
+	Delete bool
+	// Owner is true for the session's owner (and only them).
+	Owner bool
+	// Via says where the grant comes from: owner, admin, operator, team:<role>, share.
+	Via string
+}
+
+func (g Grant) max(o Grant) Grant {
+	if o.Level > g.Level {
+		g.Level, g.Via = o.Level, o.Via
+	}
+	g.Manage = g.Manage || o.Manage
+	g.Delete = g.Delete || o.Delete
+	return g
 }
 
 // Subject is what the decision needs to know about a session.
@@ -37,17 +74,95 @@ type Subject struct {
 	TeamID    string
 }
 
-// Decider computes grants. It holds the lookups later rules need (team roles, shares).
-type Decider struct{}
+// Decider computes grants, reading the caller's team membership and share (one BatchGetItem)
+// only when owner and platform role do not already decide.
+type Decider struct {
+	DB    *dynamodb.Client
+	Table string
+	Now   func() time.Time
+}
 
-// Decide returns the highest access the caller has: owner, platform role (admin: everything;
-// operator: view everything) — and, as the product grows, team role and shares.
-func (d *Decider) Decide(ctx context.Context, c auth.Caller, s Subject) (Grant, error) {
-	switch {
-	case c.IsAdmin(), c.UserID == s.OwnerID:
-		return Grant{Level: Control, Manage: true}, nil
-	case c.IsOperator():
-		return Grant{Level: View}, nil
+func (d *Decider) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
 	}
-	return Grant{}, nil
+	return time.Now()
+}
+
+// Decide returns the highest access the caller has.
+func (d *Decider) Decide(ctx context.Context, c auth.Caller, s Subject) (Grant, error) {
+	if c.UserID == "" {
+		return Grant{}, nil
+	}
+	switch {
+	case c.UserID == s.OwnerID:
+		return Grant{Level: Control, Manage: true, Delete: true, Owner: true, Via: "owner"}, nil
+	case c.IsAdmin():
+		return Grant{Level: Control, Manage: true, Delete: true, Via: "admin"}, nil
+	}
+	g := Grant{}
+	if c.IsOperator() {
+		g = Grant{Level: View, Via: "operator"}
+	}
+	role, share, err := d.lookups(ctx, c.UserID, s)
+	if err != nil {
+		return Grant{}, err
+	}
+	if role != "" {
+		tg := teamGrant(role)
+		tg.Via = "team:" + role
+		g = g.max(tg)
+	}
+	if share > None {
+		g = g.max(Grant{Level: share, Via: "share"})
+	}
+	return g, nil
+}
+
+// lookups reads the caller's membership of the session's team and share of the session.
+func (d *Decider) lookups(ctx context.Context, userID string, s Subject) (string, Level, error) {
+	if d.DB == nil {
+		return "", None, nil
+	}
+	keys := []map[string]types.AttributeValue{ddb.ShareKey(s.SessionID, userID)}
+	if s.TeamID != "" {
+		keys = append(keys, ddb.MemberKey(s.TeamID, userID))
+	}
+	req := map[string]types.KeysAndAttributes{d.Table: {Keys: keys, ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("SK, #r, permissionLevel, expiresAt"), ExpressionAttributeNames: map[string]string{"#r": "role"}}}
+	role, level := "", None
+	for len(req) > 0 {
+		out, err := d.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return "", None, fmt.Errorf("access lookups: %w", err)
+		}
+		for _, item := range out.Responses[d.Table] {
+			sk := str(item["SK"])
+			if len(sk) > 7 && sk[:7] == "MEMBER#" {
+				role = str(item["role"])
+				continue
+			}
+			if exp := num(item["expiresAt"]); exp > 0 && d.now().Unix() >= exp {
+				continue // an expired share grants nothing, whether or not TTL has removed it yet
+			}
+			level, _ = ParseLevel(str(item["permissionLevel"]))
+		}
+		req = out.UnprocessedKeys
+	}
+	return role, level, nil
+}
+
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func num(v types.AttributeValue) int64 {
+	if n, ok := v.(*types.AttributeValueMemberN); ok {
+		x, _ := strconv.ParseInt(n.Value, 10, 64)
+		return x
+	}
+	return 0
 }

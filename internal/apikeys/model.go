@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"time"
 
+	"streamspace/internal/expiry"
 	"streamspace/internal/problem"
 	"streamspace/internal/routes"
 )
@@ -76,32 +76,9 @@ func HashesEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a)
 // Prefix is the part of a key shown to identify it.
 func Prefix(secret string) string { return secret[:prefixLength] }
 
-var expiresRE = regexp.MustCompile(`^([1-9][0-9]{0,4})([hdwmy])$`)
-
 // ParseExpiresIn reads "12h", "30d", "2w", "6m" (months) or "1y" into an expiry time.
 func ParseExpiresIn(s string, now time.Time) (time.Time, error) {
-	m := expiresRE.FindStringSubmatch(s)
-	if m == nil {
-		return time.Time{}, problem.Invalid("expiresIn", `must be a number and a unit: h, d, w, m (months) or y, e.g. "30d"`)
-	}
-	n, _ := strconv.Atoi(m[1])
-	var t time.Time
-	switch m[2] {
-	case "h":
-		t = now.Add(time.Duration(n) * time.Hour)
-	case "d":
-		t = now.AddDate(0, 0, n)
-	case "w":
-		t = now.AddDate(0, 0, 7*n)
-	case "m":
-		t = now.AddDate(0, n, 0)
-	case "y":
-		t = now.AddDate(n, 0, 0)
-	}
-	if t.Sub(now) > maxLifetime {
-		return time.Time{}, problem.Invalid("expiresIn", "must be at most 5 years")
-	}
-	return t, nil
+	return expiry.Parse("expiresIn", s, now, maxLifetime)
 }
 
 // NormalizeScopes validates requested scopes; none means read-only.

@@ -27,6 +27,8 @@ import (
 	"streamspace/internal/notifier"
 	"streamspace/internal/routes"
 	"streamspace/internal/sessions"
+	"streamspace/internal/sharing"
+	"streamspace/internal/teams"
 	"streamspace/internal/templates"
 	"streamspace/internal/users"
 )
@@ -88,7 +90,8 @@ type App struct {
 
 // New connects to DynamoDB with the given AWS configuration.
 func New(cfg Config, awsCfg aws.Config, log *slog.Logger, dbOpts ...func(*dynamodb.Options)) *App {
-	return &App{Cfg: cfg, AWS: awsCfg, DB: ddb.NewClient(awsCfg, cfg.DynamoEndpoint, dbOpts...), Log: log, Access: &access.Decider{}}
+	db := ddb.NewClient(awsCfg, cfg.DynamoEndpoint, dbOpts...)
+	return &App{Cfg: cfg, AWS: awsCfg, DB: db, Log: log, Access: &access.Decider{DB: db, Table: cfg.Tables.Main}}
 }
 
 // FromEnv builds the App of a Lambda function.
@@ -129,7 +132,7 @@ func (a *App) hooks() httpx.Hooks { return a.APIKeys().Hooks() }
 
 // Sessions is the sessions area's service.
 func (a *App) Sessions() *sessions.Service {
-	return &sessions.Service{Store: a.SessionStore(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits}
+	return &sessions.Service{Store: a.SessionStore(), Users: a.Users(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits}
 }
 
 // HTTPHandler builds the router of one HTTP function by name (the local stack serves them all).
@@ -143,6 +146,10 @@ func (a *App) HTTPHandler(fn string) (http.Handler, error) {
 		return a.SessionsHandler()
 	case routes.FnAPIKeys:
 		return a.APIKeysHandler()
+	case routes.FnTeams:
+		return a.TeamsHandler()
+	case routes.FnSharing:
+		return a.SharingHandler()
 	}
 	return nil, fmt.Errorf("no HTTP function %q", fn)
 }
@@ -172,6 +179,19 @@ func (a *App) APIKeysHandler() (http.Handler, error) {
 	svc := a.APIKeys()
 	rt := httpx.NewRouter(routes.FnAPIKeys, a.Log, svc.Hooks())
 	apikeys.Register(rt, svc)
+	return complete(rt)
+}
+
+func (a *App) TeamsHandler() (http.Handler, error) {
+	rt := httpx.NewRouter(routes.FnTeams, a.Log, a.hooks())
+	teams.Register(rt, &teams.Service{Store: &teams.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Users: a.Users(), Sessions: a.SessionStore()})
+	return complete(rt)
+}
+
+func (a *App) SharingHandler() (http.Handler, error) {
+	rt := httpx.NewRouter(routes.FnSharing, a.Log, a.hooks())
+	sharing.Register(rt, &sharing.Service{Store: &sharing.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Sessions: a.Sessions(),
+		Users: a.Users(), Access: a.Access})
 	return complete(rt)
 }
 

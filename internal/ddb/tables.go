@@ -22,6 +22,8 @@ const (
 	GSI1SK         = "GSI1SK"
 	GSI2, GSI2PK   = "GSI2", "GSI2PK"
 	GSI2SK         = "GSI2SK"
+	GSI3, GSI3PK   = "GSI3", "GSI3PK"
+	GSI3SK         = "GSI3SK"
 	TTLAttribute   = "expiresAt"
 	MainLogicalID  = "MainTable"
 	ConnLogicalID  = "ConnectionsTable"
@@ -44,7 +46,7 @@ type TableDef struct {
 // Audit holds high-volume records (API-key usage logs and counters): both are kept apart so
 // their churn never flows through the notifier's stream.
 var (
-	Main        = TableDef{LogicalID: MainLogicalID, Stream: true, GSIs: []string{GSI1, GSI2}}
+	Main        = TableDef{LogicalID: MainLogicalID, Stream: true, GSIs: []string{GSI1, GSI2, GSI3}}
 	Connections = TableDef{LogicalID: ConnLogicalID, Stream: false, GSIs: []string{GSI1}}
 	Audit       = TableDef{LogicalID: AuditLogicalID, Stream: false, GSIs: []string{GSI1}}
 	AllTables   = []TableDef{Main, Connections, Audit}

@@ -63,12 +63,19 @@ var wantGrants = map[string][]string{
 	// Keys live in MainTable; their usage statistics are read from AuditTable (GetItem / Query /
 	// BatchGetItem) besides its own request accounting.
 	"ApikeysFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	// Teams, memberships, roles and team quotas; team sessions through GSI3 (GetItem, Query,
+	// BatchGetItem, PutItem, UpdateItem, DeleteItem, TransactWriteItems, BatchWriteItem).
+	"TeamsFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	// Session shares, invitations and collaborators, same operations as teams.
+	"SharingFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
 	// Reads users and API keys; records users on first sight with one conditional PutItem.
 	// Nothing on AuditTable.
 	"AuthorizerFunction": grantList(dynamoRead(ddb.MainLogicalID), []string{"dynamodb:PutItem " + ddb.MainLogicalID}),
-	// Connections and subscriptions; reads sessions for access checks.
+	// Connections and subscriptions; reads sessions, shares and team members for access checks
+	// (never writes MainTable).
 	"WebsocketFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID)),
-	// Finds and prunes connections, reads access data, posts to clients, parks failed batches.
+	// Finds and prunes connections, reads access data (sessions, shares, team members; never
+	// writes MainTable), posts to clients, parks failed batches.
 	"NotifierFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID),
 		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
 }

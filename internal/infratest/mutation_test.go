@@ -78,6 +78,20 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: tablesCheck, want: `GlobalSecondaryIndexes: missing "GSI2`,
 		},
 		{
+			name: "MainTable without GSI3 (a team's sessions)",
+			mutate: func(tmpl cfn) {
+				p := mainProps(tmpl)
+				var keep []any
+				for _, g := range asList(p["GlobalSecondaryIndexes"]) {
+					if str(get(g, "IndexName")) != ddb.GSI3 {
+						keep = append(keep, g)
+					}
+				}
+				p["GlobalSecondaryIndexes"] = keep
+			},
+			check: tablesCheck, want: `GlobalSecondaryIndexes: missing "GSI3`,
+		},
+		{
 			name: "MainTable GSI1 projecting KEYS_ONLY",
 			mutate: func(tmpl cfn) {
 				asMap(get(asList(mainProps(tmpl)["GlobalSecondaryIndexes"])[0], "Projection"))["ProjectionType"] = "KEYS_ONLY"
@@ -127,6 +141,26 @@ func TestChecksDetectDrift(t *testing.T) {
 			name:   "route removed",
 			mutate: func(tmpl cfn) { delete(asMap(paths(tmpl)["/api/v1/sessions/{id}"]), "patch") },
 			check:  routesCheck, want: "PATCH /api/v1/sessions/{id} (function sessions) is in routes.All but not in the template",
+		},
+		{
+			name:   "session transfer route removed",
+			mutate: func(tmpl cfn) { delete(asMap(paths(tmpl)["/api/v1/sessions/{id}/transfer"]), "post") },
+			check:  routesCheck, want: "POST /api/v1/sessions/{id}/transfer (function sessions) is in routes.All but not in the template",
+		},
+		{
+			name: "team route with two path parameters removed",
+			mutate: func(tmpl cfn) {
+				delete(asMap(paths(tmpl)["/api/v1/teams/{teamId}/check-permission/{permission}"]), "get")
+			},
+			check: routesCheck, want: "GET /api/v1/teams/{teamId}/check-permission/{permission} (function teams) is in routes.All but not in the template",
+		},
+		{
+			name: "sharing route on the sessions function",
+			mutate: func(tmpl cfn) {
+				integ := asMap(get(paths(tmpl), "/api/v1/invitations/{token}/accept", "post", "x-amazon-apigateway-integration"))
+				integ["uri"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${SessionsFunction.Arn}/invocations"}
+			},
+			check: routesCheck, want: "POST /api/v1/invitations/{token}/accept is served by SessionsFunction",
 		},
 		{
 			name: "route added",
@@ -238,6 +272,26 @@ func TestChecksDetectDrift(t *testing.T) {
 			name:   "authenticated HTTP function without AuditTable",
 			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "SessionsFunctionRole", ddb.AuditLogicalID) },
 			check:  auditAccessDiffs, want: "SessionsFunction serves authenticated routes (API-key metering) but lacks dynamodb:UpdateItem AuditTable",
+		},
+		{
+			name:   "sharing function without AuditTable",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "SharingFunctionRole", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "SharingFunction serves authenticated routes (API-key metering) but lacks dynamodb:PutItem AuditTable",
+		},
+		{
+			name:   "teams without MainTable writes",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "TeamsFunctionRole", ddb.MainLogicalID) },
+			check:  grantsOf("TeamsFunction"), want: `missing "dynamodb:UpdateItem MainTable"`,
+		},
+		{
+			name:   "notifier may write MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "NotifierFunctionRole", "dynamodb:PutItem", ddb.MainLogicalID) },
+			check:  grantsOf(notifierFunction), want: `unexpected "dynamodb:PutItem MainTable"`,
+		},
+		{
+			name:   "websocket may write MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "WebsocketFunctionRole", "dynamodb:UpdateItem", ddb.MainLogicalID) },
+			check:  grantsOf(websocketFunction), want: `unexpected "dynamodb:UpdateItem MainTable"`,
 		},
 		{
 			name:   "apikeys without MainTable writes",

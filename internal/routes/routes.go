@@ -11,6 +11,8 @@ const (
 	FnUsers    = "users"
 	FnSessions = "sessions"
 	FnAPIKeys  = "apikeys"
+	FnTeams    = "teams"
+	FnSharing  = "sharing"
 )
 
 // API-key scopes. Tokens are unscoped; keys carry a subset of these (docs/api-keys.md).
@@ -85,11 +87,40 @@ var All = []Route{
 	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/disconnect", Scope: ScopeSessionsWrite},
 	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/heartbeat", Scope: ScopeSessionsWrite},
 	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/status", Scope: ScopeRuntimeReport},
+	{Function: FnSessions, Method: "POST", Path: v1 + "/sessions/{id}/transfer", Scope: ScopeSharingWrite},
 	{Function: FnSessions, Method: "GET", Path: v1 + "/templates", Scope: ScopeSessionsRead},
 	{Function: FnSessions, Method: "GET", Path: v1 + "/templates/{name}", Scope: ScopeSessionsRead},
 	{Function: FnSessions, Method: "POST", Path: v1 + "/templates", Scope: ScopeTemplatesWrite},
 	{Function: FnSessions, Method: "PUT", Path: v1 + "/templates/{name}", Scope: ScopeTemplatesWrite},
 	{Function: FnSessions, Method: "DELETE", Path: v1 + "/templates/{name}", Scope: ScopeTemplatesWrite},
+
+	{Function: FnTeams, Method: "POST", Path: v1 + "/teams", Scope: ScopeTeamsWrite},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/my-teams", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "PATCH", Path: v1 + "/teams/{teamId}", Scope: ScopeTeamsWrite},
+	{Function: FnTeams, Method: "DELETE", Path: v1 + "/teams/{teamId}", Scope: ScopeTeamsWrite},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/members", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "POST", Path: v1 + "/teams/{teamId}/members", Scope: ScopeTeamsWrite},
+	{Function: FnTeams, Method: "PATCH", Path: v1 + "/teams/{teamId}/members/{userId}", Scope: ScopeTeamsWrite},
+	{Function: FnTeams, Method: "DELETE", Path: v1 + "/teams/{teamId}/members/{userId}", Scope: ScopeTeamsWrite},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/permissions", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/role-info", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/my-permissions", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/check-permission/{permission}", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/sessions", Scope: ScopeSessionsRead},
+	{Function: FnTeams, Method: "GET", Path: v1 + "/teams/{teamId}/quota", Scope: ScopeTeamsRead},
+	{Function: FnTeams, Method: "PUT", Path: v1 + "/teams/{teamId}/quota", Scope: ScopeTeamsWrite},
+
+	{Function: FnSharing, Method: "POST", Path: v1 + "/sessions/{id}/share", Scope: ScopeSharingWrite},
+	{Function: FnSharing, Method: "GET", Path: v1 + "/sessions/{id}/shares", Scope: ScopeSharingRead},
+	{Function: FnSharing, Method: "DELETE", Path: v1 + "/sessions/{id}/shares/{shareId}", Scope: ScopeSharingWrite},
+	{Function: FnSharing, Method: "POST", Path: v1 + "/sessions/{id}/invitations", Scope: ScopeSharingWrite},
+	{Function: FnSharing, Method: "GET", Path: v1 + "/sessions/{id}/invitations", Scope: ScopeSharingRead},
+	{Function: FnSharing, Method: "DELETE", Path: v1 + "/invitations/{token}", Scope: ScopeSharingWrite},
+	{Function: FnSharing, Method: "POST", Path: v1 + "/invitations/{token}/accept", Scope: ScopeSharingWrite},
+	{Function: FnSharing, Method: "GET", Path: v1 + "/sessions/{id}/collaborators", Scope: ScopeSharingRead},
+	{Function: FnSharing, Method: "DELETE", Path: v1 + "/sessions/{id}/collaborators/{userId}", Scope: ScopeSharingWrite},
+	{Function: FnSharing, Method: "GET", Path: v1 + "/shared-sessions", Scope: ScopeSharingRead},
 }
 
 // ForFunction returns the routes one function serves.

@@ -23,6 +23,7 @@ func Register(rt *httpx.Router, sv *Service) {
 	rt.Handle("POST /api/v1/sessions/{id}/disconnect", h.disconnect)
 	rt.Handle("POST /api/v1/sessions/{id}/heartbeat", h.heartbeat)
 	rt.Handle("POST /api/v1/sessions/{id}/status", h.status)
+	rt.Handle("POST /api/v1/sessions/{id}/transfer", h.transfer)
 }
 
 type handler struct{ sv *Service }
@@ -234,6 +235,21 @@ func (h handler) status(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	se, err := h.sv.ReportStatus(r.Context(), httpx.Caller(r), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+func (h handler) transfer(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		NewOwnerUserID string `json:"newOwnerUserId"`
+	}
+	if err := httpx.DecodeJSON(r, &in); err != nil {
+		return err
+	}
+	se, err := h.sv.Transfer(r.Context(), httpx.Caller(r), r.PathValue("id"), in.NewOwnerUserID)
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,13 @@ import (
 	"streamspace/internal/problem"
 	"streamspace/internal/resources"
 	"streamspace/internal/templates"
+	"streamspace/internal/users"
 )
 
 // Service holds the sessions area's rules; handlers translate HTTP to calls on it.
 type Service struct {
 	Store     *Store
+	Users     *users.Store
 	Templates *templates.Store
 	Access    *access.Decider
 	Limits    Limits
@@ -67,9 +69,8 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, id
 	if !templates.ValidName(in.TemplateName) {
 		return Session{}, false, problem.Invalid("templateName", "is not a template name")
 	}
-	if in.TeamID != "" {
-		// Teams arrive with the teams area; until then no team exists, so none can be named.
-		return Session{}, false, problem.Invalid("teamId", "no such team")
+	if in.TeamID != "" && !ids.Valid("team", in.TeamID) {
+		return Session{}, false, problem.Invalid("teamId", "is not a team id")
 	}
 	tags, err := normalizeTags(in.Tags)
 	if err != nil {
@@ -108,7 +109,7 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, id
 		return Session{}, false, problem.Invalid(field, err.Error())
 	}
 	now := sv.now()
-	se := Session{ID: ids.New("sess"), OwnerID: c.UserID, TemplateName: tpl.Name, State: StatePending,
+	se := Session{ID: ids.New("sess"), OwnerID: c.UserID, TeamID: in.TeamID, TemplateName: tpl.Name, State: StatePending,
 		DesiredState: StateRunning, Resources: res, Tags: tags, IdleTimeout: idle, MaxSessionDuration: maxDur,
 		PersistentHome: in.PersistentHome == nil || *in.PersistentHome, LastActivity: now, CreatedAt: now, UpdatedAt: now, Version: 1}
 	return sv.Store.Create(ctx, se, amt, sv.Limits, idem)
@@ -176,10 +177,11 @@ func need(g access.Grant, l access.Level, what string) error {
 // client pinned a version with If-Match (then the conflict is the client's: 412).
 type change struct {
 	required access.Level
-	manage   bool
+	manage   bool // sharing, transfer: owner, team sessions.update, admin
+	delete   bool // owner, team sessions.delete, admin
 	what     string
 	ifMatch  *int
-	mutate   func(old Session, next *Session) (quota *types.TransactWriteItem, extra []types.TransactWriteItem, err error)
+	mutate   func(old Session, next *Session, g access.Grant) (quota []types.TransactWriteItem, extra []types.TransactWriteItem, err error)
 }
 
 func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch change) (Session, error) {
@@ -191,7 +193,7 @@ func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch chang
 		if err := need(g, ch.required, ch.what); err != nil {
 			return Session{}, err
 		}
-		if ch.manage && !g.Manage {
+		if (ch.manage && !g.Manage) || (ch.delete && !g.Delete) {
 			return Session{}, problem.Forbidden(ch.what + " is for the session's owner")
 		}
 		if ch.ifMatch != nil && *ch.ifMatch != old.Version {
@@ -199,7 +201,7 @@ func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch chang
 		}
 		next := old
 		next.Tags = slices.Clone(old.Tags)
-		quota, extra, err := ch.mutate(old, &next)
+		quota, extra, err := ch.mutate(old, &next, g)
 		if err != nil {
 			return Session{}, err
 		}
@@ -266,7 +268,7 @@ func (sv *Service) Patch(ctx context.Context, c auth.Caller, id string, in Patch
 		return Session{}, err
 	}
 	return sv.apply(ctx, c, id, change{required: access.Control, what: "changing the session", ifMatch: ifMatch,
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if old.Final() {
 				return nil, nil, problem.Conflict("the session is terminated")
 			}
@@ -276,14 +278,13 @@ func (sv *Service) Patch(ctx context.Context, c auth.Caller, id string, in Patch
 			if maxDur > 0 {
 				next.MaxSessionDuration = maxDur
 			}
-			var quota *types.TransactWriteItem
+			var quota []types.TransactWriteItem
 			if in.Resources != nil && *in.Resources != old.Resources {
 				oldAmt, _, _ := old.Resources.Parse()
 				next.Resources = *in.Resources
 				if old.Live() {
-					q := sv.Store.quotaChange(old.OwnerID, 0, resources.Amount{CPUMillis: newAmt.CPUMillis - oldAmt.CPUMillis,
+					quota = sv.Store.quotaChanges(old, 0, resources.Amount{CPUMillis: newAmt.CPUMillis - oldAmt.CPUMillis,
 						MemoryMiB: newAmt.MemoryMiB - oldAmt.MemoryMiB}, sv.Limits)
-					quota = &q
 				}
 			}
 			if in.DesiredState != nil && *in.DesiredState != old.DesiredState {
@@ -301,20 +302,24 @@ func (sv *Service) Patch(ctx context.Context, c auth.Caller, id string, in Patch
 
 // terminate ends a session at once in the control plane (the runtime reaps what ran) and
 // releases its quota in the same transaction.
-func (sv *Service) terminate(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+func (sv *Service) terminate(old Session, next *Session) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 	next.DesiredState, next.State, next.URL = StateTerminated, StateTerminated, ""
+	return sv.release(old), nil, nil
+}
+
+// release gives a live session's quota back to its owner and team.
+func (sv *Service) release(old Session) []types.TransactWriteItem {
 	if !old.Live() {
-		return nil, nil, nil
+		return nil
 	}
 	amt, _, _ := old.Resources.Parse()
-	q := sv.Store.quotaChange(old.OwnerID, -1, resources.Amount{CPUMillis: -amt.CPUMillis, MemoryMiB: -amt.MemoryMiB}, sv.Limits)
-	return &q, nil, nil
+	return sv.Store.quotaChanges(old, -1, resources.Amount{CPUMillis: -amt.CPUMillis, MemoryMiB: -amt.MemoryMiB}, sv.Limits)
 }
 
 // Delete terminates the session and keeps its record as history (owner or admin).
 func (sv *Service) Delete(ctx context.Context, c auth.Caller, id string, ifMatch *int) (Session, error) {
-	return sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "deleting the session", ifMatch: ifMatch,
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+	return sv.apply(ctx, c, id, change{required: access.View, delete: true, what: "deleting the session", ifMatch: ifMatch,
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if old.DeletedAt != nil {
 				return nil, nil, ErrNotFound
 			}
@@ -336,7 +341,7 @@ func (sv *Service) SetTags(ctx context.Context, c auth.Caller, id string, replac
 		return Session{}, err
 	}
 	return sv.apply(ctx, c, id, change{required: access.Control, what: "changing tags", ifMatch: ifMatch,
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if old.Final() {
 				return nil, nil, problem.Conflict("the session is terminated")
 			}
@@ -371,13 +376,9 @@ type ConnectResult struct {
 func (sv *Service) Connect(ctx context.Context, c auth.Caller, id string) (ConnectResult, error) {
 	var res ConnectResult
 	_, err := sv.apply(ctx, c, id, change{required: access.View, what: "connecting",
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if !old.Live() {
 				return nil, nil, problem.Conflict("the session is " + old.State)
-			}
-			g, err := sv.Access.Decide(ctx, c, access.Subject{SessionID: old.ID, OwnerID: old.OwnerID, TeamID: old.TeamID})
-			if err != nil {
-				return nil, nil, err
 			}
 			now := sv.now()
 			conn := Connection{ConnectionID: ids.New("conn"), SessionID: old.ID, UserID: c.UserID, PermissionLevel: g.Level.String(),
@@ -414,7 +415,7 @@ func (sv *Service) Disconnect(ctx context.Context, c auth.Caller, id, connID str
 		return problem.Invalid("connectionId", "is not a connection id")
 	}
 	_, err := sv.apply(ctx, c, id, change{required: access.View, what: "disconnecting",
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if next.ActiveConnections > 0 {
 				next.ActiveConnections--
 			}
@@ -429,7 +430,7 @@ func (sv *Service) Heartbeat(ctx context.Context, c auth.Caller, id, connID stri
 		return Session{}, problem.Invalid("connectionId", "is not a connection id")
 	}
 	return sv.apply(ctx, c, id, change{required: access.Collaborate, what: "sending heartbeats",
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if !old.Live() {
 				return nil, nil, problem.Conflict("the session is " + old.State)
 			}
@@ -470,7 +471,7 @@ func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, i
 		return Session{}, problem.Invalid("error", "a failed session needs a reason")
 	}
 	return sv.apply(ctx, c, id, change{required: access.View, what: "reporting status",
-		mutate: func(old Session, next *Session) (*types.TransactWriteItem, []types.TransactWriteItem, error) {
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if in.State != old.State && !CanTransition(old.State, in.State) {
 				return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
 			}
@@ -482,9 +483,7 @@ func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, i
 				next.DesiredState = StateTerminated
 			}
 			if old.Live() && !next.Live() {
-				amt, _, _ := old.Resources.Parse()
-				q := sv.Store.quotaChange(old.OwnerID, -1, resources.Amount{CPUMillis: -amt.CPUMillis, MemoryMiB: -amt.MemoryMiB}, sv.Limits)
-				return &q, nil, nil
+				return sv.release(old), nil, nil
 			}
 			return nil, nil, nil
 		}})
@@ -501,4 +500,98 @@ func (sv *Service) List(ctx context.Context, c auth.Caller, q ListQuery) ([]Sess
 		q.OwnerID = c.UserID
 	}
 	return sv.Store.List(ctx, q)
+}
+
+// Transfer gives the session to another user (owner, team manager or admin). The new owner must
+// exist and have quota; the old owner keeps nothing unless shared; shares stay.
+func (sv *Service) Transfer(ctx context.Context, c auth.Caller, id, newOwner string) (Session, error) {
+	if newOwner == "" || len(newOwner) > 128 {
+		return Session{}, problem.Invalid("newOwnerUserId", "is required")
+	}
+	if _, err := sv.Users.Get(ctx, newOwner); errors.Is(err, users.ErrNotFound) {
+		return Session{}, problem.Invalid("newOwnerUserId", "no such user")
+	} else if err != nil {
+		return Session{}, err
+	}
+	return sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "transferring the session",
+		mutate: func(old Session, next *Session, _ access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if old.Final() {
+				return nil, nil, problem.Conflict("the session is terminated")
+			}
+			if newOwner == old.OwnerID {
+				return nil, nil, problem.Conflict("the session already belongs to " + newOwner)
+			}
+			next.OwnerID = newOwner
+			if !old.Live() {
+				return nil, nil, nil
+			}
+			amt, _, _ := old.Resources.Parse()
+			return []types.TransactWriteItem{
+				sv.Store.quotaChange(newOwner, 1, amt, sv.Limits),
+				sv.Store.quotaChange(old.OwnerID, -1, resources.Amount{CPUMillis: -amt.CPUMillis, MemoryMiB: -amt.MemoryMiB}, sv.Limits),
+			}, nil, nil
+		}})
+}
+
+// Collaborator is a user with live connections to a session.
+type Collaborator struct {
+	UserID          string   `json:"userId"`
+	PermissionLevel string   `json:"permissionLevel"`
+	ConnectionIDs   []string `json:"connectionIds"`
+	Since           string   `json:"since"`
+}
+
+// Collaborators groups a session's live connections by user.
+func (sv *Service) Collaborators(ctx context.Context, sessionID string) ([]Collaborator, error) {
+	conns, err := sv.Store.Connections(ctx, sessionID, sv.now())
+	if err != nil {
+		return nil, err
+	}
+	byUser := map[string]*Collaborator{}
+	out := []Collaborator{}
+	var order []string
+	for _, c := range conns {
+		col, ok := byUser[c.UserID]
+		if !ok {
+			col = &Collaborator{UserID: c.UserID, PermissionLevel: c.PermissionLevel, Since: c.ConnectedAt}
+			byUser[c.UserID] = col
+			order = append(order, c.UserID)
+		}
+		col.ConnectionIDs = append(col.ConnectionIDs, c.ConnectionID)
+		if c.ConnectedAt < col.Since {
+			col.Since = c.ConnectedAt
+		}
+	}
+	for _, u := range order {
+		out = append(out, *byUser[u])
+	}
+	return out, nil
+}
+
+// DisconnectUser ends every live connection one user has to a session (owner's or manager's
+// action, checked by the caller); it returns how many were ended.
+func (sv *Service) DisconnectUser(ctx context.Context, c auth.Caller, id, userID string) (int, error) {
+	conns, err := sv.Store.Connections(ctx, id, sv.now())
+	if err != nil {
+		return 0, err
+	}
+	var mine []Connection
+	for _, cn := range conns {
+		if cn.UserID == userID && len(mine) < 90 { // one transaction holds at most 100 writes
+			mine = append(mine, cn)
+		}
+	}
+	if len(mine) == 0 {
+		return 0, nil
+	}
+	_, err = sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "removing a collaborator",
+		mutate: func(old Session, next *Session, _ access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			var del []types.TransactWriteItem
+			for _, cn := range mine {
+				del = append(del, sv.Store.deleteConnection(old.ID, cn.ConnectionID, userID))
+			}
+			next.ActiveConnections = max(0, old.ActiveConnections-len(mine))
+			return nil, del, nil
+		}})
+	return len(mine), err
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"streamspace/internal/access"
 	"streamspace/internal/ddb"
 	"streamspace/internal/problem"
 	"streamspace/internal/resources"
@@ -35,6 +38,8 @@ type sessionItem struct {
 	GSI1SK string `dynamodbav:"GSI1SK"`
 	GSI2PK string `dynamodbav:"GSI2PK"`
 	GSI2SK string `dynamodbav:"GSI2SK"`
+	GSI3PK string `dynamodbav:"GSI3PK,omitempty"` // TEAMSESSIONS#<teamId>: a team's sessions
+	GSI3SK string `dynamodbav:"GSI3SK,omitempty"`
 	Entity string `dynamodbav:"entity"`
 }
 
@@ -42,9 +47,10 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }
 
 // SessionKey is the primary key of a session item.
-func SessionKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("SESSION#" + id), ddb.SK: s("META")}
-}
+func SessionKey(id string) map[string]types.AttributeValue { return ddb.SessionKey(id) }
+
+// TeamSessionsPK is the GSI3 partition of a team's sessions.
+func TeamSessionsPK(teamID string) string { return "TEAMSESSIONS#" + teamID }
 
 func quotaKey(userID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{ddb.PK: s("USER#" + userID), ddb.SK: s("QUOTA")}
@@ -54,8 +60,12 @@ func marshalSession(se Session) (map[string]types.AttributeValue, error) {
 	if se.Tags == nil {
 		se.Tags = []string{}
 	}
-	return attributevalue.MarshalMap(sessionItem{Session: se, PK: "SESSION#" + se.ID, SK: "META",
-		GSI1PK: "OWNER#" + se.OwnerID, GSI1SK: se.ID, GSI2PK: "TYPE#session", GSI2SK: se.ID, Entity: EntitySession})
+	it := sessionItem{Session: se, PK: "SESSION#" + se.ID, SK: "META",
+		GSI1PK: "OWNER#" + se.OwnerID, GSI1SK: se.ID, GSI2PK: "TYPE#session", GSI2SK: se.ID, Entity: EntitySession}
+	if se.TeamID != "" {
+		it.GSI3PK, it.GSI3SK = TeamSessionsPK(se.TeamID), se.ID
+	}
+	return attributevalue.MarshalMap(it)
 }
 
 // UnmarshalSession decodes a stored session item (also a stream image).
@@ -85,6 +95,47 @@ type Limits struct {
 
 // DefaultLimits are the per-user quota unless configured otherwise.
 var DefaultLimits = Limits{MaxSessions: 5, MaxCPUMillis: 16000, MaxMemoryMiB: 32768}
+
+// TeamQuotaKey is a team's quota item: limits and the headroom left under them.
+func TeamQuotaKey(teamID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s(ddb.TeamPK(teamID)), ddb.SK: s("QUOTA")}
+}
+
+// teamQuotaChange moves a team's headroom: taking (positive sessions/amt) is refused when the
+// headroom is short, giving back always succeeds. Headroom (limit − usage) is kept rather than
+// usage so the condition needs no arithmetic on two stored values.
+func (st *Store) teamQuotaChange(teamID string, sessions int, amt resources.Amount) types.TransactWriteItem {
+	u := &types.Update{TableName: &st.Table, Key: TeamQuotaKey(teamID),
+		UpdateExpression: aws.String("ADD sessionsLeft :n, cpuLeft :c, memoryLeft :m"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":n": n(-sessions), ":c": n(-amt.CPUMillis), ":m": n(-amt.MemoryMiB)}}
+	var conds []string
+	if sessions > 0 {
+		conds = append(conds, "sessionsLeft >= :tn")
+		u.ExpressionAttributeValues[":tn"] = n(sessions)
+	}
+	if amt.CPUMillis > 0 {
+		conds = append(conds, "cpuLeft >= :tc")
+		u.ExpressionAttributeValues[":tc"] = n(amt.CPUMillis)
+	}
+	if amt.MemoryMiB > 0 {
+		conds = append(conds, "memoryLeft >= :tm")
+		u.ExpressionAttributeValues[":tm"] = n(amt.MemoryMiB)
+	}
+	if len(conds) > 0 {
+		u.ConditionExpression = aws.String(strings.Join(conds, " AND "))
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// quotaChanges charges (or, negative, releases) a session's owner and team together.
+func (st *Store) quotaChanges(se Session, sessions int, amt resources.Amount, lim Limits) []types.TransactWriteItem {
+	out := []types.TransactWriteItem{st.quotaChange(se.OwnerID, sessions, amt, lim)}
+	if se.TeamID != "" {
+		out = append(out, st.teamQuotaChange(se.TeamID, sessions, amt))
+	}
+	return out
+}
 
 // quotaChange adds amt (negative to release) to an owner's usage, refusing to exceed limits.
 func (st *Store) quotaChange(owner string, sessions int, amt resources.Amount, lim Limits) types.TransactWriteItem {
@@ -117,8 +168,10 @@ func idemKey(userID, key string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{ddb.PK: s("IDEMP#" + userID + "#" + key), ddb.SK: s("IDEMP")}
 }
 
-// Create writes a new session, its quota charge and its idempotency record in one transaction.
-// A replayed Idempotency-Key returns the session the first request created.
+// Create writes a new session, its quota charges and its idempotency record in one
+// transaction; a team session also checks, in the same transaction, that the creator's team
+// role may create sessions. A replayed Idempotency-Key returns the session the first request
+// created.
 func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, lim Limits, idem *Idempotency) (Session, bool, error) {
 	item, err := marshalSession(se)
 	if err != nil {
@@ -128,6 +181,14 @@ func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, l
 		{Put: &types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
 		st.quotaChange(se.OwnerID, 1, amt, lim),
 	}
+	if se.TeamID != "" {
+		tx = append(tx, st.teamQuotaChange(se.TeamID, 1, amt), types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &st.Table, Key: ddb.MemberKey(se.TeamID, se.OwnerID),
+			ConditionExpression:       aws.String("#r IN (:r1, :r2, :r3)"),
+			ExpressionAttributeNames:  map[string]string{"#r": "role"},
+			ExpressionAttributeValues: creatorRoles()}})
+	}
+	idemAt := len(tx)
 	if idem != nil {
 		k := idemKey(idem.UserID, idem.Key)
 		k["requestHash"], k["sessionId"] = s(idem.RequestHash), s(se.ID)
@@ -143,12 +204,31 @@ func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, l
 	}
 	reasons := cancelReasons(err)
 	switch {
-	case len(reasons) > 2 && reasons[2]:
+	case len(reasons) > idemAt && reasons[idemAt]:
 		return st.replay(ctx, idem)
+	case se.TeamID != "" && len(reasons) > 3 && reasons[3]:
+		return Session{}, false, problem.Forbidden("creating team sessions needs the team.sessions.create permission")
 	case len(reasons) > 1 && reasons[1]:
 		return Session{}, false, quotaExceeded(lim)
+	case se.TeamID != "" && len(reasons) > 2 && reasons[2]:
+		p := problem.Forbidden("the team's quota is exhausted")
+		p.Type = "https://streamspace.dev/problems/quota-exceeded"
+		return Session{}, false, p
 	}
 	return Session{}, false, fmt.Errorf("create session: %w", err)
+}
+
+// creatorRoles are the team roles holding team.sessions.create.
+func creatorRoles() map[string]types.AttributeValue {
+	out := map[string]types.AttributeValue{}
+	i := 1
+	for _, r := range access.TeamRoles {
+		if access.RoleHas(r, access.PermSessionsCreate) {
+			out[fmt.Sprintf(":r%d", i)] = s(r)
+			i++
+		}
+	}
+	return out
 }
 
 func quotaExceeded(lim Limits) error {
@@ -204,7 +284,7 @@ func (st *Store) Get(ctx context.Context, id string) (Session, error) {
 
 // Save replaces old with next if nobody changed it meanwhile (version check), together with
 // any quota change and extra writes, atomically.
-func (st *Store) Save(ctx context.Context, old, next Session, quota *types.TransactWriteItem, extra ...types.TransactWriteItem) error {
+func (st *Store) Save(ctx context.Context, old, next Session, quota []types.TransactWriteItem, extra ...types.TransactWriteItem) error {
 	next.Version = old.Version + 1
 	item, err := marshalSession(next)
 	if err != nil {
@@ -212,7 +292,7 @@ func (st *Store) Save(ctx context.Context, old, next Session, quota *types.Trans
 	}
 	put := &types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("version = :v"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(old.Version)}}
-	if quota == nil && len(extra) == 0 {
+	if len(quota) == 0 && len(extra) == 0 {
 		_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: put.Item,
 			ConditionExpression: put.ConditionExpression, ExpressionAttributeValues: put.ExpressionAttributeValues})
 		var cfe *types.ConditionalCheckFailedException
@@ -221,11 +301,7 @@ func (st *Store) Save(ctx context.Context, old, next Session, quota *types.Trans
 		}
 		return err
 	}
-	tx := []types.TransactWriteItem{{Put: put}}
-	if quota != nil {
-		tx = append(tx, *quota)
-	}
-	tx = append(tx, extra...)
+	tx := append(append([]types.TransactWriteItem{{Put: put}}, quota...), extra...)
 	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	reasons := cancelReasons(err)
 	switch {
@@ -233,12 +309,13 @@ func (st *Store) Save(ctx context.Context, old, next Session, quota *types.Trans
 		return nil
 	case len(reasons) > 0 && reasons[0]:
 		return errVersionConflict
-	case quota != nil && len(reasons) > 1 && reasons[1]:
-		return errQuota
 	case len(reasons) > 0:
 		for i, failed := range reasons[1:] {
+			if failed && i < len(quota) {
+				return errQuota
+			}
 			if failed {
-				return extraFailed{index: i}
+				return extraFailed{index: i - len(quota)}
 			}
 		}
 	}
@@ -258,6 +335,7 @@ func (e extraFailed) Error() string {
 type ListQuery struct {
 	OwnerID      string // "" with All = every session
 	All          bool
+	TeamID       string // a team's sessions (GSI3)
 	State        string
 	Tag          string
 	TemplateName string
@@ -270,7 +348,10 @@ type ListQuery struct {
 // nextCursor still leads on.
 func (st *Store) List(ctx context.Context, q ListQuery) ([]Session, string, error) {
 	index, pkAttr, skAttr, pkVal := ddb.GSI1, ddb.GSI1PK, ddb.GSI1SK, "OWNER#"+q.OwnerID
-	if q.All {
+	switch {
+	case q.TeamID != "":
+		index, pkAttr, skAttr, pkVal = ddb.GSI3, ddb.GSI3PK, ddb.GSI3SK, TeamSessionsPK(q.TeamID)
+	case q.All:
 		index, pkAttr, skAttr, pkVal = ddb.GSI2, ddb.GSI2PK, ddb.GSI2SK, "TYPE#session"
 	}
 	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pkVal}, pkAttr, skAttr, ddb.PK, ddb.SK)
@@ -367,4 +448,44 @@ func (st *Store) touchConnection(sessionID, connID, userID string, expiresAt int
 		ConditionExpression: aws.String("attribute_exists(PK) AND userId = :u"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(userID),
 			":e": &types.AttributeValueMemberN{Value: strconv.FormatInt(expiresAt, 10)}}}}
+}
+
+// GetMany reads several sessions with BatchGetItem (missing ones are absent from the map).
+func (st *Store) GetMany(ctx context.Context, idList []string) (map[string]Session, error) {
+	out := map[string]Session{}
+	for start := 0; start < len(idList); start += 100 {
+		var keys []map[string]types.AttributeValue
+		for _, id := range idList[start:min(start+100, len(idList))] {
+			keys = append(keys, SessionKey(id))
+		}
+		req := map[string]types.KeysAndAttributes{st.Table: {Keys: keys}}
+		for len(req) > 0 {
+			res, err := st.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("get sessions: %w", err)
+			}
+			for _, item := range res.Responses[st.Table] {
+				se, err := UnmarshalSession(item)
+				if err != nil {
+					return nil, err
+				}
+				out[se.ID] = se
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// Connections lists a session's live viewer connections (one query of its partition).
+func (st *Store) Connections(ctx context.Context, sessionID string, now time.Time) ([]Connection, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :c)"),
+		FilterExpression:          aws.String("expiresAt > :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":c": s("CONN#"), ":now": n(int(now.Unix()))}})
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	conns := []Connection{}
+	return conns, attributevalue.UnmarshalListOfMaps(out.Items, &conns)
 }

@@ -1,0 +1,269 @@
+// Package sharing is the sharing area: direct shares, invitations, collaborators and the
+// sessions shared with a user.
+package sharing
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/problem"
+)
+
+// Share gives one user a permission level on one session.
+type Share struct {
+	ID               string     `json:"id" dynamodbav:"shareId"`
+	SessionID        string     `json:"sessionId" dynamodbav:"sessionId"`
+	SharedWithUserID string     `json:"sharedWithUserId" dynamodbav:"sharedWithUserId"`
+	PermissionLevel  string     `json:"permissionLevel" dynamodbav:"permissionLevel"`
+	CreatedBy        string     `json:"createdBy" dynamodbav:"createdBy"`
+	CreatedAt        time.Time  `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt        time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
+	ExpiresAt        *time.Time `json:"expiresAt,omitempty" dynamodbav:"-"`
+	// Expiry is ExpiresAt as epoch seconds: the table's TTL attribute, so an expired share is
+	// also removed (and announced as session.unshared) by DynamoDB itself.
+	Expiry int64 `json:"-" dynamodbav:"expiresAt,omitempty"`
+}
+
+// Active reports whether the share grants anything now.
+func (s Share) Active(now time.Time) bool { return s.Expiry == 0 || now.Unix() < s.Expiry }
+
+func (s *Share) fill() {
+	if s.Expiry > 0 {
+		t := time.Unix(s.Expiry, 0).UTC()
+		s.ExpiresAt = &t
+	}
+}
+
+// Invitation lets whoever holds its token gain a share, up to MaxUses times.
+type Invitation struct {
+	ID              string    `json:"id" dynamodbav:"id"`
+	SessionID       string    `json:"sessionId" dynamodbav:"sessionId"`
+	PermissionLevel string    `json:"permissionLevel" dynamodbav:"permissionLevel"`
+	MaxUses         int       `json:"maxUses" dynamodbav:"maxUses"`
+	Uses            int       `json:"uses" dynamodbav:"uses"`
+	ValidUntil      time.Time `json:"expiresAt" dynamodbav:"validUntil"`
+	ValidUntilUnix  int64     `json:"-" dynamodbav:"validUntilUnix"` // what the accept condition compares
+	Revoked         bool      `json:"revoked" dynamodbav:"revoked"`
+	TokenPrefix     string    `json:"tokenPrefix" dynamodbav:"tokenPrefix"`
+	CreatedBy       string    `json:"createdBy" dynamodbav:"createdBy"`
+	CreatedAt       time.Time `json:"createdAt" dynamodbav:"createdAt"`
+}
+
+// Usable reports why an invitation cannot be accepted ("" when it can).
+func (i Invitation) Usable(now time.Time) string {
+	switch {
+	case i.Revoked:
+		return "the invitation was revoked"
+	case !now.Before(i.ValidUntil):
+		return "the invitation has expired"
+	case i.Uses >= i.MaxUses:
+		return "the invitation has been used up"
+	}
+	return ""
+}
+
+// EntityShare marks share items (the notifier derives session.shared / session.unshared).
+const EntityShare = "share"
+
+// Store keeps shares in their session's partition (SESSION#<id> / SHARE#<userId>, GSI1 =
+// SHAREDWITH#<userId> for "shared with me") and invitations under INVITE#<sha256 of the token>
+// (GSI1 = INVITES#<sessionId>), with one ACCEPT#<userId> item per acceptance.
+type Store struct {
+	DB    *dynamodb.Client
+	Table string
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+
+// TokenHash is how invitations are stored and found.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func inviteKey(hash string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s("INVITE#" + hash), ddb.SK: s("META")}
+}
+
+// PutShare creates or updates the one share of (session, user). created is false for an update,
+// which keeps the share's id and creation time.
+func (st *Store) PutShare(ctx context.Context, sh Share) (Share, bool, error) {
+	exp := "REMOVE expiresAt"
+	vals := map[string]types.AttributeValue{":id": s(sh.ID), ":sid": s(sh.SessionID), ":u": s(sh.SharedWithUserID),
+		":l": s(sh.PermissionLevel), ":by": s(sh.CreatedBy), ":at": s(sh.CreatedAt.Format(time.RFC3339Nano)),
+		":g": s("SHAREDWITH#" + sh.SharedWithUserID), ":e": s(EntityShare)}
+	if sh.Expiry > 0 {
+		exp = ""
+		vals[":x"] = n(sh.Expiry)
+	}
+	set := "SET shareId = if_not_exists(shareId, :id), sessionId = :sid, sharedWithUserId = :u, permissionLevel = :l, " +
+		"createdBy = if_not_exists(createdBy, :by), createdAt = if_not_exists(createdAt, :at), updatedAt = :at, " +
+		"GSI1PK = :g, GSI1SK = :sid, entity = :e"
+	if sh.Expiry > 0 {
+		set += ", expiresAt = :x"
+	}
+	out, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: ddb.ShareKey(sh.SessionID, sh.SharedWithUserID),
+		UpdateExpression: aws.String(set + " " + exp), ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew})
+	if err != nil {
+		return Share{}, false, fmt.Errorf("put share: %w", err)
+	}
+	var got Share
+	if err := attributevalue.UnmarshalMap(out.Attributes, &got); err != nil {
+		return Share{}, false, err
+	}
+	got.fill()
+	return got, got.ID == sh.ID, nil
+}
+
+// Shares lists a session's shares (one query of its partition).
+func (st *Store) Shares(ctx context.Context, sessionID string) ([]Share, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sh)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":sh": s(ddb.SharePrefix)}})
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	shares := []Share{}
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &shares); err != nil {
+		return nil, err
+	}
+	for i := range shares {
+		shares[i].fill()
+	}
+	return shares, nil
+}
+
+// DeleteShare removes one share; nothing matching is a 404, never a success.
+func (st *Store) DeleteShare(ctx context.Context, sessionID, userID, shareID string) error {
+	_, err := st.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.Table, Key: ddb.ShareKey(sessionID, userID),
+		ConditionExpression: aws.String("shareId = :id"), ExpressionAttributeValues: map[string]types.AttributeValue{":id": s(shareID)}})
+	var cfe *types.ConditionalCheckFailedException
+	if errors.As(err, &cfe) {
+		return problem.NotFound("share")
+	}
+	return err
+}
+
+// SharedWith lists the shares a user holds, through GSI1.
+func (st *Store) SharedWith(ctx context.Context, userID string, limit int, cursor string) ([]Share, string, error) {
+	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: "SHAREDWITH#" + userID}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("SHAREDWITH#" + userID)},
+		Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start, ScanIndexForward: aws.Bool(false)})
+	if err != nil {
+		return nil, "", fmt.Errorf("shared with: %w", err)
+	}
+	shares := []Share{}
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &shares); err != nil {
+		return nil, "", err
+	}
+	for i := range shares {
+		shares[i].fill()
+	}
+	return shares, ddb.EncodeCursor(out.LastEvaluatedKey), nil
+}
+
+// CreateInvitation stores an invitation under its token's hash.
+func (st *Store) CreateInvitation(ctx context.Context, inv Invitation, hash string) error {
+	av, err := attributevalue.MarshalMap(inv)
+	if err != nil {
+		return err
+	}
+	for k, v := range inviteKey(hash) {
+		av[k] = v
+	}
+	av["GSI1PK"], av["GSI1SK"] = s("INVITES#"+inv.SessionID), s(inv.ID)
+	av[ddb.TTLAttribute] = n(inv.ValidUntil.AddDate(0, 0, 30).Unix()) // kept a month past expiry, then removed
+	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	return err
+}
+
+// Invitation reads an invitation by its token's hash (consistent).
+func (st *Store) Invitation(ctx context.Context, hash string) (Invitation, bool, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: inviteKey(hash), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Invitation{}, false, fmt.Errorf("get invitation: %w", err)
+	}
+	if out.Item == nil {
+		return Invitation{}, false, nil
+	}
+	var inv Invitation
+	return inv, true, attributevalue.UnmarshalMap(out.Item, &inv)
+}
+
+// Invitations lists a session's invitations (never their tokens: only hashes are stored).
+func (st *Store) Invitations(ctx context.Context, sessionID string) ([]Invitation, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("INVITES#" + sessionID)}})
+	if err != nil {
+		return nil, fmt.Errorf("list invitations: %w", err)
+	}
+	invs := []Invitation{}
+	return invs, attributevalue.UnmarshalListOfMaps(out.Items, &invs)
+}
+
+// RevokeInvitation stops an invitation; revoking twice is a conflict.
+func (st *Store) RevokeInvitation(ctx context.Context, hash string) error {
+	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: inviteKey(hash),
+		UpdateExpression: aws.String("SET revoked = :t"), ConditionExpression: aws.String("attribute_exists(PK) AND revoked = :f"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":f": &types.AttributeValueMemberBOOL{Value: false}}})
+	var cfe *types.ConditionalCheckFailedException
+	if errors.As(err, &cfe) {
+		return problem.Conflict("the invitation is already revoked")
+	}
+	return err
+}
+
+// errAlreadyAccepted means this user accepted the invitation before.
+var errAlreadyAccepted = errors.New("already accepted")
+
+// Accept consumes one use and records the acceptance — and, when share is not nil, writes the
+// share — in one transaction. The use count is incremented under the condition that it is below
+// maxUses (and the invitation still valid), so racing acceptances can never exceed maxUses.
+func (st *Store) Accept(ctx context.Context, hash, userID string, share *Share, now time.Time) error {
+	tx := []types.TransactWriteItem{
+		{Update: &types.Update{TableName: &st.Table, Key: inviteKey(hash), UpdateExpression: aws.String("ADD uses :one"),
+			ConditionExpression: aws.String("attribute_exists(PK) AND uses < maxUses AND revoked = :f AND validUntilUnix > :now"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":f": &types.AttributeValueMemberBOOL{Value: false},
+				":now": n(now.Unix())}}},
+		{Put: &types.Put{TableName: &st.Table, ConditionExpression: aws.String("attribute_not_exists(PK)"), Item: map[string]types.AttributeValue{
+			ddb.PK: s("INVITE#" + hash), ddb.SK: s("ACCEPT#" + userID), "userId": s(userID), "acceptedAt": s(now.UTC().Format(time.RFC3339Nano))}}},
+	}
+	if share != nil {
+		item := map[string]types.AttributeValue{"shareId": s(share.ID), "sessionId": s(share.SessionID), "sharedWithUserId": s(userID),
+			"permissionLevel": s(share.PermissionLevel), "createdBy": s(share.CreatedBy), "createdAt": s(share.CreatedAt.Format(time.RFC3339Nano)),
+			"updatedAt": s(share.CreatedAt.Format(time.RFC3339Nano)), "GSI1PK": s("SHAREDWITH#" + userID), "GSI1SK": s(share.SessionID), "entity": s(EntityShare)}
+		for k, v := range ddb.ShareKey(share.SessionID, userID) {
+			item[k] = v
+		}
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &st.Table, Item: item}})
+	}
+	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && len(tce.CancellationReasons) > 1 {
+		if aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
+			return errAlreadyAccepted
+		}
+		if aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			return problem.Gone("the invitation is no longer valid (used up, expired or revoked)")
+		}
+	}
+	return err
+}

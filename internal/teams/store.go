@@ -1,0 +1,381 @@
+// Package teams is the teams area: teams, their members and roles, quotas, and /teams routes.
+package teams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/access"
+	"streamspace/internal/ddb"
+	"streamspace/internal/problem"
+	"streamspace/internal/sessions"
+)
+
+// Team is a group of users that can own sessions together.
+type Team struct {
+	ID          string    `json:"id" dynamodbav:"id"`
+	Name        string    `json:"name" dynamodbav:"name"`
+	DisplayName string    `json:"displayName" dynamodbav:"displayName"`
+	Description string    `json:"description,omitempty" dynamodbav:"description,omitempty"`
+	CreatedBy   string    `json:"createdBy" dynamodbav:"createdBy"`
+	CreatedAt   time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
+	// OwnerCount guards "the last owner cannot leave": demoting or removing an owner is
+	// conditional on it being above 1, in the same transaction.
+	OwnerCount int `json:"-" dynamodbav:"ownerCount"`
+}
+
+// Member is one user's membership.
+type Member struct {
+	TeamID  string    `json:"teamId" dynamodbav:"teamId"`
+	UserID  string    `json:"userId" dynamodbav:"userId"`
+	Role    string    `json:"role" dynamodbav:"role"`
+	AddedBy string    `json:"addedBy" dynamodbav:"addedBy"`
+	AddedAt time.Time `json:"addedAt" dynamodbav:"addedAt"`
+}
+
+// Quota is a team's limits and live usage.
+type Quota struct {
+	MaxSessions  int `json:"maxSessions" dynamodbav:"maxSessions"`
+	MaxCPUMillis int `json:"maxCpuMillis" dynamodbav:"maxCpuMillis"`
+	MaxMemoryMiB int `json:"maxMemoryMiB" dynamodbav:"maxMemoryMiB"`
+	SessionsLeft int `json:"-" dynamodbav:"sessionsLeft"`
+	CPULeft      int `json:"-" dynamodbav:"cpuLeft"`
+	MemoryLeft   int `json:"-" dynamodbav:"memoryLeft"`
+}
+
+// DefaultQuota is a new team's quota.
+var DefaultQuota = Quota{MaxSessions: 20, MaxCPUMillis: 64000, MaxMemoryMiB: 131072}
+
+// EntityMember marks membership items (the notifier derives team.member.* events from them).
+const EntityMember = "teamMember"
+
+// Store keeps a team in its own partition TEAM#<id>: META, QUOTA and one MEMBER#<userId> per
+// member. GSI1 = MEMBEROF#<userId> lists a user's teams; GSI2 = TYPE#team lists all teams.
+type Store struct {
+	DB    *dynamodb.Client
+	Table string
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+
+func metaKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{ddb.PK: s(ddb.TeamPK(id)), ddb.SK: s("META")}
+}
+
+// ErrNotFound is what non-members see for a team.
+var ErrNotFound = problem.NotFound("team")
+
+func (st *Store) memberPut(m Member, cond string) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(m)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	for k, v := range ddb.MemberKey(m.TeamID, m.UserID) {
+		av[k] = v
+	}
+	av["GSI1PK"], av["GSI1SK"], av["entity"] = s("MEMBEROF#"+m.UserID), s(m.TeamID), s(EntityMember)
+	p := &types.Put{TableName: &st.Table, Item: av}
+	if cond != "" {
+		p.ConditionExpression = aws.String(cond)
+	}
+	return types.TransactWriteItem{Put: p}, nil
+}
+
+// Create writes the team, its owner's membership and its quota in one transaction.
+func (st *Store) Create(ctx context.Context, t Team, owner Member, q Quota) error {
+	t.OwnerCount = 1
+	av, err := attributevalue.MarshalMap(t)
+	if err != nil {
+		return err
+	}
+	for k, v := range metaKey(t.ID) {
+		av[k] = v
+	}
+	av["GSI2PK"], av["GSI2SK"], av["entity"] = s("TYPE#team"), s(t.ID), s("team")
+	q.SessionsLeft, q.CPULeft, q.MemoryLeft = q.MaxSessions, q.MaxCPUMillis, q.MaxMemoryMiB
+	qav, err := attributevalue.MarshalMap(q)
+	if err != nil {
+		return err
+	}
+	for k, v := range sessions.TeamQuotaKey(t.ID) {
+		qav[k] = v
+	}
+	mem, err := st.memberPut(owner, "")
+	if err != nil {
+		return err
+	}
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &st.Table, Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		{Put: &types.Put{TableName: &st.Table, Item: qav}}, mem}})
+	if err != nil {
+		return fmt.Errorf("create team: %w", err)
+	}
+	return nil
+}
+
+// Get reads a team.
+func (st *Store) Get(ctx context.Context, id string) (Team, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: metaKey(id), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Team{}, fmt.Errorf("get team: %w", err)
+	}
+	if out.Item == nil {
+		return Team{}, ErrNotFound
+	}
+	var t Team
+	return t, attributevalue.UnmarshalMap(out.Item, &t)
+}
+
+// Membership reads one user's membership (ok false when not a member).
+func (st *Store) Membership(ctx context.Context, teamID, userID string) (Member, bool, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: ddb.MemberKey(teamID, userID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Member{}, false, fmt.Errorf("get membership: %w", err)
+	}
+	if out.Item == nil {
+		return Member{}, false, nil
+	}
+	var m Member
+	return m, true, attributevalue.UnmarshalMap(out.Item, &m)
+}
+
+// Members lists a team's members (one query of the team's partition).
+func (st *Store) Members(ctx context.Context, teamID string) ([]Member, error) {
+	var out []Member
+	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.TeamPK(teamID)), ":m": s("MEMBER#")}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list members: %w", err)
+		}
+		var ms []Member
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ms); err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// MyTeams lists a user's memberships through GSI1.
+func (st *Store) MyTeams(ctx context.Context, userID string) ([]Member, error) {
+	var out []Member
+	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("MEMBEROF#" + userID)}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("my teams: %w", err)
+		}
+		var ms []Member
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ms); err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// Teams reads several teams with one BatchGetItem.
+func (st *Store) Teams(ctx context.Context, teamIDs []string) (map[string]Team, error) {
+	out := map[string]Team{}
+	for start := 0; start < len(teamIDs); start += 100 {
+		keys := []map[string]types.AttributeValue{}
+		for _, id := range teamIDs[start:min(start+100, len(teamIDs))] {
+			keys = append(keys, metaKey(id))
+		}
+		req := map[string]types.KeysAndAttributes{st.Table: {Keys: keys}}
+		for len(req) > 0 {
+			res, err := st.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("get teams: %w", err)
+			}
+			for _, item := range res.Responses[st.Table] {
+				var t Team
+				if attributevalue.UnmarshalMap(item, &t) == nil {
+					out[t.ID] = t
+				}
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+func ownerCountChange(st *Store, teamID string, delta int) types.TransactWriteItem {
+	u := &types.Update{TableName: &st.Table, Key: metaKey(teamID), UpdateExpression: aws.String("ADD ownerCount :d"),
+		ConditionExpression: aws.String("attribute_exists(PK)"), ExpressionAttributeValues: map[string]types.AttributeValue{":d": n(delta)}}
+	if delta < 0 {
+		u.ConditionExpression = aws.String("attribute_exists(PK) AND ownerCount > :one")
+		u.ExpressionAttributeValues[":one"] = n(1)
+	}
+	return types.TransactWriteItem{Update: u}
+}
+
+// errLastOwner is returned when a change would leave the team without an owner.
+var errLastOwner = problem.Conflict("the team's last owner cannot leave, be removed or be demoted")
+
+// AddMember adds a user; adding an existing member is a conflict.
+func (st *Store) AddMember(ctx context.Context, m Member) error {
+	put, err := st.memberPut(m, "attribute_not_exists(PK)")
+	if err != nil {
+		return err
+	}
+	tx := []types.TransactWriteItem{put}
+	if m.Role == access.TeamOwner {
+		tx = append(tx, ownerCountChange(st, m.TeamID, 1))
+	}
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if r := cancelReasons(err); len(r) > 0 && r[0] {
+		return problem.Conflict(m.UserID + " is already a member")
+	} else if len(r) > 1 && r[1] {
+		return ErrNotFound
+	}
+	return err
+}
+
+// ChangeRole moves a member from one role to another (conditional on the role read).
+func (st *Store) ChangeRole(ctx context.Context, teamID, userID, from, to string) error {
+	tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &st.Table, Key: ddb.MemberKey(teamID, userID),
+		UpdateExpression:          aws.String("SET #r = :to"),
+		ConditionExpression:       aws.String("#r = :from"),
+		ExpressionAttributeNames:  map[string]string{"#r": "role"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(to), ":from": s(from)}}}}
+	switch {
+	case from == access.TeamOwner && to != access.TeamOwner:
+		tx = append(tx, ownerCountChange(st, teamID, -1))
+	case from != access.TeamOwner && to == access.TeamOwner:
+		tx = append(tx, ownerCountChange(st, teamID, 1))
+	}
+	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if r := cancelReasons(err); len(r) > 0 && r[0] {
+		return problem.Conflict("the member's role changed meanwhile; read it again")
+	} else if len(r) > 1 && r[1] {
+		return errLastOwner
+	}
+	return err
+}
+
+// RemoveMember removes a member (conditional on the role read).
+func (st *Store) RemoveMember(ctx context.Context, teamID, userID, role string) error {
+	tx := []types.TransactWriteItem{{Delete: &types.Delete{TableName: &st.Table, Key: ddb.MemberKey(teamID, userID),
+		ConditionExpression: aws.String("#r = :r"), ExpressionAttributeNames: map[string]string{"#r": "role"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":r": s(role)}}}}
+	if role == access.TeamOwner {
+		tx = append(tx, ownerCountChange(st, teamID, -1))
+	}
+	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if r := cancelReasons(err); len(r) > 0 && r[0] {
+		return problem.Conflict("the membership changed meanwhile; read it again")
+	} else if len(r) > 1 && r[1] {
+		return errLastOwner
+	}
+	return err
+}
+
+// Update changes a team's descriptive fields.
+func (st *Store) Update(ctx context.Context, t Team) error {
+	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: metaKey(t.ID),
+		UpdateExpression:          aws.String("SET displayName = :d, description = :ds, updatedAt = :u"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(t.DisplayName), ":ds": s(t.Description), ":u": s(t.UpdatedAt.Format(time.RFC3339Nano))}})
+	var cfe *types.ConditionalCheckFailedException
+	if errors.As(err, &cfe) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Quota reads a team's quota item.
+func (st *Store) Quota(ctx context.Context, teamID string) (Quota, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Quota{}, fmt.Errorf("get team quota: %w", err)
+	}
+	if out.Item == nil {
+		return Quota{}, ErrNotFound
+	}
+	var q Quota
+	return q, attributevalue.UnmarshalMap(out.Item, &q)
+}
+
+// SetQuota changes the limits, moving the headroom by the same amounts (conditional on the
+// limits read, so a concurrent change is not lost). Lowering a limit below live usage is allowed:
+// running sessions go on, new ones are refused until usage falls.
+func (st *Store) SetQuota(ctx context.Context, teamID string, old, next Quota) error {
+	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID),
+		UpdateExpression:    aws.String("SET maxSessions = :ns, maxCpuMillis = :nc, maxMemoryMiB = :nm ADD sessionsLeft :ds, cpuLeft :dc, memoryLeft :dm"),
+		ConditionExpression: aws.String("maxSessions = :os AND maxCpuMillis = :oc AND maxMemoryMiB = :om"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":ns": n(next.MaxSessions), ":nc": n(next.MaxCPUMillis), ":nm": n(next.MaxMemoryMiB),
+			":os": n(old.MaxSessions), ":oc": n(old.MaxCPUMillis), ":om": n(old.MaxMemoryMiB),
+			":ds": n(next.MaxSessions - old.MaxSessions), ":dc": n(next.MaxCPUMillis - old.MaxCPUMillis), ":dm": n(next.MaxMemoryMiB - old.MaxMemoryMiB)}})
+	var cfe *types.ConditionalCheckFailedException
+	if errors.As(err, &cfe) {
+		return problem.Conflict("the quota changed meanwhile; read it again")
+	}
+	return err
+}
+
+// Delete removes a team with no live sessions: its META, QUOTA and memberships.
+func (st *Store) Delete(ctx context.Context, teamID string, members []Member) error {
+	q, err := st.Quota(ctx, teamID)
+	if err != nil {
+		return err
+	}
+	// The quota delete is conditional on no live session, so a session created meanwhile stops it.
+	tx := []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID),
+			ConditionExpression:       aws.String("sessionsLeft = maxSessions"),
+			ExpressionAttributeValues: nil}},
+		{Delete: &types.Delete{TableName: &st.Table, Key: metaKey(teamID)}},
+	}
+	if q.SessionsLeft != q.MaxSessions {
+		return problem.Conflict("the team still has live sessions; terminate them first")
+	}
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if r := cancelReasons(err); len(r) > 0 && r[0] {
+		return problem.Conflict("the team still has live sessions; terminate them first")
+	} else if err != nil {
+		return fmt.Errorf("delete team: %w", err)
+	}
+	// Memberships go after the team: each delete is announced (team.member.removed).
+	for start := 0; start < len(members); start += 25 {
+		var reqs []types.WriteRequest
+		for _, m := range members[start:min(start+25, len(members))] {
+			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: ddb.MemberKey(teamID, m.UserID)}})
+		}
+		for len(reqs) > 0 {
+			res, err := st.DB.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{st.Table: reqs}})
+			if err != nil {
+				return fmt.Errorf("delete memberships: %w", err)
+			}
+			reqs = res.UnprocessedItems[st.Table]
+		}
+	}
+	return nil
+}
+
+func cancelReasons(err error) []bool {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil
+	}
+	out := make([]bool, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		out[i] = aws.ToString(r.Code) == "ConditionalCheckFailed"
+	}
+	return out
+}
