@@ -221,5 +221,6 @@ func (a *App) Notifier() *notifier.Notifier {
 			o.BaseEndpoint = aws.String(a.Cfg.ManagementEndpoint)
 		}
 	})
-	return &notifier.Notifier{Conns: a.Connections(), Poster: connections.ManagementPoster{Client: mgmt}, Access: a.Access, Log: a.Log}
+	return &notifier.Notifier{Conns: a.Connections(), Audience: &notifier.Audience{DB: a.DB, Table: a.Cfg.Tables.Main},
+		Poster: connections.ManagementPoster{Client: mgmt}, Log: a.Log}
 }

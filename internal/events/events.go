@@ -22,6 +22,12 @@ const (
 	SessionResourcesUpdated = "session.resources.updated"
 	SessionTagsUpdated      = "session.tags.updated"
 	SessionError            = "session.error"
+	SessionShared           = "session.shared"
+	SessionUnshared         = "session.unshared"
+	SessionTransferred      = "session.transferred"
+	TeamMemberAdded         = "team.member.added"
+	TeamMemberRemoved       = "team.member.removed"
+	TeamMemberRoleChanged   = "team.member.role.changed"
 	APIKeyRevoked           = "apikey.revoked"
 	APIKeyRateLimited       = "apikey.rate_limited"
 )

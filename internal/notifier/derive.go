@@ -15,6 +15,8 @@ import (
 	"streamspace/internal/ddb"
 	"streamspace/internal/events"
 	"streamspace/internal/sessions"
+	"streamspace/internal/sharing"
+	"streamspace/internal/teams"
 )
 
 // Change is an event and whom it concerns.
@@ -24,6 +26,11 @@ type Change struct {
 	TeamID  string
 	// OwnerOnly events (about API keys) go to the owner's own connections and nobody else.
 	OwnerOnly bool
+	// TeamOnly events (about memberships) go to the team's members' own connections.
+	TeamOnly bool
+	// Extra users also receive the event on their own connections although they may no longer
+	// see the session: the user whose share was revoked, the previous owner, the removed member.
+	Extra []string
 }
 
 type image = map[string]types.AttributeValue
@@ -60,6 +67,10 @@ func Derive(rec lambdaevents.DynamoDBEventRecord) ([]Change, error) {
 		return deriveConnection(rec, oldImg, newImg, ts)
 	case apikeys.EntityAPIKey:
 		return deriveAPIKey(rec, oldImg, newImg, ts)
+	case sharing.EntityShare:
+		return deriveShare(rec, oldImg, newImg, ts)
+	case teams.EntityMember:
+		return deriveMember(rec, oldImg, newImg, ts)
 	}
 	return nil, nil
 }
@@ -93,6 +104,11 @@ func deriveSession(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, t
 	case "REMOVE":
 		out = append(out, newChange(rec, events.SessionDeleted, old, ts, map[string]any{"state": old.State}))
 		return out, nil
+	}
+	if old.OwnerID != cur.OwnerID {
+		ch := newChange(rec, events.SessionTransferred, cur, ts, map[string]any{"previousOwnerId": old.OwnerID, "newOwnerId": cur.OwnerID})
+		ch.Extra = []string{old.OwnerID}
+		out = append(out, ch)
 	}
 	if old.State != cur.State {
 		add(events.SessionStateChanged, map[string]any{"previousState": old.State, "state": cur.State,
@@ -191,4 +207,69 @@ func deriveAPIKey(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts
 		add(events.APIKeyRateLimited, map[string]any{"rateLimit": cur.RateLimit, "hour": cur.RateLimitedHour})
 	}
 	return out, nil
+}
+
+func deriveShare(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
+	var old, cur sharing.Share
+	if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
+		return nil, err
+	}
+	if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
+		return nil, err
+	}
+	data := func(sh sharing.Share) map[string]any {
+		d := map[string]any{"shareId": sh.ID, "sharedWithUserId": sh.SharedWithUserID, "permissionLevel": sh.PermissionLevel}
+		if sh.Expiry > 0 {
+			d["expiresAt"] = time.Unix(sh.Expiry, 0).UTC()
+		}
+		return d
+	}
+	// The session's owner and team are filled in by the notifier, which reads the session.
+	env := func(typ, sessionID string, d map[string]any) events.Envelope {
+		return events.Envelope{ID: events.ID(rec.EventID, typ), Type: typ, SessionID: sessionID, Timestamp: ts, Data: d}
+	}
+	switch rec.EventName {
+	case "INSERT":
+		return []Change{{Event: env(events.SessionShared, cur.SessionID, data(cur))}}, nil
+	case "MODIFY":
+		if old.PermissionLevel == cur.PermissionLevel && old.Expiry == cur.Expiry {
+			return nil, nil
+		}
+		d := data(cur)
+		d["previousPermissionLevel"], d["updated"] = old.PermissionLevel, true
+		return []Change{{Event: env(events.SessionShared, cur.SessionID, d)}}, nil
+	case "REMOVE":
+		d := data(old)
+		d["reason"] = "revoked"
+		if rec.UserIdentity != nil && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
+			d["reason"] = "expired"
+		}
+		return []Change{{Event: env(events.SessionUnshared, old.SessionID, d), Extra: []string{old.SharedWithUserID}}}, nil
+	}
+	return nil, nil
+}
+
+func deriveMember(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
+	var old, cur teams.Member
+	if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
+		return nil, err
+	}
+	if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
+		return nil, err
+	}
+	var typ string
+	m, d := cur, map[string]any{}
+	switch {
+	case rec.EventName == "INSERT":
+		typ, d["addedBy"] = events.TeamMemberAdded, cur.AddedBy
+	case rec.EventName == "REMOVE":
+		typ, m = events.TeamMemberRemoved, old
+	case old.Role != cur.Role:
+		typ, d["previousRole"] = events.TeamMemberRoleChanged, old.Role
+	default:
+		return nil, nil
+	}
+	d["teamId"], d["userId"], d["role"] = m.TeamID, m.UserID, m.Role
+	return []Change{{TeamID: m.TeamID, TeamOnly: true, Extra: []string{m.UserID}, Event: events.Envelope{
+		ID: events.ID(rec.EventID, typ), Type: typ, UserID: m.UserID, TeamID: m.TeamID, Timestamp: ts, Data: d}}}, nil
 }

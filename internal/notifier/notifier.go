@@ -10,7 +10,6 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"streamspace/internal/access"
 	"streamspace/internal/auth"
 	"streamspace/internal/connections"
 )
@@ -26,8 +25,8 @@ type Poster interface {
 // Notifier handles stream batches.
 type Notifier struct {
 	Conns       *connections.Store
+	Audience    *Audience
 	Poster      Poster
-	Access      *access.Decider
 	Log         *slog.Logger
 	Concurrency int           // parallel posts per event; default 32
 	PostTimeout time.Duration // per post; default 3 s, so one slow client cannot hold the batch
@@ -71,22 +70,75 @@ func (n *Notifier) now() time.Time {
 	return time.Now()
 }
 
-// recipients finds the connections listening to the session's owner or to the session, and
-// keeps those whose user may view it. Indexed lookups only: O(recipients), never O(connections).
-func (n *Notifier) recipients(ctx context.Context, ch Change) ([]connections.Listener, error) {
+// recipients resolves who receives a change, with indexed lookups only — O(recipients), never
+// O(connections): the connections of every user who may see the session (owner, team members,
+// active share holders), operators and admins watching the owner or subscribed to the session,
+// and the Extra users the change concerns.
+func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Listener, error) {
 	seen := map[string]bool{}
 	var out []connections.Listener
-	if ch.OwnerOnly {
-		ls, err := n.Conns.Listeners(ctx, connections.UserAudience(ch.OwnerID), n.now())
+	// own adds the connections a user opened for themselves.
+	own := func(user string) error {
+		ls, err := n.Conns.Listeners(ctx, connections.UserAudience(user), n.now())
 		for _, l := range ls {
-			if l.UserID == ch.OwnerID && !seen[l.ConnectionID] {
+			if l.UserID == user && !seen[l.ConnectionID] {
 				seen[l.ConnectionID] = true
 				out = append(out, l)
 			}
 		}
-		return out, err
+		return err
 	}
-	subject := access.Subject{SessionID: ch.Event.SessionID, OwnerID: ch.OwnerID, TeamID: ch.TeamID}
+	if ch.OwnerOnly {
+		return out, own(ch.OwnerID)
+	}
+	if ch.TeamOnly {
+		members, err := n.Audience.TeamMembers(ctx, ch.TeamID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range append(members, ch.Extra...) {
+			if err := own(u); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	if ch.OwnerID == "" { // share events carry only the session id
+		owner, team, err := n.Audience.Session(ctx, ch.Event.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		ch.OwnerID, ch.TeamID = owner, team
+		ch.Event.UserID, ch.Event.TeamID = owner, team
+	}
+	viewers := map[string]bool{ch.OwnerID: true}
+	if ch.TeamID != "" {
+		members, err := n.Audience.TeamMembers(ctx, ch.TeamID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range members {
+			viewers[u] = true
+		}
+	}
+	holders, err := n.Audience.ShareHolders(ctx, ch.Event.SessionID, n.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range holders {
+		viewers[u] = true
+	}
+	for _, u := range ch.Extra {
+		viewers[u] = true
+	}
+	for u := range viewers {
+		if u != "" {
+			if err := own(u); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Watchers: operators and admins subscribed to the owner, and session subscribers who may see it.
 	for _, aud := range []string{connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID)} {
 		ls, err := n.Conns.Listeners(ctx, aud, n.now())
 		if err != nil {
@@ -96,11 +148,8 @@ func (n *Notifier) recipients(ctx context.Context, ch Change) ([]connections.Lis
 			if seen[l.ConnectionID] {
 				continue
 			}
-			g, err := n.Access.Decide(ctx, auth.Caller{UserID: l.UserID, Role: l.Role}, subject)
-			if err != nil {
-				return nil, err
-			}
-			if g.Level >= access.View {
+			c := auth.Caller{UserID: l.UserID, Role: l.Role}
+			if viewers[l.UserID] || c.IsOperator() {
 				seen[l.ConnectionID] = true
 				out = append(out, l)
 			}
@@ -110,7 +159,7 @@ func (n *Notifier) recipients(ctx context.Context, ch Change) ([]connections.Lis
 }
 
 func (n *Notifier) deliver(ctx context.Context, ch Change) error {
-	ls, err := n.recipients(ctx, ch)
+	ls, err := n.recipients(ctx, &ch)
 	if err != nil || len(ls) == 0 {
 		return err
 	}

@@ -1,0 +1,81 @@
+package notifier
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+)
+
+// Audience reads, from the main table, who may see a session: its owner and team (from the
+// session item), the team's members and the holders of active shares. Indexed reads only.
+type Audience struct {
+	DB    *dynamodb.Client
+	Table string
+}
+
+func str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// Session returns a session's owner and team ("" when the session is gone).
+func (a *Audience) Session(ctx context.Context, id string) (owner, team string, err error) {
+	out, err := a.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &a.Table, Key: ddb.SessionKey(id),
+		ProjectionExpression: aws.String("ownerId, teamId")})
+	if err != nil || out.Item == nil {
+		return "", "", err
+	}
+	return str(out.Item["ownerId"]), str(out.Item["teamId"]), nil
+}
+
+// partition returns the items of one partition whose sort key starts with prefix.
+func (a *Audience) partition(ctx context.Context, pk, prefix, projection string) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	p := dynamodb.NewQueryPaginator(a.DB, &dynamodb.QueryInput{TableName: &a.Table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ProjectionExpression:      aws.String(projection),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix}}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("audience: %w", err)
+		}
+		items = append(items, page.Items...)
+	}
+	return items, nil
+}
+
+// TeamMembers returns the user ids of a team's members (every team role may view team sessions).
+func (a *Audience) TeamMembers(ctx context.Context, teamID string) ([]string, error) {
+	items, err := a.partition(ctx, ddb.TeamPK(teamID), "MEMBER#", "userId")
+	var out []string
+	for _, it := range items {
+		out = append(out, str(it["userId"]))
+	}
+	return out, err
+}
+
+// ShareHolders returns the users holding an active share of a session: a revoked share is gone,
+// an expired one is skipped even before TTL removes it.
+func (a *Audience) ShareHolders(ctx context.Context, sessionID string, now time.Time) ([]string, error) {
+	items, err := a.partition(ctx, "SESSION#"+sessionID, ddb.SharePrefix, "sharedWithUserId, expiresAt")
+	var out []string
+	for _, it := range items {
+		if n, ok := it["expiresAt"].(*types.AttributeValueMemberN); ok {
+			if exp, _ := strconv.ParseInt(n.Value, 10, 64); exp > 0 && now.Unix() >= exp {
+				continue
+			}
+		}
+		out = append(out, str(it["sharedWithUserId"]))
+	}
+	return out, err
+}
