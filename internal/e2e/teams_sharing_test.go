@@ -241,7 +241,7 @@ func TestTeamQuotaAndSessions(t *testing.T) {
 		t.Errorf("quota view: %+v", q)
 	}
 	e.Do("GET", base+"/quota", olga, nil).Want(t, 200) // operators view everything
-	e.Do("DELETE", base, alice, nil).Want(t, 409)       // live sessions
+	e.Do("DELETE", base, alice, nil).Want(t, 409)      // live sessions
 	var list struct{ Items []session }
 	e.Do("GET", base+"/sessions", alice, nil).Want(t, 200).Decode(t, &list)
 	for _, s := range list.Items {

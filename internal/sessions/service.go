@@ -453,9 +453,6 @@ type StatusReport struct {
 
 // ReportStatus applies an observation; only the runtime (an admin principal) may report.
 func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, in StatusReport) (Session, error) {
-	if !c.IsAdmin() {
-		return Session{}, problem.Forbidden("only the session runtime reports status")
-	}
 	switch in.State {
 	case StatePending, StateRunning, StateHibernated, StateTerminated, StateFailed:
 	default:
@@ -472,6 +469,9 @@ func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, i
 	}
 	return sv.apply(ctx, c, id, change{required: access.View, what: "reporting status",
 		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if !c.IsAdmin() { // checked after visibility: a stranger learns nothing, not even this
+				return nil, nil, problem.Forbidden("only the session runtime reports status")
+			}
 			if in.State != old.State && !CanTransition(old.State, in.State) {
 				return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
 			}

@@ -53,6 +53,11 @@ func (sv *Service) authorize(ctx context.Context, c auth.Caller, teamID, perm st
 		return "", nil
 	case ok:
 		return "", problem.Forbidden("this needs the " + perm + " permission in the team")
+	case c.IsOperator(): // operators see every team, so refusing them reveals nothing
+		if _, err := sv.Store.Get(ctx, teamID); err != nil {
+			return "", err
+		}
+		return "", problem.Forbidden("operators may view teams, not change them")
 	}
 	return "", ErrNotFound
 }
