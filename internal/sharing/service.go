@@ -295,6 +295,12 @@ func (sv *Service) revokeInvitation(w http.ResponseWriter, r *http.Request) erro
 
 func (sv *Service) accept(w http.ResponseWriter, r *http.Request) error {
 	c := httpx.Caller(r) // the acceptor is the caller, never the body
+	if r.ContentLength != 0 {
+		var none struct{} // the route takes no input: naming a user here is refused, not ignored
+		if err := httpx.DecodeJSON(r, &none); err != nil {
+			return err
+		}
+	}
 	inv, hash, err := sv.invitation(r)
 	if err != nil {
 		return err
