@@ -64,6 +64,8 @@ var samples = []sample{
 	{file: "sessions-get.json", function: "sessions", kind: kindHTTP},
 	{file: "templates-list.json", function: "sessions", kind: kindHTTP},
 	{file: "apikeys-create.json", function: "apikeys", kind: kindHTTP},
+	{file: "teams-create.json", function: "teams", kind: kindHTTP},
+	{file: "sharing-shared-sessions.json", function: "sharing", kind: kindHTTP},
 	{file: "authorizer-http.json", function: "authorizer", kind: kindAuthHTTP},
 	// A WebSocket API's REQUEST authorizer receives the WebSocket request context (connectionId,
 	// routeKey, eventType…), but aws-lambda-go models it with the REST API's request context
@@ -302,6 +304,16 @@ func TestHTTPSamples(t *testing.T) {
 			key, _ := body["key"].(string)
 			if !strings.HasPrefix(key, "sk_") || body["ownerId"] != sampleOwner || body["rateLimit"] != float64(500) || body["expiresAt"] == nil {
 				t.Errorf("created key %v", body)
+			}
+		}},
+		{"teams-create.json", 201, func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body map[string]any) {
+			if id, _ := body["id"].(string); !strings.HasPrefix(id, "team_") || body["role"] != "owner" || body["displayName"] != "Design team" {
+				t.Errorf("created team %v", body)
+			}
+		}},
+		{"sharing-shared-sessions.json", 200, func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body map[string]any) {
+			if items, ok := body["items"].([]any); !ok || len(items) != 0 {
+				t.Errorf("shared sessions %v, want an empty list", body)
 			}
 		}},
 		{"sessions-create.json", 201, func(t *testing.T, resp events.APIGatewayV2HTTPResponse, body map[string]any) {

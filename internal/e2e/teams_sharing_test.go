@@ -279,3 +279,30 @@ func TestTransfer(t *testing.T) {
 	e.Do("GET", p, carol, nil).Want(t, 200) // shares stay
 	e.Do("DELETE", p, bob, nil).Want(t, 200)
 }
+
+// An expired share grants nothing and its holder's events stop, before TTL removes it.
+func TestExpiredShareStopsAccessAndDelivery(t *testing.T) {
+	e := testenv.Start(t)
+	alice, carol := e.Token("alice", ""), e.Token("carol", "")
+	seen(t, e, alice, carol)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	cws := e.MustDialWS(carol, nil)
+	until := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "carol", "permissionLevel": "view", "expiresAt": until}).Want(t, 201)
+	cws.Expect("session.shared", s.ID, wait)
+	e.Do("GET", p, carol, nil).Want(t, 200)
+	time.Sleep(time.Until(time.Now().Add(2500 * time.Millisecond)))
+	e.Do("GET", p, carol, nil).Want(t, 404)
+	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"later"}}).Want(t, 200)
+	for _, m := range cws.Drain(400 * time.Millisecond) {
+		if m.Type == "session.tags.updated" {
+			t.Fatalf("an expired share still receives events: %s", m.Raw)
+		}
+	}
+	var shared struct{ Items []any }
+	e.Do("GET", "/api/v1/shared-sessions", carol, nil).Want(t, 200).Decode(t, &shared)
+	if len(shared.Items) != 0 {
+		t.Fatalf("shared-sessions lists an expired share: %+v", shared.Items)
+	}
+}
