@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -128,26 +127,21 @@ func (d *Decider) lookups(ctx context.Context, userID string, s Subject) (string
 	if s.TeamID != "" {
 		keys = append(keys, ddb.MemberKey(s.TeamID, userID))
 	}
-	req := map[string]types.KeysAndAttributes{d.Table: {Keys: keys, ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("SK, #r, permissionLevel, expiresAt"), ExpressionAttributeNames: map[string]string{"#r": "role"}}}
+	items, err := ddb.BatchGet(ctx, d.DB, d.Table, keys, true)
+	if err != nil {
+		return "", None, fmt.Errorf("access lookups: %w", err)
+	}
 	role, level := "", None
-	for len(req) > 0 {
-		out, err := d.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return "", None, fmt.Errorf("access lookups: %w", err)
+	for _, item := range items {
+		sk := str(item["SK"])
+		if len(sk) > 7 && sk[:7] == "MEMBER#" {
+			role = str(item["role"])
+			continue
 		}
-		for _, item := range out.Responses[d.Table] {
-			sk := str(item["SK"])
-			if len(sk) > 7 && sk[:7] == "MEMBER#" {
-				role = str(item["role"])
-				continue
-			}
-			if exp := num(item["expiresAt"]); exp > 0 && d.now().Unix() >= exp {
-				continue // an expired share grants nothing, whether or not TTL has removed it yet
-			}
-			level, _ = ParseLevel(str(item["permissionLevel"]))
+		if exp := num(item["expiresAt"]); exp > 0 && d.now().Unix() >= exp {
+			continue // an expired share grants nothing, whether or not TTL has removed it yet
 		}
-		req = out.UnprocessedKeys
+		level, _ = ParseLevel(str(item["permissionLevel"]))
 	}
 	return role, level, nil
 }

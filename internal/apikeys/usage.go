@@ -164,19 +164,11 @@ type counter struct {
 
 func (u *Usage) query(ctx context.Context, keyID, from, to string) ([]counter, error) {
 	var out []counter
-	p := dynamodb.NewQueryPaginator(u.DB, &dynamodb.QueryInput{TableName: &u.Table,
+	err := ddb.QueryAll(ctx, u.DB, &dynamodb.QueryInput{TableName: &u.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("KEYSTATS#" + keyID), ":from": s(from), ":to": s(to)}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("key stats: %w", err)
-		}
-		var cs []counter
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &cs); err != nil {
-			return nil, err
-		}
-		out = append(out, cs...)
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("KEYSTATS#" + keyID), ":from": s(from), ":to": s(to)}}, &out)
+	if err != nil {
+		return nil, fmt.Errorf("key stats: %w", err)
 	}
 	return out, nil
 }
@@ -247,22 +239,18 @@ func (u *Usage) LastUsed(ctx context.Context, keyIDs []string) (map[string]time.
 	for _, id := range keyIDs {
 		keys = append(keys, statsKey(id, "TOTAL"))
 	}
-	req := map[string]types.KeysAndAttributes{u.Table: {Keys: keys, ProjectionExpression: aws.String("PK, lastUsedAt")}}
-	for len(req) > 0 {
-		res, err := u.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return nil, fmt.Errorf("key stats: %w", err)
+	items, err := ddb.BatchGet(ctx, u.DB, u.Table, keys, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, item := range items {
+		var c struct {
+			PK         string    `dynamodbav:"PK"`
+			LastUsedAt time.Time `dynamodbav:"lastUsedAt"`
 		}
-		for _, item := range res.Responses[u.Table] {
-			var c struct {
-				PK         string    `dynamodbav:"PK"`
-				LastUsedAt time.Time `dynamodbav:"lastUsedAt"`
-			}
-			if attributevalue.UnmarshalMap(item, &c) == nil {
-				out[strings.TrimPrefix(c.PK, "KEYSTATS#")] = c.LastUsedAt
-			}
+		if attributevalue.UnmarshalMap(item, &c) == nil {
+			out[strings.TrimPrefix(c.PK, "KEYSTATS#")] = c.LastUsedAt
 		}
-		req = res.UnprocessedKeys
 	}
 	return out, nil
 }

@@ -134,22 +134,14 @@ func (s *Store) Remove(ctx context.Context, connID string) error {
 // Listeners returns the live connections listening to an audience (one query per page).
 func (s *Store) Listeners(ctx context.Context, audience string, now time.Time) ([]Listener, error) {
 	var out []Listener
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI1),
+	err := ddb.QueryAll(ctx, s.DB, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression: aws.String("GSI1PK = :a"),
 		// TTL deletes lazily: skip records already past their expiry.
 		FilterExpression: aws.String("expiresAt > :now"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":a": &types.AttributeValueMemberS{Value: audience}, ":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("find listeners: %w", err)
-		}
-		var ls []Listener
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ls); err != nil {
-			return nil, err
-		}
-		out = append(out, ls...)
+			":a": &types.AttributeValueMemberS{Value: audience}, ":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}}}, &out)
+	if err != nil {
+		return nil, fmt.Errorf("find listeners: %w", err)
 	}
 	return out, nil
 }

@@ -39,17 +39,12 @@ func (a *Audience) Session(ctx context.Context, id string) (owner, team string, 
 
 // partition returns the items of one partition whose sort key starts with prefix.
 func (a *Audience) partition(ctx context.Context, pk, prefix, projection string) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	p := dynamodb.NewQueryPaginator(a.DB, &dynamodb.QueryInput{TableName: &a.Table,
+	items, err := ddb.QueryItems(ctx, a.DB, &dynamodb.QueryInput{TableName: &a.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ProjectionExpression:      aws.String(projection),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix}}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("audience: %w", err)
-		}
-		items = append(items, page.Items...)
+	if err != nil {
+		return nil, fmt.Errorf("audience: %w", err)
 	}
 	return items, nil
 }

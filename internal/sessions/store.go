@@ -202,7 +202,7 @@ func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, l
 	if err == nil {
 		return se, false, nil
 	}
-	reasons := cancelReasons(err)
+	reasons := ddb.CancelReasons(err)
 	switch {
 	case len(reasons) > idemAt && reasons[idemAt]:
 		return st.replay(ctx, idem)
@@ -257,19 +257,6 @@ func (st *Store) replay(ctx context.Context, idem *Idempotency) (Session, bool, 
 	return se, true, err
 }
 
-// cancelReasons returns, per transaction item, whether its condition failed.
-func cancelReasons(err error) []bool {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return nil
-	}
-	out := make([]bool, len(tce.CancellationReasons))
-	for i, r := range tce.CancellationReasons {
-		out[i] = aws.ToString(r.Code) == "ConditionalCheckFailed"
-	}
-	return out
-}
-
 // Get reads one session (strongly consistent: callers act on what they read).
 func (st *Store) Get(ctx context.Context, id string) (Session, error) {
 	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: SessionKey(id), ConsistentRead: aws.Bool(true)})
@@ -303,7 +290,7 @@ func (st *Store) Save(ctx context.Context, old, next Session, quota []types.Tran
 	}
 	tx := append(append([]types.TransactWriteItem{{Put: put}}, quota...), extra...)
 	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	reasons := cancelReasons(err)
+	reasons := ddb.CancelReasons(err)
 	switch {
 	case err == nil:
 		return nil
@@ -452,27 +439,21 @@ func (st *Store) touchConnection(sessionID, connID, userID string, expiresAt int
 
 // GetMany reads several sessions with BatchGetItem (missing ones are absent from the map).
 func (st *Store) GetMany(ctx context.Context, idList []string) (map[string]Session, error) {
-	out := map[string]Session{}
-	for start := 0; start < len(idList); start += 100 {
-		var keys []map[string]types.AttributeValue
-		for _, id := range idList[start:min(start+100, len(idList))] {
-			keys = append(keys, SessionKey(id))
+	keys := make([]map[string]types.AttributeValue, 0, len(idList))
+	for _, id := range idList {
+		keys = append(keys, SessionKey(id))
+	}
+	items, err := ddb.BatchGet(ctx, st.DB, st.Table, keys, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Session, len(items))
+	for _, item := range items {
+		se, err := UnmarshalSession(item)
+		if err != nil {
+			return nil, err
 		}
-		req := map[string]types.KeysAndAttributes{st.Table: {Keys: keys}}
-		for len(req) > 0 {
-			res, err := st.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("get sessions: %w", err)
-			}
-			for _, item := range res.Responses[st.Table] {
-				se, err := UnmarshalSession(item)
-				if err != nil {
-					return nil, err
-				}
-				out[se.ID] = se
-			}
-			req = res.UnprocessedKeys
-		}
+		out[se.ID] = se
 	}
 	return out, nil
 }

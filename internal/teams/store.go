@@ -151,64 +151,34 @@ func (st *Store) Membership(ctx context.Context, teamID, userID string) (Member,
 // Members lists a team's members (one query of the team's partition).
 func (st *Store) Members(ctx context.Context, teamID string) ([]Member, error) {
 	var out []Member
-	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+	return out, ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.TeamPK(teamID)), ":m": s("MEMBER#")}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list members: %w", err)
-		}
-		var ms []Member
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ms); err != nil {
-			return nil, err
-		}
-		out = append(out, ms...)
-	}
-	return out, nil
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.TeamPK(teamID)), ":m": s("MEMBER#")}}, &out)
 }
 
 // MyTeams lists a user's memberships through GSI1.
 func (st *Store) MyTeams(ctx context.Context, userID string) ([]Member, error) {
 	var out []Member
-	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+	return out, ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("MEMBEROF#" + userID)}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("my teams: %w", err)
-		}
-		var ms []Member
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ms); err != nil {
-			return nil, err
-		}
-		out = append(out, ms...)
-	}
-	return out, nil
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("MEMBEROF#" + userID)}}, &out)
 }
 
-// Teams reads several teams with one BatchGetItem.
+// Teams reads several teams with BatchGetItem.
 func (st *Store) Teams(ctx context.Context, teamIDs []string) (map[string]Team, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(teamIDs))
+	for _, id := range teamIDs {
+		keys = append(keys, metaKey(id))
+	}
+	items, err := ddb.BatchGet(ctx, st.DB, st.Table, keys, false)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]Team{}
-	for start := 0; start < len(teamIDs); start += 100 {
-		keys := []map[string]types.AttributeValue{}
-		for _, id := range teamIDs[start:min(start+100, len(teamIDs))] {
-			keys = append(keys, metaKey(id))
-		}
-		req := map[string]types.KeysAndAttributes{st.Table: {Keys: keys}}
-		for len(req) > 0 {
-			res, err := st.DB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("get teams: %w", err)
-			}
-			for _, item := range res.Responses[st.Table] {
-				var t Team
-				if attributevalue.UnmarshalMap(item, &t) == nil {
-					out[t.ID] = t
-				}
-			}
-			req = res.UnprocessedKeys
+	for _, item := range items {
+		var t Team
+		if attributevalue.UnmarshalMap(item, &t) == nil {
+			out[t.ID] = t
 		}
 	}
 	return out, nil
@@ -238,7 +208,7 @@ func (st *Store) AddMember(ctx context.Context, m Member) error {
 		tx = append(tx, ownerCountChange(st, m.TeamID, 1))
 	}
 	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if r := cancelReasons(err); len(r) > 0 && r[0] {
+	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
 		return problem.Conflict(m.UserID + " is already a member")
 	} else if len(r) > 1 && r[1] {
 		return ErrNotFound
@@ -260,7 +230,7 @@ func (st *Store) ChangeRole(ctx context.Context, teamID, userID, from, to string
 		tx = append(tx, ownerCountChange(st, teamID, 1))
 	}
 	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if r := cancelReasons(err); len(r) > 0 && r[0] {
+	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
 		return problem.Conflict("the member's role changed meanwhile; read it again")
 	} else if len(r) > 1 && r[1] {
 		return errLastOwner
@@ -277,7 +247,7 @@ func (st *Store) RemoveMember(ctx context.Context, teamID, userID, role string) 
 		tx = append(tx, ownerCountChange(st, teamID, -1))
 	}
 	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if r := cancelReasons(err); len(r) > 0 && r[0] {
+	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
 		return problem.Conflict("the membership changed meanwhile; read it again")
 	} else if len(r) > 1 && r[1] {
 		return errLastOwner
@@ -346,7 +316,7 @@ func (st *Store) Delete(ctx context.Context, teamID string, members []Member) er
 		return problem.Conflict("the team still has live sessions; terminate them first")
 	}
 	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if r := cancelReasons(err); len(r) > 0 && r[0] {
+	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
 		return problem.Conflict("the team still has live sessions; terminate them first")
 	} else if err != nil {
 		return fmt.Errorf("delete team: %w", err)
@@ -366,16 +336,4 @@ func (st *Store) Delete(ctx context.Context, teamID string, members []Member) er
 		}
 	}
 	return nil
-}
-
-func cancelReasons(err error) []bool {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return nil
-	}
-	out := make([]bool, len(tce.CancellationReasons))
-	for i, r := range tce.CancellationReasons {
-		out[i] = aws.ToString(r.Code) == "ConditionalCheckFailed"
-	}
-	return out
 }

@@ -175,19 +175,11 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // All reads the whole catalog through GSI2 (a catalog is small: hundreds of entries, one page).
 func (s *Store) All(ctx context.Context) ([]Template, error) {
 	var out []Template
-	p := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI2),
+	err := ddb.QueryAll(ctx, s.DB, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI2),
 		KeyConditionExpression:    aws.String("GSI2PK = :t"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: typeTemplate}}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list templates: %w", err)
-		}
-		var ts []Template
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &ts); err != nil {
-			return nil, err
-		}
-		out = append(out, ts...)
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: typeTemplate}}}, &out)
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
