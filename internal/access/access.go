@@ -43,6 +43,19 @@ func ParseLevel(s string) (Level, bool) {
 	return None, false
 }
 
+// ShareLevel is what a share grants now: nothing once expired, whether or not TTL has removed
+// it yet (expiresAt 0 = no expiry).
+func ShareLevel(permissionLevel string, expiresAt int64, now time.Time) Level {
+	if expiresAt > 0 && now.Unix() >= expiresAt {
+		return None
+	}
+	l, _ := ParseLevel(permissionLevel)
+	return l
+}
+
+// TeamRoleViews reports whether a team role may see the team's sessions (and their events).
+func TeamRoleViews(role string) bool { return teamGrant(role).Level >= View }
+
 // Grant is the caller's effective access to one session.
 type Grant struct {
 	Level Level
@@ -138,10 +151,7 @@ func (d *Decider) lookups(ctx context.Context, userID string, s Subject) (string
 			role = str(item["role"])
 			continue
 		}
-		if exp := num(item["expiresAt"]); exp > 0 && d.now().Unix() >= exp {
-			continue // an expired share grants nothing, whether or not TTL has removed it yet
-		}
-		level, _ = ParseLevel(str(item["permissionLevel"]))
+		level = ShareLevel(str(item["permissionLevel"]), num(item["expiresAt"]), d.now())
 	}
 	return role, level, nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"streamspace/internal/auth"
-	"streamspace/internal/ddb"
 	"streamspace/internal/local/stack"
 	"streamspace/internal/testenv"
 )
@@ -62,10 +61,8 @@ func BenchmarkNotificationLatency(b *testing.B) {
 // (the authorizer's one GetItem of the caller's user record included).
 func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 	counter := &testenv.CallCounter{}
-	prefix := testenv.Prefix(b)
 	e := testenv.Start(b, func(c *stack.Config) {
-		c.TablePrefix = prefix
-		c.DBOptions = append(c.DBOptions, counter.Option(ddb.WithPrefix(prefix).Connections))
+		c.DBOptions = append(c.DBOptions, counter.Option())
 	})
 	alice, admin := e.Token("alice", ""), e.Token("root", "admin")
 	e.Do("GET", "/api/v1/users/me", alice, nil).Want(b, 200)
@@ -73,6 +70,14 @@ func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 	var s session
 	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}).Want(b, 201).Decode(b, &s)
 	e.Do("POST", "/api/v1/sessions/"+s.ID+"/status", admin, map[string]any{"state": "running", "url": "http://x"}).Want(b, 200)
+	bob, carol := e.Token("bob", ""), e.Token("carol", "")
+	seen(b, e, bob, carol)
+	var shared session
+	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}).Want(b, 201).Decode(b, &shared)
+	e.Do("POST", "/api/v1/sessions/"+shared.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(b, 201)
+	var inv struct{ Token string }
+	e.Do("POST", "/api/v1/sessions/"+shared.ID+"/invitations", alice, map[string]any{"permissionLevel": "collaborate"}).Want(b, 201).Decode(b, &inv)
+	key := newKey(b, e, alice, map[string]any{"name": "bench"})
 	time.Sleep(100 * time.Millisecond)
 	counter.Take()
 	p := "/api/v1/sessions/" + s.ID
@@ -114,6 +119,17 @@ func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 		{"GET /templates", func() testenv.Response { return e.Do("GET", "/api/v1/templates", alice, nil) }},
 		{"GET /templates/{name}", func() testenv.Response { return e.Do("GET", "/api/v1/templates/gimp", alice, nil) }},
 		{"GET /users/me", func() testenv.Response { return e.Do("GET", "/api/v1/users/me", alice, nil) }},
+		{"GET /sessions/{id} (shared, view)", func() testenv.Response { return e.Do("GET", "/api/v1/sessions/"+shared.ID, bob, nil) }},
+		{"POST /sessions/{id}/share", func() testenv.Response {
+			return e.Do("POST", "/api/v1/sessions/"+shared.ID+"/share", alice, map[string]string{"sharedWithUserId": "carol", "permissionLevel": "view"})
+		}},
+		{"POST /invitations/{token}/accept", func() testenv.Response {
+			return e.Do("POST", "/api/v1/invitations/"+inv.Token+"/accept", carol, nil)
+		}},
+		{"POST /teams", func() testenv.Response { return e.Do("POST", "/api/v1/teams", alice, map[string]string{"name": "bench"}) }},
+		{"GET /teams/my-teams", func() testenv.Response { return e.Do("GET", "/api/v1/teams/my-teams", alice, nil) }},
+		{"GET /api-keys (token)", func() testenv.Response { return e.Do("GET", "/api/v1/api-keys", alice, nil) }},
+		{"GET /sessions with an API key", func() testenv.Response { return doKey(e, "GET", "/api/v1/sessions", key.Key, nil) }},
 	}
 	fmt.Println("DynamoDB calls per route (authorizer's GetItem included):")
 	fmt.Printf("  %-36s %-6s %-5s %s\n", "route", "status", "calls", "operations")

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"streamspace/internal/access"
 	"streamspace/internal/ddb"
 )
 
@@ -42,6 +44,7 @@ func (a *Audience) partition(ctx context.Context, pk, prefix, projection string)
 	items, err := ddb.QueryItems(ctx, a.DB, &dynamodb.QueryInput{TableName: &a.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ProjectionExpression:      aws.String(projection),
+		ExpressionAttributeNames:  names(projection),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}, ":p": &types.AttributeValueMemberS{Value: prefix}}})
 	if err != nil {
 		return nil, fmt.Errorf("audience: %w", err)
@@ -49,12 +52,15 @@ func (a *Audience) partition(ctx context.Context, pk, prefix, projection string)
 	return items, nil
 }
 
-// TeamMembers returns the user ids of a team's members (every team role may view team sessions).
-func (a *Audience) TeamMembers(ctx context.Context, teamID string) ([]string, error) {
-	items, err := a.partition(ctx, ddb.TeamPK(teamID), "MEMBER#", "userId")
+// TeamMembers returns the user ids of a team's members; viewersOnly keeps those whose role may
+// see team sessions (the access rule's, not a copy of it).
+func (a *Audience) TeamMembers(ctx context.Context, teamID string, viewersOnly bool) ([]string, error) {
+	items, err := a.partition(ctx, ddb.TeamPK(teamID), "MEMBER#", "userId, #r")
 	var out []string
 	for _, it := range items {
-		out = append(out, str(it["userId"]))
+		if !viewersOnly || access.TeamRoleViews(str(it["role"])) {
+			out = append(out, str(it["userId"]))
+		}
 	}
 	return out, err
 }
@@ -62,15 +68,24 @@ func (a *Audience) TeamMembers(ctx context.Context, teamID string) ([]string, er
 // ShareHolders returns the users holding an active share of a session: a revoked share is gone,
 // an expired one is skipped even before TTL removes it.
 func (a *Audience) ShareHolders(ctx context.Context, sessionID string, now time.Time) ([]string, error) {
-	items, err := a.partition(ctx, "SESSION#"+sessionID, ddb.SharePrefix, "sharedWithUserId, expiresAt")
+	items, err := a.partition(ctx, "SESSION#"+sessionID, ddb.SharePrefix, "sharedWithUserId, permissionLevel, expiresAt")
 	var out []string
 	for _, it := range items {
+		var exp int64
 		if n, ok := it["expiresAt"].(*types.AttributeValueMemberN); ok {
-			if exp, _ := strconv.ParseInt(n.Value, 10, 64); exp > 0 && now.Unix() >= exp {
-				continue
-			}
+			exp, _ = strconv.ParseInt(n.Value, 10, 64)
 		}
-		out = append(out, str(it["sharedWithUserId"]))
+		if access.ShareLevel(str(it["permissionLevel"]), exp, now) >= access.View {
+			out = append(out, str(it["sharedWithUserId"]))
+		}
 	}
 	return out, err
+}
+
+// names declares the #r placeholder ("role" is a reserved word) when a projection uses it.
+func names(projection string) map[string]string {
+	if strings.Contains(projection, "#r") {
+		return map[string]string{"#r": "role"}
+	}
+	return nil
 }

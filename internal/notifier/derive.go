@@ -178,7 +178,8 @@ func deriveConnection(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image
 		}
 		data["reason"] = reason
 	}
-	se := sessions.Session{ID: c.SessionID, OwnerID: c.OwnerID, TeamID: c.TeamID}
+	// Owner and team are read from the session at delivery: the connection's copy may predate a transfer.
+	se := sessions.Session{ID: c.SessionID}
 	return []Change{newChange(rec, typ, se, ts, data)}, nil
 }
 

@@ -77,9 +77,18 @@ func (n *Notifier) now() time.Time {
 func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Listener, error) {
 	seen := map[string]bool{}
 	var out []connections.Listener
+	fetched := map[string][]connections.Listener{} // per audience: each is queried once per change
+	listeners := func(aud string) ([]connections.Listener, error) {
+		if ls, ok := fetched[aud]; ok {
+			return ls, nil
+		}
+		ls, err := n.Conns.Listeners(ctx, aud, n.now())
+		fetched[aud] = ls
+		return ls, err
+	}
 	// own adds the connections a user opened for themselves.
 	own := func(user string) error {
-		ls, err := n.Conns.Listeners(ctx, connections.UserAudience(user), n.now())
+		ls, err := listeners(connections.UserAudience(user))
 		for _, l := range ls {
 			if l.UserID == user && !seen[l.ConnectionID] {
 				seen[l.ConnectionID] = true
@@ -92,7 +101,7 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 		return out, own(ch.OwnerID)
 	}
 	if ch.TeamOnly {
-		members, err := n.Audience.TeamMembers(ctx, ch.TeamID)
+		members, err := n.Audience.TeamMembers(ctx, ch.TeamID, false)
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +122,7 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 	}
 	viewers := map[string]bool{ch.OwnerID: true}
 	if ch.TeamID != "" {
-		members, err := n.Audience.TeamMembers(ctx, ch.TeamID)
+		members, err := n.Audience.TeamMembers(ctx, ch.TeamID, true)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +149,7 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 	}
 	// Watchers: operators and admins subscribed to the owner, and session subscribers who may see it.
 	for _, aud := range []string{connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID)} {
-		ls, err := n.Conns.Listeners(ctx, aud, n.now())
+		ls, err := listeners(aud)
 		if err != nil {
 			return nil, err
 		}

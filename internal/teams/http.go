@@ -431,6 +431,11 @@ func (sv *Service) sessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	switch r.URL.Query().Get("state") {
+	case "", sessions.StatePending, sessions.StateRunning, sessions.StateHibernated, sessions.StateTerminated, sessions.StateFailed:
+	default:
+		return problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
+	}
 	items, next, err := sv.Sessions.List(r.Context(), sessions.ListQuery{TeamID: id, Limit: limit, Cursor: r.URL.Query().Get("cursor"),
 		State: r.URL.Query().Get("state")})
 	if err != nil {

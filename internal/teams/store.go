@@ -151,17 +151,19 @@ func (st *Store) Membership(ctx context.Context, teamID, userID string) (Member,
 // Members lists a team's members (one query of the team's partition).
 func (st *Store) Members(ctx context.Context, teamID string) ([]Member, error) {
 	var out []Member
-	return out, ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+	err := ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.TeamPK(teamID)), ":m": s("MEMBER#")}}, &out)
+	return out, err
 }
 
 // MyTeams lists a user's memberships through GSI1.
 func (st *Store) MyTeams(ctx context.Context, userID string) ([]Member, error) {
 	var out []Member
-	return out, ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+	err := ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :u"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("MEMBEROF#" + userID)}}, &out)
+	return out, err
 }
 
 // Teams reads several teams with BatchGetItem.

@@ -7,6 +7,8 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
+
+	"streamspace/internal/local/gateway"
 )
 
 // CallCounter counts DynamoDB operations made through a client (tests of round trips per route).
@@ -15,14 +17,12 @@ type CallCounter struct {
 	counts map[string]int
 }
 
-// Option installs the counter on a DynamoDB client. Operations on tables named in skip are not
-// counted (the notifier's asynchronous work on the connections table, say).
-func (c *CallCounter) Option(skip ...string) func(*dynamodb.Options) {
-	return hook(func(op string, in any) error {
-		for _, t := range skip {
-			if tableOf(in) == t {
-				return nil
-			}
+// Option installs the counter on a DynamoDB client. Only calls made while serving an HTTP
+// request through the local gateway count: the notifier's asynchronous reads do not.
+func (c *CallCounter) Option() func(*dynamodb.Options) {
+	return hook(func(ctx context.Context, op string, in any) error {
+		if !gateway.InRequest(ctx) {
+			return nil
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -48,40 +48,15 @@ func (c *CallCounter) Take() map[string]int {
 
 // Fault makes operations fail while fail(op) returns an error (fault injection).
 func Fault(fail func(op string) error) func(*dynamodb.Options) {
-	return hook(func(op string, _ any) error { return fail(op) })
+	return hook(func(_ context.Context, op string, _ any) error { return fail(op) })
 }
 
-// tableOf names the table of a single-table operation ("" for transactions and batches).
-func tableOf(in any) string {
-	switch v := in.(type) {
-	case *dynamodb.GetItemInput:
-		return *v.TableName
-	case *dynamodb.PutItemInput:
-		return *v.TableName
-	case *dynamodb.UpdateItemInput:
-		return *v.TableName
-	case *dynamodb.DeleteItemInput:
-		return *v.TableName
-	case *dynamodb.QueryInput:
-		return *v.TableName
-	case *dynamodb.BatchWriteItemInput:
-		for t := range v.RequestItems {
-			return t
-		}
-	case *dynamodb.TransactWriteItemsInput:
-		if len(v.TransactItems) > 0 && v.TransactItems[0].Put != nil {
-			return *v.TransactItems[0].Put.TableName
-		}
-	}
-	return ""
-}
-
-func hook(f func(op string, in any) error) func(*dynamodb.Options) {
+func hook(f func(ctx context.Context, op string, in any) error) func(*dynamodb.Options) {
 	return func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
 			return st.Initialize.Add(middleware.InitializeMiddlewareFunc("streamspace-test-hook",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-					if err := f(awsmiddleware.GetOperationName(ctx), in.Parameters); err != nil {
+					if err := f(ctx, awsmiddleware.GetOperationName(ctx), in.Parameters); err != nil {
 						return middleware.InitializeOutput{}, middleware.Metadata{}, err
 					}
 					return next.HandleInitialize(ctx, in)

@@ -188,7 +188,7 @@ func (g *HTTP) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
 		return
 	}
 	ev := Event(r, rt, body)
-	ctx := r.Context()
+	ctx := context.WithValue(r.Context(), inRequest{}, true)
 	if !rt.Public {
 		ok, err := g.authorize(ctx, &ev)
 		if err != nil {
@@ -248,3 +248,9 @@ func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) 
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+type inRequest struct{}
+
+// InRequest reports whether ctx is that of an HTTP request through this gateway (its authorizer
+// and function calls), as opposed to background work such as the notifier's.
+func InRequest(ctx context.Context) bool { v, _ := ctx.Value(inRequest{}).(bool); return v }
