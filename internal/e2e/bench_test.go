@@ -126,7 +126,9 @@ func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 		{"POST /invitations/{token}/accept", func() testenv.Response {
 			return e.Do("POST", "/api/v1/invitations/"+inv.Token+"/accept", carol, nil)
 		}},
-		{"POST /teams", func() testenv.Response { return e.Do("POST", "/api/v1/teams", alice, map[string]string{"name": "bench"}) }},
+		{"POST /teams", func() testenv.Response {
+			return e.Do("POST", "/api/v1/teams", alice, map[string]string{"name": "bench"})
+		}},
 		{"GET /teams/my-teams", func() testenv.Response { return e.Do("GET", "/api/v1/teams/my-teams", alice, nil) }},
 		{"GET /api-keys (token)", func() testenv.Response { return e.Do("GET", "/api/v1/api-keys", alice, nil) }},
 		{"GET /sessions with an API key", func() testenv.Response { return doKey(e, "GET", "/api/v1/sessions", key.Key, nil) }},
