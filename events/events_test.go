@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"streamspace/internal/activity"
 	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
 	"streamspace/internal/ids"
@@ -81,6 +82,8 @@ var samples = []sample{
 	{file: "websocket-disconnect.json", function: "websocket", kind: kindWebSocket},
 	{file: "notifier-session-created.json", function: "notifier", kind: kindDynamoDB},
 	{file: "notifier-session-state-changed.json", function: "notifier", kind: kindDynamoDB},
+	{file: "auditor-session-state-changed.json", function: "auditor", kind: kindDynamoDB},
+	{file: "activity-list.json", function: "activity", kind: kindHTTP},
 }
 
 func target(kind string) any {
@@ -339,6 +342,11 @@ func TestHTTPSamples(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("the session sessions-create.json made (%s) is not listed: %v", created, items)
+			}
+		}},
+		{"activity-list.json", 404, func(t *testing.T, _ events.APIGatewayV2HTTPResponse, body map[string]any) {
+			if body["status"] != float64(404) {
+				t.Errorf("activity of an unknown session: %v", body)
 			}
 		}},
 		{"sessions-get.json", 404, func(t *testing.T, resp events.APIGatewayV2HTTPResponse, body map[string]any) {
@@ -603,6 +611,34 @@ func TestNotifierSamples(t *testing.T) {
 				t.Errorf("notifier: %+v, %v; want no failures", resp, err)
 			}
 		})
+	}
+}
+
+// The auditor turns the sample's state change into activity, once however often it is delivered.
+func TestAuditorSample(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	ev := load[events.DynamoDBEvent](t, "auditor-session-state-changed.json")
+	acts, err := activity.Derive(ev.Records[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range acts {
+		got = append(got, a.EventType)
+	}
+	if !slices.Equal(got, []string{"state.changed", "session.started"}) {
+		t.Fatalf("derived %v", got)
+	}
+	for i := 0; i < 2; i++ {
+		resp, err := env.App.Auditor().Handle(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("auditor: %+v, %v", resp, err)
+		}
+	}
+	items, _, err := env.App.ActivityStore().List(ctx, activity.Query{SessionID: ev.Records[0].Change.Keys["PK"].String()[len("SESSION#"):], Limit: 10})
+	if err != nil || len(items) != 2 {
+		t.Fatalf("recorded %d activities (%v), want 2 despite the redelivery", len(items), err)
 	}
 }
 

@@ -59,7 +59,7 @@ func invokeCmd(args []string) error {
 }
 
 func functionNames() []string {
-	return append(routes.Functions(), "authorizer", "websocket", "notifier")
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor")
 }
 
 func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, error) {
@@ -72,10 +72,13 @@ func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, erro
 			return nil, err
 		}
 		return a.WebSocket().Handle(ctx, ev)
-	case "notifier":
+	case "notifier", "auditor":
 		var ev events.DynamoDBEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, err
+		}
+		if name == "auditor" {
+			return a.Auditor().Handle(ctx, ev)
 		}
 		return a.Notifier().Handle(ctx, ev)
 	}

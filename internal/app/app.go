@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"streamspace/internal/access"
+	"streamspace/internal/activity"
 	"streamspace/internal/apikeys"
 	"streamspace/internal/auth"
 	"streamspace/internal/authorizer"
@@ -40,6 +41,8 @@ type Config struct {
 	JWT             auth.JWTConfig
 	BootstrapAdmins []string
 	Limits          sessions.Limits
+	// ActivityRetention is how long activity records are kept (TTL); default 90 days.
+	ActivityRetention time.Duration
 	// UsageRetention is how long API-key usage records are kept (TTL); default 90 days.
 	UsageRetention time.Duration
 	// ManagementEndpoint is the WebSocket API's management URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
@@ -61,6 +64,7 @@ func ConfigFromEnv() Config {
 		BootstrapAdmins:    strings.FieldsFunc(os.Getenv("BOOTSTRAP_ADMINS"), func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:             lim,
 		UsageRetention:     time.Duration(envInt("USAGE_RETENTION_DAYS", 90)) * 24 * time.Hour,
+		ActivityRetention:  time.Duration(envInt("ACTIVITY_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
 	}
 }
@@ -150,6 +154,8 @@ func (a *App) HTTPHandler(fn string) (http.Handler, error) {
 		return a.TeamsHandler()
 	case routes.FnSharing:
 		return a.SharingHandler()
+	case routes.FnActivity:
+		return a.ActivityHandler()
 	}
 	return nil, fmt.Errorf("no HTTP function %q", fn)
 }
@@ -193,6 +199,21 @@ func (a *App) SharingHandler() (http.Handler, error) {
 	sharing.Register(rt, &sharing.Service{Store: &sharing.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Sessions: a.Sessions(),
 		Users: a.Users(), Access: a.Access})
 	return complete(rt)
+}
+
+func (a *App) ActivityStore() *activity.Store {
+	return &activity.Store{DB: a.DB, Table: a.Cfg.Tables.Audit, Retention: a.Cfg.ActivityRetention}
+}
+
+func (a *App) ActivityHandler() (http.Handler, error) {
+	rt := httpx.NewRouter(routes.FnActivity, a.Log, a.hooks())
+	activity.Register(rt, &activity.Service{Store: a.ActivityStore(), Sessions: a.Sessions()})
+	return complete(rt)
+}
+
+// Auditor consumes the main table's stream and writes the activity log.
+func (a *App) Auditor() *activity.Auditor {
+	return &activity.Auditor{Store: a.ActivityStore(), Log: a.Log}
 }
 
 // complete refuses a router that lacks a handler for a route the table gives its function.

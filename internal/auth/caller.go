@@ -100,3 +100,27 @@ func CallerFrom(ctx context.Context) (Caller, bool) {
 	c, ok := ctx.Value(callerKey{}).(Caller)
 	return c, ok
 }
+
+// Actor is who made a change and from where: written onto changed items so that the activity
+// log, derived from the table stream, can say who did what.
+type Actor struct {
+	UserID    string `json:"userId" dynamodbav:"userId"`
+	KeyID     string `json:"keyId,omitempty" dynamodbav:"keyId,omitempty"`
+	IP        string `json:"ip,omitempty" dynamodbav:"ip,omitempty"`
+	UserAgent string `json:"userAgent,omitempty" dynamodbav:"userAgent,omitempty"`
+}
+
+type actorKey struct{}
+
+// WithActor stores the request's actor in ctx.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor of the request ctx belongs to (nil outside requests).
+func ActorFrom(ctx context.Context) *Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return &a
+	}
+	return nil
+}

@@ -144,7 +144,13 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, route routes.Rou
 				return problem.Unauthorized("valid credentials are required")
 			}
 			caller = c
-			r = r.WithContext(auth.WithCaller(r.Context(), c))
+			ua := r.UserAgent()
+			if len(ua) > 256 {
+				ua = ua[:256]
+			}
+			ctx := auth.WithCaller(r.Context(), c)
+			ctx = auth.WithActor(ctx, auth.Actor{UserID: c.UserID, KeyID: c.KeyID, IP: gw.HTTP.SourceIP, UserAgent: ua})
+			r = r.WithContext(ctx)
 			for _, g := range rt.guards {
 				if err := g(rec, r, c, route); err != nil {
 					return err

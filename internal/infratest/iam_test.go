@@ -25,8 +25,9 @@ var awsManagedPolicies = map[string][]string{
 	"service-role/AWSLambdaBasicExecutionRole": {"*"},
 	// Tracing: Active. X-Ray write actions cannot be scoped to resources.
 	"AWSXrayWriteOnlyAccess": {"*"},
-	// The DynamoDB stream event source (DescribeStream/GetRecords/GetShardIterator/ListStreams).
-	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole"},
+	// The DynamoDB stream event source (DescribeStream/GetRecords/GetShardIterator/ListStreams):
+	// the MainTable stream consumers (streamConsumers) only.
+	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole", "AuditorFunctionRole"},
 }
 
 // dynamoWriteActions are the DynamoDB actions that change data. The grant summary names each
@@ -78,6 +79,92 @@ var wantGrants = map[string][]string{
 	// writes MainTable), posts to clients, parks failed batches.
 	"NotifierFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID),
 		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
+	// Session access decisions read MainTable (GetItem / BatchGetItem only, see
+	// wantDynamoActions; never writes it); activity items and counters, and its own API-key
+	// metering, in AuditTable.
+	"ActivityFunction": grantList(dynamoRead(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID),
+		[]string{"dynamodb:UpdateItem " + ddb.MainLogicalID}),
+	// Turns MainTable stream records into activity records: reads and writes AuditTable
+	// (TransactWriteItems of PutItem / UpdateItem; never deletes), parks failed batches. The
+	// stream comes through the AWSLambdaDynamoDBExecutionRole managed policy; no MainTable table
+	// access at all (the records carry both images).
+	"AuditorFunction": grantList(dynamoRead(ddb.AuditLogicalID),
+		[]string{"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID,
+			"sqs:SendMessage AuditorDeadLetterQueue"}),
+}
+
+// wantDynamoActions pins, where the grant summary (which folds every read into dynamodb:read)
+// is too coarse, the exact DynamoDB actions a function's role has on one table, as "<action>
+// <table>" for the table itself and "<action> <table>/index" for its indexes.
+var wantDynamoActions = map[string]map[string][]string{
+	"ActivityFunction": {
+		// Access decisions are key lookups; the API-key guard queries GSI1 and updates one key
+		// item when a key first hits its hourly limit. No Scan, no Put, no Delete.
+		ddb.MainLogicalID: {"dynamodb:BatchGetItem MainTable", "dynamodb:GetItem MainTable", "dynamodb:Query MainTable/index",
+			"dynamodb:UpdateItem MainTable"},
+	},
+	"AuditorFunction": {
+		ddb.AuditLogicalID: {"dynamodb:GetItem AuditTable", "dynamodb:PutItem AuditTable", "dynamodb:UpdateItem AuditTable"},
+		ddb.MainLogicalID:  nil,
+	},
+}
+
+// dynamoActions lists, sorted, the DynamoDB actions a role's statements allow on one table
+// ("<action> <table>") or its indexes ("<action> <table>/index").
+func dynamoActions(tmpl cfn, role, table string) []string {
+	set := map[string]bool{}
+	for _, st := range iamStatements(tmpl) {
+		if st.role != role || str(st.stmt["Effect"]) != "Allow" {
+			continue
+		}
+		res := st.stmt["Resource"]
+		resList := asList(res)
+		if resList == nil {
+			resList = []any{res}
+		}
+		for _, r := range resList {
+			if !slices.Contains(existingResources(tmpl, r), table) {
+				continue
+			}
+			target := table
+			if sub := get(r, "Fn::Sub"); strings.Contains(str(sub), "/index/") ||
+				(len(asList(sub)) > 0 && strings.Contains(str(asList(sub)[0]), "/index/")) {
+				target += "/index"
+			}
+			for _, a := range stringsOf(st.stmt["Action"]) {
+				if strings.HasPrefix(a, "dynamodb:") {
+					set[a+" "+target] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// dynamoActionDiffs compares one function's DynamoDB actions with wantDynamoActions.
+func dynamoActionDiffs(tmpl cfn, fn string) []string {
+	role := functionRole(tmpl, fn)
+	if role == "" {
+		return []string{fmt.Sprintf("%s: no single IAM role", fn)}
+	}
+	var diffs []string
+	for _, table := range keys(wantDynamoActions[fn]) {
+		diffs = append(diffs, diffSets(fn+" actions on "+table, wantDynamoActions[fn][table], dynamoActions(tmpl, role, table))...)
+	}
+	return diffs
+}
+
+func TestIAMExactDynamoActions(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	for _, fn := range keys(wantDynamoActions) {
+		reportDiffs(t, "DynamoDB actions", dynamoActionDiffs(tmpl, fn))
+	}
 }
 
 // iamStatement is one statement of an identity policy in the template.
@@ -231,17 +318,26 @@ func functionRole(tmpl cfn, fn string) string {
 	return roles[0]
 }
 
+// auditWriters are the functions besides the metered HTTP functions that must read and write
+// AuditTable, with the reason.
+var auditWriters = map[string]string{
+	auditorFunction: "activity records derived from the MainTable stream",
+}
+
 // auditAccessDiffs derives AuditTable access from routes.All rather than from wantGrants: every
 // HTTP function that serves an authenticated route meters API-key callers (rate counters with
-// UpdateItem, usage log with PutItem) and reads those records back, and no other function
-// (public-only HTTP functions, the authorizer, the WebSocket handler, the notifier) may reach
-// the table at all. nil means the template follows the rule.
+// UpdateItem, usage log with PutItem) and reads those records back, the auditWriters need the
+// same, and no other function (public-only HTTP functions, the authorizer, the WebSocket
+// handler, the notifier) may reach the table at all. nil means the template follows the rule.
 func auditAccessDiffs(tmpl cfn) []string {
 	metered := map[string]bool{}
 	for _, r := range routes.All {
 		if !r.Public {
 			metered[functionLogicalID(r.Function)] = true
 		}
+	}
+	for fn := range auditWriters {
+		metered[fn] = true
 	}
 	audit := ddb.AuditLogicalID
 	var diffs []string
@@ -263,9 +359,13 @@ func auditAccessDiffs(tmpl cfn) []string {
 			}
 			continue
 		}
+		why := "serves authenticated routes (API-key metering)"
+		if reason, ok := auditWriters[fn]; ok {
+			why = "writes " + reason
+		}
 		for _, need := range []string{"dynamodb:read", "dynamodb:PutItem", "dynamodb:UpdateItem"} {
 			if !slices.Contains(onAudit, need+" "+audit) {
-				diffs = append(diffs, fmt.Sprintf("%s serves authenticated routes (API-key metering) but lacks %s %s", fn, need, audit))
+				diffs = append(diffs, fmt.Sprintf("%s %s but lacks %s %s", fn, why, need, audit))
 			}
 		}
 	}

@@ -56,6 +56,14 @@ func TestChecksDetectDrift(t *testing.T) {
 	}
 	envOf := func(fn string) func(cfn) []string { return func(tmpl cfn) []string { return envDiffs(tmpl, fn) } }
 	envVars := func(tmpl cfn, fn string) cfn { return asMap(get(props(tmpl, fn), "Environment", "Variables")) }
+	actionsOf := func(fn string) func(cfn) []string {
+		return func(tmpl cfn) []string { return dynamoActionDiffs(tmpl, fn) }
+	}
+	// streamMapping is the properties of a function's (first) event source mapping.
+	streamMapping := func(tmpl cfn, fn string) cfn { return props(tmpl, mappingsOf(tmpl, fn)[0]) }
+	lambdaURI := func(fn string) cfn {
+		return cfn{"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + fn + ".Arn}/invocations"}
+	}
 
 	cases := []struct {
 		name   string
@@ -297,6 +305,140 @@ func TestChecksDetectDrift(t *testing.T) {
 			name:   "apikeys without MainTable writes",
 			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "ApikeysFunctionRole", ddb.MainLogicalID) },
 			check:  grantsOf("ApikeysFunction"), want: `missing "dynamodb:PutItem MainTable"`,
+		},
+		{
+			name:   "activity route removed",
+			mutate: func(tmpl cfn) { delete(asMap(paths(tmpl)["/api/v1/sessions/{id}/activity/timeline"]), "get") },
+			check:  routesCheck, want: "GET /api/v1/sessions/{id}/activity/timeline (function activity) is in routes.All but not in the template",
+		},
+		{
+			name: "activity route on the sessions function",
+			mutate: func(tmpl cfn) {
+				asMap(get(paths(tmpl), "/api/v1/activity/stats", "get", "x-amazon-apigateway-integration"))["uri"] = lambdaURI("SessionsFunction")
+			},
+			check: routesCheck, want: "GET /api/v1/activity/stats is served by SessionsFunction",
+		},
+		{
+			name:   "activity may write MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ActivityFunctionRole", "dynamodb:PutItem", ddb.MainLogicalID) },
+			check:  grantsOf("ActivityFunction"), want: `unexpected "dynamodb:PutItem MainTable"`,
+		},
+		{
+			// The grant summary folds reads together; the exact action list must notice.
+			name:   "activity may Scan MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ActivityFunctionRole", "dynamodb:Scan", ddb.MainLogicalID) },
+			check:  actionsOf("ActivityFunction"), want: `unexpected "dynamodb:Scan MainTable"`,
+		},
+		{
+			name:   "activity without AuditTable",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "ActivityFunctionRole", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "ActivityFunction serves authenticated routes (API-key metering) but lacks dynamodb:PutItem AuditTable",
+		},
+		{
+			name:   "auditor may write MainTable (feeds its own stream)",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:UpdateItem", ddb.MainLogicalID) },
+			check:  streamConsumerDiffs, want: "AuditorFunction consumes MainTable's stream but may dynamodb:UpdateItem it",
+		},
+		{
+			name:   "auditor may put into MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:PutItem", ddb.MainLogicalID) },
+			check:  grantsOf(auditorFunction), want: `unexpected "dynamodb:PutItem MainTable"`,
+		},
+		{
+			name:   "auditor reads MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:GetItem", ddb.MainLogicalID) },
+			check:  grantsOf(auditorFunction), want: `unexpected "dynamodb:read MainTable"`,
+		},
+		{
+			name:   "auditor may delete activity records",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:DeleteItem", ddb.AuditLogicalID) },
+			check:  grantsOf(auditorFunction), want: `unexpected "dynamodb:DeleteItem AuditTable"`,
+		},
+		{
+			name:   "auditor may scan AuditTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:Scan", ddb.AuditLogicalID) },
+			check:  actionsOf(auditorFunction), want: `unexpected "dynamodb:Scan AuditTable"`,
+		},
+		{
+			name:   "auditor without AuditTable",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "AuditorFunctionRole", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "AuditorFunction writes activity records derived from the MainTable stream but lacks dynamodb:PutItem AuditTable",
+		},
+		{
+			name:   "auditor may not park failed batches",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "AuditorFunctionRole", auditorDLQ) },
+			check:  grantsOf(auditorFunction), want: `missing "sqs:SendMessage AuditorDeadLetterQueue"`,
+		},
+		{
+			name:   "auditor batch size differs",
+			mutate: func(tmpl cfn) { streamMapping(tmpl, auditorFunction)["BatchSize"] = float64(10) },
+			check:  streamConsumerDiffs, want: "BatchSize = 10",
+		},
+		{
+			name:   "notifier without bisection",
+			mutate: func(tmpl cfn) { streamMapping(tmpl, notifierFunction)["BisectBatchOnFunctionError"] = false },
+			check:  streamConsumerDiffs, want: "BisectBatchOnFunctionError",
+		},
+		{
+			// A setting streamSettings does not name still has to match between the consumers.
+			name:   "auditor mapping with its own extra setting",
+			mutate: func(tmpl cfn) { streamMapping(tmpl, auditorFunction)["ParallelizationFactor"] = float64(2) },
+			check:  streamConsumerDiffs, want: "stream mapping settings differ",
+		},
+		{
+			name: "auditor parks failures in the notifier's queue",
+			mutate: func(tmpl cfn) {
+				asMap(get(streamMapping(tmpl, auditorFunction), "DestinationConfig", "OnFailure"))["Destination"] =
+					cfn{"Fn::GetAtt": []any{notifierDLQ, "Arn"}}
+			},
+			check: streamConsumerDiffs, want: "want AuditorDeadLetterQueue (its own queue)",
+		},
+		{
+			name:   "auditor DLQ unencrypted",
+			mutate: func(tmpl cfn) { delete(props(tmpl, auditorDLQ), "SqsManagedSseEnabled") },
+			check:  streamConsumerDiffs, want: "AuditorDeadLetterQueue must be encrypted",
+		},
+		{
+			name:   "auditor without its stream mapping",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), mappingsOf(tmpl, auditorFunction)[0]) },
+			check:  streamConsumerDiffs, want: `MainTable stream consumers: missing "AuditorFunction"`,
+		},
+		{
+			name: "third MainTable stream consumer",
+			mutate: func(tmpl cfn) {
+				p := cfn{}
+				for k, v := range streamMapping(tmpl, notifierFunction) {
+					p[k] = v
+				}
+				p["FunctionName"] = cfn{"Ref": "SessionsFunction"}
+				resources(tmpl)["SessionsFunctionMainTableStream"] = cfn{"Type": "AWS::Lambda::EventSourceMapping", "Properties": p}
+			},
+			check: streamConsumerDiffs, want: `MainTable stream consumers: unexpected "SessionsFunction"`,
+		},
+		{
+			name: "IAM stream policy on the activity role",
+			mutate: func(tmpl cfn) {
+				p := props(tmpl, "ActivityFunctionRole")
+				p["ManagedPolicyArns"] = append(asList(p["ManagedPolicyArns"]), "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole")
+			},
+			check: iamFindings, want: "ActivityFunctionRole: AWS managed policy service-role/AWSLambdaDynamoDBExecutionRole is not allowed",
+		},
+		{
+			name:   "ACTIVITY_RETENTION_DAYS missing from the activity function",
+			mutate: func(tmpl cfn) { delete(envVars(tmpl, "ActivityFunction"), "ACTIVITY_RETENTION_DAYS") },
+			check:  envOf("ActivityFunction"), want: "environment lacks ACTIVITY_RETENTION_DAYS",
+		},
+		{
+			name: "auditor's ACTIVITY_RETENTION_DAYS from the usage parameter",
+			mutate: func(tmpl cfn) {
+				envVars(tmpl, auditorFunction)["ACTIVITY_RETENTION_DAYS"] = cfn{"Ref": "UsageRetentionDays"}
+			},
+			check: envOf(auditorFunction), want: "ACTIVITY_RETENTION_DAYS",
+		},
+		{
+			name:   "ActivityRetentionDays unbounded",
+			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", "ActivityRetentionDays")), "MaxValue") },
+			check:  parameterDiffs, want: "parameter ActivityRetentionDays: MaxValue",
 		},
 		{
 			name:   "AUDIT_TABLE_NAME missing",

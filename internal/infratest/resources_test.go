@@ -1,6 +1,7 @@
 package infratest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,16 +16,30 @@ const (
 	websocketFunction = "WebsocketFunction"
 	notifierFunction  = "NotifierFunction"
 	notifierDLQ       = "NotifierDeadLetterQueue"
+	auditorFunction   = "AuditorFunction"
+	auditorDLQ        = "AuditorDeadLetterQueue"
 )
 
+// streamConsumers are the consumers of MainTable's stream, each with its own dead-letter queue.
+// DynamoDB Streams serves at most two concurrent readers per shard without throttling, so this
+// list is also the limit: a third consumer needs a fan-out (e.g. Kinesis or EventBridge Pipes).
+var streamConsumers = []struct{ fn, dlq string }{
+	{notifierFunction, notifierDLQ},
+	{auditorFunction, auditorDLQ},
+}
+
 // allFunctions are the Lambda functions of the product: one per HTTP area of routes.go, then
-// the authorizer, the WebSocket handler and the notifier.
+// the authorizer, the WebSocket handler and the stream consumers (notifier, auditor).
 func allFunctions() []string {
 	var out []string
 	for _, fn := range routes.Functions() {
 		out = append(out, functionLogicalID(fn))
 	}
-	return append(out, authorizerFunction, websocketFunction, notifierFunction)
+	out = append(out, authorizerFunction, websocketFunction)
+	for _, c := range streamConsumers {
+		out = append(out, c.fn)
+	}
+	return out
 }
 
 // webSocketDiffs checks the WebSocket API's shape; nil means it is right. cfn-lint accepts any
@@ -163,7 +178,48 @@ var functionEnv = []struct {
 	{"JWKS_URL", "JwksUrl"},
 	{"JWT_ROLE_CLAIM", "JwtRoleClaim"},
 	{"BOOTSTRAP_ADMINS", "BootstrapAdmins"},
+	{"USAGE_RETENTION_DAYS", "UsageRetentionDays"},
+	// Globals: the activity function and the auditor both write activity records with this TTL.
+	{"ACTIVITY_RETENTION_DAYS", "ActivityRetentionDays"},
 	{"WEBSOCKET_MANAGEMENT_ENDPOINT", ""},
+}
+
+// wantParameters pins the template parameters the tests depend on (type and bounds that
+// cfn-lint cannot know are intended).
+var wantParameters = map[string]cfn{
+	"ActivityRetentionDays": {"Type": "Number", "Default": float64(90), "MinValue": float64(1), "MaxValue": float64(3650)},
+	"UsageRetentionDays":    {"Type": "Number", "Default": float64(90), "MinValue": float64(1), "MaxValue": float64(3650)},
+}
+
+// parameterDiffs checks wantParameters; nil means they match.
+func parameterDiffs(tmpl cfn) []string {
+	var diffs []string
+	for _, name := range keys(wantParameters) {
+		p := asMap(get(tmpl, "Parameters", name))
+		if p == nil {
+			diffs = append(diffs, fmt.Sprintf("parameter %s is missing", name))
+			continue
+		}
+		for _, field := range keys(wantParameters[name]) {
+			want, got := wantParameters[name][field], p[field]
+			if s, ok := got.(string); ok && field != "Type" {
+				// YAML may quote numbers: compare them as JSON numbers.
+				var n float64
+				if json.Unmarshal([]byte(s), &n) == nil {
+					got = n
+				}
+			}
+			if got != want {
+				diffs = append(diffs, fmt.Sprintf("parameter %s: %s = %#v, want %#v", name, field, got, want))
+			}
+		}
+	}
+	return diffs
+}
+
+func TestParameters(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "Parameters", parameterDiffs(transformed(t)))
 }
 
 // envDiffs checks one function's environment against functionEnv; nil means it is right.
@@ -222,50 +278,139 @@ func TestFunctions(t *testing.T) {
 	}
 }
 
-// TestNotifierStream: the notifier consumes the main table's stream at least once, reports
-// partial batch failures, isolates poison records and parks them in an encrypted DLQ.
-func TestNotifierStream(t *testing.T) {
-	t.Parallel()
-	tmpl := transformed(t)
-	var mappings []string
+// streamSettings are the event source mapping settings every MainTable stream consumer uses:
+// at-least-once from the tip of the stream, partial batch failures reported, poison records
+// isolated by bisection and parked after 5 retries or an hour.
+var streamSettings = []struct {
+	field string
+	ok    func(v any) bool
+	want  string
+}{
+	{"StartingPosition", func(v any) bool { return v == "LATEST" }, "LATEST"},
+	{"BatchSize", func(v any) bool { return v == float64(100) }, "100"},
+	{"MaximumBatchingWindowInSeconds", func(v any) bool { return v == float64(0) }, "0"},
+	{"BisectBatchOnFunctionError", func(v any) bool { return v == true }, "true"},
+	{"MaximumRetryAttempts", func(v any) bool { return v == float64(5) }, "5"},
+	{"MaximumRecordAgeInSeconds", func(v any) bool { return v == float64(3600) }, "3600"},
+	{"FunctionResponseTypes", func(v any) bool { return slices.Equal(stringsOf(v), []string{"ReportBatchItemFailures"}) }, "[ReportBatchItemFailures]"},
+}
+
+// mappingsOf lists the event source mappings that invoke one function.
+func mappingsOf(tmpl cfn, fn string) []string {
+	var out []string
 	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::EventSourceMapping") {
-		if slices.Contains(referencedResources(props(tmpl, id)["FunctionName"]), notifierFunction) {
-			mappings = append(mappings, id)
+		if slices.Contains(referencedResources(props(tmpl, id)["FunctionName"]), fn) {
+			out = append(out, id)
 		}
 	}
-	if len(mappings) != 1 {
-		t.Fatalf("%s has event source mappings %v, want exactly one", notifierFunction, mappings)
-	}
-	p := props(tmpl, mappings[0])
-	if ga := asList(get(p, "EventSourceArn", "Fn::GetAtt")); len(ga) != 2 || ga[0] != ddb.MainLogicalID || ga[1] != "StreamArn" {
-		t.Errorf("EventSourceArn = %v, want !GetAtt %s.StreamArn", p["EventSourceArn"], ddb.MainLogicalID)
-	}
-	checks := []struct {
-		field string
-		ok    bool
-		want  string
-	}{
-		{"StartingPosition", p["StartingPosition"] == "LATEST", "LATEST"},
-		{"BatchSize", p["BatchSize"] == float64(100), "100"},
-		{"MaximumBatchingWindowInSeconds", p["MaximumBatchingWindowInSeconds"] == float64(0), "0"},
-		{"BisectBatchOnFunctionError", p["BisectBatchOnFunctionError"] == true, "true"},
-		{"MaximumRetryAttempts", p["MaximumRetryAttempts"] == float64(5), "5"},
-		{"MaximumRecordAgeInSeconds", p["MaximumRecordAgeInSeconds"] == float64(3600), "3600"},
-		{"FunctionResponseTypes", slices.Equal(stringsOf(p["FunctionResponseTypes"]), []string{"ReportBatchItemFailures"}), "[ReportBatchItemFailures]"},
-		{"DestinationConfig.OnFailure.Destination", slices.Equal(referencedResources(get(p, "DestinationConfig", "OnFailure", "Destination")), []string{notifierDLQ}), notifierDLQ},
-	}
-	for _, c := range checks {
-		if !c.ok {
-			t.Errorf("%s: %s = %#v, want %s", mappings[0], c.field, get(p, strings.Split(c.field, ".")...), c.want)
+	return out
+}
+
+// mappingSettings is a mapping's properties without what is its own (function, DLQ), as JSON.
+func mappingSettings(p cfn) string {
+	c := cfn{}
+	for k, v := range p {
+		if k != "FunctionName" && k != "DestinationConfig" {
+			c[k] = v
 		}
 	}
-	q := props(tmpl, notifierDLQ)
-	if q["SqsManagedSseEnabled"] != true && q["KmsMasterKeyId"] == nil {
-		t.Errorf("%s must be encrypted (SqsManagedSseEnabled or KmsMasterKeyId)", notifierDLQ)
+	if oc := asMap(get(p, "DestinationConfig", "OnFailure")); oc != nil {
+		rest := cfn{}
+		for k, v := range oc {
+			if k != "Destination" {
+				rest[k] = v
+			}
+		}
+		c["DestinationConfig.OnFailure (without Destination)"] = rest
 	}
-	if q["MessageRetentionPeriod"] != float64(1209600) {
-		t.Errorf("%s MessageRetentionPeriod = %v, want 1209600 (14 days)", notifierDLQ, q["MessageRetentionPeriod"])
+	b, _ := json.Marshal(c) // map keys come out sorted
+	return string(b)
+}
+
+// streamConsumerDiffs checks the consumers of MainTable's stream; nil means all is well:
+// exactly the streamConsumers read the stream, each through one mapping with streamSettings
+// (and identical settings otherwise), each parks failures in its own encrypted 14-day DLQ, and
+// none may write MainTable (a consumer writing its own source feeds itself).
+func streamConsumerDiffs(tmpl cfn) []string {
+	var diffs []string
+	var want, got []string
+	for _, c := range streamConsumers {
+		want = append(want, c.fn)
 	}
+	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::EventSourceMapping") {
+		p := props(tmpl, id)
+		if slices.Contains(referencedResources(p["EventSourceArn"]), ddb.MainLogicalID) {
+			got = append(got, referencedOfType(tmpl, p["FunctionName"], "AWS::Lambda::Function")...)
+		}
+	}
+	diffs = append(diffs, diffSets(ddb.MainLogicalID+" stream consumers", want, got)...)
+
+	settings := map[string]string{} // function → mappingSettings
+	dlqOwner := map[string]string{} // DLQ → function
+	for _, c := range streamConsumers {
+		mappings := mappingsOf(tmpl, c.fn)
+		if len(mappings) != 1 {
+			diffs = append(diffs, fmt.Sprintf("%s has event source mappings %v, want exactly one", c.fn, mappings))
+			continue
+		}
+		id := mappings[0]
+		p := props(tmpl, id)
+		if ga := asList(get(p, "EventSourceArn", "Fn::GetAtt")); len(ga) != 2 || ga[0] != ddb.MainLogicalID || ga[1] != "StreamArn" {
+			diffs = append(diffs, fmt.Sprintf("%s: EventSourceArn = %v, want !GetAtt %s.StreamArn", id, p["EventSourceArn"], ddb.MainLogicalID))
+		}
+		for _, s := range streamSettings {
+			if !s.ok(p[s.field]) {
+				diffs = append(diffs, fmt.Sprintf("%s: %s = %#v, want %s", id, s.field, p[s.field], s.want))
+			}
+		}
+		settings[c.fn] = mappingSettings(p)
+
+		dlq := get(p, "DestinationConfig", "OnFailure", "Destination")
+		gotDLQ := referencedResources(dlq)
+		if !slices.Equal(gotDLQ, []string{c.dlq}) {
+			diffs = append(diffs, fmt.Sprintf("%s: DestinationConfig.OnFailure.Destination = %v, want %s (its own queue)", id, dlq, c.dlq))
+		}
+		for _, q := range gotDLQ {
+			if owner, ok := dlqOwner[q]; ok {
+				diffs = append(diffs, fmt.Sprintf("%s and %s share the dead-letter queue %s", owner, c.fn, q))
+			}
+			dlqOwner[q] = c.fn
+		}
+		if typ := str(get(resources(tmpl), c.dlq, "Type")); typ != "AWS::SQS::Queue" {
+			diffs = append(diffs, fmt.Sprintf("%s is %q, want an AWS::SQS::Queue", c.dlq, typ))
+		}
+		q := props(tmpl, c.dlq)
+		if q["SqsManagedSseEnabled"] != true && q["KmsMasterKeyId"] == nil {
+			diffs = append(diffs, fmt.Sprintf("%s must be encrypted (SqsManagedSseEnabled or KmsMasterKeyId)", c.dlq))
+		}
+		if q["MessageRetentionPeriod"] != float64(1209600) {
+			diffs = append(diffs, fmt.Sprintf("%s MessageRetentionPeriod = %v, want 1209600 (14 days)", c.dlq, q["MessageRetentionPeriod"]))
+		}
+
+		if role := functionRole(tmpl, c.fn); role != "" {
+			for _, g := range grants(tmpl, role) {
+				action, target, _ := strings.Cut(g, " ")
+				if target == ddb.MainLogicalID && slices.Contains(dynamoWriteActions, action) {
+					diffs = append(diffs, fmt.Sprintf("%s consumes %s's stream but may %s it (its writes would feed the stream it reads)", c.fn, ddb.MainLogicalID, action))
+				}
+			}
+		}
+	}
+	first := streamConsumers[0].fn
+	for _, c := range streamConsumers[1:] {
+		a, okA := settings[first]
+		b, okB := settings[c.fn]
+		if okA && okB && a != b {
+			diffs = append(diffs, fmt.Sprintf("stream mapping settings differ: %s %s, %s %s", first, a, c.fn, b))
+		}
+	}
+	return diffs
+}
+
+// TestStreamConsumers: see streamConsumerDiffs.
+func TestStreamConsumers(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "MainTable stream consumers", streamConsumerDiffs(transformed(t)))
 }
 
 func TestOutputs(t *testing.T) {
@@ -276,7 +421,8 @@ func TestOutputs(t *testing.T) {
 	for k := range outputs {
 		got = append(got, k)
 	}
-	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "AuditTableName", "NotifierDeadLetterQueueUrl"}
+	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "AuditTableName",
+		"NotifierDeadLetterQueueUrl", "AuditorDeadLetterQueueUrl"}
 	for _, d := range diffSets("outputs", want, got) {
 		if strings.Contains(d, "missing") {
 			t.Error(d)
@@ -286,7 +432,7 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("WebSocketUrl = %q, want wss://${%s}.…/${StageName}", ws, webSocketAPIID)
 	}
 	for out, ref := range map[string]string{"MainTableName": ddb.MainLogicalID, "ConnectionsTableName": ddb.ConnLogicalID,
-		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ} {
+		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ, "AuditorDeadLetterQueueUrl": auditorDLQ} {
 		if !isRef(get(outputs, out, "Value"), ref) {
 			t.Errorf("output %s = %v, want {Ref: %s}", out, get(outputs, out, "Value"), ref)
 		}

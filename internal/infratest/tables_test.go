@@ -148,7 +148,7 @@ func TestTablesMatchGoDefinitions(t *testing.T) {
 }
 
 // retainedTables hold records that must outlive the stack (sessions, users, API keys; the
-// audit trail of API-key usage): CloudFormation must keep them on stack deletion and on
+// audit trail of API-key usage and session activity): CloudFormation must keep them on stack deletion and on
 // replacement. ConnectionsTable is deliberately not here (its items expire within hours).
 var retainedTables = []string{ddb.MainLogicalID, ddb.AuditLogicalID}
 

@@ -13,6 +13,7 @@ const (
 	FnAPIKeys  = "apikeys"
 	FnTeams    = "teams"
 	FnSharing  = "sharing"
+	FnActivity = "activity"
 )
 
 // API-key scopes. Tokens are unscoped; keys carry a subset of these (docs/api-keys.md).
@@ -121,6 +122,14 @@ var All = []Route{
 	{Function: FnSharing, Method: "GET", Path: v1 + "/sessions/{id}/collaborators", Scope: ScopeSharingRead},
 	{Function: FnSharing, Method: "DELETE", Path: v1 + "/sessions/{id}/collaborators/{userId}", Scope: ScopeSharingWrite},
 	{Function: FnSharing, Method: "GET", Path: v1 + "/shared-sessions", Scope: ScopeSharingRead},
+
+	// api.md names the session {sessionId} here; API Gateway needs one variable name per path
+	// level, so these routes use {id} like every other /sessions/{id} route (same URLs).
+	{Function: FnActivity, Method: "POST", Path: v1 + "/sessions/{id}/activity/log", Scope: ScopeActivityWrite},
+	{Function: FnActivity, Method: "GET", Path: v1 + "/sessions/{id}/activity", Scope: ScopeActivityRead},
+	{Function: FnActivity, Method: "GET", Path: v1 + "/sessions/{id}/activity/timeline", Scope: ScopeActivityRead},
+	{Function: FnActivity, Method: "GET", Path: v1 + "/activity/stats", Scope: ScopeActivityRead},
+	{Function: FnActivity, Method: "GET", Path: v1 + "/activity/users/{userId}", Scope: ScopeActivityRead},
 }
 
 // ForFunction returns the routes one function serves.

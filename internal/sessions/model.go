@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"streamspace/internal/auth"
 	"streamspace/internal/resources"
 )
 
@@ -42,6 +43,8 @@ type Session struct {
 	UpdatedAt          time.Time           `json:"updatedAt" dynamodbav:"updatedAt"`
 	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
 	Version            int                 `json:"version" dynamodbav:"version"`
+	// Actor made the last change (for the activity log; not part of the API).
+	Actor *auth.Actor `json:"-" dynamodbav:"actor,omitempty"`
 }
 
 // Usage is what the runtime last measured.

@@ -111,7 +111,8 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, id
 	now := sv.now()
 	se := Session{ID: ids.New("sess"), OwnerID: c.UserID, TeamID: in.TeamID, TemplateName: tpl.Name, State: StatePending,
 		DesiredState: StateRunning, Resources: res, Tags: tags, IdleTimeout: idle, MaxSessionDuration: maxDur,
-		PersistentHome: in.PersistentHome == nil || *in.PersistentHome, LastActivity: now, CreatedAt: now, UpdatedAt: now, Version: 1}
+		PersistentHome: in.PersistentHome == nil || *in.PersistentHome, LastActivity: now, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Actor: auth.ActorFrom(ctx)}
 	return sv.Store.Create(ctx, se, amt, sv.Limits, idem)
 }
 
@@ -208,7 +209,7 @@ func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch chang
 		if quota == nil && extra == nil && sameSession(old, next) {
 			return old, nil // nothing to change: no write, no event
 		}
-		next.UpdatedAt = sv.now()
+		next.UpdatedAt, next.Actor = sv.now(), auth.ActorFrom(ctx)
 		err = sv.Store.Save(ctx, old, next, quota, extra...)
 		switch {
 		case err == nil:
@@ -384,6 +385,9 @@ func (sv *Service) Connect(ctx context.Context, c auth.Caller, id string) (Conne
 			conn := Connection{ConnectionID: ids.New("conn"), SessionID: old.ID, UserID: c.UserID, PermissionLevel: g.Level.String(),
 				ConnectedAt: now.Format(time.RFC3339Nano), OwnerID: old.OwnerID, TeamID: old.TeamID,
 				ExpiresAt: now.Add(connectionTTL).Unix()}
+			if a := auth.ActorFrom(ctx); a != nil {
+				conn.IP, conn.UserAgent = a.IP, a.UserAgent
+			}
 			put, err := sv.Store.putConnection(conn)
 			if err != nil {
 				return nil, nil, err

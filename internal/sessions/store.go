@@ -397,6 +397,8 @@ type Connection struct {
 	OwnerID         string `json:"-" dynamodbav:"ownerId"`
 	TeamID          string `json:"-" dynamodbav:"teamId,omitempty"`
 	ExpiresAt       int64  `json:"-" dynamodbav:"expiresAt"`
+	IP              string `json:"-" dynamodbav:"ip,omitempty"`
+	UserAgent       string `json:"-" dynamodbav:"userAgent,omitempty"`
 }
 
 // EntityConnection marks viewer-connection items.

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"streamspace/internal/auth"
 	"streamspace/internal/ddb"
 	"streamspace/internal/problem"
 )
@@ -73,8 +74,12 @@ func (i Invitation) Usable(now time.Time) string {
 	return ""
 }
 
-// EntityShare marks share items (the notifier derives session.shared / session.unshared).
-const EntityShare = "share"
+// EntityShare marks share items (the notifier derives session.shared / session.unshared);
+// EntityInvitation marks invitations (the activity log records their creation and use).
+const (
+	EntityShare      = "share"
+	EntityInvitation = "invitation"
+)
 
 // Store keeps shares in their session's partition (SESSION#<id> / SHARE#<userId>, GSI1 =
 // SHAREDWITH#<userId> for "shared with me") and invitations under INVITE#<sha256 of the token>
@@ -110,7 +115,13 @@ func (st *Store) PutShare(ctx context.Context, sh Share) (Share, bool, error) {
 		exp = ""
 		vals[":x"] = n(sh.Expiry)
 	}
-	set := "SET shareId = if_not_exists(shareId, :id), sessionId = :sid, sharedWithUserId = :u, permissionLevel = :l, " +
+	if a := auth.ActorFrom(ctx); a != nil {
+		av, _ := attributevalue.Marshal(a)
+		vals[":actor"] = av
+	} else {
+		vals[":actor"] = &types.AttributeValueMemberNULL{Value: true}
+	}
+	set := "SET actor = :actor, shareId = if_not_exists(shareId, :id), sessionId = :sid, sharedWithUserId = :u, permissionLevel = :l, " +
 		"createdBy = if_not_exists(createdBy, :by), createdAt = if_not_exists(createdAt, :at), updatedAt = :at, " +
 		"GSI1PK = :g, GSI1SK = :sid, entity = :e"
 	if sh.Expiry > 0 {
@@ -190,7 +201,10 @@ func (st *Store) CreateInvitation(ctx context.Context, inv Invitation, hash stri
 	for k, v := range inviteKey(hash) {
 		av[k] = v
 	}
-	av["GSI1PK"], av["GSI1SK"] = s("INVITES#"+inv.SessionID), s(inv.ID)
+	av["GSI1PK"], av["GSI1SK"], av["entity"] = s("INVITES#"+inv.SessionID), s(inv.ID), s(EntityInvitation)
+	if a := auth.ActorFrom(ctx); a != nil {
+		av["actor"], _ = attributevalue.Marshal(a)
+	}
 	av[ddb.TTLAttribute] = n(inv.ValidUntil.AddDate(0, 0, 30).Unix()) // kept a month past expiry, then removed
 	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")})
 	return err
@@ -241,10 +255,10 @@ var errAlreadyAccepted = errors.New("already accepted")
 // maxUses (and the invitation still valid), so racing acceptances can never exceed maxUses.
 func (st *Store) Accept(ctx context.Context, hash, userID string, share *Share, now time.Time) error {
 	tx := []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &st.Table, Key: inviteKey(hash), UpdateExpression: aws.String("ADD uses :one"),
+		{Update: &types.Update{TableName: &st.Table, Key: inviteKey(hash), UpdateExpression: aws.String("ADD uses :one SET lastAcceptedBy = :u"),
 			ConditionExpression: aws.String("attribute_exists(PK) AND uses < maxUses AND revoked = :f AND validUntilUnix > :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":f": &types.AttributeValueMemberBOOL{Value: false},
-				":now": n(now.Unix())}}},
+				":now": n(now.Unix()), ":u": s(userID)}}},
 		{Put: &types.Put{TableName: &st.Table, ConditionExpression: aws.String("attribute_not_exists(PK)"), Item: map[string]types.AttributeValue{
 			ddb.PK: s("INVITE#" + hash), ddb.SK: s("ACCEPT#" + userID), "userId": s(userID), "acceptedAt": s(now.UTC().Format(time.RFC3339Nano))}}},
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,15 +54,14 @@ type Config struct {
 
 // Stack is a running local system.
 type Stack struct {
-	HTTPURL       string
-	WSURL         string
-	Issuer        *issuer.Issuer
-	App           *app.App
-	WebSocket     *gateway.WebSocket
-	Poller        *streams.Poller
-	DynamoDB      string
-	closers       []func()
-	pollerStopped chan struct{}
+	HTTPURL   string
+	WSURL     string
+	Issuer    *issuer.Issuer
+	App       *app.App
+	WebSocket *gateway.WebSocket
+	Poller    *streams.Poller // the notifier's
+	DynamoDB  string
+	closers   []func()
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -172,27 +170,36 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	streamsClient := dynamodbstreams.NewFromConfig(ddb.LocalConfig(), func(o *dynamodbstreams.Options) {
 		o.BaseEndpoint = aws.String(st.DynamoDB)
 	})
-	st.Poller = &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
-		Handler: st.App.Notifier().Handle, Log: log, FromTrimHorizon: true, Ready: make(chan struct{})}
-	if cfg.DataDir != "" {
-		st.Poller.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+acfg.Tables.Main+".json")
-	}
-	ready := st.Poller.Ready
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	st.pollerStopped = make(chan struct{})
-	go func() {
-		defer close(st.pollerStopped)
-		if err := st.Poller.Run(pctx); err != nil {
-			log.Error("stream poller stopped", slog.String("error", err.Error()))
+	// Two consumers of the same stream, as in AWS (one event source mapping each): the notifier
+	// and the auditor, each with its own checkpoint, so one failing never holds up the other.
+	for _, c := range []struct {
+		name    string
+		handler streams.Handler
+	}{{"notifier", st.App.Notifier().Handle}, {"auditor", st.App.Auditor().Handle}} {
+		p := &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
+			Handler: c.handler, Log: log.With(slog.String("consumer", c.name)), FromTrimHorizon: true, Ready: make(chan struct{})}
+		if cfg.DataDir != "" {
+			p.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+c.name+"-"+acfg.Tables.Main+".json")
 		}
-	}()
-	st.closers = append(st.closers, func() { cancel(); <-st.pollerStopped })
-	select {
-	case <-ready:
-	case <-st.pollerStopped:
-		return nil, errors.New("stream poller failed to start")
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("stream poller not ready after 30 s")
+		if c.name == "notifier" {
+			st.Poller = p
+		}
+		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			if err := p.Run(pctx); err != nil {
+				log.Error("stream poller stopped", slog.String("consumer", c.name), slog.String("error", err.Error()))
+			}
+		}()
+		st.closers = append(st.closers, func() { cancel(); <-stopped })
+		select {
+		case <-p.Ready:
+		case <-stopped:
+			return nil, fmt.Errorf("%s stream poller failed to start", c.name)
+		case <-time.After(30 * time.Second):
+			return nil, fmt.Errorf("%s stream poller not ready after 30 s", c.name)
+		}
 	}
 	return st, nil
 }

@@ -1,0 +1,276 @@
+package activity
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
+	"streamspace/internal/events"
+	"streamspace/internal/sessions"
+	"streamspace/internal/sharing"
+)
+
+type image = map[string]types.AttributeValue
+
+func entityOf(img image) string {
+	if v, ok := img["entity"].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// builder makes the activities of one stream record with stable ids.
+type builder struct {
+	rec   lambdaevents.DynamoDBEventRecord
+	ts    time.Time // the record's time: whole seconds, as streams give it
+	at    time.Time // the change's own time when the item carries one (finer)
+	actor *auth.Actor
+	out   []Activity
+}
+
+func (b *builder) add(sessionID, typ, desc string, meta map[string]any) {
+	shown := b.ts
+	if !b.at.IsZero() && b.at.Truncate(time.Second).Equal(b.ts) {
+		shown = b.at // same second as the record: the finer time
+	}
+	a := Activity{ID: "act_" + strings.TrimPrefix(events.ID(b.rec.EventID, typ), "evt_"), SessionID: sessionID, EventType: typ,
+		EventCategory: Types[typ], Description: desc, Metadata: meta, Timestamp: shown, Source: "platform",
+		Order: fmt.Sprintf("S%040s#%02d", b.rec.Change.SequenceNumber, len(b.out))}
+	if b.actor != nil {
+		a.ActorID, a.IP, a.UserAgent = b.actor.UserID, b.actor.IP, b.actor.UserAgent
+	}
+	b.out = append(b.out, a)
+}
+
+func actorOf(img image) *auth.Actor {
+	var x struct {
+		Actor *auth.Actor `dynamodbav:"actor"`
+	}
+	_ = attributevalue.UnmarshalMap(img, &x)
+	return x.Actor
+}
+
+// Derive returns the activities a committed change stands for.
+func Derive(rec lambdaevents.DynamoDBEventRecord) ([]Activity, error) {
+	oldImg, err := ddb.FromStreamImage(rec.Change.OldImage)
+	if err != nil {
+		return nil, err
+	}
+	newImg, err := ddb.FromStreamImage(rec.Change.NewImage)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{rec: rec, ts: rec.Change.ApproximateCreationDateTime.UTC()}
+	if b.ts.IsZero() {
+		b.ts = time.Now().UTC()
+	}
+	entity := entityOf(newImg)
+	if entity == "" {
+		entity = entityOf(oldImg)
+	}
+	b.actor = actorOf(newImg)
+	switch entity {
+	case sessions.EntitySession:
+		err = b.session(oldImg, newImg)
+	case sessions.EntityConnection:
+		err = b.connection(oldImg, newImg)
+	case sharing.EntityShare:
+		err = b.share(oldImg, newImg)
+	case sharing.EntityInvitation:
+		err = b.invitation(oldImg, newImg)
+	}
+	return b.out, err
+}
+
+func (b *builder) session(oldImg, newImg image) error {
+	var old, cur sessions.Session
+	var err error
+	if len(oldImg) > 0 {
+		if old, err = sessions.UnmarshalSession(oldImg); err != nil {
+			return err
+		}
+	}
+	if len(newImg) > 0 {
+		if cur, err = sessions.UnmarshalSession(newImg); err != nil {
+			return err
+		}
+	}
+	id := cur.ID
+	b.at = cur.UpdatedAt.UTC()
+	switch b.rec.EventName {
+	case "INSERT":
+		b.add(id, "session.created", "session created from template "+cur.TemplateName,
+			map[string]any{"templateName": cur.TemplateName, "resources": cur.Resources, "teamId": cur.TeamID, "ownerId": cur.OwnerID})
+		return nil
+	case "REMOVE":
+		return nil
+	}
+	if old.State != cur.State {
+		meta := map[string]any{"from": old.State, "to": cur.State}
+		b.add(id, "state.changed", fmt.Sprintf("state %s → %s", old.State, cur.State), meta)
+		switch {
+		case cur.State == sessions.StateRunning && old.State == sessions.StatePending:
+			b.add(id, "session.started", "session started", meta)
+		case cur.State == sessions.StateRunning && old.State == sessions.StateHibernated:
+			b.add(id, "session.woken", "session woken", meta)
+		case cur.State == sessions.StateHibernated:
+			b.add(id, "session.hibernated", "session hibernated", meta)
+		case cur.State == sessions.StateTerminated:
+			b.add(id, "session.terminated", "session terminated", meta)
+		case cur.State == sessions.StateFailed:
+			b.add(id, "error.occurred", "session failed: "+cur.Error, map[string]any{"error": cur.Error, "from": old.State})
+		}
+	}
+	if old.DeletedAt == nil && cur.DeletedAt != nil {
+		b.add(id, "session.deleted", "session deleted", nil)
+	}
+	if old.OwnerID != cur.OwnerID {
+		b.add(id, "session.transferred", fmt.Sprintf("ownership %s → %s", old.OwnerID, cur.OwnerID),
+			map[string]any{"previousOwnerId": old.OwnerID, "newOwnerId": cur.OwnerID})
+	}
+	if !slices.Equal(old.Tags, cur.Tags) {
+		b.add(id, "tags.updated", "tags updated", map[string]any{"tags": cur.Tags, "previousTags": old.Tags})
+	}
+	if old.Resources != cur.Resources {
+		b.add(id, "resources.updated", "resources updated", map[string]any{"resources": cur.Resources, "previousResources": old.Resources})
+	}
+	changes := map[string]any{}
+	if old.DesiredState != cur.DesiredState && cur.State != sessions.StateTerminated {
+		changes["desiredState"] = cur.DesiredState
+	}
+	if old.IdleTimeout != cur.IdleTimeout {
+		changes["idleTimeout"] = cur.IdleTimeout
+	}
+	if old.MaxSessionDuration != cur.MaxSessionDuration {
+		changes["maxSessionDuration"] = cur.MaxSessionDuration
+	}
+	if len(changes) > 0 {
+		b.add(id, "config.updated", "settings changed", changes)
+	}
+	if len(b.out) == 0 && !old.LastActivity.Equal(cur.LastActivity) && old.ActiveConnections == cur.ActiveConnections {
+		b.add(id, "user.heartbeat", "heartbeat", nil)
+	}
+	return nil
+}
+
+func (b *builder) connection(oldImg, newImg image) error {
+	var c sessions.Connection
+	typ, img := "user.connected", newImg
+	switch b.rec.EventName {
+	case "INSERT":
+	case "REMOVE":
+		typ, img = "user.disconnected", oldImg
+	default:
+		return nil
+	}
+	if err := attributevalue.UnmarshalMap(img, &c); err != nil {
+		return err
+	}
+	reason := "disconnected"
+	if b.rec.UserIdentity != nil && b.rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
+		reason = "expired"
+	}
+	b.actor = &auth.Actor{UserID: c.UserID, IP: c.IP, UserAgent: c.UserAgent}
+	if typ == "user.connected" {
+		b.at, _ = time.Parse(time.RFC3339Nano, c.ConnectedAt)
+	}
+	meta := map[string]any{"connectionId": c.ConnectionID, "permissionLevel": c.PermissionLevel}
+	if typ == "user.disconnected" {
+		meta["reason"] = reason
+		if reason == "expired" {
+			b.actor = &auth.Actor{UserID: c.UserID}
+		}
+	}
+	b.add(c.SessionID, typ, c.UserID+" "+strings.TrimPrefix(typ, "user."), meta)
+	return nil
+}
+
+func (b *builder) share(oldImg, newImg image) error {
+	var old, cur sharing.Share
+	if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
+		return err
+	}
+	if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
+		return err
+	}
+	b.at = cur.UpdatedAt.UTC()
+	switch b.rec.EventName {
+	case "INSERT", "MODIFY":
+		if b.rec.EventName == "MODIFY" && old.PermissionLevel == cur.PermissionLevel && old.Expiry == cur.Expiry {
+			return nil
+		}
+		meta := map[string]any{"shareId": cur.ID, "sharedWithUserId": cur.SharedWithUserID, "permissionLevel": cur.PermissionLevel}
+		b.add(cur.SessionID, "share.created", "shared with "+cur.SharedWithUserID+" ("+cur.PermissionLevel+")", meta)
+		b.add(cur.SessionID, "access.granted", cur.SharedWithUserID+" may "+cur.PermissionLevel, meta)
+	case "REMOVE":
+		reason := "revoked"
+		// The deleter is not in a REMOVE record; only a TTL expiry is known to be the system's.
+		b.actor = nil
+		if b.rec.UserIdentity != nil && b.rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
+			reason = "expired"
+		}
+		b.add(old.SessionID, "share.revoked", "share of "+old.SharedWithUserID+" "+reason,
+			map[string]any{"shareId": old.ID, "sharedWithUserId": old.SharedWithUserID, "reason": reason})
+	}
+	return nil
+}
+
+func (b *builder) invitation(oldImg, newImg image) error {
+	var old, cur sharing.Invitation
+	if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
+		return err
+	}
+	if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
+		return err
+	}
+	meta := map[string]any{"invitationId": cur.ID, "permissionLevel": cur.PermissionLevel, "maxUses": cur.MaxUses}
+	switch {
+	case b.rec.EventName == "INSERT":
+		b.add(cur.SessionID, "invitation.created", "invitation created", meta)
+	case b.rec.EventName == "MODIFY" && cur.Uses > old.Uses:
+		var x struct {
+			By string `dynamodbav:"lastAcceptedBy"`
+		}
+		_ = attributevalue.UnmarshalMap(newImg, &x)
+		b.actor = &auth.Actor{UserID: x.By}
+		meta["uses"] = cur.Uses
+		b.add(cur.SessionID, "invitation.accepted", x.By+" accepted an invitation", meta)
+	}
+	return nil
+}
+
+// Auditor consumes the main table's stream and records activity.
+type Auditor struct {
+	Store *Store
+	Log   *slog.Logger
+}
+
+// Handle records each record's activities in order, reporting the first failure so the record
+// is retried (already-written activities are skipped by their ids).
+func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
+	var resp lambdaevents.DynamoDBEventResponse
+	for _, rec := range ev.Records {
+		acts, err := Derive(rec)
+		for _, act := range acts {
+			if err != nil {
+				break
+			}
+			_, err = a.Store.Put(ctx, act)
+		}
+		if err != nil {
+			a.Log.ErrorContext(ctx, "activity record failed", slog.String("eventId", rec.EventID), slog.String("error", err.Error()))
+			resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+			return resp, nil
+		}
+	}
+	return resp, nil
+}

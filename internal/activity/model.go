@@ -1,0 +1,77 @@
+// Package activity is the audit trail of sessions: records written by the platform itself from
+// the table stream (the auditor) and by clients, their listings, timeline and statistics.
+package activity
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"streamspace/internal/problem"
+)
+
+// Categories.
+const (
+	Lifecycle     = "lifecycle"
+	Connection    = "connection"
+	State         = "state"
+	Configuration = "configuration"
+	Access        = "access"
+	Error         = "error"
+)
+
+// Types maps every event type to its category.
+var Types = map[string]string{
+	"session.created": Lifecycle, "session.started": Lifecycle, "session.stopped": Lifecycle,
+	"session.hibernated": State, "session.woken": State, "session.terminated": Lifecycle,
+	"session.deleted": Lifecycle, "session.transferred": Access,
+	"user.connected": Connection, "user.disconnected": Connection, "user.heartbeat": Connection,
+	"state.changed": State, "resources.updated": Configuration, "config.updated": Configuration,
+	"tags.updated": Configuration, "access.granted": Access, "access.denied": Access,
+	"share.created": Access, "share.revoked": Access, "invitation.created": Access,
+	"invitation.accepted": Access, "error.occurred": Error,
+}
+
+// TypeNames lists the event types, sorted (for messages).
+func TypeNames() []string {
+	out := make([]string, 0, len(Types))
+	for t := range Types {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Activity is one entry of a session's audit trail.
+type Activity struct {
+	ID            string         `json:"id" dynamodbav:"id"`
+	SessionID     string         `json:"sessionId" dynamodbav:"sessionId"`
+	EventType     string         `json:"eventType" dynamodbav:"eventType"`
+	EventCategory string         `json:"eventCategory" dynamodbav:"eventCategory"`
+	ActorID       string         `json:"actorId,omitempty" dynamodbav:"actorId,omitempty"`
+	Description   string         `json:"description,omitempty" dynamodbav:"description,omitempty"`
+	Metadata      map[string]any `json:"metadata,omitempty" dynamodbav:"metadata,omitempty"`
+	IP            string         `json:"ip,omitempty" dynamodbav:"ip,omitempty"`
+	UserAgent     string         `json:"userAgent,omitempty" dynamodbav:"userAgent,omitempty"`
+	Timestamp     time.Time      `json:"timestamp" dynamodbav:"timestamp"`
+	// Source is "platform" (derived from a committed change) or "client" (posted).
+	Source string `json:"source" dynamodbav:"source"`
+	// Order places the entry within its second: "S<stream sequence>#<n>" for platform entries
+	// (commit order, stable across redeliveries) and "C<nanoseconds>" for client ones.
+	Order string `json:"-" dynamodbav:"order"`
+}
+
+// Validate checks a client-posted activity's type and category; the error names the field.
+func Validate(eventType, category string) (string, error) {
+	want, ok := Types[eventType]
+	if !ok {
+		return "", problem.Invalid("eventType", fmt.Sprintf("unknown event type; known: %v", TypeNames()))
+	}
+	switch {
+	case category == "":
+		return want, nil
+	case category != want:
+		return "", problem.Invalid("eventCategory", fmt.Sprintf("%s belongs to the %s category", eventType, want))
+	}
+	return category, nil
+}

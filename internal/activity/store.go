@@ -1,0 +1,217 @@
+package activity
+
+import (
+	"context"
+
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/ddb"
+)
+
+// Store keeps activity in the audit table:
+//
+//	ACT#SESSION#<sessionId> / <time>#<id>    one record (GSI1 = ACT#USER#<actorId> / same sort key)
+//	ACTSTATS / TOTAL, HOUR#<h>, DAY#<d>#CAT#<c>, DAY#<d>#TYPE#<t>    counters
+//
+// A record and its counters are written in one transaction whose put is conditional on the
+// record not existing: a redelivered stream record is neither written nor counted twice.
+type Store struct {
+	DB        *dynamodb.Client
+	Table     string
+	Retention time.Duration // records expire (TTL) after this; default 90 days
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+const statsPK = "ACTSTATS"
+
+const secondLayout = "2006-01-02T15:04:05"
+
+// sortKey orders entries by second, then by commit order within it. Platform entries use the
+// stream record's own time and sequence number, so a redelivered record maps to the same key.
+func sortKey(a Activity) string {
+	return a.Timestamp.UTC().Truncate(time.Second).Format(secondLayout) + "#" + a.Order + "#" + a.ID
+}
+
+// Put records an activity once; it reports false when it was already recorded.
+func (st *Store) Put(ctx context.Context, a Activity) (bool, error) {
+	ret := st.Retention
+	if ret == 0 {
+		ret = 90 * 24 * time.Hour
+	}
+	item, err := attributevalue.MarshalMap(a)
+	if err != nil {
+		return false, err
+	}
+	sk := sortKey(a)
+	item[ddb.PK], item[ddb.SK] = s("ACT#SESSION#"+a.SessionID), s(sk)
+	if a.ActorID != "" {
+		item[ddb.GSI1PK], item[ddb.GSI1SK] = s("ACT#USER#"+a.ActorID), s(sk)
+	}
+	item[ddb.TTLAttribute] = n(a.Timestamp.Add(ret).Unix())
+	t := a.Timestamp.UTC()
+	day, hour := t.Format("20060102"), t.Format("2006010215")
+	count := func(sk string, exp time.Time) types.TransactWriteItem {
+		return types.TransactWriteItem{Update: &types.Update{TableName: &st.Table,
+			Key:                       map[string]types.AttributeValue{ddb.PK: s(statsPK), ddb.SK: s(sk)},
+			UpdateExpression:          aws.String("ADD #c :one SET expiresAt = :exp"),
+			ExpressionAttributeNames:  map[string]string{"#c": "count"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":exp": n(exp.Unix())}}}
+	}
+	far := t.AddDate(100, 0, 0)
+	tx := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
+		count("TOTAL", far),
+		count("HOUR#"+hour, t.Add(49*time.Hour)),
+		count("DAY#"+day+"#CAT#"+a.EventCategory, t.AddDate(0, 0, 9)),
+		count("DAY#"+day+"#TYPE#"+a.EventType, t.AddDate(0, 0, 9)),
+	}
+	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record activity: %w", err)
+	}
+	return true, nil
+}
+
+// Query selects activity.
+type Query struct {
+	SessionID, UserID   string // one of them
+	EventType, Category string
+	Since, Until        time.Time
+	Oldest              bool // oldest first (timeline); newest first otherwise
+	Limit               int
+	Cursor              string
+}
+
+// List returns one page: one Query on the session's partition or on GSI1 for a user.
+func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) {
+	pkAttr, skAttr, pk, index := ddb.PK, ddb.SK, "ACT#SESSION#"+q.SessionID, ""
+	keys := []string{ddb.PK, ddb.SK}
+	if q.UserID != "" {
+		pkAttr, skAttr, pk, index = ddb.GSI1PK, ddb.GSI1SK, "ACT#USER#"+q.UserID, ddb.GSI1
+		keys = append(keys, ddb.GSI1PK, ddb.GSI1SK)
+	}
+	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pk}, keys...)
+	if err != nil {
+		return nil, "", err
+	}
+	from, to := "0", "9"
+	if !q.Since.IsZero() {
+		from = q.Since.UTC().Format(secondLayout)
+	}
+	if !q.Until.IsZero() {
+		to = q.Until.UTC().Format(secondLayout) + "#~"
+	}
+	in := &dynamodb.QueryInput{TableName: &st.Table, ScanIndexForward: aws.Bool(q.Oldest), Limit: aws.Int32(int32(q.Limit)),
+		KeyConditionExpression:    aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),
+		ExpressionAttributeNames:  map[string]string{"#pk": pkAttr, "#sk": skAttr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":from": s(from), ":to": s(to)},
+		ExclusiveStartKey:         start}
+	if index != "" {
+		in.IndexName = aws.String(index)
+	}
+	var filters []string
+	if q.EventType != "" {
+		filters = append(filters, "eventType = :t")
+		in.ExpressionAttributeValues[":t"] = s(q.EventType)
+	}
+	if q.Category != "" {
+		filters = append(filters, "eventCategory = :c")
+		in.ExpressionAttributeValues[":c"] = s(q.Category)
+	}
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
+	}
+	out, err := st.DB.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list activity: %w", err)
+	}
+	items := []Activity{}
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return nil, "", err
+	}
+	return items, ddb.EncodeCursor(out.LastEvaluatedKey), nil
+}
+
+// Stats is the answer of GET /activity/stats.
+type Stats struct {
+	Total        int            `json:"total"`
+	Last24h      int            `json:"last24h"`
+	ByCategory7d map[string]int `json:"byCategory7d"`
+	TopTypes7d   []TypeCount    `json:"topTypes7d"`
+}
+
+// TypeCount is one line of the top types.
+type TypeCount struct {
+	EventType string `json:"eventType"`
+	Count     int    `json:"count"`
+}
+
+// Stats reads the counters (three key-conditioned reads, never the records).
+func (st *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
+	now = now.UTC()
+	var cs []struct {
+		SK    string `dynamodbav:"SK"`
+		Count int    `dynamodbav:"count"`
+	}
+	read := func(from, to string) error {
+		cs = cs[:0]
+		return ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+			KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(statsPK), ":f": s(from), ":t": s(to)}}, &cs)
+	}
+	out := Stats{ByCategory7d: map[string]int{}, TopTypes7d: []TypeCount{}}
+	if err := read("TOTAL", "TOTAL"); err != nil {
+		return out, err
+	}
+	if len(cs) == 1 {
+		out.Total = cs[0].Count
+	}
+	if err := read("HOUR#"+now.Add(-23*time.Hour).Format("2006010215"), "HOUR#"+now.Format("2006010215")); err != nil {
+		return out, err
+	}
+	for _, c := range cs {
+		out.Last24h += c.Count
+	}
+	if err := read("DAY#"+now.AddDate(0, 0, -6).Format("20060102"), "DAY#"+now.Format("20060102")+"#~"); err != nil {
+		return out, err
+	}
+	types := map[string]int{}
+	for _, c := range cs {
+		parts := strings.SplitN(c.SK, "#", 4) // DAY, date, CAT|TYPE, name
+		if len(parts) != 4 {
+			continue
+		}
+		if parts[2] == "CAT" {
+			out.ByCategory7d[parts[3]] += c.Count
+		} else {
+			types[parts[3]] += c.Count
+		}
+	}
+	for t, c := range types {
+		out.TopTypes7d = append(out.TopTypes7d, TypeCount{t, c})
+	}
+	sort.Slice(out.TopTypes7d, func(i, j int) bool {
+		a, b := out.TopTypes7d[i], out.TopTypes7d[j]
+		return a.Count > b.Count || (a.Count == b.Count && a.EventType < b.EventType)
+	})
+	if len(out.TopTypes7d) > 10 {
+		out.TopTypes7d = out.TopTypes7d[:10]
+	}
+	return out, nil
+}

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"streamspace/internal/testenv"
+)
+
+type act struct {
+	ID, SessionID, EventType, EventCategory, ActorID, Source, Description, IP string
+	Timestamp                                                                 time.Time
+	DurationSinceMs                                                           int64
+	Metadata                                                                  map[string]any
+}
+
+// waitActivity polls a listing until it holds at least n entries (the auditor is asynchronous).
+func waitActivity(t *testing.T, e *testenv.Env, tok, path string, n int) []act {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var page struct{ Items []act }
+		e.Do("GET", path, tok, nil).Want(t, 200).Decode(t, &page)
+		if len(page.Items) >= n || time.Now().After(deadline) {
+			if len(page.Items) < n {
+				t.Fatalf("%s: %d entries, want %d: %+v", path, len(page.Items), n, page.Items)
+			}
+			return page.Items
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The platform records everything that happens to a session, with no client posting anything.
+func TestActivityRecordedByThePlatform(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob, admin, olga := e.Token("alice", ""), e.Token("bob", ""), e.Token("admin", ""), e.Token("olga", "operator")
+	seen(t, e, alice, bob)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "collaborate"}).Want(t, 201)
+	e.Do("POST", p+"/status", admin, map[string]any{"state": "running", "url": "http://x"}).Want(t, 200)
+	var c struct{ ConnectionID string }
+	e.Do("POST", p+"/connect", bob, nil).Want(t, 200).Decode(t, &c)
+	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"audited"}}).Want(t, 200)
+	e.Do("PATCH", p, alice, map[string]any{"desiredState": "hibernated"}).Want(t, 200)
+	e.Do("POST", p+"/status", admin, map[string]any{"state": "hibernated"}).Want(t, 200)
+	e.Do("POST", p+"/disconnect", bob, map[string]string{"connectionId": c.ConnectionID}).Want(t, 204)
+	e.Do("DELETE", p, alice, nil).Want(t, 200)
+
+	want := []struct{ typ, actor string }{
+		{"session.created", "alice"}, {"share.created", "alice"}, {"access.granted", "alice"},
+		{"state.changed", "admin"}, {"session.started", "admin"}, {"user.connected", "bob"},
+		{"tags.updated", "alice"}, {"config.updated", "alice"}, {"state.changed", "admin"},
+		{"session.hibernated", "admin"}, {"user.disconnected", "bob"},
+		{"state.changed", "alice"}, {"session.terminated", "alice"}, {"session.deleted", "alice"},
+	}
+	tl := waitActivity(t, e, alice, p+"/activity/timeline?limit=500", len(want))
+	if len(tl) != len(want) {
+		t.Fatalf("timeline has %d entries, want %d: %+v", len(tl), len(want), tl)
+	}
+	seenTypes := map[string]int{}
+	for i, a := range tl {
+		seenTypes[a.EventType]++
+		if a.Source != "platform" || a.EventCategory == "" || a.SessionID != s.ID {
+			t.Errorf("entry %d: %+v", i, a)
+		}
+		if i > 0 && (a.Timestamp.Truncate(time.Second).Before(tl[i-1].Timestamp.Truncate(time.Second)) || a.DurationSinceMs != max(0, a.Timestamp.Sub(tl[i-1].Timestamp).Milliseconds())) {
+			t.Errorf("entry %d out of order or with a wrong duration: %+v after %+v", i, a, tl[i-1])
+		}
+	}
+	for _, w := range want {
+		found := false
+		for _, a := range tl {
+			if a.EventType == w.typ && a.ActorID == w.actor {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no %s by %s in %v", w.typ, w.actor, seenTypes)
+		}
+	}
+	// Newest first in the plain listing; the filters work.
+	var page struct{ Items []act }
+	e.Do("GET", p+"/activity?limit=2", bob, nil).Want(t, 200) // bob's share outlives the session: the history stays readable
+	e.Do("GET", p+"/activity?category=connection", alice, nil).Want(t, 200).Decode(t, &page)
+	if len(page.Items) != 2 || page.Items[0].EventType != "user.disconnected" {
+		t.Errorf("category filter: %+v", page.Items)
+	}
+	// A stranger gets 404; a user reads their own activity but not another's.
+	e.Do("GET", p+"/activity", e.Token("mallory", ""), nil).Want(t, 404)
+	var mine struct{ Items []act }
+	e.Do("GET", "/api/v1/activity/users/bob", bob, nil).Want(t, 200).Decode(t, &mine)
+	if len(mine.Items) != 2 {
+		t.Errorf("bob's own activity: %+v", mine.Items)
+	}
+	e.Do("GET", "/api/v1/activity/users/alice", bob, nil).Want(t, 403)
+	e.Do("GET", "/api/v1/activity/users/alice", olga, nil).Want(t, 200)
+	// Stats from counters match what was recorded.
+	e.Do("GET", "/api/v1/activity/stats", alice, nil).Want(t, 403)
+	var st struct {
+		Total, Last24h int
+		ByCategory7d   map[string]int
+		TopTypes7d     []struct {
+			EventType string
+			Count     int
+		}
+	}
+	e.Do("GET", "/api/v1/activity/stats", olga, nil).Want(t, 200).Decode(t, &st)
+	if st.Total != len(want) || st.Last24h != len(want) || st.ByCategory7d["connection"] != 2 || st.TopTypes7d[0].EventType != "state.changed" || st.TopTypes7d[0].Count != 3 {
+		t.Errorf("stats: %+v", st)
+	}
+}
+
+// Regression tests for defects 1-6 of the original.
+func TestRegressionDefects1to6_Activity(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob := e.Token("alice", ""), e.Token("bob", "")
+	seen(t, e, alice, bob)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	other := create(t, e, bob, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	// 1: the path names the session; a body naming another is refused.
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "user.heartbeat", "sessionId": other.ID}).Want(t, 400)
+	var a act
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "error.occurred", "description": "client crashed",
+		"metadata": map[string]any{"code": 7}}).Want(t, 201).Decode(t, &a)
+	if a.SessionID != s.ID || a.Source != "client" || a.EventCategory != "error" || a.ActorID != "alice" {
+		t.Errorf("posted activity: %+v", a)
+	}
+	// 2: type and category validated.
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "session.exploded"}).Want(t, 400)
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "user.connected", "eventCategory": "error"}).Want(t, 400)
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "tags.updated", "metadata": map[string]string{"x": strings.Repeat("a", 9000)}}).Want(t, 400)
+	// 3: activity is automatic (session.created is there without anyone posting it).
+	got := waitActivity(t, e, alice, p+"/activity", 2)
+	types := fmt.Sprint(got)
+	if !strings.Contains(types, "session.created") {
+		t.Errorf("no automatic session.created: %s", types)
+	}
+	// 4: nobody reads someone else's activity.
+	e.Do("GET", p+"/activity", bob, nil).Want(t, 404)
+	e.Do("GET", p+"/activity/timeline", bob, nil).Want(t, 404)
+	e.Do("POST", p+"/activity/log", bob, map[string]any{"eventType": "user.heartbeat"}).Want(t, 404)
+	e.Do("GET", "/api/v1/activity/users/alice", bob, nil).Want(t, 403)
+	// 5: limit outside 1..500 is a 400 on every listing, the user route included.
+	for _, path := range []string{p + "/activity", p + "/activity/timeline", "/api/v1/activity/users/alice"} {
+		for _, l := range []string{"0", "501", "-1", "x"} {
+			e.Do("GET", path+"?limit="+l, alice, nil).Want(t, 400)
+		}
+	}
+	e.Do("GET", p+"/activity?since=yesterday", alice, nil).Want(t, 400)
+	e.Do("GET", p+"/activity?category=fun", alice, nil).Want(t, 400)
+	// 6: entries with empty optional fields are listed like the others.
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "user.heartbeat"}).Want(t, 201)
+	all := waitActivity(t, e, alice, p+"/activity?eventType=user.heartbeat", 1)
+	if all[0].Description != "" || all[0].Metadata != nil {
+		t.Errorf("the bare entry came back changed: %+v", all[0])
+	}
+}
