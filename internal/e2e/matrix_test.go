@@ -128,6 +128,9 @@ var sessionRules = map[string]sessionRule{
 	"POST /api/v1/sessions/{id}/invitations":              {level: 1, manage: true, body: map[string]string{"permissionLevel": "view"}},
 	"GET /api/v1/sessions/{id}/invitations":               {level: 1, manage: true},
 	"GET /api/v1/sessions/{id}/collaborators":             {level: 1},
+	"POST /api/v1/sessions/{id}/activity/log":             {level: 1, body: map[string]string{"eventType": "user.heartbeat"}},
+	"GET /api/v1/sessions/{id}/activity":                  {level: 1},
+	"GET /api/v1/sessions/{id}/activity/timeline":         {level: 1},
 	"DELETE /api/v1/sessions/{id}/collaborators/{userId}": {level: 1, manage: true, allowedDetail: "collaborator not found"},
 }
 
