@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"streamspace/internal/access"
 	"streamspace/internal/activity"
@@ -26,6 +27,7 @@ import (
 	"streamspace/internal/httpx"
 	"streamspace/internal/meta"
 	"streamspace/internal/notifier"
+	"streamspace/internal/recordings"
 	"streamspace/internal/routes"
 	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
@@ -41,6 +43,8 @@ type Config struct {
 	JWT             auth.JWTConfig
 	BootstrapAdmins []string
 	Limits          sessions.Limits
+	// RecordingsBucket holds recording content (S3).
+	RecordingsBucket string
 	// ActivityRetention is how long activity records are kept (TTL); default 90 days.
 	ActivityRetention time.Duration
 	// UsageRetention is how long API-key usage records are kept (TTL); default 90 days.
@@ -65,6 +69,7 @@ func ConfigFromEnv() Config {
 		Limits:             lim,
 		UsageRetention:     time.Duration(envInt("USAGE_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		ActivityRetention:  time.Duration(envInt("ACTIVITY_RETENTION_DAYS", 90)) * 24 * time.Hour,
+		RecordingsBucket:   os.Getenv("RECORDINGS_BUCKET"),
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
 	}
 }
@@ -90,6 +95,8 @@ type App struct {
 	DB     *dynamodb.Client
 	Log    *slog.Logger
 	Access *access.Decider
+	// Objects holds recording content; nil means the S3 bucket named by RECORDINGS_BUCKET.
+	Objects recordings.Objects
 }
 
 // New connects to DynamoDB with the given AWS configuration.
@@ -207,7 +214,13 @@ func (a *App) ActivityStore() *activity.Store {
 
 func (a *App) ActivityHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnActivity, a.Log, a.hooks())
-	activity.Register(rt, &activity.Service{Store: a.ActivityStore(), Sessions: a.Sessions()})
+	svc := a.Sessions()
+	activity.Register(rt, &activity.Service{Store: a.ActivityStore(), Sessions: svc})
+	objects := a.Objects
+	if objects == nil {
+		objects = recordings.S3{Client: s3.NewFromConfig(a.AWS), Bucket: a.Cfg.RecordingsBucket}
+	}
+	recordings.Register(rt, &recordings.Service{Store: &recordings.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Objects: objects, Sessions: svc})
 	return complete(rt)
 }
 

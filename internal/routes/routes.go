@@ -130,6 +130,11 @@ var All = []Route{
 	{Function: FnActivity, Method: "GET", Path: v1 + "/sessions/{id}/activity/timeline", Scope: ScopeActivityRead},
 	{Function: FnActivity, Method: "GET", Path: v1 + "/activity/stats", Scope: ScopeActivityRead},
 	{Function: FnActivity, Method: "GET", Path: v1 + "/activity/users/{userId}", Scope: ScopeActivityRead},
+	{Function: FnActivity, Method: "POST", Path: v1 + "/sessions/{id}/recordings", Scope: ScopeActivityWrite},
+	{Function: FnActivity, Method: "GET", Path: v1 + "/sessions/{id}/recordings", Scope: ScopeActivityRead},
+	{Function: FnActivity, Method: "GET", Path: v1 + "/sessions/{id}/recordings/{recordingId}", Scope: ScopeActivityRead},
+	{Function: FnActivity, Method: "PATCH", Path: v1 + "/sessions/{id}/recordings/{recordingId}", Scope: ScopeActivityWrite},
+	{Function: FnActivity, Method: "DELETE", Path: v1 + "/sessions/{id}/recordings/{recordingId}", Scope: ScopeActivityWrite},
 }
 
 // ForFunction returns the routes one function serves.

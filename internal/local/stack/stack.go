@@ -28,6 +28,7 @@ import (
 	"streamspace/internal/local/dynamodblocal"
 	"streamspace/internal/local/gateway"
 	"streamspace/internal/local/issuer"
+	"streamspace/internal/local/objects"
 	"streamspace/internal/local/streams"
 	"streamspace/internal/routes"
 	"streamspace/internal/sessions"
@@ -60,6 +61,7 @@ type Stack struct {
 	App       *app.App
 	WebSocket *gateway.WebSocket
 	Poller    *streams.Poller // the notifier's
+	Objects   *objects.Store  // recording content
 	DynamoDB  string
 	closers   []func()
 }
@@ -144,6 +146,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, ManagementEndpoint: mgmtURL,
 	}
 	st.App = app.New(acfg, ddb.LocalConfig(), log, cfg.DBOptions...)
+	objDir := filepath.Join(cfg.DataDir, "objects")
+	if cfg.DataDir == "" {
+		if objDir, err = os.MkdirTemp("", "streamspace-objects-"); err != nil {
+			return nil, err
+		}
+		st.closers = append(st.closers, func() { os.RemoveAll(objDir) })
+	}
+	store, err := objects.New(objDir, st.HTTPURL)
+	if err != nil {
+		return nil, fmt.Errorf("local object store: %w", err)
+	}
+	st.App.Objects, st.Objects = store, store
 	if err := ddb.EnsureAll(ctx, st.App.DB, acfg.Tables); err != nil {
 		return nil, err
 	}
@@ -161,7 +175,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	authz := st.App.Authorizer().Handle
 	httpGW := gateway.NewHTTP(fns, authz, cfg.CORSOrigins, log, map[string]http.Handler{
-		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS)})
+		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store})
 	st.WebSocket = &gateway.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
 	st.serve(httpLn, httpGW)
 	st.serve(wsLn, st.WebSocket)
