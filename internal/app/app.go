@@ -43,8 +43,10 @@ type Config struct {
 	JWT             auth.JWTConfig
 	BootstrapAdmins []string
 	Limits          sessions.Limits
-	// RecordingsBucket holds recording content (S3).
-	RecordingsBucket string
+	// RecordingsBucket holds recording content (S3); RecordingsMaxDays is how long the bucket
+	// keeps objects, so no recording may ask for longer.
+	RecordingsBucket  string
+	RecordingsMaxDays int
 	// ActivityRetention is how long activity records are kept (TTL); default 90 days.
 	ActivityRetention time.Duration
 	// UsageRetention is how long API-key usage records are kept (TTL); default 90 days.
@@ -70,6 +72,7 @@ func ConfigFromEnv() Config {
 		UsageRetention:     time.Duration(envInt("USAGE_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		ActivityRetention:  time.Duration(envInt("ACTIVITY_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		RecordingsBucket:   os.Getenv("RECORDINGS_BUCKET"),
+		RecordingsMaxDays:  envInt("RECORDINGS_MAX_RETENTION_DAYS", 365),
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
 	}
 }
@@ -220,7 +223,8 @@ func (a *App) ActivityHandler() (http.Handler, error) {
 	if objects == nil {
 		objects = recordings.S3{Client: s3.NewFromConfig(a.AWS), Bucket: a.Cfg.RecordingsBucket}
 	}
-	recordings.Register(rt, &recordings.Service{Store: &recordings.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Objects: objects, Sessions: svc})
+	recordings.Register(rt, &recordings.Service{Store: &recordings.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Objects: objects,
+		Sessions: svc, MaxRetentionDays: a.Cfg.RecordingsMaxDays})
 	return complete(rt)
 }
 

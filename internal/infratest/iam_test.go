@@ -79,11 +79,16 @@ var wantGrants = map[string][]string{
 	// writes MainTable), posts to clients, parks failed batches.
 	"NotifierFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID),
 		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
-	// Session access decisions read MainTable (GetItem / BatchGetItem only, see
-	// wantDynamoActions; never writes it); activity items and counters, and its own API-key
-	// metering, in AuditTable.
-	"ActivityFunction": grantList(dynamoRead(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID),
-		[]string{"dynamodb:UpdateItem " + ddb.MainLogicalID}),
+	// Session access decisions read MainTable (see wantDynamoActions for the exact actions);
+	// recording metadata items are put, updated and deleted there one by one (no
+	// BatchWriteItem); activity items and counters, and its own API-key metering, in
+	// AuditTable; recording objects in RecordingsBucket (under recordings/ only, see
+	// wantS3Access).
+	"ActivityFunction": grantList(dynamoRead(ddb.MainLogicalID),
+		[]string{"dynamodb:PutItem " + ddb.MainLogicalID, "dynamodb:UpdateItem " + ddb.MainLogicalID,
+			"dynamodb:DeleteItem " + ddb.MainLogicalID},
+		dynamoCrud(ddb.AuditLogicalID),
+		[]string{"s3:PutObject " + recordingsBucket, "s3:GetObject " + recordingsBucket, "s3:DeleteObject " + recordingsBucket}),
 	// Turns MainTable stream records into activity records: reads and writes AuditTable
 	// (TransactWriteItems of PutItem / UpdateItem; never deletes), parks failed batches. The
 	// stream comes through the AWSLambdaDynamoDBExecutionRole managed policy; no MainTable table
@@ -99,8 +104,11 @@ var wantGrants = map[string][]string{
 var wantDynamoActions = map[string]map[string][]string{
 	"ActivityFunction": {
 		// Access decisions are key lookups; the API-key guard queries GSI1 and updates one key
-		// item when a key first hits its hourly limit. No Scan, no Put, no Delete.
-		ddb.MainLogicalID: {"dynamodb:BatchGetItem MainTable", "dynamodb:GetItem MainTable", "dynamodb:Query MainTable/index",
+		// item when a key first hits its hourly limit; recording metadata is put, updated,
+		// deleted and listed (Query on the session's partition of the table itself). No Scan, no
+		// BatchWriteItem, no PartiQL.
+		ddb.MainLogicalID: {"dynamodb:BatchGetItem MainTable", "dynamodb:DeleteItem MainTable", "dynamodb:GetItem MainTable",
+			"dynamodb:PutItem MainTable", "dynamodb:Query MainTable", "dynamodb:Query MainTable/index",
 			"dynamodb:UpdateItem MainTable"},
 	},
 	"AuditorFunction": {

@@ -61,6 +61,22 @@ func TestChecksDetectDrift(t *testing.T) {
 	}
 	// streamMapping is the properties of a function's (first) event source mapping.
 	streamMapping := func(tmpl cfn, fn string) cfn { return props(tmpl, mappingsOf(tmpl, fn)[0]) }
+	// statementBySid is the statement of a role's inline policies with that Sid.
+	statementBySid := func(tmpl cfn, role, sid string) cfn {
+		for _, pol := range asList(props(tmpl, role)["Policies"]) {
+			for _, st := range asList(get(pol, "PolicyDocument", "Statement")) {
+				if str(get(st, "Sid")) == sid {
+					return asMap(st)
+				}
+			}
+		}
+		panic(role + " has no statement " + sid)
+	}
+	bucketProps := func(tmpl cfn) cfn { return props(tmpl, recordingsBucket) }
+	lifecycleRule := func(tmpl cfn) cfn {
+		return asMap(asList(get(bucketProps(tmpl), "LifecycleConfiguration", "Rules"))[0])
+	}
+	recordingObjects := func(tmpl cfn) cfn { return statementBySid(tmpl, "ActivityFunctionRole", "RecordingObjects") }
 	lambdaURI := func(fn string) cfn {
 		return cfn{"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + fn + ".Arn}/invocations"}
 	}
@@ -319,9 +335,24 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: routesCheck, want: "GET /api/v1/activity/stats is served by SessionsFunction",
 		},
 		{
-			name:   "activity may write MainTable",
-			mutate: func(tmpl cfn) { addGrant(tmpl, "ActivityFunctionRole", "dynamodb:PutItem", ddb.MainLogicalID) },
-			check:  grantsOf("ActivityFunction"), want: `unexpected "dynamodb:PutItem MainTable"`,
+			// Recording metadata is written item by item; batch writes are not part of it.
+			name:   "activity may batch-write MainTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ActivityFunctionRole", "dynamodb:BatchWriteItem", ddb.MainLogicalID) },
+			check:  grantsOf("ActivityFunction"), want: `unexpected "dynamodb:BatchWriteItem MainTable"`,
+		},
+		{
+			name: "activity without MainTable writes (recording metadata)",
+			mutate: func(tmpl cfn) {
+				statementBySid(tmpl, "ActivityFunctionRole", "ManageRecordingMetadata")["Action"] = "dynamodb:Query"
+			},
+			check: actionsOf("ActivityFunction"), want: `missing "dynamodb:PutItem MainTable"`,
+		},
+		{
+			name: "activity may Scan MainTable indexes",
+			mutate: func(tmpl cfn) {
+				statementBySid(tmpl, "ActivityFunctionRole", "MarkRateLimitedKeys")["Action"] = []any{"dynamodb:Query", "dynamodb:Scan"}
+			},
+			check: actionsOf("ActivityFunction"), want: `unexpected "dynamodb:Scan MainTable/index"`,
 		},
 		{
 			// The grant summary folds reads together; the exact action list must notice.
@@ -422,6 +453,158 @@ func TestChecksDetectDrift(t *testing.T) {
 				p["ManagedPolicyArns"] = append(asList(p["ManagedPolicyArns"]), "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole")
 			},
 			check: iamFindings, want: "ActivityFunctionRole: AWS managed policy service-role/AWSLambdaDynamoDBExecutionRole is not allowed",
+		},
+		{
+			name: "recordings bucket public access block off",
+			mutate: func(tmpl cfn) {
+				asMap(bucketProps(tmpl)["PublicAccessBlockConfiguration"])["RestrictPublicBuckets"] = false
+			},
+			check: recordingsBucketDiffs, want: "PublicAccessBlockConfiguration.RestrictPublicBuckets must be true",
+		},
+		{
+			name:   "recordings bucket without public access block",
+			mutate: func(tmpl cfn) { delete(bucketProps(tmpl), "PublicAccessBlockConfiguration") },
+			check:  recordingsBucketDiffs, want: "PublicAccessBlockConfiguration.BlockPublicPolicy must be true",
+		},
+		{
+			name:   "recordings bucket public-read ACL",
+			mutate: func(tmpl cfn) { bucketProps(tmpl)["AccessControl"] = "PublicRead" },
+			check:  recordingsBucketDiffs, want: "AccessControl",
+		},
+		{
+			name: "recordings bucket with ACLs enabled",
+			mutate: func(tmpl cfn) {
+				asMap(asList(get(bucketProps(tmpl), "OwnershipControls", "Rules"))[0])["ObjectOwnership"] = "ObjectWriter"
+			},
+			check: recordingsBucketDiffs, want: "BucketOwnerEnforced",
+		},
+		{
+			name:   "recordings bucket without encryption",
+			mutate: func(tmpl cfn) { delete(bucketProps(tmpl), "BucketEncryption") },
+			check:  recordingsBucketDiffs, want: "must set default encryption",
+		},
+		{
+			name: "recordings bucket with a customer-managed KMS key",
+			mutate: func(tmpl cfn) {
+				def := asMap(get(asList(get(bucketProps(tmpl), "BucketEncryption", "ServerSideEncryptionConfiguration"))[0], "ServerSideEncryptionByDefault"))
+				def["SSEAlgorithm"] = "aws:kms"
+				def["KMSMasterKeyID"] = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+			},
+			check: recordingsBucketDiffs, want: "KMSMasterKeyID",
+		},
+		{
+			name:   "recordings bucket deleted with the stack",
+			mutate: func(tmpl cfn) { asMap(resources(tmpl)[recordingsBucket])["DeletionPolicy"] = "Delete" },
+			check:  recordingsBucketDiffs, want: "RecordingsBucket: DeletionPolicy",
+		},
+		{
+			name:   "recordings bucket without lifecycle",
+			mutate: func(tmpl cfn) { delete(bucketProps(tmpl), "LifecycleConfiguration") },
+			check:  recordingsBucketDiffs, want: "no LifecycleConfiguration",
+		},
+		{
+			name:   "recordings expire after a fixed number of days",
+			mutate: func(tmpl cfn) { lifecycleRule(tmpl)["ExpirationInDays"] = float64(30) },
+			check:  recordingsBucketDiffs, want: "ExpirationInDays {Ref: RecordingsMaxRetentionDays}",
+		},
+		{
+			name:   "recordings lifecycle rule disabled",
+			mutate: func(tmpl cfn) { lifecycleRule(tmpl)["Status"] = "Disabled" },
+			check:  recordingsBucketDiffs, want: "ExpirationInDays {Ref: RecordingsMaxRetentionDays}",
+		},
+		{
+			name:   "recordings lifecycle only under a prefix",
+			mutate: func(tmpl cfn) { lifecycleRule(tmpl)["Prefix"] = "tmp/" },
+			check:  recordingsBucketDiffs, want: "no enabled whole-bucket lifecycle rule",
+		},
+		{
+			name:   "incomplete uploads kept",
+			mutate: func(tmpl cfn) { delete(lifecycleRule(tmpl), "AbortIncompleteMultipartUpload") },
+			check:  recordingsBucketDiffs, want: "AbortIncompleteMultipartUpload.DaysAfterInitiation 1",
+		},
+		{
+			name:   "recordings bucket versioned without noncurrent expiration",
+			mutate: func(tmpl cfn) { bucketProps(tmpl)["VersioningConfiguration"] = cfn{"Status": "Enabled"} },
+			check:  recordingsBucketDiffs, want: "NoncurrentVersionExpiration",
+		},
+		{
+			name: "recordings CORS allows DELETE",
+			mutate: func(tmpl cfn) {
+				rule := asMap(asList(get(bucketProps(tmpl), "CorsConfiguration", "CorsRules"))[0])
+				rule["AllowedMethods"] = append(asList(rule["AllowedMethods"]), "DELETE")
+			},
+			check: recordingsBucketDiffs, want: `unexpected "DELETE"`,
+		},
+		{
+			name: "recordings CORS open to any origin",
+			mutate: func(tmpl cfn) {
+				asMap(asList(get(bucketProps(tmpl), "CorsConfiguration", "CorsRules"))[0])["AllowedOrigins"] = []any{"*"}
+			},
+			check: recordingsBucketDiffs, want: "want {Ref: CorsAllowedOrigins}",
+		},
+		{
+			name:   "recordings bucket without CORS",
+			mutate: func(tmpl cfn) { delete(bucketProps(tmpl), "CorsConfiguration") },
+			check:  recordingsBucketDiffs, want: `missing "PUT"`,
+		},
+		{
+			name:   "recordings bucket policy removed (plain HTTP allowed)",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "RecordingsBucketPolicy") },
+			check:  recordingsBucketDiffs, want: "aws:SecureTransport is false",
+		},
+		{
+			name: "recordings bucket policy covers the bucket, not its objects",
+			mutate: func(tmpl cfn) {
+				st := statementsOf(get(props(tmpl, "RecordingsBucketPolicy"), "PolicyDocument"))[0]
+				st["Resource"] = cfn{"Fn::GetAtt": []any{recordingsBucket, "Arn"}}
+			},
+			check: recordingsBucketDiffs, want: "aws:SecureTransport is false",
+		},
+		{
+			name:   "activity allowed s3:*",
+			mutate: func(tmpl cfn) { recordingObjects(tmpl)["Action"] = "s3:*" },
+			check:  s3AccessDiffs, want: `ActivityFunction S3 access: unexpected "s3:* ${RecordingsBucket.Arn}/recordings/*"`,
+		},
+		{
+			name:   "activity allowed s3:* (least privilege)",
+			mutate: func(tmpl cfn) { recordingObjects(tmpl)["Action"] = []any{"s3:*"} },
+			check:  iamFindings, want: `Action "s3:*"`,
+		},
+		{
+			name:   "activity allowed s3:Get*",
+			mutate: func(tmpl cfn) { recordingObjects(tmpl)["Action"] = []any{"s3:Get*", "s3:PutObject", "s3:DeleteObject"} },
+			check:  s3AccessDiffs, want: `unexpected "s3:Get* ${RecordingsBucket.Arn}/recordings/*"`,
+		},
+		{
+			name:   "activity allowed the whole bucket",
+			mutate: func(tmpl cfn) { recordingObjects(tmpl)["Resource"] = cfn{"Fn::Sub": "${RecordingsBucket.Arn}/*"} },
+			check:  s3AccessDiffs, want: `unexpected "s3:GetObject ${RecordingsBucket.Arn}/*"`,
+		},
+		{
+			name:   "activity allowed the bucket itself",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ActivityFunctionRole", "s3:ListBucket", recordingsBucket) },
+			check:  s3AccessDiffs, want: `unexpected "s3:ListBucket ${RecordingsBucket.Arn}"`,
+		},
+		{
+			name:   "activity may not delete recordings",
+			mutate: func(tmpl cfn) { recordingObjects(tmpl)["Action"] = []any{"s3:GetObject", "s3:PutObject"} },
+			check:  s3AccessDiffs, want: `missing "s3:DeleteObject ${RecordingsBucket.Arn}/recordings/*"`,
+		},
+		{
+			name:   "sessions function reaches the recordings bucket",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "SessionsFunctionRole", "s3:GetObject", recordingsBucket) },
+			check:  s3AccessDiffs, want: `SessionsFunction S3 access: unexpected "s3:GetObject ${RecordingsBucket.Arn}"`,
+		},
+		{
+			name:   "RECORDINGS_BUCKET missing from the activity function",
+			mutate: func(tmpl cfn) { delete(envVars(tmpl, "ActivityFunction"), "RECORDINGS_BUCKET") },
+			check:  func(tmpl cfn) []string { return functionEnvDiffs(tmpl, "ActivityFunction") },
+			want:   "environment lacks RECORDINGS_BUCKET",
+		},
+		{
+			name:   "RecordingsMaxRetentionDays unbounded",
+			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", recordingsRetentionParam)), "MaxValue") },
+			check:  parameterDiffs, want: "parameter RecordingsMaxRetentionDays: MaxValue",
 		},
 		{
 			name:   "ACTIVITY_RETENTION_DAYS missing from the activity function",

@@ -189,6 +189,8 @@ var functionEnv = []struct {
 var wantParameters = map[string]cfn{
 	"ActivityRetentionDays": {"Type": "Number", "Default": float64(90), "MinValue": float64(1), "MaxValue": float64(3650)},
 	"UsageRetentionDays":    {"Type": "Number", "Default": float64(90), "MinValue": float64(1), "MaxValue": float64(3650)},
+	// The recordings bucket's lifecycle expiration.
+	"RecordingsMaxRetentionDays": {"Type": "Number", "Default": float64(365), "MinValue": float64(1), "MaxValue": float64(3650)},
 }
 
 // parameterDiffs checks wantParameters; nil means they match.
@@ -268,6 +270,7 @@ func TestFunctions(t *testing.T) {
 				t.Errorf("Metadata.BuildMethod must be makefile (the Makefile's build-%s target)", fn)
 			}
 			reportDiffs(t, "environment", envDiffs(tmpl, fn))
+			reportDiffs(t, "function-specific environment", functionEnvDiffs(tmpl, fn))
 			lg := referencedOfType(tmpl, get(p, "LoggingConfig", "LogGroup"), "AWS::Logs::LogGroup")
 			if len(lg) != 1 {
 				t.Errorf("LoggingConfig.LogGroup must Ref an AWS::Logs::LogGroup of the template")
@@ -422,7 +425,7 @@ func TestOutputs(t *testing.T) {
 		got = append(got, k)
 	}
 	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "AuditTableName",
-		"NotifierDeadLetterQueueUrl", "AuditorDeadLetterQueueUrl"}
+		"NotifierDeadLetterQueueUrl", "AuditorDeadLetterQueueUrl", "RecordingsBucketName"}
 	for _, d := range diffSets("outputs", want, got) {
 		if strings.Contains(d, "missing") {
 			t.Error(d)
@@ -432,7 +435,8 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("WebSocketUrl = %q, want wss://${%s}.…/${StageName}", ws, webSocketAPIID)
 	}
 	for out, ref := range map[string]string{"MainTableName": ddb.MainLogicalID, "ConnectionsTableName": ddb.ConnLogicalID,
-		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ, "AuditorDeadLetterQueueUrl": auditorDLQ} {
+		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ, "AuditorDeadLetterQueueUrl": auditorDLQ,
+		"RecordingsBucketName": recordingsBucket} {
 		if !isRef(get(outputs, out, "Value"), ref) {
 			t.Errorf("output %s = %v, want {Ref: %s}", out, get(outputs, out, "Value"), ref)
 		}

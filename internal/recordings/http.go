@@ -1,6 +1,7 @@
 package recordings
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -17,7 +18,9 @@ type Service struct {
 	Store    *Store
 	Objects  Objects
 	Sessions *sessions.Service
-	Now      func() time.Time
+	// MaxRetentionDays is the bucket's object lifetime (default 365): no longer retention is accepted.
+	MaxRetentionDays int
+	Now              func() time.Time
 }
 
 const urlTTL = 15 * time.Minute
@@ -62,10 +65,14 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err := Validate(in.Type, in.Format); err != nil {
 		return err
 	}
-	days := 30
+	maxDays := sv.MaxRetentionDays
+	if maxDays <= 0 {
+		maxDays = 365
+	}
+	days := min(30, maxDays)
 	if in.RetentionDays != nil {
-		if *in.RetentionDays < 1 || *in.RetentionDays > 3650 {
-			return problem.Invalid("retentionDays", "must be from 1 to 3650")
+		if *in.RetentionDays < 1 || *in.RetentionDays > maxDays {
+			return problem.Invalid("retentionDays", fmt.Sprintf("must be from 1 to %d", maxDays))
 		}
 		days = *in.RetentionDays
 	}
