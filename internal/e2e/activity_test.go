@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/local/stack"
 	"streamspace/internal/testenv"
 )
 
@@ -158,5 +164,37 @@ func TestRegressionDefects1to6_Activity(t *testing.T) {
 	all := waitActivity(t, e, alice, p+"/activity?eventType=user.heartbeat", 1)
 	if all[0].Description != "" || all[0].Metadata != nil {
 		t.Errorf("the bare entry came back changed: %+v", all[0])
+	}
+}
+
+// The auditor fails three times (the audit table throttles); nothing is missed and nothing is
+// recorded twice once the retries go through.
+func TestActivitySurvivesConsumerFailures(t *testing.T) {
+	var failures atomic.Int32
+	e := testenv.Start(t, func(c *stack.Config) {
+		c.DBOptions = append(c.DBOptions, testenv.FaultOn(func(op string, in any) error {
+			tx, ok := in.(*dynamodb.TransactWriteItemsInput)
+			if !ok || len(tx.TransactItems) == 0 || tx.TransactItems[0].Put == nil {
+				return nil
+			}
+			if pk, _ := tx.TransactItems[0].Put.Item["PK"].(*types.AttributeValueMemberS); pk != nil && strings.HasPrefix(pk.Value, "ACT#") && failures.Add(1) <= 3 {
+				return errors.New("ProvisionedThroughputExceededException: injected")
+			}
+			return nil
+		}))
+	})
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"a"}}).Want(t, 200)
+	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"b"}}).Want(t, 200)
+	got := waitActivity(t, e, alice, p+"/activity/timeline", 3)
+	time.Sleep(300 * time.Millisecond)
+	got = waitActivity(t, e, alice, p+"/activity/timeline", 3)
+	if len(got) != 3 || got[0].EventType != "session.created" || got[1].EventType != "tags.updated" || got[2].EventType != "tags.updated" {
+		t.Fatalf("after failures: %+v", got)
+	}
+	if failures.Load() < 3 {
+		t.Fatalf("only %d injected failures: the test did not exercise retries", failures.Load())
 	}
 }

@@ -64,3 +64,8 @@ func hook(f func(ctx context.Context, op string, in any) error) func(*dynamodb.O
 		})
 	}
 }
+
+// FaultOn is Fault with the operation's input, to aim at one kind of write.
+func FaultOn(fail func(op string, in any) error) func(*dynamodb.Options) {
+	return hook(func(_ context.Context, op string, in any) error { return fail(op, in) })
+}
