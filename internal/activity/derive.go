@@ -30,17 +30,22 @@ func entityOf(img image) string {
 
 // builder makes the activities of one stream record with stable ids.
 type builder struct {
-	rec   lambdaevents.DynamoDBEventRecord
-	ts    time.Time // the record's time: whole seconds, as streams give it
-	at    time.Time // the change's own time when the item carries one (finer)
-	actor *auth.Actor
-	out   []Activity
+	rec lambdaevents.DynamoDBEventRecord
+	ts  time.Time // the record's approximate time (streams round it; DynamoDB Local to the minute)
+	// at is the change's own time, written by the service onto the item (nanoseconds); for a
+	// removal, which carries none, floor is the last time the old item knew of.
+	at, floor time.Time
+	actor     *auth.Actor
+	out       []Activity
 }
 
 func (b *builder) add(sessionID, typ, desc string, meta map[string]any) {
-	shown := b.ts
-	if !b.at.IsZero() && b.at.Truncate(time.Second).Equal(b.ts) {
-		shown = b.at // same second as the record: the finer time
+	shown := b.at
+	if shown.IsZero() {
+		shown = b.ts
+		if b.floor.After(shown) {
+			shown = b.floor
+		}
 	}
 	a := Activity{ID: "act_" + strings.TrimPrefix(events.ID(b.rec.EventID, typ), "evt_"), SessionID: sessionID, EventType: typ,
 		EventCategory: Types[typ], Description: desc, Metadata: meta, Timestamp: shown, Source: "platform",
@@ -180,8 +185,11 @@ func (b *builder) connection(oldImg, newImg image) error {
 		reason = "expired"
 	}
 	b.actor = &auth.Actor{UserID: c.UserID, IP: c.IP, UserAgent: c.UserAgent}
+	connected, _ := time.Parse(time.RFC3339Nano, c.ConnectedAt)
 	if typ == "user.connected" {
-		b.at, _ = time.Parse(time.RFC3339Nano, c.ConnectedAt)
+		b.at = connected
+	} else {
+		b.floor = connected
 	}
 	meta := map[string]any{"connectionId": c.ConnectionID, "permissionLevel": c.PermissionLevel}
 	if typ == "user.disconnected" {
@@ -212,6 +220,7 @@ func (b *builder) share(oldImg, newImg image) error {
 		b.add(cur.SessionID, "share.created", "shared with "+cur.SharedWithUserID+" ("+cur.PermissionLevel+")", meta)
 		b.add(cur.SessionID, "access.granted", cur.SharedWithUserID+" may "+cur.PermissionLevel, meta)
 	case "REMOVE":
+		b.at, b.floor = time.Time{}, old.UpdatedAt.UTC()
 		reason := "revoked"
 		// The deleter is not in a REMOVE record; only a TTL expiry is known to be the system's.
 		b.actor = nil

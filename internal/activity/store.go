@@ -37,12 +37,16 @@ func n(v int64) types.AttributeValue {
 
 const statsPK = "ACTSTATS"
 
-const secondLayout = "2006-01-02T15:04:05"
+const (
+	secondLayout = "2006-01-02T15:04:05"
+	keyLayout    = "2006-01-02T15:04:05.000"
+)
 
-// sortKey orders entries by second, then by commit order within it. Platform entries use the
-// stream record's own time and sequence number, so a redelivered record maps to the same key.
+// sortKey orders entries by time (milliseconds), then by commit order. Platform entries take
+// both from the stream record (the changed item's own time and the record's sequence number), so
+// a redelivered record maps to the same key.
 func sortKey(a Activity) string {
-	return a.Timestamp.UTC().Truncate(time.Second).Format(secondLayout) + "#" + a.Order + "#" + a.ID
+	return a.Timestamp.UTC().Format(keyLayout) + "#" + a.Order + "#" + a.ID
 }
 
 // Put records an activity once; it reports false when it was already recorded.
@@ -114,8 +118,8 @@ func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) 
 	if !q.Since.IsZero() {
 		from = q.Since.UTC().Format(secondLayout)
 	}
-	if !q.Until.IsZero() {
-		to = q.Until.UTC().Format(secondLayout) + "#~"
+	if !q.Until.IsZero() { // until is inclusive to the second
+		to = q.Until.UTC().Truncate(time.Second).Add(time.Second).Format(secondLayout)
 	}
 	in := &dynamodb.QueryInput{TableName: &st.Table, ScanIndexForward: aws.Bool(q.Oldest), Limit: aws.Int32(int32(q.Limit)),
 		KeyConditionExpression:    aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),

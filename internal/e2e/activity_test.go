@@ -73,9 +73,16 @@ func TestActivityRecordedByThePlatform(t *testing.T) {
 		if a.Source != "platform" || a.EventCategory == "" || a.SessionID != s.ID {
 			t.Errorf("entry %d: %+v", i, a)
 		}
-		if i > 0 && (a.Timestamp.Truncate(time.Second).Before(tl[i-1].Timestamp.Truncate(time.Second)) || a.DurationSinceMs != max(0, a.Timestamp.Sub(tl[i-1].Timestamp).Milliseconds())) {
+		if i > 0 && (a.Timestamp.Before(tl[i-1].Timestamp.Truncate(time.Millisecond)) || a.DurationSinceMs != max(0, a.Timestamp.Sub(tl[i-1].Timestamp).Milliseconds())) {
 			t.Errorf("entry %d out of order or with a wrong duration: %+v after %+v", i, a, tl[i-1])
 		}
+	}
+	var total int64
+	for _, a := range tl {
+		total += a.DurationSinceMs
+	}
+	if total <= 0 || tl[len(tl)-1].Timestamp.Sub(tl[0].Timestamp) <= 0 {
+		t.Errorf("the timeline has no durations: %+v", tl)
 	}
 	for _, w := range want {
 		found := false
