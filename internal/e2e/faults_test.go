@@ -125,3 +125,57 @@ func TestFailingManagementAPILosesNoEvent(t *testing.T) {
 		}
 	}
 }
+
+// A connection that always fails neither delays nor duplicates the others' events.
+func TestBrokenConnectionIsolated(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	broken := e.MustDialWS(alice, nil)
+	bad := listeners(t, e, "alice")[0].ConnectionID
+	good := e.MustDialWS(alice, nil)
+	e.WebSocket.PostFault = func(id string) int {
+		if id == bad {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}
+	for i := 0; i < 3; i++ {
+		s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+		good.Expect("session.created", s.ID, wait)
+	}
+	for _, m := range good.Drain(500 * time.Millisecond) {
+		t.Fatalf("a duplicate or stray delivery: %s", m.Raw)
+	}
+	if got := broken.Drain(100 * time.Millisecond); len(got) != 0 {
+		t.Fatalf("the broken connection received %d messages", len(got))
+	}
+}
+
+// The management API down for everyone: the record is retried until it gets through; nothing
+// is lost and the event keeps its id.
+func TestManagementAPIOutageLosesNothing(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	ws := e.MustDialWS(alice, nil)
+	var mu sync.Mutex
+	posts := 0
+	e.WebSocket.PostFault = func(string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		posts++
+		if posts <= 6 { // two whole invocations (3 attempts each) fail
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	m := ws.Expect("session.created", s.ID, 10*time.Second)
+	if m.ID == "" {
+		t.Fatal("no id")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if posts < 7 {
+		t.Fatalf("%d posts: the outage was not exercised", posts)
+	}
+}

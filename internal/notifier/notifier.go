@@ -187,17 +187,18 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, workers)
 	var mu sync.Mutex
-	failed := 0
+	failed, delivered := 0, 0
 	for _, l := range ls {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(l connections.Listener) {
 			defer func() { <-sem; wg.Done() }()
-			pctx, cancel := context.WithTimeout(ctx, timeout)
-			err := n.Poster.Post(pctx, l.ConnectionID, body)
-			cancel()
+			err := n.post(ctx, l.ConnectionID, body, timeout)
 			switch {
 			case err == nil:
+				mu.Lock()
+				delivered++
+				mu.Unlock()
 			case errors.Is(err, ErrGone):
 				// The client left without a clean $disconnect: forget that connection only.
 				if err := n.Conns.Remove(ctx, l.ConnectionID); err != nil {
@@ -214,9 +215,30 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 	}
 	wg.Wait()
 	n.Log.InfoContext(ctx, "event delivered", slog.String("eventId", ch.Event.ID), slog.String("type", ch.Event.Type),
-		slog.Int("recipients", len(ls)), slog.Int("failed", failed))
-	if failed > 0 {
-		return errors.New("some deliveries failed")
+		slog.Int("recipients", len(ls)), slog.Int("delivered", delivered), slog.Int("failed", failed))
+	// One connection that keeps failing after its retries must not make everyone receive the
+	// event again: it is logged and left. When nothing got through, the management API itself is
+	// failing: the record is retried (and parked in the dead-letter queue if it never gets through).
+	if failed > 0 && delivered == 0 {
+		return errors.New("no delivery succeeded")
 	}
 	return nil
+}
+
+// post sends to one connection, retrying a failure other than 410 a few times with a short
+// backoff; each attempt has its own timeout so a slow client cannot hold the others.
+func (n *Notifier) post(ctx context.Context, connID string, body []byte, timeout time.Duration) error {
+	backoff := 25 * time.Millisecond
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err = n.Poster.Post(pctx, connID, body)
+		cancel()
+		if err == nil || errors.Is(err, ErrGone) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(backoff)
+		backoff *= 3
+	}
+	return err
 }
