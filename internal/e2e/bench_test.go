@@ -178,3 +178,42 @@ func BenchmarkWarmRequest(b *testing.B) {
 	fmt.Printf("warm GET /sessions/{id} through the local gateway over %d requests: p50 %s p99 %s; its 2 DynamoDB Local reads alone: p50 %s → gateway+function p50 ≈ %s (target ≤ 10 ms)\n",
 		n, ms(percentile(full, .5)), ms(percentile(full, .99)), ms(percentile(db, .5)), ms(percentile(full, .5)-percentile(db, .5)))
 }
+
+// BenchmarkFanOut measures one change delivered to N connected clients of one user (N from
+// BENCH_FANOUT, default 1000): commit → the last client's receipt.
+func BenchmarkFanOut(b *testing.B) {
+	n := 1000
+	if v := os.Getenv("BENCH_FANOUT"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	e := testenv.Start(b)
+	alice := e.Token("alice", "")
+	clients := make([]*testenv.WS, 0, n)
+	for i := 0; i < n; i++ {
+		clients = append(clients, e.MustDialWS(alice, nil))
+	}
+	svc := e.App.Sessions()
+	caller := auth.Caller{UserID: "alice", Role: auth.RoleUser}
+	var s session
+	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}).Want(b, 201).Decode(b, &s)
+	for _, c := range clients {
+		c.Expect("session.created", s.ID, 30*time.Second)
+	}
+	var runs []time.Duration
+	for r := 0; r < 3; r++ {
+		if _, err := svc.SetTags(context.Background(), caller, s.ID, []string{fmt.Sprintf("r%d", r)}, nil, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		committed := time.Now()
+		var last time.Time
+		for _, c := range clients {
+			m := c.Expect("session.tags.updated", s.ID, 30*time.Second)
+			if m.Received.After(last) {
+				last = m.Received
+			}
+		}
+		runs = append(runs, last.Sub(committed))
+	}
+	fmt.Printf("fan-out of one change to %d connections: %s, %s, %s (target ≤ 1 s)\n", n, ms(runs[0]), ms(runs[1]), ms(runs[2]))
+	b.ReportMetric(float64(percentile(runs, .5).Milliseconds()), "median-ms")
+}
