@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"streamspace/internal/connections"
 	"streamspace/internal/local/stack"
 	"streamspace/internal/testenv"
@@ -177,5 +180,39 @@ func TestManagementAPIOutageLosesNothing(t *testing.T) {
 	defer mu.Unlock()
 	if posts < 7 {
 		t.Fatalf("%d posts: the outage was not exercised", posts)
+	}
+}
+
+// A record no consumer can read is parked in the dead-letter queue after its retries; the
+// records after it are delivered.
+func TestPoisonRecordParkedOthersDelivered(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	ws := e.MustDialWS(alice, nil)
+	_, err := e.App.DB.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: &e.App.Cfg.Tables.Main, Item: map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "SESSION#sess_poison"}, "SK": &types.AttributeValueMemberS{Value: "META"},
+		"entity":    &types.AttributeValueMemberS{Value: "session"},
+		"resources": &types.AttributeValueMemberS{Value: "not a map"}, // undecodable as a session
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	ws.Expect("session.created", s.ID, 15*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		consumers := map[string]bool{}
+		for _, dl := range e.DeadLetters() {
+			if dl.Record.Change.Keys["PK"].String() == "SESSION#sess_poison" {
+				consumers[dl.Consumer] = true
+			}
+		}
+		if consumers["notifier"] && consumers["auditor"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters: %+v", e.DeadLetters())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +16,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -64,6 +68,8 @@ type Stack struct {
 	Objects   *objects.Store  // recording content
 	DynamoDB  string
 	closers   []func()
+	dlqMu     sync.Mutex
+	dlq       []DeadLetter
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -191,7 +197,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		handler streams.Handler
 	}{{"notifier", st.App.Notifier().Handle}, {"auditor", st.App.Auditor().Handle}} {
 		p := &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
-			Handler: c.handler, Log: log.With(slog.String("consumer", c.name)), FromTrimHorizon: true, Ready: make(chan struct{})}
+			Handler: c.handler, Log: log.With(slog.String("consumer", c.name)), FromTrimHorizon: true, Ready: make(chan struct{}),
+			OnDiscard: st.deadLetter(c.name, cfg.DataDir)}
 		if cfg.DataDir != "" {
 			p.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+c.name+"-"+acfg.Tables.Main+".json")
 		}
@@ -240,4 +247,46 @@ func (st *Stack) Close() {
 		st.closers[i]()
 	}
 	st.closers = nil
+}
+
+// DeadLetter is a stream record a consumer gave up on: the local stand-in for the SQS
+// on-failure destination, kept in memory and, with a data folder, in
+// dead-letters/<consumer>.jsonl.
+type DeadLetter struct {
+	Consumer string                     `json:"consumer"`
+	Error    string                     `json:"error"`
+	At       time.Time                  `json:"at"`
+	Record   events.DynamoDBEventRecord `json:"record"`
+}
+
+func (st *Stack) deadLetter(consumer, dataDir string) func([]events.DynamoDBEventRecord, error) {
+	return func(recs []events.DynamoDBEventRecord, err error) {
+		st.dlqMu.Lock()
+		defer st.dlqMu.Unlock()
+		var f *os.File
+		if dataDir != "" {
+			dir := filepath.Join(dataDir, "dead-letters")
+			if os.MkdirAll(dir, 0o755) == nil {
+				f, _ = os.OpenFile(filepath.Join(dir, consumer+".jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			}
+		}
+		for _, r := range recs {
+			dl := DeadLetter{Consumer: consumer, Error: err.Error(), At: time.Now().UTC(), Record: r}
+			st.dlq = append(st.dlq, dl)
+			if f != nil {
+				b, _ := json.Marshal(dl)
+				_, _ = f.Write(append(b, '\n'))
+			}
+		}
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// DeadLetters returns what the consumers parked so far.
+func (st *Stack) DeadLetters() []DeadLetter {
+	st.dlqMu.Lock()
+	defer st.dlqMu.Unlock()
+	return append([]DeadLetter(nil), st.dlq...)
 }

@@ -233,8 +233,10 @@ func (p *Poller) poll(ctx context.Context, r *reader) (int, error) {
 	return len(out.Records), nil
 }
 
-// deliver invokes the handler like Lambda: a reported failure retries from the first failed
-// record; after MaxRetries the rest of the batch is given to OnDiscard and skipped.
+// deliver invokes the handler like Lambda's event source mapping with ReportBatchItemFailures
+// and BisectBatchOnFunctionError: a reported failure retries from the first failed record; a
+// function error splits the batch in two and retries each half; a record still failing after
+// MaxRetries goes to OnDiscard (the dead-letter queue) alone, and the rest of the batch goes on.
 func (p *Poller) deliver(ctx context.Context, shardID string, recs []types.Record) error {
 	batch := make([]events.DynamoDBEventRecord, 0, len(recs))
 	for _, r := range recs {
@@ -244,8 +246,13 @@ func (p *Poller) deliver(ctx context.Context, shardID string, recs []types.Recor
 		}
 		batch = append(batch, lr)
 	}
+	return p.process(ctx, shardID, batch)
+}
+
+func (p *Poller) process(ctx context.Context, shardID string, batch []events.DynamoDBEventRecord) error {
 	backoff := 20 * time.Millisecond
-	for attempt := 0; len(batch) > 0; attempt++ {
+	attempts := 0
+	for len(batch) > 0 {
 		resp, err := p.invoke(ctx, batch)
 		failedAt := len(batch)
 		if err != nil {
@@ -266,21 +273,32 @@ func (p *Poller) deliver(ctx context.Context, shardID string, recs []types.Recor
 		}
 		if failedAt > 0 {
 			p.commit(shardID, batch[failedAt-1].Change.SequenceNumber)
-		}
-		if failedAt == len(batch) {
-			return p.saveCheckpoint()
+			attempts = 0 // progress: the next record gets its own retries
 		}
 		batch = batch[failedAt:]
-		if attempt >= p.MaxRetries {
+		if len(batch) == 0 {
+			break
+		}
+		if err != nil && len(batch) > 1 {
+			mid := len(batch) / 2
+			if err := p.process(ctx, shardID, batch[:mid]); err != nil {
+				return err
+			}
+			return p.process(ctx, shardID, batch[mid:])
+		}
+		attempts++
+		if attempts > p.MaxRetries {
 			if err == nil {
-				err = errors.New("handler reported the batch as failed")
+				err = errors.New("handler reported the record as failed")
 			}
-			p.Log.Error("giving up on stream records", slog.Int("records", len(batch)), slog.String("error", err.Error()))
+			p.Log.Error("parking a stream record after retries", slog.String("sequenceNumber", batch[0].Change.SequenceNumber),
+				slog.String("error", err.Error()))
 			if p.OnDiscard != nil {
-				p.OnDiscard(batch, err)
+				p.OnDiscard(batch[:1], err)
 			}
-			p.commit(shardID, batch[len(batch)-1].Change.SequenceNumber)
-			return p.saveCheckpoint()
+			p.commit(shardID, batch[0].Change.SequenceNumber)
+			batch, attempts, backoff = batch[1:], 0, 20*time.Millisecond
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -289,7 +307,7 @@ func (p *Poller) deliver(ctx context.Context, shardID string, recs []types.Recor
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
-	return nil
+	return p.saveCheckpoint()
 }
 
 func (p *Poller) invoke(ctx context.Context, batch []events.DynamoDBEventRecord) (resp events.DynamoDBEventResponse, err error) {

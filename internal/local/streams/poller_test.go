@@ -222,3 +222,58 @@ func TestResumesFromCheckpointAfterRestart(t *testing.T) {
 		}
 	}
 }
+
+// A handler that errors on any batch holding a poison record: bisecting isolates it, it is
+// parked after its retries, and every other record of the batch is handled exactly once.
+func TestBisectIsolatesAPoisonRecord(t *testing.T) {
+	r := newRig(t)
+	var parked []string
+	var mu sync.Mutex
+	handled := map[string]int{}
+	r.put(t, 8, 0)
+	poller := func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		for _, rec := range ev.Records {
+			if rec.Change.Keys["PK"].String() == "ITEM#0005" {
+				return events.DynamoDBEventResponse{}, fmt.Errorf("poison")
+			}
+		}
+		mu.Lock()
+		for _, rec := range ev.Records {
+			handled[rec.Change.Keys["PK"].String()]++
+		}
+		mu.Unlock()
+		return events.DynamoDBEventResponse{}, nil
+	}
+	r.start(t, "", func(p *streams.Poller) {
+		p.Handler = poller
+		p.MaxRetries = 2
+		p.OnDiscard = func(recs []events.DynamoDBEventRecord, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, rec := range recs {
+				parked = append(parked, rec.Change.Keys["PK"].String())
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		done := len(handled) == 7 && len(parked) == 1
+		mu.Unlock()
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(parked) != "[ITEM#0005]" {
+		t.Fatalf("parked %v, want [ITEM#0005]", parked)
+	}
+	for i := 0; i < 8; i++ {
+		k := fmt.Sprintf("ITEM#%04d", i)
+		if want := map[bool]int{true: 0, false: 1}[i == 5]; handled[k] != want {
+			t.Errorf("%s handled %d times, want %d (all: %v)", k, handled[k], want, handled)
+		}
+	}
+}
