@@ -45,6 +45,7 @@ func runCmd(args []string) error {
 	started := time.Now()
 	st, err := stack.Start(ctx, stack.Config{DataDir: *data, DynamoDBLocalDir: *ddbDir, DynamoPort: *ddbPort,
 		HTTPAddr: *httpAddr, WSAddr: *wsAddr, Log: log, Limits: app.ConfigFromEnv().Limits,
+		SchedulerEvery: 15 * time.Second, AutoHibernate: app.ConfigFromEnv().AutoHibernate,
 		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins})
 	if err != nil {
 		return err

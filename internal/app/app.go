@@ -43,6 +43,8 @@ type Config struct {
 	JWT             auth.JWTConfig
 	BootstrapAdmins []string
 	Limits          sessions.Limits
+	// AutoHibernate asks idle sessions to hibernate (AUTO_HIBERNATE, default true).
+	AutoHibernate bool
 	// RecordingsBucket holds recording content (S3); RecordingsMaxDays is how long the bucket
 	// keeps objects, so no recording may ask for longer.
 	RecordingsBucket  string
@@ -72,6 +74,7 @@ func ConfigFromEnv() Config {
 		UsageRetention:     time.Duration(envInt("USAGE_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		ActivityRetention:  time.Duration(envInt("ACTIVITY_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		RecordingsBucket:   os.Getenv("RECORDINGS_BUCKET"),
+		AutoHibernate:      os.Getenv("AUTO_HIBERNATE") != "false",
 		RecordingsMaxDays:  envInt("RECORDINGS_MAX_RETENTION_DAYS", 365),
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
 	}
@@ -226,6 +229,11 @@ func (a *App) ActivityHandler() (http.Handler, error) {
 	recordings.Register(rt, &recordings.Service{Store: &recordings.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Objects: objects,
 		Sessions: svc, MaxRetentionDays: a.Cfg.RecordingsMaxDays})
 	return complete(rt)
+}
+
+// Scheduler marks idle sessions and ends those past their maximum duration.
+func (a *App) Scheduler() *sessions.Scheduler {
+	return &sessions.Scheduler{Service: a.Sessions(), AutoHibernate: a.Cfg.AutoHibernate, Log: a.Log}
 }
 
 // Auditor consumes the main table's stream and writes the activity log.

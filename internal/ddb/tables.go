@@ -24,6 +24,8 @@ const (
 	GSI2SK         = "GSI2SK"
 	GSI3, GSI3PK   = "GSI3", "GSI3PK"
 	GSI3SK         = "GSI3SK"
+	GSI4, GSI4PK   = "GSI4", "GSI4PK"
+	GSI4SK         = "GSI4SK"
 	TTLAttribute   = "expiresAt"
 	MainLogicalID  = "MainTable"
 	ConnLogicalID  = "ConnectionsTable"
@@ -46,7 +48,7 @@ type TableDef struct {
 // Audit holds high-volume records (API-key usage logs and counters): both are kept apart so
 // their churn never flows through the notifier's stream.
 var (
-	Main        = TableDef{LogicalID: MainLogicalID, Stream: true, GSIs: []string{GSI1, GSI2, GSI3}}
+	Main        = TableDef{LogicalID: MainLogicalID, Stream: true, GSIs: []string{GSI1, GSI2, GSI3, GSI4}}
 	Connections = TableDef{LogicalID: ConnLogicalID, Stream: false, GSIs: []string{GSI1}}
 	Audit       = TableDef{LogicalID: AuditLogicalID, Stream: false, GSIs: []string{GSI1}}
 	AllTables   = []TableDef{Main, Connections, Audit}

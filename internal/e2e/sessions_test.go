@@ -19,6 +19,7 @@ type session struct {
 	Version      int      `json:"version"`
 	URL          string   `json:"url"`
 	DeletedAt    *string  `json:"deletedAt"`
+	Idle         bool     `json:"idle"`
 	Resources    struct {
 		CPU    string `json:"cpu"`
 		Memory string `json:"memory"`

@@ -90,3 +90,28 @@ func checkDesired(s Session, desired string) error {
 func ValidDesired(d string) bool {
 	return d == StateRunning || d == StateHibernated || d == StateTerminated
 }
+
+// SchedulePK is the GSI4 partition of live sessions, sorted by when each needs a look next.
+const SchedulePK = "SCHED"
+
+// IdleAt is when the session becomes idle without activity; EndsAt when it reaches its
+// maximum duration.
+func (s Session) IdleAt() time.Time {
+	return s.LastActivity.Add(time.Duration(s.IdleTimeout) * time.Second)
+}
+func (s Session) EndsAt() time.Time {
+	return s.CreatedAt.Add(time.Duration(s.MaxSessionDuration) * time.Second)
+}
+
+// NextCheck is when the scheduler must look at a live session: the sooner of becoming idle
+// (while running and active) and reaching its maximum duration. Ended sessions need none.
+func (s Session) NextCheck() (time.Time, bool) {
+	if !s.Live() {
+		return time.Time{}, false
+	}
+	next := s.EndsAt()
+	if s.State == StateRunning && !s.Idle && s.IdleAt().Before(next) {
+		next = s.IdleAt()
+	}
+	return next, true
+}

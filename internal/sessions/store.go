@@ -40,6 +40,8 @@ type sessionItem struct {
 	GSI2SK string `dynamodbav:"GSI2SK"`
 	GSI3PK string `dynamodbav:"GSI3PK,omitempty"` // TEAMSESSIONS#<teamId>: a team's sessions
 	GSI3SK string `dynamodbav:"GSI3SK,omitempty"`
+	GSI4PK string `dynamodbav:"GSI4PK,omitempty"` // SCHED: live sessions, by their next check time
+	GSI4SK string `dynamodbav:"GSI4SK,omitempty"`
 	Entity string `dynamodbav:"entity"`
 }
 
@@ -64,6 +66,9 @@ func marshalSession(se Session) (map[string]types.AttributeValue, error) {
 		GSI1PK: "OWNER#" + se.OwnerID, GSI1SK: se.ID, GSI2PK: "TYPE#session", GSI2SK: se.ID, Entity: EntitySession}
 	if se.TeamID != "" {
 		it.GSI3PK, it.GSI3SK = TeamSessionsPK(se.TeamID), se.ID
+	}
+	if next, ok := se.NextCheck(); ok {
+		it.GSI4PK, it.GSI4SK = SchedulePK, next.UTC().Format(time.RFC3339)+"#"+se.ID
 	}
 	return attributevalue.MarshalMap(it)
 }

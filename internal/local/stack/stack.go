@@ -55,6 +55,10 @@ type Config struct {
 	Log              *slog.Logger // function and gateway logs; default discards
 	// DBOptions let tests wrap the DynamoDB client (call counting, fault injection).
 	DBOptions []func(*dynamodb.Options)
+	// SchedulerEvery runs the idle/lifetime scheduler on a timer (as EventBridge does every
+	// minute in AWS); 0 = never (tests call RunScheduler).
+	SchedulerEvery time.Duration
+	AutoHibernate  bool
 }
 
 // Stack is a running local system.
@@ -151,6 +155,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			Leeway: time.Minute, RoleClaim: issuer.RoleClaim},
 		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, ManagementEndpoint: mgmtURL,
 	}
+	acfg.AutoHibernate = cfg.AutoHibernate
 	st.App = app.New(acfg, ddb.LocalConfig(), log, cfg.DBOptions...)
 	objDir := filepath.Join(cfg.DataDir, "objects")
 	if cfg.DataDir == "" {
@@ -222,7 +227,32 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, fmt.Errorf("%s stream poller not ready after 30 s", c.name)
 		}
 	}
+	if cfg.SchedulerEvery > 0 {
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(cfg.SchedulerEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-sctx.Done():
+					return
+				case now := <-t.C:
+					if _, err := st.App.Scheduler().Run(sctx, now); err != nil && sctx.Err() == nil {
+						log.Error("scheduler", slog.String("error", err.Error()))
+					}
+				}
+			}
+		}()
+		st.closers = append(st.closers, func() { cancel(); <-done })
+	}
 	return st, nil
+}
+
+// RunScheduler runs the idle/lifetime scheduler once, as of now.
+func (st *Stack) RunScheduler(ctx context.Context, now time.Time) (sessions.Summary, error) {
+	return st.App.Scheduler().Run(ctx, now)
 }
 
 func (st *Stack) serve(ln net.Listener, h http.Handler) {

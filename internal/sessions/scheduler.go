@@ -1,0 +1,89 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/access"
+	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
+)
+
+// Scheduler marks running sessions idle past their idleTimeout (and, with AutoHibernate, asks
+// them to hibernate) and terminates sessions past their maxSessionDuration. It reads only the
+// sessions due, through GSI4 — never a scan.
+type Scheduler struct {
+	Service       *Service
+	AutoHibernate bool
+	Log           *slog.Logger
+}
+
+// SchedulerActor is who the activity log names for the scheduler's changes.
+var schedulerCaller = auth.Caller{UserID: "system:scheduler", Role: auth.RoleAdmin}
+
+// Summary says what one run did.
+type Summary struct {
+	Checked, Idled, Hibernated, Terminated int
+}
+
+// Run handles every session due by now.
+func (sc *Scheduler) Run(ctx context.Context, now time.Time) (Summary, error) {
+	var sum Summary
+	st := sc.Service.Store
+	ctx = auth.WithActor(ctx, auth.Actor{UserID: schedulerCaller.UserID})
+	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
+		KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :now"),
+		ProjectionExpression:      aws.String("id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(SchedulePK), ":now": s(now.UTC().Format(time.RFC3339) + "#~")}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return sum, fmt.Errorf("due sessions: %w", err)
+		}
+		for _, item := range page.Items {
+			var x struct {
+				ID string `dynamodbav:"id"`
+			}
+			if attributevalue.UnmarshalMap(item, &x) != nil || x.ID == "" {
+				continue
+			}
+			sum.Checked++
+			if err := sc.check(ctx, x.ID, now, &sum); err != nil {
+				// One session's trouble must not stop the others; the next run sees it again.
+				sc.Log.ErrorContext(ctx, "scheduler", slog.String("sessionId", x.ID), slog.String("error", err.Error()))
+			}
+		}
+	}
+	return sum, nil
+}
+
+func (sc *Scheduler) check(ctx context.Context, id string, now time.Time, sum *Summary) error {
+	sv := sc.Service
+	_, err := sv.apply(ctx, schedulerCaller, id, change{required: access.View, what: "scheduling",
+		mutate: func(old Session, next *Session, _ access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			switch {
+			case !old.Live():
+				return nil, nil, nil
+			case !now.Before(old.EndsAt()):
+				sum.Terminated++
+				next.Error = "terminated: the maximum session duration was reached"
+				return sv.terminate(old, next)
+			case old.State == StateRunning && !old.Idle && !now.Before(old.IdleAt()):
+				next.Idle = true
+				sum.Idled++
+				if sc.AutoHibernate && old.DesiredState == StateRunning {
+					next.DesiredState = StateHibernated
+					sum.Hibernated++
+				}
+			}
+			return nil, nil, nil
+		}})
+	return err
+}
