@@ -1,8 +1,8 @@
 // Package infratest checks the SAM template (template.yaml at the repository root) offline:
 // cfn-lint must pass, aws-sam-translator must transform it, and the transformed CloudFormation
 // must agree with the Go sources of truth — the tables of internal/ddb, the routes of
-// internal/routes — and with the project's rules (runtime, least-privilege IAM, WebSocket and
-// stream settings cfn-lint does not check).
+// internal/routes — and with the project's rules (runtime, least-privilege IAM, WebSocket,
+// stream and schedule settings cfn-lint does not check).
 //
 // Everything lives in the _test.go files; the tests need cfn-lint and python3 with the
 // aws-sam-translator package on PATH and fail (not skip) without them.

@@ -96,6 +96,11 @@ var wantGrants = map[string][]string{
 	"AuditorFunction": grantList(dynamoRead(ddb.AuditLogicalID),
 		[]string{"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID,
 			"sqs:SendMessage AuditorDeadLetterQueue"}),
+	// Finds due sessions through GSI4 (Query), reads them (GetItem / BatchGetItem) and rewrites
+	// them (PutItem, TransactWriteItems with UpdateItem on the quota counters). Nothing on the
+	// other tables: no routes (no API-key metering), no connections, no activity records (the
+	// auditor derives those from the stream its writes feed).
+	schedulerFunction: dynamoCrud(ddb.MainLogicalID),
 }
 
 // wantDynamoActions pins, where the grant summary (which folds every read into dynamodb:read)

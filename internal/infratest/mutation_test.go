@@ -77,6 +77,8 @@ func TestChecksDetectDrift(t *testing.T) {
 		return asMap(asList(get(bucketProps(tmpl), "LifecycleConfiguration", "Rules"))[0])
 	}
 	recordingObjects := func(tmpl cfn) cfn { return statementBySid(tmpl, "ActivityFunctionRole", "RecordingObjects") }
+	// schedulerRule is the properties of the scheduler's (first) schedule rule.
+	schedulerRule := func(tmpl cfn) cfn { return props(tmpl, scheduleRulesOf(tmpl, schedulerFunction)[0]) }
 	lambdaURI := func(fn string) cfn {
 		return cfn{"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + fn + ".Arn}/invocations"}
 	}
@@ -632,6 +634,100 @@ func TestChecksDetectDrift(t *testing.T) {
 			name:   "AUDIT_TABLE_NAME names the main table",
 			mutate: func(tmpl cfn) { envVars(tmpl, "UsersFunction")["AUDIT_TABLE_NAME"] = cfn{"Ref": ddb.MainLogicalID} },
 			check:  envOf("UsersFunction"), want: "AUDIT_TABLE_NAME",
+		},
+		{
+			name: "MainTable without GSI4 (the scheduler's due sessions)",
+			mutate: func(tmpl cfn) {
+				p := mainProps(tmpl)
+				var keep []any
+				for _, g := range asList(p["GlobalSecondaryIndexes"]) {
+					if str(get(g, "IndexName")) != ddb.GSI4 {
+						keep = append(keep, g)
+					}
+				}
+				p["GlobalSecondaryIndexes"] = keep
+			},
+			check: tablesCheck, want: `GlobalSecondaryIndexes: missing "GSI4 GSI4PK:HASH GSI4SK:RANGE projection=ALL"`,
+		},
+		{
+			name:   "scheduler every 5 minutes",
+			mutate: func(tmpl cfn) { schedulerRule(tmpl)["ScheduleExpression"] = "rate(5 minutes)" },
+			check:  scheduleDiffs, want: `ScheduleExpression = "rate(5 minutes)", want "rate(1 minute)"`,
+		},
+		{
+			name:   "scheduler rule disabled",
+			mutate: func(tmpl cfn) { schedulerRule(tmpl)["State"] = "DISABLED" },
+			check:  scheduleDiffs, want: `State = "DISABLED", want ENABLED`,
+		},
+		{
+			name: "scheduler on two schedules",
+			mutate: func(tmpl cfn) {
+				p := cfn{}
+				for k, v := range schedulerRule(tmpl) {
+					p[k] = v
+				}
+				p["ScheduleExpression"] = "rate(5 minutes)"
+				resources(tmpl)["SchedulerFunctionSecondTick"] = cfn{"Type": "AWS::Events::Rule", "Properties": p}
+			},
+			check: scheduleDiffs, want: "SchedulerFunction has schedule rules [SchedulerFunctionEveryMinute SchedulerFunctionSecondTick], want exactly one",
+		},
+		{
+			name:   "scheduler without its schedule",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), scheduleRulesOf(tmpl, schedulerFunction)[0]) },
+			check:  scheduleDiffs, want: "SchedulerFunction has schedule rules [], want exactly one",
+		},
+		{
+			name: "scheduler rule may not invoke the function",
+			mutate: func(tmpl cfn) {
+				rule := scheduleRulesOf(tmpl, schedulerFunction)[0]
+				for _, id := range resourcesOfType(tmpl, "AWS::Lambda::Permission") {
+					if slices.Contains(referencedResources(props(tmpl, id)["SourceArn"]), rule) {
+						delete(resources(tmpl), id)
+					}
+				}
+			},
+			check: scheduleDiffs, want: "no AWS::Lambda::Permission lets events.amazonaws.com invoke SchedulerFunction",
+		},
+		{
+			name: "sessions function on the scheduler's rule",
+			mutate: func(tmpl cfn) {
+				r := schedulerRule(tmpl)
+				r["Targets"] = append(asList(r["Targets"]), cfn{"Arn": cfn{"Fn::GetAtt": []any{"SessionsFunction", "Arn"}}, "Id": "Sessions"})
+			},
+			check: scheduleDiffs, want: "invokes SessionsFunction, which is not in scheduledFunctions",
+		},
+		{
+			name: "scheduler tick retried",
+			mutate: func(tmpl cfn) {
+				props(tmpl, "SchedulerFunctionEventInvokeConfig")["MaximumRetryAttempts"] = float64(2)
+			},
+			check: scheduleDiffs, want: "MaximumRetryAttempts = 2",
+		},
+		{
+			name:   "scheduler may write AuditTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "SchedulerFunctionRole", "dynamodb:PutItem", ddb.AuditLogicalID) },
+			check:  grantsOf(schedulerFunction), want: `unexpected "dynamodb:PutItem AuditTable"`,
+		},
+		{
+			name:   "scheduler reads ConnectionsTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "SchedulerFunctionRole", "dynamodb:Query", ddb.ConnLogicalID) },
+			check:  grantsOf(schedulerFunction), want: `unexpected "dynamodb:read ConnectionsTable"`,
+		},
+		{
+			name:   "scheduler without MainTable writes",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "SchedulerFunctionRole", ddb.MainLogicalID) },
+			check:  grantsOf(schedulerFunction), want: `missing "dynamodb:UpdateItem MainTable"`,
+		},
+		{
+			name:   "AUTO_HIBERNATE missing from the scheduler",
+			mutate: func(tmpl cfn) { delete(envVars(tmpl, schedulerFunction), "AUTO_HIBERNATE") },
+			check:  func(tmpl cfn) []string { return functionEnvDiffs(tmpl, schedulerFunction) },
+			want:   "environment lacks AUTO_HIBERNATE",
+		},
+		{
+			name:   "AutoHibernateIdleSessions accepts any string",
+			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", autoHibernateParam)), "AllowedValues") },
+			check:  parameterDiffs, want: "parameter AutoHibernateIdleSessions: AllowedValues",
 		},
 	}
 

@@ -22,6 +22,8 @@ const (
 var functionSpecificEnv = map[string][]struct{ name, ref string }{
 	// Presigns upload / download URLs and deletes objects in the recordings bucket.
 	"ActivityFunction": {{"RECORDINGS_BUCKET", recordingsBucket}},
+	// Whether idle sessions are asked to hibernate.
+	schedulerFunction: {{"AUTO_HIBERNATE", autoHibernateParam}},
 }
 
 // functionEnvDiffs checks one function's functionSpecificEnv; nil means it is right.

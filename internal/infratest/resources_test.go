@@ -3,6 +3,7 @@ package infratest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -29,7 +30,8 @@ var streamConsumers = []struct{ fn, dlq string }{
 }
 
 // allFunctions are the Lambda functions of the product: one per HTTP area of routes.go, then
-// the authorizer, the WebSocket handler and the stream consumers (notifier, auditor).
+// the authorizer, the WebSocket handler, the stream consumers (notifier, auditor) and the
+// scheduler.
 func allFunctions() []string {
 	var out []string
 	for _, fn := range routes.Functions() {
@@ -39,7 +41,7 @@ func allFunctions() []string {
 	for _, c := range streamConsumers {
 		out = append(out, c.fn)
 	}
-	return out
+	return append(out, schedulerFunction)
 }
 
 // webSocketDiffs checks the WebSocket API's shape; nil means it is right. cfn-lint accepts any
@@ -191,6 +193,9 @@ var wantParameters = map[string]cfn{
 	"UsageRetentionDays":    {"Type": "Number", "Default": float64(90), "MinValue": float64(1), "MaxValue": float64(3650)},
 	// The recordings bucket's lifecycle expiration.
 	"RecordingsMaxRetentionDays": {"Type": "Number", "Default": float64(365), "MinValue": float64(1), "MaxValue": float64(3650)},
+	// The scheduler's AUTO_HIBERNATE: the Go code treats anything but "false" as true, so the
+	// parameter admits exactly the two spellings.
+	autoHibernateParam: {"Type": "String", "Default": "true", "AllowedValues": []any{"true", "false"}},
 }
 
 // parameterDiffs checks wantParameters; nil means they match.
@@ -211,7 +216,7 @@ func parameterDiffs(tmpl cfn) []string {
 					got = n
 				}
 			}
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				diffs = append(diffs, fmt.Sprintf("parameter %s: %s = %#v, want %#v", name, field, got, want))
 			}
 		}
