@@ -147,8 +147,13 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 			}
 		}
 	}
-	// Watchers: operators and admins subscribed to the owner, and session subscribers who may see it.
-	for _, aud := range []string{connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID)} {
+	// Watchers: operators and admins subscribed to the owner (or to a user the change concerns,
+	// as the previous owner of a transferred session), and session subscribers who may see it.
+	auds := []string{connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID)}
+	for _, u := range ch.Extra {
+		auds = append(auds, connections.UserAudience(u))
+	}
+	for _, aud := range auds {
 		ls, err := listeners(aud)
 		if err != nil {
 			return nil, err
