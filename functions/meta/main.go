@@ -1,24 +1,6 @@
 // Command meta is the meta HTTP API function: configuration, clients, handler, lambda.Start.
 package main
 
-import (
-	"context"
-	"log"
+import "streamspace/internal/app"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"streamspace/internal/app"
-	"streamspace/internal/httpx"
-)
-
-func main() {
-	a, err := app.FromEnv(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	h, err := a.MetaHandler()
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(httpx.LambdaHandler(h))
-}
+func main() { app.StartHTTP((*app.App).MetaHandler) }
