@@ -62,6 +62,8 @@ func runCmd(args []string) error {
   DynamoDB Local %s  (data in %s)
   JWKS           %s%s
   Logs           %s
+  Dead letters   %s (stream records the notifier or auditor gave up on)
+  Recordings     %s (objects behind signed local URLs)
 
 Admin token (24 h, user "admin"):
 %s
@@ -73,7 +75,7 @@ Try:
 Mint a token for any user:  make token USER=alice [ROLE=operator]   (or: go run ./cmd/streamspace token -user alice)
 Press Ctrl-C to stop; data persists in %s.
 `, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.WSURL, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
-		st.HTTPURL, issuer.JWKSPath, logFile.Name(), admin, st.HTTPURL, st.HTTPURL, *data)
+		st.HTTPURL, issuer.JWKSPath, logFile.Name(), filepath.Join(*data, "dead-letters"), filepath.Join(*data, "objects"), admin, st.HTTPURL, st.HTTPURL, *data)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	return nil
