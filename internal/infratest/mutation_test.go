@@ -729,6 +729,98 @@ func TestChecksDetectDrift(t *testing.T) {
 			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", autoHibernateParam)), "AllowedValues") },
 			check:  parameterDiffs, want: "parameter AutoHibernateIdleSessions: AllowedValues",
 		},
+		{
+			name:   "Errors alarm of the sessions function removed",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "SessionsFunctionErrorsAlarm") },
+			check:  alarmDiffs, want: "SessionsFunction has Errors alarms [], want exactly one",
+		},
+		{
+			name:   "Throttles alarm of the scheduler removed",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "SchedulerFunctionThrottlesAlarm") },
+			check:  alarmDiffs, want: "SchedulerFunction has Throttles alarms [], want exactly one",
+		},
+		{
+			name:   "notifier IteratorAge alarm removed",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "NotifierFunctionIteratorAgeAlarm") },
+			check:  alarmDiffs, want: "NotifierFunction has IteratorAge alarms [], want exactly one",
+		},
+		{
+			name:   "auditor DLQ alarm missing",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "AuditorDeadLetterQueueAlarm") },
+			check:  alarmDiffs, want: "AuditorDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one",
+		},
+		{
+			name: "DLQ alarm watching the other queue",
+			mutate: func(tmpl cfn) {
+				asMap(asList(props(tmpl, "NotifierDeadLetterQueueAlarm")["Dimensions"])[0])["Value"] =
+					cfn{"Fn::GetAtt": []any{auditorDLQ, "QueueName"}}
+			},
+			check: alarmDiffs, want: "NotifierDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one",
+		},
+		{
+			name:   "alarm without actions",
+			mutate: func(tmpl cfn) { delete(props(tmpl, "MetaFunctionErrorsAlarm"), "AlarmActions") },
+			check:  alarmDiffs, want: "alarm MetaFunctionErrorsAlarm: AlarmActions",
+		},
+		{
+			name:   "alarm treats missing data as breaching",
+			mutate: func(tmpl cfn) { props(tmpl, "UsersFunctionThrottlesAlarm")["TreatMissingData"] = "breaching" },
+			check:  alarmDiffs, want: "alarm UsersFunctionThrottlesAlarm: TreatMissingData",
+		},
+		{
+			name:   "IteratorAge threshold 5 minutes",
+			mutate: func(tmpl cfn) { props(tmpl, "AuditorFunctionIteratorAgeAlarm")["Threshold"] = float64(300000) },
+			check:  alarmDiffs, want: "alarm AuditorFunctionIteratorAgeAlarm: GreaterThanThreshold 300000",
+		},
+		{
+			name:   "alarm topic unencrypted",
+			mutate: func(tmpl cfn) { delete(props(tmpl, "AlarmTopic"), "KmsMasterKeyId") },
+			check:  alarmDiffs, want: "AlarmTopic: KmsMasterKeyId",
+		},
+		{
+			name:   "alarm e-mail subscription unconditional",
+			mutate: func(tmpl cfn) { delete(asMap(resources(tmpl)["AlarmEmailSubscription"]), "Condition") },
+			check:  alarmDiffs, want: "subscription AlarmEmailSubscription: Condition",
+		},
+		{
+			name:   "JWT_ISSUER ignores the user pool",
+			mutate: func(tmpl cfn) { envVars(tmpl, "TeamsFunction")["JWT_ISSUER"] = cfn{"Ref": "JwtIssuer"} },
+			check:  envOf("TeamsFunction"), want: "TeamsFunction: environment JWT_ISSUER",
+		},
+		{
+			name: "JWT_AUDIENCE is the pool id",
+			mutate: func(tmpl cfn) {
+				asList(get(envVars(tmpl, authorizerFunction)["JWT_AUDIENCE"], "Fn::If"))[1] = cfn{"Ref": "UserPool"}
+			},
+			check: envOf(authorizerFunction), want: "AuthorizerFunction: environment JWT_AUDIENCE",
+		},
+		{
+			name:   "user pool without the operator group",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "UserPoolOperatorGroup") },
+			check:  cognitoDiffs, want: `user pool groups (platform roles): missing "operator"`,
+		},
+		{
+			name:   "user pool created unconditionally",
+			mutate: func(tmpl cfn) { delete(asMap(resources(tmpl)["UserPool"]), "Condition") },
+			check:  cognitoDiffs, want: "UserPool (AWS::Cognito::UserPool) must have Condition CreateUserPool",
+		},
+		{
+			name:   "user pool client with a secret",
+			mutate: func(tmpl cfn) { props(tmpl, "UserPoolClient")["GenerateSecret"] = true },
+			check:  cognitoDiffs, want: "GenerateSecret must be false",
+		},
+		{
+			name: "user pool password of 8 characters",
+			mutate: func(tmpl cfn) {
+				asMap(get(props(tmpl, "UserPool"), "Policies", "PasswordPolicy"))["MinimumLength"] = float64(8)
+			},
+			check: cognitoDiffs, want: "PasswordPolicy.MinimumLength = 8",
+		},
+		{
+			name:   "CreateUserPool accepts any string",
+			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", "CreateUserPool")), "AllowedValues") },
+			check:  parameterDiffs, want: "parameter CreateUserPool: AllowedValues",
+		},
 	}
 
 	for _, tc := range cases {

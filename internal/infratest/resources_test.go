@@ -175,9 +175,11 @@ var functionEnv = []struct {
 	{"TABLE_NAME", ddb.MainLogicalID},
 	{"CONNECTIONS_TABLE_NAME", ddb.ConnLogicalID},
 	{"AUDIT_TABLE_NAME", ddb.AuditLogicalID},
-	{"JWT_ISSUER", "JwtIssuer"},
-	{"JWT_AUDIENCE", "JwtAudience"},
-	{"JWKS_URL", "JwksUrl"},
+	// JWT_ISSUER, JWT_AUDIENCE and JWKS_URL: the stack's user pool or the parameters
+	// (Fn::If CreateUserPool), checked against jwtEnv.
+	{"JWT_ISSUER", ""},
+	{"JWT_AUDIENCE", ""},
+	{"JWKS_URL", ""},
 	{"JWT_ROLE_CLAIM", "JwtRoleClaim"},
 	{"BOOTSTRAP_ADMINS", "BootstrapAdmins"},
 	{"USAGE_RETENTION_DAYS", "UsageRetentionDays"},
@@ -196,6 +198,12 @@ var wantParameters = map[string]cfn{
 	// The scheduler's AUTO_HIBERNATE: the Go code treats anything but "false" as true, so the
 	// parameter admits exactly the two spellings.
 	autoHibernateParam: {"Type": "String", "Default": "true", "AllowedValues": []any{"true", "false"}},
+	// The Cognito switch: a condition compares it with "true", so only the two spellings.
+	createUserPool: {"Type": "String", "Default": "true", "AllowedValues": []any{"true", "false"}},
+	// Empty: no e-mail subscription to the alarm topic.
+	alarmEmailParam: {"Type": "String", "Default": ""},
+	// Cognito groups by default (admin, operator).
+	"JwtRoleClaim": {"Type": "String", "Default": "cognito:groups"},
 }
 
 // parameterDiffs checks wantParameters; nil means they match.
@@ -242,6 +250,7 @@ func envDiffs(tmpl cfn, fn string) []string {
 			diffs = append(diffs, fmt.Sprintf("%s: environment %s = %v, want {Ref: %s}", fn, e.name, v, e.ref))
 		}
 	}
+	diffs = append(diffs, jwtEnvDiffs(fn, vars)...)
 	if ep := str(get(vars["WEBSOCKET_MANAGEMENT_ENDPOINT"], "Fn::Sub")); !strings.HasPrefix(ep, "https://${"+webSocketAPIID+"}.execute-api.") || !strings.HasSuffix(ep, "/${StageName}") {
 		diffs = append(diffs, fmt.Sprintf("%s: WEBSOCKET_MANAGEMENT_ENDPOINT = %q, want https://${%s}.execute-api.<region>.<suffix>/${StageName}", fn, ep, webSocketAPIID))
 	}
