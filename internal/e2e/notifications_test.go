@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,24 @@ func TestRegressionDefect15_SubscriptionParametersEnforced(t *testing.T) {
 		if m.SessionID == mine.ID {
 			t.Fatalf("a user_id=alice subscription received bob's event")
 		}
+	}
+}
+
+// Business counters reach CloudWatch as embedded-metric log lines from the notifier.
+func TestNotifierEmitsEmbeddedMetrics(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	ws := e.MustDialWS(alice, nil)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	ws.Expect("session.created", s.ID, wait)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(e.Logs.String(), `"CloudWatchMetrics"`) || !strings.Contains(e.Logs.String(), `"SessionsCreated":1`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no EMF record with SessionsCreated in the logs")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(e.Logs.String(), `"Namespace":"StreamSpace"`) || !strings.Contains(e.Logs.String(), `"EventsDelivered":`) {
+		t.Fatal("the EMF record lacks its namespace or the delivery count")
 	}
 }

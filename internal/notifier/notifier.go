@@ -12,6 +12,8 @@ import (
 
 	"streamspace/internal/auth"
 	"streamspace/internal/connections"
+	"streamspace/internal/events"
+	"streamspace/internal/metrics"
 )
 
 // ErrGone is what a Poster returns for a connection that no longer exists (HTTP 410).
@@ -31,6 +33,8 @@ type Notifier struct {
 	Concurrency int           // parallel posts per event; default 32
 	PostTimeout time.Duration // per post; default 3 s, so one slow client cannot hold the batch
 	Now         func() time.Time
+
+	counts map[string]int // business counters of the batch being handled (one Lambda invocation at a time)
 }
 
 // Handle processes records in order. On the first record that cannot be fully handled it
@@ -38,6 +42,8 @@ type Notifier struct {
 // events already sent again carry the same ids.
 func (n *Notifier) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
 	var resp lambdaevents.DynamoDBEventResponse
+	n.counts = map[string]int{}
+	defer func() { metrics.Emit(ctx, n.Log, "notifier", n.counts) }()
 	for _, rec := range ev.Records {
 		if err := n.handleRecord(ctx, rec); err != nil {
 			n.Log.ErrorContext(ctx, "record failed", slog.String("eventId", rec.EventID),
@@ -58,6 +64,9 @@ func (n *Notifier) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEv
 	for _, ch := range changes {
 		if err := n.deliver(ctx, ch); err != nil {
 			return err
+		}
+		if ch.Event.Type == events.SessionCreated {
+			n.count("SessionsCreated", 1)
 		}
 	}
 	return nil
@@ -219,6 +228,8 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 		}(l)
 	}
 	wg.Wait()
+	n.count("EventsDelivered", delivered)
+	n.count("DeliveriesFailed", failed)
 	n.Log.InfoContext(ctx, "event delivered", slog.String("eventId", ch.Event.ID), slog.String("type", ch.Event.Type),
 		slog.Int("recipients", len(ls)), slog.Int("delivered", delivered), slog.Int("failed", failed))
 	// One connection that keeps failing after its retries must not make everyone receive the
@@ -246,4 +257,10 @@ func (n *Notifier) post(ctx context.Context, connID string, body []byte, timeout
 		backoff *= 3
 	}
 	return err
+}
+
+func (n *Notifier) count(name string, v int) {
+	if n.counts != nil && v > 0 {
+		n.counts[name] += v
+	}
 }
