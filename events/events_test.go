@@ -645,7 +645,7 @@ func TestAuditorSample(t *testing.T) {
 // TestInvokeCommand runs the Docker-free `sam local invoke` equivalent on samples.
 func TestInvokeCommand(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the CLI")
+		t.Skip("-short: this test compiles the streamspace CLI (several seconds); make test runs it")
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {

@@ -1,19 +1,6 @@
 // Command authorizer is the REQUEST authorizer of the HTTP API and the WebSocket $connect route.
 package main
 
-import (
-	"context"
-	"log"
+import "streamspace/internal/app"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"streamspace/internal/app"
-)
-
-func main() {
-	a, err := app.FromEnv(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.Authorizer().Handle)
-}
+func main() { app.Start(func(a *app.App) any { return a.Authorizer().Handle }) }

@@ -1,19 +1,6 @@
 // Command notifier consumes the main table's stream and pushes events to WebSocket clients.
 package main
 
-import (
-	"context"
-	"log"
+import "streamspace/internal/app"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"streamspace/internal/app"
-)
-
-func main() {
-	a, err := app.FromEnv(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.Notifier().Handle)
-}
+func main() { app.Start(func(a *app.App) any { return a.Notifier().Handle }) }

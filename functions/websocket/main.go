@@ -1,19 +1,6 @@
 // Command websocket serves the WebSocket API's $connect, $disconnect and $default routes.
 package main
 
-import (
-	"context"
-	"log"
+import "streamspace/internal/app"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"streamspace/internal/app"
-)
-
-func main() {
-	a, err := app.FromEnv(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	lambda.Start(a.WebSocket().Handle)
-}
+func main() { app.Start(func(a *app.App) any { return a.WebSocket().Handle }) }

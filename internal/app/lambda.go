@@ -23,3 +23,13 @@ func StartHTTP(build func(*App) (http.Handler, error)) {
 	}
 	lambda.Start(httpx.LambdaHandler(h))
 }
+
+// Start is the whole life of a non-HTTP function: configuration, clients, then the Lambda loop
+// with the handler handler picks (e.g. func(a *App) any { return a.Notifier().Handle }).
+func Start(handler func(*App) any) {
+	a, err := FromEnv(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	lambda.Start(handler(a))
+}
