@@ -29,6 +29,7 @@ import (
 	"streamspace/internal/notifier"
 	"streamspace/internal/recordings"
 	"streamspace/internal/routes"
+	"streamspace/internal/runtime"
 	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
 	"streamspace/internal/teams"
@@ -234,6 +235,11 @@ func (a *App) ActivityHandler() (http.Handler, error) {
 // Scheduler marks idle sessions and ends those past their maximum duration.
 func (a *App) Scheduler() *sessions.Scheduler {
 	return &sessions.Scheduler{Service: a.Sessions(), AutoHibernate: a.Cfg.AutoHibernate, Log: a.Log}
+}
+
+// Reconciler consumes the main table's stream and drives sessions through a runtime driver.
+func (a *App) Reconciler(d runtime.Driver) *runtime.Reconciler {
+	return &runtime.Reconciler{Sessions: a.Sessions(), Templates: a.Templates(), Driver: d, Log: a.Log}
 }
 
 // Auditor consumes the main table's stream and writes the activity log.

@@ -4,7 +4,8 @@ package sessions
 
 import (
 	"context"
-	"slices"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -45,23 +46,37 @@ func (sv *Service) Connect(ctx context.Context, c auth.Caller, id string) (Conne
 			}
 			next.ActiveConnections++
 			next.LastActivity, next.Idle = now, false
-			res = ConnectResult{ConnectionID: conn.ConnectionID, URL: viewURL(old.URL, g.Level), State: old.State,
+			res = ConnectResult{ConnectionID: conn.ConnectionID, URL: streamURL(old, g.Level), State: old.State,
 				Ready: old.State == StateRunning && old.URL != "", PermissionLevel: conn.PermissionLevel}
 			return nil, []types.TransactWriteItem{put}, nil
 		}})
 	return res, err
 }
 
-// viewURL marks watch-only connections so the streaming client disables input.
-func viewURL(u string, l access.Level) string {
-	if u == "" || l >= access.Collaborate {
+// streamURL is the session's URL for one viewer: watch-only connections get the client's
+// view-only switch and, when the runtime set secrets, the password the VNC server itself limits
+// to watching; the others get the password that interacts. Passwords go in the fragment, which
+// browsers never send to a server.
+func streamURL(se Session, l access.Level) string {
+	u := se.URL
+	if u == "" {
 		return u
 	}
-	sep := "?"
-	if slices.Contains([]byte(u), '?') {
-		sep = "&"
+	if l < access.Collaborate {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + "view_only=true"
 	}
-	return u + sep + "view_only=true"
+	if rt := se.Runtime; rt != nil && rt.ControlSecret != "" {
+		secret := rt.ControlSecret
+		if l < access.Collaborate {
+			secret = rt.ViewSecret
+		}
+		u += "#password=" + url.QueryEscape(secret)
+	}
+	return u
 }
 
 // Disconnect removes one of the caller's connections.

@@ -45,6 +45,8 @@ type Session struct {
 	Version            int                 `json:"version" dynamodbav:"version"`
 	// Actor made the last change (for the activity log; not part of the API).
 	Actor *auth.Actor `json:"-" dynamodbav:"actor,omitempty"`
+	// Runtime is the runtime's bookkeeping (handle, streaming secrets); never sent to clients.
+	Runtime *Runtime `json:"-" dynamodbav:"runtime,omitempty"`
 }
 
 // Usage is what the runtime last measured.

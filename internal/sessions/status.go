@@ -5,7 +5,6 @@ package sessions
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -26,39 +25,15 @@ type StatusReport struct {
 
 // ReportStatus applies an observation; only the runtime (an admin principal) may report.
 func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, in StatusReport) (Session, error) {
-	switch in.State {
-	case StatePending, StateRunning, StateHibernated, StateTerminated, StateFailed:
-	default:
-		return Session{}, problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
-	}
-	if len(in.URL) > 2048 {
-		return Session{}, problem.Invalid("url", "must be at most 2048 characters")
-	}
-	if len(in.Error) > 1024 {
-		return Session{}, problem.Invalid("error", "must be at most 1024 characters")
-	}
-	if in.State == StateFailed && in.Error == "" {
-		return Session{}, problem.Invalid("error", "a failed session needs a reason")
+	if err := in.validate(); err != nil {
+		return Session{}, err
 	}
 	return sv.apply(ctx, c, id, change{required: access.View, what: "reporting status",
 		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if !c.IsAdmin() { // checked after visibility: a stranger learns nothing, not even this
 				return nil, nil, problem.Forbidden("only the session runtime reports status")
 			}
-			if in.State != old.State && !CanTransition(old.State, in.State) {
-				return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
-			}
-			next.State, next.URL, next.Error = in.State, in.URL, in.Error
-			if in.Usage != nil {
-				next.Usage = in.Usage
-			}
-			if in.State == StateTerminated {
-				next.DesiredState = StateTerminated
-			}
-			if old.Live() && !next.Live() {
-				return sv.release(old), nil, nil
-			}
-			return nil, nil, nil
+			return sv.observe(old, next, in)
 		}})
 }
 

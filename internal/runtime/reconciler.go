@@ -1,0 +1,193 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/sessions"
+	"streamspace/internal/templates"
+)
+
+// Reconciler drives sessions towards their desired state. It is level-triggered: each stream
+// record of a session makes it compare the session's current desired and observed state with
+// the last action it took, so redeliveries, its own writes and reordered retries are harmless.
+type Reconciler struct {
+	Sessions  *sessions.Service
+	Templates *templates.Store
+	Driver    Driver
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Handle processes a batch in order; the first record that fails is reported (and Lambda
+// retries from it), as the other stream consumers do.
+func (r *Reconciler) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
+	var resp lambdaevents.DynamoDBEventResponse
+	ctx = WithActor(ctx)
+	for _, rec := range ev.Records {
+		if err := r.handleRecord(ctx, rec); err != nil {
+			r.Log.ErrorContext(ctx, "runtime record failed", slog.String("eventId", rec.EventID),
+				slog.String("sequenceNumber", rec.Change.SequenceNumber), slog.String("error", err.Error()))
+			resp.BatchItemFailures = append(resp.BatchItemFailures,
+				lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
+			return resp, nil
+		}
+	}
+	return resp, nil
+}
+
+func (r *Reconciler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	pk, sk := rec.Change.Keys[ddb.PK].String(), rec.Change.Keys[ddb.SK].String()
+	if !strings.HasPrefix(pk, "SESSION#") || sk != "META" || len(rec.Change.NewImage) == 0 {
+		return nil
+	}
+	img, err := ddb.FromStreamImage(rec.Change.NewImage)
+	if err != nil {
+		return err
+	}
+	se, err := sessions.UnmarshalSession(img)
+	if err != nil {
+		return err
+	}
+	if !needsWork(se) {
+		return nil // most records: the image already says there is nothing to do
+	}
+	return r.Reconcile(ctx, se.ID)
+}
+
+// Wanted is the driver action that moves a session towards its desired state ("" = none).
+func Wanted(se sessions.Session) string {
+	switch {
+	case se.State == sessions.StateTerminated:
+		if se.Runtime != nil && se.Runtime.Action != "" { // something may still run: reap it
+			return sessions.ActionTerminate
+		}
+	case se.State == sessions.StateFailed:
+	case se.DesiredState == sessions.StateRunning && (se.State == sessions.StatePending || se.State == sessions.StateHibernated):
+		return sessions.ActionStart
+	case se.DesiredState == sessions.StateHibernated && se.State == sessions.StateRunning:
+		return sessions.ActionHibernate
+	}
+	return ""
+}
+
+func needsWork(se sessions.Session) bool {
+	w := Wanted(se)
+	return w != "" && (se.Runtime == nil || se.Runtime.Action != w)
+}
+
+// Reconcile reads the session as it is now and takes the one action it needs, if any.
+func (r *Reconciler) Reconcile(ctx context.Context, id string) error {
+	se, err := r.Sessions.Store.Get(ctx, id)
+	if errors.Is(err, sessions.ErrNotFound) {
+		return nil
+	}
+	if err != nil || !needsWork(se) {
+		return err
+	}
+	rt := sessions.Runtime{}
+	if se.Runtime != nil {
+		rt = *se.Runtime
+	}
+	if rt.ControlSecret == "" && Wanted(se) == sessions.ActionStart {
+		// Secrets first, in their own write: a retried start then reuses them, and the echo of
+		// this write is the record that starts the session.
+		if rt.ControlSecret, err = secret(); err != nil {
+			return err
+		}
+		if rt.ViewSecret, err = secret(); err != nil {
+			return err
+		}
+		rt.At = r.now()
+		_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: rt})
+		return err
+	}
+	spec := Spec{SessionID: se.ID, OwnerID: se.OwnerID, TemplateName: se.TemplateName, Resources: se.Resources,
+		PersistentHome: se.PersistentHome, ControlSecret: rt.ControlSecret, ViewSecret: rt.ViewSecret,
+		Handle: rt.Handle, Generation: se.Version}
+	switch Wanted(se) {
+	case sessions.ActionStart:
+		return r.start(ctx, se, spec, rt)
+	case sessions.ActionHibernate:
+		obs, err := r.Driver.Hibernate(ctx, spec)
+		if err != nil {
+			return fmt.Errorf("hibernate %s: %w", se.ID, err)
+		}
+		rt.Action, rt.At = sessions.ActionHibernate, r.now()
+		return r.record(ctx, se, rt, obs)
+	case sessions.ActionTerminate:
+		if err := r.Driver.Terminate(ctx, spec); err != nil {
+			return fmt.Errorf("terminate %s: %w", se.ID, err)
+		}
+		rt.Action, rt.At = sessions.ActionTerminate, r.now()
+		_, err := r.Sessions.ApplyRuntime(ctx, Caller, se.ID, sessions.RuntimeUpdate{Runtime: rt})
+		return err
+	}
+	return nil
+}
+
+func (r *Reconciler) start(ctx context.Context, se sessions.Session, spec Spec, rt sessions.Runtime) error {
+	rt.Action, rt.At = sessions.ActionStart, r.now()
+	fail := func(reason string) error {
+		r.Log.WarnContext(ctx, "session cannot start", slog.String("sessionId", se.ID), slog.String("reason", reason))
+		_, err := r.Sessions.ApplyRuntime(ctx, Caller, se.ID, sessions.RuntimeUpdate{Runtime: rt,
+			Report: &sessions.StatusReport{State: sessions.StateFailed, Error: reason}})
+		return err
+	}
+	tmpl, err := r.Templates.Get(ctx, se.TemplateName)
+	if errors.Is(err, templates.ErrNotFound) {
+		return fail(fmt.Sprintf("the template %q no longer exists", se.TemplateName))
+	}
+	if err != nil {
+		return err
+	}
+	spec.Image, spec.Command = tmpl.Image, tmpl.LocalCommand
+	obs, err := r.Driver.Start(ctx, spec)
+	if f, ok := AsFailure(err); ok {
+		return fail(f.Reason)
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", se.ID, err)
+	}
+	return r.record(ctx, se, rt, obs)
+}
+
+// record writes the action taken and, when the driver already knows the outcome, the new state.
+func (r *Reconciler) record(ctx context.Context, se sessions.Session, rt sessions.Runtime, obs Observation) error {
+	if obs.Handle != "" {
+		rt.Handle = obs.Handle
+	}
+	up := sessions.RuntimeUpdate{Runtime: rt}
+	if obs.State != "" {
+		up.Report = &sessions.StatusReport{State: obs.State, URL: obs.URL, Usage: obs.Usage}
+	}
+	_, err := r.Sessions.ApplyRuntime(ctx, Caller, se.ID, up)
+	return err
+}
+
+// secret is a streaming password: 8 URL-safe characters (48 random bits), because classic VNC
+// authentication reads no more than 8. It guards the screen behind an authenticated API that
+// hands it out; it is not meant to stand alone on an open network (docs/runtime.md).
+func secret() (string, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

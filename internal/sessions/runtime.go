@@ -1,0 +1,101 @@
+// What the session runtime keeps on a session, and its one write path.
+
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"streamspace/internal/access"
+	"streamspace/internal/auth"
+	"streamspace/internal/problem"
+)
+
+// Runtime actions: the last thing the runtime asked its driver to do for a session.
+const (
+	ActionStart     = "start"
+	ActionHibernate = "hibernate"
+	ActionTerminate = "terminate"
+)
+
+// Runtime is the runtime's bookkeeping on a session. It is never shown to clients (json:"-" on
+// the session): the secrets open the session's screen, and Connect hands out the right one.
+type Runtime struct {
+	// Action is the last request made of the driver; a stream record whose wanted action equals
+	// it is a redelivery or the echo of the runtime's own write, not new work.
+	Action string `dynamodbav:"action,omitempty"`
+	// Handle names what runs (an ECS task ARN, a local process group) so events can be matched.
+	Handle string `dynamodbav:"handle,omitempty"`
+	// ControlSecret lets a viewer interact; ViewSecret only lets it watch (enforced by the VNC
+	// server, not just by the client's view-only switch).
+	ControlSecret string    `dynamodbav:"controlSecret,omitempty"`
+	ViewSecret    string    `dynamodbav:"viewSecret,omitempty"`
+	At            time.Time `dynamodbav:"at"`
+}
+
+// RuntimeUpdate is one write of the runtime: new bookkeeping and, optionally, an observation.
+type RuntimeUpdate struct {
+	Runtime Runtime
+	Report  *StatusReport
+}
+
+// ApplyRuntime records the runtime's bookkeeping and what it observed, in one conditional write
+// through the same rules as POST /sessions/{id}/status. Only an admin principal may call it.
+func (sv *Service) ApplyRuntime(ctx context.Context, c auth.Caller, id string, up RuntimeUpdate) (Session, error) {
+	if up.Report != nil {
+		if err := up.Report.validate(); err != nil {
+			return Session{}, err
+		}
+	}
+	return sv.apply(ctx, c, id, change{required: access.View, what: "recording the runtime",
+		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if !c.IsAdmin() {
+				return nil, nil, problem.Forbidden("only the session runtime records runtime state")
+			}
+			rt := up.Runtime
+			next.Runtime = &rt
+			if up.Report == nil || up.Report.State == old.State && old.Final() {
+				return nil, nil, nil
+			}
+			return sv.observe(old, next, *up.Report)
+		}})
+}
+
+func (in StatusReport) validate() error {
+	switch in.State {
+	case StatePending, StateRunning, StateHibernated, StateTerminated, StateFailed:
+	default:
+		return problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
+	}
+	if len(in.URL) > 2048 {
+		return problem.Invalid("url", "must be at most 2048 characters")
+	}
+	if len(in.Error) > 1024 {
+		return problem.Invalid("error", "must be at most 1024 characters")
+	}
+	if in.State == StateFailed && in.Error == "" {
+		return problem.Invalid("error", "a failed session needs a reason")
+	}
+	return nil
+}
+
+// observe applies an observation to next, with the quota it releases when the session ends.
+func (sv *Service) observe(old Session, next *Session, in StatusReport) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+	if in.State != old.State && !CanTransition(old.State, in.State) {
+		return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
+	}
+	next.State, next.URL, next.Error = in.State, in.URL, in.Error
+	if in.Usage != nil {
+		next.Usage = in.Usage
+	}
+	if in.State == StateTerminated {
+		next.DesiredState = StateTerminated
+	}
+	if old.Live() && !next.Live() {
+		return sv.release(old), nil, nil
+	}
+	return nil, nil, nil
+}
