@@ -4,6 +4,7 @@
 // internal/routes — and with the project's rules (runtime, least-privilege IAM, WebSocket,
 // stream and schedule settings cfn-lint does not check).
 //
-// Everything lives in the _test.go files; the tests need cfn-lint and python3 with the
-// aws-sam-translator package on PATH and fail (not skip) without them.
+// The tests live in the _test.go files; they need cfn-lint and python3 with the
+// aws-sam-translator package on PATH and fail (not skip) without them. checks.go holds the
+// template helpers and the least-privilege rules, shared with the CDK app's tests (infra/).
 package infratest

@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +17,6 @@ import (
 
 // templateFile is the SAM template, relative to the repository root.
 const templateFile = "template.yaml"
-
-// cfn is a CloudFormation template (or any JSON object inside one).
-type cfn = map[string]any
 
 var (
 	rootOnce sync.Once
@@ -132,130 +127,9 @@ func TestTransform(t *testing.T) {
 	}
 }
 
-// ---- navigation helpers ----------------------------------------------------------------------
-
-func asMap(v any) cfn {
-	m, _ := v.(map[string]any)
-	return m
-}
-
-func asList(v any) []any {
-	l, _ := v.([]any)
-	return l
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-// get follows a path of object keys; nil if any step is missing.
-func get(v any, path ...string) any {
-	for _, k := range path {
-		m := asMap(v)
-		if m == nil {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
-}
-
-func resources(tmpl cfn) cfn { return asMap(tmpl["Resources"]) }
-
-// resourcesOfType returns the logical ids of all resources of one type, sorted.
-func resourcesOfType(tmpl cfn, typ string) []string {
-	var ids []string
-	for id, r := range resources(tmpl) {
-		if str(get(r, "Type")) == typ {
-			ids = append(ids, id)
-		}
-	}
-	sort.Strings(ids)
-	return ids
-}
-
-func props(tmpl cfn, id string) cfn { return asMap(get(resources(tmpl), id, "Properties")) }
-
-// stringsOf accepts a string or a list of strings (IAM Action/Resource style).
-func stringsOf(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		var out []string
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
+// ---- navigation helpers: checks.go ------------------------------------------------------
 
 func isRef(v any, name string) bool { return str(get(v, "Ref")) == name }
-
-var subVar = regexp.MustCompile(`\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}`)
-
-// referencedResources lists the logical ids a value points at through Ref, Fn::GetAtt or
-// ${Name} / ${Name.Attr} in Fn::Sub (pseudo parameters excluded), sorted and unique.
-func referencedResources(v any) []string {
-	seen := map[string]bool{}
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if r, ok := x["Ref"].(string); ok && !strings.HasPrefix(r, "AWS::") {
-				seen[r] = true
-			}
-			if ga := asList(x["Fn::GetAtt"]); len(ga) > 0 {
-				seen[str(ga[0])] = true
-			}
-			if s, ok := x["Fn::GetAtt"].(string); ok {
-				seen[strings.SplitN(s, ".", 2)[0]] = true
-			}
-			if sub, ok := x["Fn::Sub"]; ok {
-				var tmplStr string
-				vars := cfn{}
-				switch s := sub.(type) {
-				case string:
-					tmplStr = s
-				case []any:
-					if len(s) > 0 {
-						tmplStr = str(s[0])
-					}
-					if len(s) > 1 {
-						vars = asMap(s[1])
-					}
-				}
-				for _, m := range subVar.FindAllStringSubmatch(tmplStr, -1) {
-					if _, local := vars[m[1]]; !local {
-						seen[m[1]] = true
-					}
-				}
-				for _, vv := range vars {
-					walk(vv)
-				}
-				return
-			}
-			for _, e := range x {
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // referencedOfType keeps the references that are resources of the given type.
 func referencedOfType(tmpl cfn, v any, typ string) []string {
