@@ -25,6 +25,7 @@ func runCmd(args []string) error {
 	ddbPort := fs.Int("dynamodb-port", 8000, "DynamoDB Local port")
 	ddbDir := fs.String("dynamodb-local", dynamodblocal.DefaultDir("."), "DynamoDB Local folder")
 	verbose := fs.Bool("v", false, "print every request log line")
+	runtime := fs.Bool("runtime", true, "run sessions as local processes (Xvfb, the app, x11vnc, noVNC)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,7 +47,7 @@ func runCmd(args []string) error {
 	st, err := stack.Start(ctx, stack.Config{DataDir: *data, DynamoDBLocalDir: *ddbDir, DynamoPort: *ddbPort,
 		HTTPAddr: *httpAddr, WSAddr: *wsAddr, Log: log, Limits: app.ConfigFromEnv().Limits,
 		SchedulerEvery: 15 * time.Second, AutoHibernate: app.ConfigFromEnv().AutoHibernate,
-		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins})
+		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins, LocalRuntime: *runtime})
 	if err != nil {
 		return err
 	}
@@ -64,6 +65,7 @@ func runCmd(args []string) error {
   Logs           %s
   Dead letters   %s (stream records the notifier or auditor gave up on)
   Recordings     %s (objects behind signed local URLs)
+  Sessions       %s
 
 Admin token (24 h, user "admin"):
 %s
@@ -72,11 +74,19 @@ Try:
   export TOKEN=<the admin token above>
   curl -s -H "Authorization: Bearer $TOKEN" %s/api/v1/templates
   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"templateName":"firefox-browser"}' %s/api/v1/sessions
+  (seconds later: POST /api/v1/sessions/<id>/connect gives the URL to open in a browser)
 Mint a token for any user:  make token USER=alice [ROLE=operator]   (or: go run ./cmd/streamspace token -user alice)
 Press Ctrl-C to stop; data persists in %s.
 `, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.WSURL, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
-		st.HTTPURL, issuer.JWKSPath, logFile.Name(), filepath.Join(*data, "dead-letters"), filepath.Join(*data, "objects"), admin, st.HTTPURL, st.HTTPURL, *data)
+		st.HTTPURL, issuer.JWKSPath, logFile.Name(), filepath.Join(*data, "dead-letters"), filepath.Join(*data, "objects"), runtimeLine(*runtime, *data), admin, st.HTTPURL, st.HTTPURL, *data)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	return nil
+}
+
+func runtimeLine(on bool, data string) string {
+	if !on {
+		return "not run (-runtime=false): report states with POST /sessions/{id}/status"
+	}
+	return "run as local processes, homes and logs in " + filepath.Join(data, "runtime")
 }

@@ -118,9 +118,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, id string) error {
 		_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: rt})
 		return err
 	}
-	spec := Spec{SessionID: se.ID, OwnerID: se.OwnerID, TemplateName: se.TemplateName, Resources: se.Resources,
-		PersistentHome: se.PersistentHome, ControlSecret: rt.ControlSecret, ViewSecret: rt.ViewSecret,
-		Handle: rt.Handle, Generation: se.Version}
+	spec := specOf(se, rt)
 	switch Wanted(se) {
 	case sessions.ActionStart:
 		return r.start(ctx, se, spec, rt)
@@ -140,6 +138,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, id string) error {
 		return err
 	}
 	return nil
+}
+
+func specOf(se sessions.Session, rt sessions.Runtime) Spec {
+	return Spec{SessionID: se.ID, OwnerID: se.OwnerID, TemplateName: se.TemplateName, Resources: se.Resources,
+		PersistentHome: se.PersistentHome, ControlSecret: rt.ControlSecret, ViewSecret: rt.ViewSecret,
+		Handle: rt.Handle, Generation: se.Version}
 }
 
 func (r *Reconciler) start(ctx context.Context, se sessions.Session, spec Spec, rt sessions.Runtime) error {
@@ -190,4 +194,45 @@ func secret() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Observed applies what a driver noticed on its own (processes that ended, a task that stopped)
+// when it concerns what runs now: reports about an earlier start (another handle) are stale.
+func (r *Reconciler) Observed(ctx context.Context, id, handle string, rep sessions.StatusReport) error {
+	ctx = WithActor(ctx)
+	se, err := r.Sessions.Store.Get(ctx, id)
+	if errors.Is(err, sessions.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rt := se.Runtime
+	if rt == nil || rt.Handle != handle || rt.Action != sessions.ActionStart || se.State == rep.State ||
+		!sessions.CanTransition(se.State, rep.State) {
+		return nil
+	}
+	_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: *rt, Report: &rep})
+	return err
+}
+
+// Resume starts again what should run but does not, e.g. after the local stack restarted: the
+// sessions whose last action was a start and that still should run. Each failure is reported on
+// its session; Resume returns how many it started.
+func (r *Reconciler) Resume(ctx context.Context, ids []string) int {
+	ctx = WithActor(ctx)
+	n := 0
+	for _, id := range ids {
+		se, err := r.Sessions.Store.Get(ctx, id)
+		if err != nil || se.Runtime == nil || se.Runtime.Action != sessions.ActionStart || se.DesiredState != sessions.StateRunning ||
+			(se.State != sessions.StateRunning && se.State != sessions.StatePending) {
+			continue
+		}
+		if err := r.start(ctx, se, specOf(se, *se.Runtime), *se.Runtime); err != nil {
+			r.Log.ErrorContext(ctx, "resume session", slog.String("sessionId", id), slog.String("error", err.Error()))
+			continue
+		}
+		n++
+	}
+	return n
 }

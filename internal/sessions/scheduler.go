@@ -25,6 +25,34 @@ type Scheduler struct {
 	Log           *slog.Logger
 }
 
+// Scheduled calls fn with every live session due for a look by upTo (the zero time: every live
+// session), from the GSI4 "next check" index — a query, never a scan.
+func (st *Store) Scheduled(ctx context.Context, upTo time.Time, fn func(id string)) error {
+	bound := "~"
+	if !upTo.IsZero() {
+		bound = upTo.UTC().Format(time.RFC3339) + "#~"
+	}
+	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
+		KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :upTo"),
+		ProjectionExpression:      aws.String("id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(SchedulePK), ":upTo": s(bound)}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("scheduled sessions: %w", err)
+		}
+		for _, item := range page.Items {
+			var x struct {
+				ID string `dynamodbav:"id"`
+			}
+			if attributevalue.UnmarshalMap(item, &x) == nil && x.ID != "" {
+				fn(x.ID)
+			}
+		}
+	}
+	return nil
+}
+
 // SchedulerActor is who the activity log names for the scheduler's changes.
 var schedulerCaller = auth.Caller{UserID: "system:scheduler", Role: auth.RoleAdmin}
 
@@ -36,30 +64,16 @@ type Summary struct {
 // Run handles every session due by now.
 func (sc *Scheduler) Run(ctx context.Context, now time.Time) (Summary, error) {
 	var sum Summary
-	st := sc.Service.Store
 	ctx = auth.WithActor(ctx, auth.Actor{UserID: schedulerCaller.UserID})
-	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
-		KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :now"),
-		ProjectionExpression:      aws.String("id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(SchedulePK), ":now": s(now.UTC().Format(time.RFC3339) + "#~")}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return sum, fmt.Errorf("due sessions: %w", err)
+	err := sc.Service.Store.Scheduled(ctx, now, func(id string) {
+		sum.Checked++
+		if err := sc.check(ctx, id, now, &sum); err != nil {
+			// One session's trouble must not stop the others; the next run sees it again.
+			sc.Log.ErrorContext(ctx, "scheduler", slog.String("sessionId", id), slog.String("error", err.Error()))
 		}
-		for _, item := range page.Items {
-			var x struct {
-				ID string `dynamodbav:"id"`
-			}
-			if attributevalue.UnmarshalMap(item, &x) != nil || x.ID == "" {
-				continue
-			}
-			sum.Checked++
-			if err := sc.check(ctx, x.ID, now, &sum); err != nil {
-				// One session's trouble must not stop the others; the next run sees it again.
-				sc.Log.ErrorContext(ctx, "scheduler", slog.String("sessionId", x.ID), slog.String("error", err.Error()))
-			}
-		}
+	})
+	if err != nil {
+		return sum, err
 	}
 	return sum, nil
 }

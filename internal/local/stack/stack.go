@@ -35,6 +35,8 @@ import (
 	"streamspace/internal/local/objects"
 	"streamspace/internal/local/streams"
 	"streamspace/internal/routes"
+	"streamspace/internal/runtime"
+	"streamspace/internal/runtime/local"
 	"streamspace/internal/sessions"
 	"streamspace/internal/templates"
 )
@@ -59,6 +61,10 @@ type Config struct {
 	// minute in AWS); 0 = never (tests call RunScheduler).
 	SchedulerEvery time.Duration
 	AutoHibernate  bool
+	// LocalRuntime runs sessions as local processes (Xvfb, the app, x11vnc, noVNC) driven by a
+	// third stream consumer, as the ECS driver is in AWS; off, sessions only change state
+	// through POST /sessions/{id}/status.
+	LocalRuntime bool
 }
 
 // Stack is a running local system.
@@ -70,6 +76,7 @@ type Stack struct {
 	WebSocket *gateway.WebSocket
 	Poller    *streams.Poller // the notifier's
 	Objects   *objects.Store  // recording content
+	Runtime   *local.Driver   // nil unless Config.LocalRuntime
 	DynamoDB  string
 	closers   []func()
 	dlqMu     sync.Mutex
@@ -195,12 +202,23 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	streamsClient := dynamodbstreams.NewFromConfig(ddb.LocalConfig(), func(o *dynamodbstreams.Options) {
 		o.BaseEndpoint = aws.String(st.DynamoDB)
 	})
-	// Two consumers of the same stream, as in AWS (one event source mapping each): the notifier
-	// and the auditor, each with its own checkpoint, so one failing never holds up the other.
-	for _, c := range []struct {
+	// Consumers of the same stream, as in AWS (one event source mapping each): the notifier, the
+	// auditor and the runtime, each with its own checkpoint, so one failing never holds up another.
+	consumers := []struct {
 		name    string
 		handler streams.Handler
-	}{{"notifier", st.App.Notifier().Handle}, {"auditor", st.App.Auditor().Handle}} {
+	}{{"notifier", st.App.Notifier().Handle}, {"auditor", st.App.Auditor().Handle}}
+	var reconciler *runtime.Reconciler
+	if cfg.LocalRuntime {
+		if reconciler, err = st.startRuntime(cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+		consumers = append(consumers, struct {
+			name    string
+			handler streams.Handler
+		}{"runtime", reconciler.Handle})
+	}
+	for _, c := range consumers {
 		p := &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
 			Handler: c.handler, Log: log.With(slog.String("consumer", c.name)), FromTrimHorizon: true, Ready: make(chan struct{}),
 			OnDiscard: st.deadLetter(c.name, cfg.DataDir)}
@@ -227,6 +245,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, fmt.Errorf("%s stream poller not ready after 30 s", c.name)
 		}
 	}
+	if reconciler != nil {
+		var live []string
+		if err := st.App.SessionStore().Scheduled(ctx, time.Time{}, func(id string) { live = append(live, id) }); err != nil {
+			return nil, err
+		}
+		if n := reconciler.Resume(ctx, live); n > 0 {
+			log.Info("resumed sessions after a restart", slog.Int("sessions", n))
+		}
+	}
 	if cfg.SchedulerEvery > 0 {
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
@@ -248,6 +275,30 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		st.closers = append(st.closers, func() { cancel(); <-done })
 	}
 	return st, nil
+}
+
+// startRuntime makes the local driver (sessions under <data>/runtime, or a temporary folder) and
+// the reconciler that drives it; processes that end on their own fail their session.
+func (st *Stack) startRuntime(dataDir string, log *slog.Logger) (*runtime.Reconciler, error) {
+	dir := filepath.Join(dataDir, "runtime")
+	if dataDir == "" {
+		tmp, err := os.MkdirTemp("", "streamspace-runtime-")
+		if err != nil {
+			return nil, err
+		}
+		dir = tmp
+		st.closers = append(st.closers, func() { os.RemoveAll(tmp) })
+	}
+	st.Runtime = &local.Driver{Dir: dir, Log: log.With(slog.String("component", "runtime"))}
+	rec := st.App.Reconciler(st.Runtime)
+	st.Runtime.OnExit = func(id, handle, reason string) {
+		err := rec.Observed(context.Background(), id, handle, sessions.StatusReport{State: sessions.StateFailed, Error: reason})
+		if err != nil {
+			log.Error("report ended session", slog.String("sessionId", id), slog.String("error", err.Error()))
+		}
+	}
+	st.closers = append(st.closers, st.Runtime.Close)
+	return rec, nil
 }
 
 // RunScheduler runs the idle/lifetime scheduler once, as of now.

@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"streamspace/internal/local/stack"
+	"streamspace/internal/runtime"
+	"streamspace/internal/testenv"
+)
+
+// startWait bounds how long a local session may take to start on a loaded 2-core CI machine.
+const startWait = 60 * time.Second
+
+func withLocalRuntime(c *stack.Config) { c.LocalRuntime = true }
+
+// startLocal brings up a stack with the local runtime; a failing test shows the runtime's logs.
+func startLocal(t *testing.T) *testenv.Env {
+	e := testenv.Start(t, withLocalRuntime)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, line := range strings.Split(e.Logs.String(), "\n") {
+				if strings.Contains(line, "runtime") || strings.Contains(line, `"level":"ERROR"`) {
+					t.Log(line)
+				}
+			}
+		}
+	})
+	return e
+}
+
+// stateChange waits for the session's next state change and returns the new state.
+func stateChange(t *testing.T, ws *testenv.WS, id string, within time.Duration) (string, testenv.Message) {
+	t.Helper()
+	m := ws.Expect("session.state.changed", id, within)
+	st, _ := m.Data["state"].(string)
+	return st, m
+}
+
+// The issue's walk-through: a Firefox session really runs, a browser shows it through noVNC,
+// hibernate stops every process and keeps the home, wake brings it back with the same home,
+// terminate cleans everything up, and the owner's WebSocket client sees each state change.
+func TestLocalRuntimeFirefoxLifecycle(t *testing.T) {
+	e := startLocal(t)
+	alice, admin := e.Token("alice", ""), e.Token("root", "admin")
+	ws := e.MustDialWS(alice, nil)
+	// Without a persistent home, the home lives and dies with the session.
+	s := create(t, e, alice, map[string]any{"templateName": "firefox-browser", "persistentHome": false})
+	created := time.Now()
+	if st, m := stateChange(t, ws, s.ID, startWait); st != "running" {
+		t.Fatalf("first state change: %s (%v), want running", st, m.Data)
+	}
+	t.Logf("create → running in %s", time.Since(created).Round(time.Millisecond))
+
+	var got session
+	e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200).Decode(t, &got)
+	if got.State != "running" || !strings.HasPrefix(got.URL, "http://127.0.0.1:") || strings.Contains(got.URL, "password") {
+		t.Fatalf("running session: state %s url %q (want a loopback URL without secrets)", got.State, got.URL)
+	}
+	var conn struct{ URL, PermissionLevel string }
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/connect", alice, nil).Want(t, 200).Decode(t, &conn)
+	if !strings.Contains(conn.URL, "#password=") || strings.Contains(conn.URL, "view_only") {
+		t.Fatalf("owner's connect URL %q: want a control password and no view-only switch", conn.URL)
+	}
+	shot := screenshot(t, conn.URL)
+	if err := notBlank(shot); err != nil {
+		t.Fatalf("the noVNC screen: %v (screenshot in %s)", err, saveShot(t, "firefox-running", shot))
+	}
+	t.Logf("screenshot of the running session: %s", saveShot(t, "firefox-running", shot))
+
+	// A viewer with view access gets the other password and the client's view-only switch.
+	bob := e.Token("bob", "")
+	seen(t, e, bob)
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(t, 201)
+	var viewer struct{ URL string }
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/connect", bob, nil).Want(t, 200).Decode(t, &viewer)
+	if !strings.Contains(viewer.URL, "view_only=true") || password(viewer.URL) == "" || password(viewer.URL) == password(conn.URL) {
+		t.Fatalf("viewer's URL %q: want view_only and a password other than the owner's", viewer.URL)
+	}
+
+	spec := runtime.Spec{SessionID: s.ID, OwnerID: "alice"}
+	home := e.Runtime.Home(spec)
+	pids := e.Runtime.Processes(s.ID)
+	if len(pids) != 4 {
+		t.Fatalf("processes of a running session: %v, want display, app, VNC server and bridge", pids)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".mozilla")); err != nil {
+		t.Fatalf("Firefox did not run with the session's home %s: %v", home, err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "notes.txt"), []byte("kept across hibernation"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	e.Do("PATCH", "/api/v1/sessions/"+s.ID, alice, map[string]string{"desiredState": "hibernated"}).Want(t, 200)
+	if st, m := stateChange(t, ws, s.ID, startWait); st != "hibernated" {
+		t.Fatalf("after hibernate: %s (%v)", st, m.Data)
+	}
+	assertGone(t, pids, got.URL)
+
+	e.Do("PATCH", "/api/v1/sessions/"+s.ID, alice, map[string]string{"desiredState": "running"}).Want(t, 200)
+	if st, m := stateChange(t, ws, s.ID, startWait); st != "running" {
+		t.Fatalf("after wake: %s (%v)", st, m.Data)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, "notes.txt")); err != nil || string(b) != "kept across hibernation" {
+		t.Fatalf("home after wake: %q, %v", b, err)
+	}
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/connect", alice, nil).Want(t, 200).Decode(t, &conn)
+	if err := notBlank(screenshot(t, conn.URL)); err != nil {
+		t.Fatalf("the woken session's screen: %v", err)
+	}
+	pids = e.Runtime.Processes(s.ID)
+	e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200).Decode(t, &got)
+
+	e.Do("DELETE", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200)
+	if st, _ := stateChange(t, ws, s.ID, startWait); st != "terminated" {
+		t.Fatalf("after delete: %s", st)
+	}
+	waitUntil(t, startWait, "the session's folder is removed", func() bool {
+		_, err := os.Stat(e.Runtime.SessionDir(s.ID))
+		return os.IsNotExist(err)
+	})
+	assertGone(t, pids, got.URL)
+	_ = admin
+}
+
+// A template whose program is not installed fails its session with the install command.
+func TestLocalRuntimeMissingProgramFailsWithInstallCommand(t *testing.T) {
+	e := startLocal(t)
+	admin, alice := e.Token("root", "admin"), e.Token("alice", "")
+	e.Do("POST", "/api/v1/templates", admin, map[string]any{"name": "missing-app", "displayName": "Missing", "category": "Test",
+		"image": "example/missing", "localCommand": "streamspace-no-such-program --flag",
+		"defaultResources": map[string]string{"cpu": "250m", "memory": "256Mi"}}).Want(t, 201)
+	ws := e.MustDialWS(alice, nil)
+	s := create(t, e, alice, map[string]any{"templateName": "missing-app"})
+	st, m := stateChange(t, ws, s.ID, startWait)
+	reason, _ := m.Data["error"].(string)
+	if st != "failed" || !strings.Contains(reason, "sudo apt-get install -y streamspace-no-such-program") {
+		t.Fatalf("state %s, reason %q: want failed naming the install command", st, reason)
+	}
+}
+
+// An application that ends on its own fails its session with a reason, and terminating the
+// failed session removes its folder.
+func TestLocalRuntimeApplicationExitFailsSession(t *testing.T) {
+	e := startLocal(t)
+	admin, alice := e.Token("root", "admin"), e.Token("alice", "")
+	e.Do("POST", "/api/v1/templates", admin, map[string]any{"name": "short-lived", "displayName": "Short", "category": "Test",
+		"image": "example/short", "localCommand": "sleep 2",
+		"defaultResources": map[string]string{"cpu": "250m", "memory": "256Mi"}}).Want(t, 201)
+	ws := e.MustDialWS(alice, nil)
+	s := create(t, e, alice, map[string]any{"templateName": "short-lived"})
+	if st, m := stateChange(t, ws, s.ID, startWait); st != "running" {
+		t.Fatalf("first state: %s (%v)", st, m.Data)
+	}
+	st, m := stateChange(t, ws, s.ID, startWait)
+	if reason, _ := m.Data["error"].(string); st != "failed" || !strings.Contains(reason, "app was closed") {
+		t.Fatalf("after the app exited: %s (%v), want failed: app was closed", st, m.Data)
+	}
+	if len(e.Runtime.Processes(s.ID)) != 0 {
+		t.Fatalf("processes left after the app exited: %v", e.Runtime.Processes(s.ID))
+	}
+	e.Do("DELETE", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200)
+	waitUntil(t, startWait, "the failed session's folder is removed", func() bool {
+		_, err := os.Stat(e.Runtime.SessionDir(s.ID))
+		return os.IsNotExist(err)
+	})
+}
+
+func password(u string) string {
+	_, frag, _ := strings.Cut(u, "#")
+	v, _ := url.ParseQuery(frag)
+	return v.Get("password")
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not true within %s: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// assertGone checks that none of the processes lives and the streaming port is closed.
+func assertGone(t *testing.T, pids []int, streamURL string) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, "every process of the session ended", func() bool {
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	u, err := url.Parse(streamURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", u.Host, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("the streaming port %s still accepts connections", u.Host)
+	}
+}
+
+// screenshot opens the URL in headless Chromium, waits for noVNC to report it is connected and
+// for the remote screen to be drawn, and returns a PNG of the page.
+func screenshot(t *testing.T, pageURL string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("headless Chromium is needed: sudo apt-get install -y chromium (%v)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	_, err = chromedp.Run(bctx, chromedp.Navigate(pageURL))
+	if err == nil {
+		_, err = chromedp.Run(bctx, chromedp.Poll[bool](`document.documentElement.classList.contains("noVNC_connected")`,
+			chromedp.WithPollingTimeout(45*time.Second)))
+	}
+	if err != nil {
+		status, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("noVNC_status") || {}).textContent || ""`))
+		t.Fatalf("noVNC did not connect to %s: %v (status %q)", pageURL, err, status)
+	}
+	// The application paints a moment after the connection: take shots until one is not blank.
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		shot, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if notBlank(shot) == nil || time.Now().After(deadline) {
+			return shot
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// notBlank says whether a screenshot shows a desktop with content: many colours, and no single
+// colour covering almost all of it (an empty display, or noVNC's "Connecting…" page, fails).
+func notBlank(pngBytes []byte) error {
+	img, err := png.Decode(bytes.NewReader(pngBytes))
+	if err != nil {
+		return err
+	}
+	counts := map[uint32]int{}
+	b := img.Bounds()
+	total := 0
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			counts[(r>>11)<<10|(g>>11)<<5|bl>>11]++
+			total++
+		}
+	}
+	top := 0
+	for _, n := range counts {
+		top = max(top, n)
+	}
+	if len(counts) < 16 || float64(top)/float64(total) > 0.9 {
+		return fmt.Errorf("blank: %d colours, the commonest covers %.0f%%", len(counts), 100*float64(top)/float64(total))
+	}
+	return nil
+}
+
+func saveShot(t *testing.T, name string, b []byte) string {
+	dir := os.Getenv("STREAMSPACE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	p := filepath.Join(dir, name+".png")
+	_ = os.WriteFile(p, b, 0o644)
+	return p
+}

@@ -1,0 +1,283 @@
+// Package local runs sessions as real processes on a Linux developer machine: a virtual display
+// (Xvfb), the template's application on it, a VNC server on that display (x11vnc, on a Unix
+// socket only) and a WebSocket bridge serving the noVNC web client (websockify) on a loopback
+// port of the session's own. All come from Debian packages; docs/runtime.md explains the layout.
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"streamspace/internal/runtime"
+	"streamspace/internal/sessions"
+)
+
+// NoVNCDir is where Debian's novnc package keeps the web client.
+const NoVNCDir = "/usr/share/novnc"
+
+// Driver is the local runtime.Driver. One Driver owns the processes it started; Close stops them.
+type Driver struct {
+	// Dir holds sessions/<id>/ (logs, sockets, the session's home) and homes/<owner>/ (persistent homes).
+	Dir string
+	// Host is the address the streaming port listens on (default 127.0.0.1).
+	Host string
+	// NoVNCDir overrides where the web client is (default NoVNCDir).
+	NoVNCDir string
+	// Geometry of the virtual screen (default 1280x800x24).
+	Geometry string
+	Log      *slog.Logger
+	// OnExit is told when a session's processes end on their own (the application was closed or
+	// crashed): the runtime reports the session as failed with reason.
+	OnExit func(sessionID, handle, reason string)
+
+	mu        sync.Mutex
+	instances map[string]*instance
+}
+
+// Start runs the session's processes, or returns the ones already running for it.
+func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observation, error) {
+	d.mu.Lock()
+	if in := d.instances[spec.SessionID]; in != nil {
+		if in.alive() && in.secret == spec.ControlSecret {
+			d.mu.Unlock()
+			return in.observation(), nil
+		}
+		d.mu.Unlock()
+		in.stop()
+		d.mu.Lock()
+		delete(d.instances, spec.SessionID)
+	}
+	d.mu.Unlock()
+
+	if err := d.missing(spec.Command); err != nil {
+		return runtime.Observation{}, err
+	}
+	sessDir, home, err := d.dirs(spec)
+	if err != nil {
+		return runtime.Observation{}, err
+	}
+	in, err := d.launch(ctx, spec, sessDir, home)
+	if err != nil {
+		return runtime.Observation{}, err
+	}
+	d.mu.Lock()
+	if d.instances == nil {
+		d.instances = map[string]*instance{}
+	}
+	d.instances[spec.SessionID] = in
+	d.mu.Unlock()
+	go d.watch(in)
+	return in.observation(), nil
+}
+
+// Hibernate stops the processes and keeps the home folder.
+func (d *Driver) Hibernate(ctx context.Context, spec runtime.Spec) (runtime.Observation, error) {
+	d.stop(spec.SessionID)
+	return runtime.Observation{State: sessions.StateHibernated}, nil
+}
+
+// Terminate stops the processes and removes the session's folder (a persistent home stays).
+func (d *Driver) Terminate(ctx context.Context, spec runtime.Spec) error {
+	d.stop(spec.SessionID)
+	if !sessionIDRE.MatchString(spec.SessionID) {
+		return fmt.Errorf("not a session id: %q", spec.SessionID)
+	}
+	return os.RemoveAll(filepath.Join(d.Dir, "sessions", spec.SessionID))
+}
+
+// Close stops every session's processes (the local stack is shutting down).
+func (d *Driver) Close() {
+	d.mu.Lock()
+	all := d.instances
+	d.instances = nil
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, in := range all {
+		wg.Add(1)
+		go func() { defer wg.Done(); in.stop() }()
+	}
+	wg.Wait()
+}
+
+// Running lists the sessions with live processes.
+func (d *Driver) Running() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, in := range d.instances {
+		if in.alive() {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (d *Driver) stop(id string) {
+	d.mu.Lock()
+	in := d.instances[id]
+	delete(d.instances, id)
+	d.mu.Unlock()
+	if in != nil {
+		in.stop()
+	}
+}
+
+// watch reports processes that end on their own.
+func (d *Driver) watch(in *instance) {
+	name, err := in.firstExit()
+	if in.stopping() {
+		return
+	}
+	in.stop()
+	d.mu.Lock()
+	if d.instances[in.spec.SessionID] == in {
+		delete(d.instances, in.spec.SessionID)
+	}
+	d.mu.Unlock()
+	reason := fmt.Sprintf("%s ended on its own (%v)", name, err)
+	if err == nil {
+		reason = name + " was closed"
+	}
+	d.log().Warn("session processes ended", slog.String("sessionId", in.spec.SessionID), slog.String("reason", reason))
+	if d.OnExit != nil {
+		d.OnExit(in.spec.SessionID, in.handle, reason)
+	}
+}
+
+func (d *Driver) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
+
+var sessionIDRE = regexp.MustCompile(`^sess_[0-9A-Za-z]+$`)
+
+// dirs makes the session's folder and picks its home: its own, or the owner's persistent one.
+func (d *Driver) dirs(spec runtime.Spec) (sessDir, home string, err error) {
+	if !sessionIDRE.MatchString(spec.SessionID) {
+		return "", "", fmt.Errorf("not a session id: %q", spec.SessionID)
+	}
+	sessDir, home = d.SessionDir(spec.SessionID), d.Home(spec)
+	for _, p := range []string{sessDir, home} {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return "", "", fmt.Errorf("session folder: %w", err)
+		}
+	}
+	return sessDir, home, nil
+}
+
+// packages names the Debian package of each program the driver needs.
+var packages = map[string]string{"Xvfb": "xvfb", "x11vnc": "x11vnc", "websockify": "websockify"}
+
+// missing explains, with the exact install command, what is not installed.
+func (d *Driver) missing(command string) error {
+	var pkgs []string
+	for _, bin := range []string{"Xvfb", "x11vnc", "websockify"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			pkgs = append(pkgs, packages[bin])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.novnc(), "vnc.html")); err != nil {
+		pkgs = append(pkgs, "novnc")
+	}
+	fields := strings.Fields(command)
+	if len(fields) == 0 {
+		return runtime.Failed("the template names no local command, so it cannot run on this machine")
+	}
+	if _, err := exec.LookPath(fields[0]); err != nil {
+		pkgs = append(pkgs, filepath.Base(fields[0])) // the seeded commands are their packages' names
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	return runtime.Failed(fmt.Sprintf("this machine lacks what the session needs (%s); install it with: sudo apt-get install -y %s",
+		strings.Join(pkgs, ", "), strings.Join(pkgs, " ")))
+}
+
+func (d *Driver) novnc() string {
+	if d.NoVNCDir != "" {
+		return d.NoVNCDir
+	}
+	return NoVNCDir
+}
+
+func (d *Driver) host() string {
+	if d.Host != "" {
+		return d.Host
+	}
+	return "127.0.0.1"
+}
+
+// waitFor polls ok until it holds, the deadline passes or a process dies.
+func waitFor(ctx context.Context, in *instance, what string, within time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if name, dead := in.deadProcess(); dead {
+			return runtime.Failed(fmt.Sprintf("%s exited while starting the session; see %s", name, in.logPath(name)))
+		}
+		if time.Now().After(deadline) {
+			return runtime.Failed(fmt.Sprintf("%s was not ready after %s", what, within))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// freePort asks the kernel for an unused loopback port. websockify binds it a moment later; a
+// lost race shows as websockify exiting, and launch tries again.
+func freePort(host string) (int, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Processes lists the process ids of a session's running processes (display, app, VNC, bridge).
+func (d *Driver) Processes(id string) []int {
+	d.mu.Lock()
+	in := d.instances[id]
+	d.mu.Unlock()
+	if in == nil {
+		return nil
+	}
+	var pids []int
+	for _, p := range in.procs {
+		if !p.ended() {
+			pids = append(pids, p.cmd.Process.Pid)
+		}
+	}
+	return pids
+}
+
+// Home is the home folder a session gets. Owner ids come from identity providers: they are
+// hashed into a safe folder name.
+func (d *Driver) Home(spec runtime.Spec) string {
+	if spec.PersistentHome {
+		sum := sha256.Sum256([]byte(spec.OwnerID))
+		return filepath.Join(d.Dir, "homes", hex.EncodeToString(sum[:8]))
+	}
+	return filepath.Join(d.Dir, "sessions", spec.SessionID, "home")
+}
+
+// SessionDir is the folder of a session's logs, sockets and (unless persistent) home.
+func (d *Driver) SessionDir(id string) string { return filepath.Join(d.Dir, "sessions", id) }
