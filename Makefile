@@ -6,7 +6,7 @@ FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer webso
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 export GOFLAGS := -buildvcs=false
 
-.PHONY: run test build lint bench token cli dynamodb-local clean
+.PHONY: runtime-packages run test build lint bench token cli dynamodb-local clean
 .DEFAULT_GOAL := help
 
 help:
@@ -18,17 +18,22 @@ $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
 
 ## run: the whole local stack (DynamoDB Local, APIs, notifier, token issuer); Ctrl-C stops it.
 run: dynamodb-local cli
+	@scripts/ensure-runtime-packages.sh --optional
 	@exec .cache/bin/streamspace run
 
 ## token: print a token for USER (and ROLE) signed by the local issuer.
 token: cli
 	@.cache/bin/streamspace token -user "$(USER)" $(if $(ROLE),-role $(ROLE))
 
+## runtime-packages: Debian packages of the local session runtime (Xvfb, x11vnc, noVNC, apps, Chromium).
+runtime-packages:
+	@scripts/ensure-runtime-packages.sh
+
 cli:
 	@$(GO) build -o .cache/bin/streamspace ./cmd/streamspace
 
 ## test: every test, against one shared DynamoDB Local instance.
-test: dynamodb-local
+test: dynamodb-local runtime-packages
 	$(GO) vet ./...
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 20m ./...
 
@@ -44,8 +49,8 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
 
-## bench: measured figures (notification latency, DynamoDB calls per route).
-bench: dynamodb-local
+## bench: measured figures (notification latency, DynamoDB calls per route, local create → running).
+bench: dynamodb-local runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./internal/e2e/
 
 clean:
