@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image/png"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -292,4 +294,84 @@ func saveShot(t *testing.T, name string, b []byte) string {
 	p := filepath.Join(dir, name+".png")
 	_ = os.WriteFile(p, b, 0o644)
 	return p
+}
+
+// flakyDriver fails the first starts with a transient error (a platform outage), then works.
+type flakyDriver struct {
+	runtime.Driver
+	mu       sync.Mutex
+	failures int
+	starts   int
+}
+
+func (f *flakyDriver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observation, error) {
+	f.mu.Lock()
+	f.starts++
+	fail := f.starts <= f.failures
+	f.mu.Unlock()
+	if fail {
+		return runtime.Observation{}, errors.New("injected: the platform is unavailable")
+	}
+	return f.Driver.Start(ctx, spec)
+}
+
+// Regression 28: with the original's message bus down, creates were accepted and the session
+// stayed pending forever. Here the stream keeps the start until the runtime can act: after an
+// outage the session runs, started once.
+func TestRegression28SessionStartsAfterRuntimeOutage(t *testing.T) {
+	flaky := &flakyDriver{failures: 2}
+	e := testenv.Start(t, withLocalRuntime, func(c *stack.Config) {
+		c.WrapRuntime = func(d runtime.Driver) runtime.Driver { flaky.Driver = d; return flaky }
+	})
+	alice := e.Token("alice", "")
+	ws := e.MustDialWS(alice, nil)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal", "persistentHome": false})
+	if st, m := stateChange(t, ws, s.ID, startWait); st != "running" {
+		t.Fatalf("after the outage: %s (%v), want running", st, m.Data)
+	}
+	flaky.mu.Lock()
+	defer flaky.mu.Unlock()
+	if flaky.starts != 3 {
+		t.Fatalf("driver starts: %d, want 2 failed + 1", flaky.starts)
+	}
+	if got := len(e.Runtime.Processes(s.ID)); got != 4 {
+		t.Fatalf("processes: %d, want 4", got)
+	}
+	if dl := e.DeadLetters(); len(dl) != 0 {
+		t.Fatalf("dead letters: %v", dl)
+	}
+}
+
+// BenchmarkLocalCreateToRunning prints how long a Firefox session takes from POST /sessions to
+// the owner's "running" event on this machine (median of several, each terminated after).
+func BenchmarkLocalCreateToRunning(b *testing.B) {
+	n := 5
+	if v := os.Getenv("BENCH_SESSIONS"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	e := testenv.Start(b, withLocalRuntime)
+	alice := e.Token("alice", "")
+	ws := e.MustDialWS(alice, nil)
+	var took []time.Duration
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		s := create(b, e, alice, map[string]any{"templateName": "firefox-browser", "persistentHome": false})
+		for {
+			m := ws.Expect("session.state.changed", s.ID, startWait)
+			if m.Data["state"] == "running" {
+				took = append(took, m.Received.Sub(start))
+				break
+			}
+			if m.Data["state"] == "failed" {
+				b.Fatalf("session failed: %v", m.Data)
+			}
+		}
+		e.Do("DELETE", "/api/v1/sessions/"+s.ID, alice, nil).Want(b, 200)
+		ws.Expect("session.state.changed", s.ID, startWait)
+	}
+	b.StopTimer()
+	fmt.Printf("local create → running (firefox-browser) over %d sessions: median %s  min %s  max %s\n",
+		n, ms(percentile(took, .5)), ms(percentile(took, 0)), ms(percentile(took, 1)))
+	b.ReportMetric(float64(percentile(took, .5).Milliseconds()), "median-ms")
 }

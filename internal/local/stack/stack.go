@@ -65,6 +65,8 @@ type Config struct {
 	// third stream consumer, as the ECS driver is in AWS; off, sessions only change state
 	// through POST /sessions/{id}/status.
 	LocalRuntime bool
+	// WrapRuntime lets tests wrap the local driver (fault injection).
+	WrapRuntime func(runtime.Driver) runtime.Driver
 }
 
 // Stack is a running local system.
@@ -210,7 +212,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}{{"notifier", st.App.Notifier().Handle}, {"auditor", st.App.Auditor().Handle}}
 	var reconciler *runtime.Reconciler
 	if cfg.LocalRuntime {
-		if reconciler, err = st.startRuntime(cfg.DataDir, log); err != nil {
+		if reconciler, err = st.startRuntime(cfg.DataDir, cfg.WrapRuntime, log); err != nil {
 			return nil, err
 		}
 		consumers = append(consumers, struct {
@@ -279,7 +281,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 
 // startRuntime makes the local driver (sessions under <data>/runtime, or a temporary folder) and
 // the reconciler that drives it; processes that end on their own fail their session.
-func (st *Stack) startRuntime(dataDir string, log *slog.Logger) (*runtime.Reconciler, error) {
+func (st *Stack) startRuntime(dataDir string, wrap func(runtime.Driver) runtime.Driver, log *slog.Logger) (*runtime.Reconciler, error) {
 	dir := filepath.Join(dataDir, "runtime")
 	if dataDir == "" {
 		tmp, err := os.MkdirTemp("", "streamspace-runtime-")
@@ -290,7 +292,11 @@ func (st *Stack) startRuntime(dataDir string, log *slog.Logger) (*runtime.Reconc
 		st.closers = append(st.closers, func() { os.RemoveAll(tmp) })
 	}
 	st.Runtime = &local.Driver{Dir: dir, Log: log.With(slog.String("component", "runtime"))}
-	rec := st.App.Reconciler(st.Runtime)
+	var driver runtime.Driver = st.Runtime
+	if wrap != nil {
+		driver = wrap(driver)
+	}
+	rec := st.App.Reconciler(driver)
 	st.Runtime.OnExit = func(id, handle, reason string) {
 		err := rec.Observed(context.Background(), id, handle, sessions.StatusReport{State: sessions.StateFailed, Error: reason})
 		if err != nil {
