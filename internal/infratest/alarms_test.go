@@ -130,7 +130,7 @@ type wantAlarm struct {
 }
 
 // wantAlarms: Errors and Throttles of every function, IteratorAge of every stream consumer, the
-// depth of every dead-letter queue.
+// depth of every dead-letter queue (the stream consumers' and otherDLQs).
 func wantAlarms() []wantAlarm {
 	var out []wantAlarm
 	for _, fn := range allFunctions() {
@@ -143,6 +143,9 @@ func wantAlarms() []wantAlarm {
 	}
 	for _, c := range streamConsumers {
 		out = append(out, wantAlarm{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", c.dlq, "Maximum", 1, "GreaterThanOrEqualToThreshold"})
+	}
+	for _, q := range otherDLQs {
+		out = append(out, wantAlarm{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, "Maximum", 1, "GreaterThanOrEqualToThreshold"})
 	}
 	return out
 }

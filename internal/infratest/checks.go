@@ -142,10 +142,29 @@ func referencedResources(v any) []string {
 }
 
 // unscopableActions are IAM actions that cannot be restricted to a resource, so a statement
-// granting only these may say Resource "*". Add an entry only with the reason; none of this
-// template's own statements needs one (X-Ray, which cannot be scoped, comes in through the
-// AWSXrayWriteOnlyAccess managed policy below).
-var unscopableActions = map[string]string{}
+// granting only these may say Resource "*". Add an entry only with the reason (X-Ray, which
+// cannot be scoped either, comes in through the AWSXrayWriteOnlyAccess managed policy below).
+var unscopableActions = map[string]string{
+	// The session runtime registers one task definition per template (per template and user for
+	// persistent homes) and looks it up before each start; ECS has no resource-level
+	// permissions for either action.
+	"ecs:DescribeTaskDefinition": "no resource-level permissions (runtime: reuse a registered task definition)",
+	"ecs:RegisterTaskDefinition": "no resource-level permissions (runtime: first start of a template)",
+	// The session execution role signs in to ECR before pulling a private template image.
+	"ecr:GetAuthorizationToken": "no resource-level permissions (session image pulls from ECR)",
+	// A task's public IP is on its network interface; EC2 Describe* actions cannot be scoped.
+	"ec2:DescribeNetworkInterfaces": "no resource-level permissions (task events: a session's public IP)",
+}
+
+// patternResources are IAM resources, written as the Fn::Sub string, that name no resource of
+// the template but a pattern of resources the stack creates at run time; each has its reason.
+// runtimeAccessDiffs pins which statements use them.
+var patternResources = map[string]string{
+	// Task definitions the runtime registers: families <stack>-<template>[-home-<user hash>].
+	"arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*": "the runtime's task definition families",
+	// Template images may live in any ECR repository of the account (templates name them at run time).
+	"arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*": "private template images in the account's ECR",
+}
 
 // awsManagedPolicies are the AWS managed policies SAM attaches on its own, by policy name (the
 // part after ":policy/"), with the roles allowed to carry them ("*" = any function role). Their
@@ -157,7 +176,7 @@ var awsManagedPolicies = map[string][]string{
 	"AWSXrayWriteOnlyAccess": {"*"},
 	// The DynamoDB stream event source (DescribeStream/GetRecords/GetShardIterator/ListStreams):
 	// the MainTable stream consumers (streamConsumers) only.
-	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole", "AuditorFunctionRole"},
+	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole", "AuditorFunctionRole", "RuntimeFunctionRole"},
 }
 
 // iamStatement is one statement of an identity policy in the template.
@@ -243,7 +262,7 @@ func iamFindings(tmpl cfn) []string {
 				}
 			case literal:
 				findings = append(findings, fmt.Sprintf("%s: literal Resource %q; name the template's resources instead", st.where, s))
-			case len(existingResources(tmpl, r)) == 0:
+			case len(existingResources(tmpl, r)) == 0 && patternResources[str(get(r, "Fn::Sub"))] == "":
 				findings = append(findings, fmt.Sprintf("%s: Resource %v names no resource of the template", st.where, r))
 			}
 		}

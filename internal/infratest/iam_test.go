@@ -82,6 +82,19 @@ var wantGrants = map[string][]string{
 	// other tables: no routes (no API-key metering), no connections, no activity records (the
 	// auditor derives those from the stream its writes feed).
 	schedulerFunction: dynamoCrud(ddb.MainLogicalID),
+	// Reads sessions and templates and records the runtime's bookkeeping and observations
+	// (TransactWriteItems when a failure releases quota); stops this cluster's tasks; tags what
+	// it creates; passes exactly the two session roles to ECS; creates home access points on
+	// the homes' file system; parks failed batches. RunTask is on the task definition pattern
+	// (patternResources) with an ecs:cluster condition: runtimeAccessDiffs pins it.
+	runtimeFunction: grantList(dynamoCrud(ddb.MainLogicalID), []string{
+		"ecs:StopTask " + sessionCluster, "ecs:TagResource " + sessionCluster,
+		"iam:PassRole " + sessionExecutionRole, "iam:PassRole " + sessionTaskRole,
+		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + runtimeDLQ}),
+	// Finds the session of a task event and records what it says (a failure releases quota:
+	// TransactWriteItems); ec2:DescribeNetworkInterfaces (Resource "*") finds the public IP;
+	// events it failed on three times are parked.
+	taskEventsFunction: grantList(dynamoCrud(ddb.MainLogicalID), []string{"sqs:SendMessage " + taskEventsDLQ}),
 }
 
 // wantDynamoActions pins, where the grant summary (which folds every read into dynamodb:read)

@@ -22,11 +22,34 @@ const (
 )
 
 // streamConsumers are the consumers of MainTable's stream, each with its own dead-letter queue.
-// DynamoDB Streams serves at most two concurrent readers per shard without throttling, so this
-// list is also the limit: a third consumer needs a fan-out (e.g. Kinesis or EventBridge Pipes).
+// DynamoDB Streams documents at most two concurrent readers per shard without throttling; the
+// runtime is a third. Its mapping filters on session items, but filtering happens after the
+// read, so GetRecords may be throttled under load (Lambda retries; every consumer's latency
+// grows). docs/runtime.md says so; a fourth consumer needs a fan-out (Kinesis, EventBridge Pipes).
 var streamConsumers = []struct{ fn, dlq string }{
 	{notifierFunction, notifierDLQ},
 	{auditorFunction, auditorDLQ},
+	{runtimeFunction, runtimeDLQ},
+}
+
+// streamWriters are the stream consumers that may write MainTable, with the reason: a consumer
+// writing its own source reads its own writes back.
+var streamWriters = map[string]string{
+	// The reconciler is level-triggered: the record of its own write asks for nothing new.
+	runtimeFunction: "records the runtime's bookkeeping on sessions; its own writes carry no new work",
+}
+
+// streamOverrides are the mapping settings a consumer has of its own (compared exactly instead
+// of with the other consumers'), with their values in the transformed template.
+var streamOverrides = map[string]cfn{
+	runtimeFunction: {
+		// Each record may start a task (several API calls): small batches, five in parallel
+		// per shard (records of one session stay in order).
+		"BatchSize":             float64(10),
+		"ParallelizationFactor": float64(5),
+		// Only session items: PK SESSION#<id>, SK META.
+		"FilterCriteria": cfn{"Filters": []any{cfn{"Pattern": `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]},"SK":{"S":["META"]}}}}`}}},
+	},
 }
 
 // allFunctions are the Lambda functions of the product: one per HTTP area of routes.go, then
@@ -41,7 +64,7 @@ func allFunctions() []string {
 	for _, c := range streamConsumers {
 		out = append(out, c.fn)
 	}
-	return append(out, schedulerFunction)
+	return append(out, schedulerFunction, taskEventsFunction)
 }
 
 // webSocketDiffs checks the WebSocket API's shape; nil means it is right. cfn-lint accepts any
@@ -323,11 +346,12 @@ func mappingsOf(tmpl cfn, fn string) []string {
 	return out
 }
 
-// mappingSettings is a mapping's properties without what is its own (function, DLQ), as JSON.
-func mappingSettings(p cfn) string {
+// mappingSettings is a mapping's properties without what is its own (function, DLQ, the
+// settings in streamOverrides), as JSON.
+func mappingSettings(p cfn, own cfn) string {
 	c := cfn{}
 	for k, v := range p {
-		if k != "FunctionName" && k != "DestinationConfig" {
+		if _, overridden := own[k]; k != "FunctionName" && k != "DestinationConfig" && !overridden {
 			c[k] = v
 		}
 	}
@@ -362,7 +386,7 @@ func streamConsumerDiffs(tmpl cfn) []string {
 	}
 	diffs = append(diffs, diffSets(ddb.MainLogicalID+" stream consumers", want, got)...)
 
-	settings := map[string]string{} // function → mappingSettings
+	mappingProps := map[string]cfn{} // function → its mapping's properties
 	dlqOwner := map[string]string{} // DLQ → function
 	for _, c := range streamConsumers {
 		mappings := mappingsOf(tmpl, c.fn)
@@ -375,12 +399,18 @@ func streamConsumerDiffs(tmpl cfn) []string {
 		if ga := asList(get(p, "EventSourceArn", "Fn::GetAtt")); len(ga) != 2 || ga[0] != ddb.MainLogicalID || ga[1] != "StreamArn" {
 			diffs = append(diffs, fmt.Sprintf("%s: EventSourceArn = %v, want !GetAtt %s.StreamArn", id, p["EventSourceArn"], ddb.MainLogicalID))
 		}
+		own := streamOverrides[c.fn]
 		for _, s := range streamSettings {
-			if !s.ok(p[s.field]) {
+			if _, overridden := own[s.field]; !overridden && !s.ok(p[s.field]) {
 				diffs = append(diffs, fmt.Sprintf("%s: %s = %#v, want %s", id, s.field, p[s.field], s.want))
 			}
 		}
-		settings[c.fn] = mappingSettings(p)
+		for _, field := range keys(own) {
+			if !reflect.DeepEqual(p[field], own[field]) {
+				diffs = append(diffs, fmt.Sprintf("%s: %s = %v, want %v", id, field, p[field], own[field]))
+			}
+		}
+		mappingProps[c.fn] = p
 
 		dlq := get(p, "DestinationConfig", "OnFailure", "Destination")
 		gotDLQ := referencedResources(dlq)
@@ -404,7 +434,7 @@ func streamConsumerDiffs(tmpl cfn) []string {
 			diffs = append(diffs, fmt.Sprintf("%s MessageRetentionPeriod = %v, want 1209600 (14 days)", c.dlq, q["MessageRetentionPeriod"]))
 		}
 
-		if role := functionRole(tmpl, c.fn); role != "" {
+		if role := functionRole(tmpl, c.fn); role != "" && streamWriters[c.fn] == "" {
 			for _, g := range grants(tmpl, role) {
 				action, target, _ := strings.Cut(g, " ")
 				if target == ddb.MainLogicalID && slices.Contains(dynamoWriteActions, action) {
@@ -415,8 +445,16 @@ func streamConsumerDiffs(tmpl cfn) []string {
 	}
 	first := streamConsumers[0].fn
 	for _, c := range streamConsumers[1:] {
-		a, okA := settings[first]
-		b, okB := settings[c.fn]
+		pa, okA := mappingProps[first]
+		pb, okB := mappingProps[c.fn]
+		// Compared without what either of the two has of its own (streamOverrides).
+		own := cfn{}
+		for _, fn := range []string{first, c.fn} {
+			for k, v := range streamOverrides[fn] {
+				own[k] = v
+			}
+		}
+		a, b := mappingSettings(pa, own), mappingSettings(pb, own)
 		if okA && okB && a != b {
 			diffs = append(diffs, fmt.Sprintf("stream mapping settings differ: %s %s, %s %s", first, a, c.fn, b))
 		}

@@ -16,7 +16,8 @@ const (
 
 // scheduledFunctions are the functions EventBridge invokes on a schedule, each with its
 // schedule expression. Every one has exactly one enabled AWS::Events::Rule (a SAM Schedule
-// event) and no other trigger; no other function is the target of any rule.
+// event) and no other trigger; no other function is the target of any rule, except the
+// eventRuleFunctions (event-pattern rules, checked by taskEventRuleDiffs).
 var scheduledFunctions = map[string]string{
 	// Idle marks and terminations lag by at most this much.
 	schedulerFunction: "rate(1 minute)",
@@ -40,7 +41,7 @@ func scheduleDiffs(tmpl cfn) []string {
 	// (ScheduleV2 events) is not used: the schedules are plain rules.
 	for _, id := range resourcesOfType(tmpl, "AWS::Events::Rule") {
 		for _, fn := range referencedOfType(tmpl, props(tmpl, id)["Targets"], "AWS::Lambda::Function") {
-			if _, ok := scheduledFunctions[fn]; !ok {
+			if _, ok := scheduledFunctions[fn]; !ok && eventRuleFunctions[fn] == "" {
 				diffs = append(diffs, fmt.Sprintf("rule %s invokes %s, which is not in scheduledFunctions", id, fn))
 			}
 		}

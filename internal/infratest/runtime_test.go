@@ -1,0 +1,539 @@
+package infratest
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The session runtime (docs/runtime.md): its two functions and the AWS resources session tasks
+// run on.
+const (
+	runtimeFunction      = "RuntimeFunction"
+	runtimeDLQ           = "RuntimeDeadLetterQueue"
+	taskEventsFunction   = "TaskEventsFunction"
+	taskEventsDLQ        = "TaskEventsDeadLetterQueue"
+	taskStateChangeRule  = "TaskStateChangeRule"
+	sessionCluster       = "SessionCluster"
+	sessionExecutionRole = "SessionExecutionRole"
+	sessionTaskRole      = "SessionTaskRole"
+	sessionFileSystem    = "SessionFileSystem"
+	sessionSG            = "SessionSecurityGroup"
+	sessionFileSystemSG  = "SessionFileSystemSecurityGroup"
+	sessionLogGroup      = "SessionLogGroup"
+	createSessionNetwork = "CreateSessionNetwork" // the condition
+)
+
+// eventRuleFunctions are the functions an event-pattern rule (not a schedule) invokes.
+var eventRuleFunctions = map[string]string{
+	taskEventsFunction: "ECS task state changes of the session cluster",
+}
+
+// otherDLQs are the dead-letter queues besides the stream consumers' (alarmed the same way).
+var otherDLQs = []string{taskEventsDLQ}
+
+const (
+	taskDefinitionPattern = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"
+	clusterTasks          = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${SessionCluster}/*"
+	clusterArn            = `{"ArnEquals":{"ecs:cluster":{"Fn::GetAtt":["SessionCluster","Arn"]}}}`
+)
+
+// wantRuntimeAccess is, per role, every statement outside DynamoDB as "<action> <resource>
+// [<condition as JSON>]" (resources written as arnText does). It pins what the grant summary
+// cannot see: the Resource "*" actions, the pattern resources and the conditions.
+var wantRuntimeAccess = map[string][]string{
+	"RuntimeFunctionRole": {
+		// Only the stack's own task definition families, only on the session cluster.
+		"ecs:RunTask " + taskDefinitionPattern + " " + clusterArn,
+		"ecs:StopTask " + clusterTasks,
+		// Tag-on-create only (RunTask and RegisterTaskDefinition carry tags).
+		"ecs:TagResource " + clusterTasks + ` {"StringEquals":{"ecs:CreateAction":["RunTask","RegisterTaskDefinition"]}}`,
+		"ecs:TagResource " + taskDefinitionPattern + ` {"StringEquals":{"ecs:CreateAction":["RunTask","RegisterTaskDefinition"]}}`,
+		"ecs:DescribeTaskDefinition *",
+		"ecs:RegisterTaskDefinition *",
+		// Exactly the two session roles, and only to ECS tasks.
+		`iam:PassRole ${SessionExecutionRole.Arn} {"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`,
+		`iam:PassRole ${SessionTaskRole.Arn} {"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`,
+		"elasticfilesystem:CreateAccessPoint ${SessionFileSystem.Arn}",
+		"sqs:SendMessage ${RuntimeDeadLetterQueue.Arn}",
+	},
+	"TaskEventsFunctionRole": {
+		"ec2:DescribeNetworkInterfaces *",
+		"sqs:SendMessage ${TaskEventsDeadLetterQueue.Arn}",
+	},
+	// ECS pulls the image (ECR: sign-in, then the account's repositories) and writes the logs.
+	sessionExecutionRole: {
+		"ecr:GetAuthorizationToken *",
+		"ecr:BatchCheckLayerAvailability arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*",
+		"ecr:BatchGetImage arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*",
+		"ecr:GetDownloadUrlForLayer arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*",
+		"logs:CreateLogStream ${SessionLogGroup.Arn}",
+		"logs:PutLogEvents ${SessionLogGroup.Arn}",
+	},
+	// The person in the session controls the container: its role may do nothing.
+	sessionTaskRole: nil,
+}
+
+// runtimeAccess lists a role's statements outside DynamoDB as wantRuntimeAccess writes them.
+func runtimeAccess(tmpl cfn, role string) []string {
+	var out []string
+	for _, st := range iamStatements(tmpl) {
+		if st.role != role || str(st.stmt["Effect"]) != "Allow" {
+			continue
+		}
+		cond := ""
+		if c := st.stmt["Condition"]; c != nil {
+			b, _ := json.Marshal(c)
+			cond = " " + string(b)
+		}
+		for _, a := range stringsOf(st.stmt["Action"]) {
+			if strings.HasPrefix(a, "dynamodb:") {
+				continue
+			}
+			for _, r := range resourceList(st.stmt["Resource"]) {
+				out = append(out, a+" "+arnText(r)+cond)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// runtimeAccessDiffs compares every role of wantRuntimeAccess; the session roles carry no
+// managed policy either.
+func runtimeAccessDiffs(tmpl cfn) []string {
+	var diffs []string
+	for _, role := range keys(wantRuntimeAccess) {
+		if str(get(resources(tmpl), role, "Type")) != "AWS::IAM::Role" {
+			diffs = append(diffs, role+" is not an AWS::IAM::Role of the template")
+			continue
+		}
+		diffs = append(diffs, diffSets(role+" access", wantRuntimeAccess[role], runtimeAccess(tmpl, role))...)
+	}
+	for _, role := range []string{sessionExecutionRole, sessionTaskRole} {
+		p := props(tmpl, role)
+		if m := p["ManagedPolicyArns"]; m != nil {
+			diffs = append(diffs, fmt.Sprintf("%s has managed policies %v; it gets only its inline grants", role, m))
+		}
+		// Only ECS tasks of this account may assume it.
+		trust := statementsOf(p["AssumeRolePolicyDocument"])
+		want := cfn{"Effect": "Allow", "Principal": cfn{"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole",
+			"Condition": cfn{"StringEquals": cfn{"aws:SourceAccount": cfn{"Ref": "AWS::AccountId"}}}}
+		if len(trust) != 1 || !reflect.DeepEqual(trust[0], want) {
+			diffs = append(diffs, fmt.Sprintf("%s trust policy %v, want only %v", role, trust, want))
+		}
+	}
+	for _, fn := range []string{runtimeFunction, taskEventsFunction} {
+		for _, id := range []string{sessionExecutionRole, sessionTaskRole} {
+			if functionRole(tmpl, fn) == id {
+				diffs = append(diffs, fmt.Sprintf("%s runs as the session role %s", fn, id))
+			}
+		}
+	}
+	return diffs
+}
+
+func TestRuntimeIAM(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "runtime IAM", runtimeAccessDiffs(transformed(t)))
+}
+
+// runtimeEnv is exactly the runtime configuration each function reads (internal/runtime/ecs
+// ConfigFromEnv), as arnText writes the values.
+var runtimeEnv = map[string]map[string]string{
+	runtimeFunction: {
+		"ECS_CLUSTER":            "${SessionCluster.Arn}",
+		"ECS_SUBNETS":            `{"Fn::If":["CreateSessionNetwork",{"Fn::Sub":"${SessionSubnetA},${SessionSubnetB}"},{"Fn::Sub":"${SessionSubnetId1},${SessionSubnetId2}"}]}`,
+		"ECS_SECURITY_GROUP":     "${SessionSecurityGroup}",
+		"ECS_ASSIGN_PUBLIC_IP":   "${SessionAssignPublicIp}",
+		"ECS_EXECUTION_ROLE_ARN": "${SessionExecutionRole.Arn}",
+		"ECS_TASK_ROLE_ARN":      "${SessionTaskRole.Arn}",
+		"ECS_LOG_GROUP":          "${SessionLogGroup}",
+		"ECS_FAMILY_PREFIX":      "${AWS::StackName}", // patternResources: task-definition/${AWS::StackName}-*
+		"ECS_CPU_ARCHITECTURE":   "${SessionCpuArchitecture}",
+		"EFS_FILE_SYSTEM_ID":     "${SessionFileSystem}",
+		"STREAMING_PORT":         "${StreamingPort}",
+	},
+	taskEventsFunction: {
+		"ECS_CLUSTER":          "${SessionCluster.Arn}",
+		"ECS_ASSIGN_PUBLIC_IP": "${SessionAssignPublicIp}",
+		"STREAMING_PORT":       "${StreamingPort}",
+	},
+}
+
+// runtimeParameters are the runtime's parameters whose values the Go code parses: exact enums
+// (cfn-lint checks only that the default is allowed) and bounds.
+var runtimeParameters = map[string]cfn{
+	"SessionAssignPublicIp":  {"Type": "String", "Default": "ENABLED", "AllowedValues": []any{"ENABLED", "DISABLED"}},
+	"SessionCpuArchitecture": {"Type": "String", "Default": "X86_64", "AllowedValues": []any{"X86_64", "ARM64"}},
+	"StreamingPort":          {"Type": "Number", "Default": float64(3000), "MinValue": float64(1024), "MaxValue": float64(65535)},
+	"SessionVpcId":           {"Type": "String", "Default": ""},
+	"SessionSubnetId1":       {"Type": "String", "Default": ""},
+	"SessionSubnetId2":       {"Type": "String", "Default": ""},
+	"StreamingIngressCidr":   {"Type": "String", "Default": "0.0.0.0/0"},
+}
+
+func runtimeConfigDiffs(tmpl cfn) []string {
+	var diffs []string
+	for _, fn := range keys(runtimeEnv) {
+		vars := asMap(get(props(tmpl, fn), "Environment", "Variables"))
+		for _, name := range keys(runtimeEnv[fn]) {
+			v, ok := vars[name]
+			if !ok {
+				diffs = append(diffs, fmt.Sprintf("%s: environment lacks %s", fn, name))
+			} else if got := arnText(v); got != runtimeEnv[fn][name] {
+				diffs = append(diffs, fmt.Sprintf("%s: environment %s = %s, want %s", fn, name, got, runtimeEnv[fn][name]))
+			}
+		}
+		for name := range vars {
+			if strings.HasPrefix(name, "ECS_") || strings.HasPrefix(name, "EFS_") || name == "STREAMING_PORT" {
+				if _, ok := runtimeEnv[fn][name]; !ok {
+					diffs = append(diffs, fmt.Sprintf("%s: unexpected runtime variable %s", fn, name))
+				}
+			}
+		}
+	}
+	for _, name := range keys(runtimeParameters) {
+		p := asMap(get(tmpl, "Parameters", name))
+		for _, field := range keys(runtimeParameters[name]) {
+			got := p[field]
+			if s, ok := got.(string); ok && field != "Type" && field != "Default" {
+				var n float64
+				if json.Unmarshal([]byte(s), &n) == nil {
+					got = n
+				}
+			}
+			if s, ok := got.(string); ok && field == "Default" && runtimeParameters[name]["Type"] == "Number" {
+				var n float64
+				if json.Unmarshal([]byte(s), &n) == nil {
+					got = n
+				}
+			}
+			if !reflect.DeepEqual(got, runtimeParameters[name][field]) {
+				diffs = append(diffs, fmt.Sprintf("parameter %s: %s = %#v, want %#v", name, field, got, runtimeParameters[name][field]))
+			}
+		}
+	}
+	return diffs
+}
+
+func TestRuntimeConfiguration(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "runtime configuration", runtimeConfigDiffs(transformed(t)))
+}
+
+// taskEventRuleDiffs: exactly one enabled rule sends this cluster's RUNNING and STOPPED task
+// state changes to TaskEventsFunction, with retries and a dead-letter queue EventBridge may
+// write to (from that rule only); the function retries failed events twice and parks them in
+// the same encrypted 14-day queue; nothing else triggers it.
+func taskEventRuleDiffs(tmpl cfn) []string {
+	var diffs []string
+	rules := scheduleRulesOf(tmpl, taskEventsFunction)
+	if !slices.Equal(rules, []string{taskStateChangeRule}) {
+		return []string{fmt.Sprintf("%s is the target of rules %v, want [%s]", taskEventsFunction, rules, taskStateChangeRule)}
+	}
+	p := props(tmpl, taskStateChangeRule)
+	if str(p["State"]) != "ENABLED" || p["ScheduleExpression"] != nil {
+		diffs = append(diffs, fmt.Sprintf("%s: State %v, ScheduleExpression %v; want an enabled event-pattern rule", taskStateChangeRule, p["State"], p["ScheduleExpression"]))
+	}
+	wantPattern := cfn{"source": []any{"aws.ecs"}, "detail-type": []any{"ECS Task State Change"},
+		"detail": cfn{"clusterArn": []any{cfn{"Fn::GetAtt": []any{sessionCluster, "Arn"}}}, "lastStatus": []any{"RUNNING", "STOPPED"}}}
+	if !reflect.DeepEqual(p["EventPattern"], wantPattern) {
+		diffs = append(diffs, fmt.Sprintf("%s: EventPattern %v, want %v", taskStateChangeRule, p["EventPattern"], wantPattern))
+	}
+	targets := asList(p["Targets"])
+	if len(targets) != 1 {
+		diffs = append(diffs, fmt.Sprintf("%s has %d targets, want 1", taskStateChangeRule, len(targets)))
+	} else {
+		tg := targets[0]
+		if !slices.Equal(referencedResources(get(tg, "DeadLetterConfig", "Arn")), []string{taskEventsDLQ}) {
+			diffs = append(diffs, fmt.Sprintf("%s target: DeadLetterConfig %v, want %s", taskStateChangeRule, get(tg, "DeadLetterConfig"), taskEventsDLQ))
+		}
+		if n, _ := get(tg, "RetryPolicy", "MaximumRetryAttempts").(float64); n < 1 {
+			diffs = append(diffs, fmt.Sprintf("%s target: RetryPolicy %v, want retries", taskStateChangeRule, get(tg, "RetryPolicy")))
+		}
+	}
+	permitted := false
+	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::Permission") {
+		pp := props(tmpl, id)
+		if str(pp["Principal"]) == "events.amazonaws.com" && slices.Equal(referencedResources(pp["FunctionName"]), []string{taskEventsFunction}) &&
+			slices.Equal(referencedResources(pp["SourceArn"]), []string{taskStateChangeRule}) {
+			permitted = true
+		}
+	}
+	if !permitted {
+		diffs = append(diffs, "no AWS::Lambda::Permission lets events.amazonaws.com invoke "+taskEventsFunction+" from "+taskStateChangeRule)
+	}
+	// EventBridge writes undeliverable events into the queue: a queue policy for this rule only.
+	allowed := false
+	for _, id := range resourcesOfType(tmpl, "AWS::SQS::QueuePolicy") {
+		qp := props(tmpl, id)
+		if !slices.Equal(referencedResources(qp["Queues"]), []string{taskEventsDLQ}) {
+			continue
+		}
+		for _, st := range statementsOf(qp["PolicyDocument"]) {
+			if str(st["Effect"]) == "Allow" && reflect.DeepEqual(st["Principal"], cfn{"Service": "events.amazonaws.com"}) &&
+				str(st["Action"]) == "sqs:SendMessage" &&
+				slices.Equal(referencedResources(get(st, "Condition", "ArnEquals", "aws:SourceArn")), []string{taskStateChangeRule}) {
+				allowed = true
+			}
+		}
+	}
+	if !allowed {
+		diffs = append(diffs, taskEventsDLQ+": no queue policy lets events.amazonaws.com send from "+taskStateChangeRule+" only")
+	}
+	var configs []string
+	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::EventInvokeConfig") {
+		if slices.Contains(referencedResources(props(tmpl, id)["FunctionName"]), taskEventsFunction) {
+			configs = append(configs, id)
+		}
+	}
+	if len(configs) != 1 {
+		diffs = append(diffs, fmt.Sprintf("%s has event invoke configs %v, want one", taskEventsFunction, configs))
+	} else {
+		c := props(tmpl, configs[0])
+		if c["MaximumRetryAttempts"] != float64(2) || !slices.Equal(referencedResources(get(c, "DestinationConfig", "OnFailure", "Destination")), []string{taskEventsDLQ}) {
+			diffs = append(diffs, fmt.Sprintf("%s: retries %v, on failure %v; want 2 retries, then %s", configs[0], c["MaximumRetryAttempts"], get(c, "DestinationConfig"), taskEventsDLQ))
+		}
+	}
+	q := props(tmpl, taskEventsDLQ)
+	if q["SqsManagedSseEnabled"] != true || q["MessageRetentionPeriod"] != float64(1209600) {
+		diffs = append(diffs, taskEventsDLQ+" must be encrypted and keep messages 14 days")
+	}
+	if m := mappingsOf(tmpl, taskEventsFunction); len(m) > 0 {
+		diffs = append(diffs, fmt.Sprintf("%s has event source mappings %v", taskEventsFunction, m))
+	}
+	return diffs
+}
+
+func TestTaskEventRule(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "task state change rule", taskEventRuleDiffs(transformed(t)))
+}
+
+// ingressRules renders a security group's ingress as "<protocol> <from>-<to> <source>".
+func ingressRules(tmpl cfn, sg string) []string {
+	var out []string
+	for _, r := range asList(props(tmpl, sg)["SecurityGroupIngress"]) {
+		src := r.(map[string]any)["CidrIp"]
+		if src == nil {
+			src = get(r, "SourceSecurityGroupId")
+		}
+		out = append(out, fmt.Sprintf("%v %s-%s %s", get(r, "IpProtocol"), arnText(get(r, "FromPort")), arnText(get(r, "ToPort")), arnText(src)))
+	}
+	for _, id := range resourcesOfType(tmpl, "AWS::EC2::SecurityGroupIngress") {
+		if slices.Contains(referencedResources(props(tmpl, id)["GroupId"]), sg) {
+			out = append(out, "separate ingress "+id)
+		}
+	}
+	return out
+}
+
+// sessionNetworkDiffs: session tasks accept only the streaming port from StreamingIngressCidr;
+// the homes' mount targets accept only NFS from session tasks; the homes are encrypted and
+// retained; the stack's own network exists only under CreateSessionNetwork (SessionVpcId empty);
+// the cluster's tasks log to a log group with retention.
+func sessionNetworkDiffs(tmpl cfn) []string {
+	var diffs []string
+	diffs = append(diffs, diffSets(sessionSG+" ingress", []string{"tcp ${StreamingPort}-${StreamingPort} ${StreamingIngressCidr}"}, ingressRules(tmpl, sessionSG))...)
+	diffs = append(diffs, diffSets(sessionFileSystemSG+" ingress", []string{"tcp 2049-2049 ${" + sessionSG + "}"}, ingressRules(tmpl, sessionFileSystemSG))...)
+
+	fs := props(tmpl, sessionFileSystem)
+	if fs["Encrypted"] != true {
+		diffs = append(diffs, sessionFileSystem+" must be Encrypted")
+	}
+	if r := asMap(resources(tmpl)[sessionFileSystem]); r["DeletionPolicy"] != "Retain" || r["UpdateReplacePolicy"] != "Retain" {
+		diffs = append(diffs, sessionFileSystem+": DeletionPolicy and UpdateReplacePolicy must be Retain (people's homes)")
+	}
+	var subnets []string
+	for _, id := range resourcesOfType(tmpl, "AWS::EFS::MountTarget") {
+		p := props(tmpl, id)
+		if !isRef(p["FileSystemId"], sessionFileSystem) {
+			continue
+		}
+		subnets = append(subnets, arnText(p["SubnetId"]))
+		if !slices.Equal(referencedResources(p["SecurityGroups"]), []string{sessionFileSystemSG}) {
+			diffs = append(diffs, fmt.Sprintf("mount target %s: SecurityGroups %v, want [%s]", id, p["SecurityGroups"], sessionFileSystemSG))
+		}
+	}
+	if len(subnets) != 2 || subnets[0] == subnets[1] {
+		diffs = append(diffs, fmt.Sprintf("%s mount targets in subnets %v, want two different ones", sessionFileSystem, subnets))
+	}
+
+	wantCond := cfn{"Fn::Equals": []any{cfn{"Ref": "SessionVpcId"}, ""}}
+	if got := get(tmpl, "Conditions", createSessionNetwork); !reflect.DeepEqual(got, wantCond) {
+		diffs = append(diffs, fmt.Sprintf("condition %s = %v, want %v", createSessionNetwork, got, wantCond))
+	}
+	for _, typ := range []string{"AWS::EC2::VPC", "AWS::EC2::InternetGateway", "AWS::EC2::VPCGatewayAttachment", "AWS::EC2::RouteTable",
+		"AWS::EC2::Route", "AWS::EC2::Subnet", "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::NatGateway", "AWS::EC2::EIP"} {
+		for _, id := range resourcesOfType(tmpl, typ) {
+			if str(get(resources(tmpl), id, "Condition")) != createSessionNetwork {
+				diffs = append(diffs, fmt.Sprintf("%s (%s) must have Condition %s", id, typ, createSessionNetwork))
+			}
+			if typ == "AWS::EC2::NatGateway" || typ == "AWS::EC2::EIP" {
+				diffs = append(diffs, fmt.Sprintf("%s: the sessions' network has no NAT (tasks get public IPs)", id))
+			}
+		}
+	}
+	if len(resourcesOfType(tmpl, "AWS::EC2::Subnet")) != 2 {
+		diffs = append(diffs, "the sessions' network must have exactly two subnets (two availability zones)")
+	}
+	if len(resourcesOfType(tmpl, "AWS::ECS::Cluster")) != 1 || props(tmpl, sessionCluster) == nil {
+		diffs = append(diffs, "want exactly one ECS cluster, "+sessionCluster)
+	}
+	if !isRef(props(tmpl, sessionLogGroup)["RetentionInDays"], "LogRetentionDays") {
+		diffs = append(diffs, sessionLogGroup+": RetentionInDays must be {Ref: LogRetentionDays}")
+	}
+	return diffs
+}
+
+func TestSessionNetwork(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "session network", sessionNetworkDiffs(transformed(t)))
+}
+
+// TestRuntimeChecksDetectDrift breaks one runtime resource at a time in a copy of the template
+// and expects the matching check to report it (the unbroken template passes first).
+func TestRuntimeChecksDetectDrift(t *testing.T) {
+	t.Parallel()
+	stmt := func(tmpl cfn, role, sid string) cfn {
+		for _, pol := range asList(props(tmpl, role)["Policies"]) {
+			for _, st := range asList(get(pol, "PolicyDocument", "Statement")) {
+				if str(get(st, "Sid")) == sid {
+					return asMap(st)
+				}
+			}
+		}
+		panic(role + " has no statement " + sid)
+	}
+	envVars := func(tmpl cfn, fn string) cfn { return asMap(get(props(tmpl, fn), "Environment", "Variables")) }
+	runtimeMapping := func(tmpl cfn) cfn { return props(tmpl, mappingsOf(tmpl, runtimeFunction)[0]) }
+	grantsOf := func(fn string) func(cfn) []string {
+		return func(tmpl cfn) []string { return diffSets("grants", wantGrants[fn], grants(tmpl, functionRole(tmpl, fn))) }
+	}
+	cases := []struct {
+		name   string
+		mutate func(cfn)
+		check  func(cfn) []string
+		want   string
+	}{
+		{"RunTask on any cluster", func(tmpl cfn) { delete(stmt(tmpl, "RuntimeFunctionRole", "RunSessionTasks"), "Condition") },
+			runtimeAccessDiffs, `unexpected "ecs:RunTask ` + taskDefinitionPattern + `"`},
+		{"RunTask on every task definition", func(tmpl cfn) {
+			stmt(tmpl, "RuntimeFunctionRole", "RunSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"}
+		}, iamFindings, "names no resource of the template"},
+		{"PassRole without the service condition", func(tmpl cfn) { delete(stmt(tmpl, "RuntimeFunctionRole", "PassSessionRoles"), "Condition") },
+			runtimeAccessDiffs, `unexpected "iam:PassRole ${SessionExecutionRole.Arn}"`},
+		{"PassRole on any role", func(tmpl cfn) { stmt(tmpl, "RuntimeFunctionRole", "PassSessionRoles")["Resource"] = "*" },
+			iamFindings, `Resource "*" for [iam:PassRole]`},
+		{"TagResource beyond creation", func(tmpl cfn) { delete(stmt(tmpl, "RuntimeFunctionRole", "TagSessionTasksOnCreate"), "Condition") },
+			runtimeAccessDiffs, `unexpected "ecs:TagResource ` + clusterTasks + `"`},
+		{"runtime may stop any task", func(tmpl cfn) {
+			stmt(tmpl, "RuntimeFunctionRole", "StopSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*"}
+		}, iamFindings, "names no resource of the template"},
+		{"runtime may delete access points", func(tmpl cfn) {
+			stmt(tmpl, "RuntimeFunctionRole", "CreateHomeAccessPoints")["Action"] = []any{"elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint"}
+		}, grantsOf(runtimeFunction), `unexpected "elasticfilesystem:DeleteAccessPoint SessionFileSystem"`},
+		{"runtime reads AuditTable", func(tmpl cfn) {
+			p := props(tmpl, "RuntimeFunctionRole")
+			p["Policies"] = append(asList(p["Policies"]), cfn{"PolicyName": "Mutation", "PolicyDocument": cfn{"Statement": []any{cfn{
+				"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": cfn{"Fn::GetAtt": []any{"AuditTable", "Arn"}}}}}})
+		}, grantsOf(runtimeFunction), `unexpected "dynamodb:read AuditTable"`},
+		{"session task role gains a permission", func(tmpl cfn) {
+			props(tmpl, sessionTaskRole)["Policies"] = []any{cfn{"PolicyName": "Mutation", "PolicyDocument": cfn{"Statement": []any{cfn{
+				"Effect": "Allow", "Action": "s3:GetObject", "Resource": cfn{"Fn::Sub": "${RecordingsBucket.Arn}/*"}}}}}}
+		}, runtimeAccessDiffs, `SessionTaskRole access: unexpected "s3:GetObject ${RecordingsBucket.Arn}/*"`},
+		{"execution role with a managed policy", func(tmpl cfn) {
+			props(tmpl, sessionExecutionRole)["ManagedPolicyArns"] = []any{"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+		}, runtimeAccessDiffs, "SessionExecutionRole has managed policies"},
+		{"execution role assumable by Lambda", func(tmpl cfn) {
+			st := statementsOf(props(tmpl, sessionExecutionRole)["AssumeRolePolicyDocument"])[0]
+			st["Principal"] = cfn{"Service": "lambda.amazonaws.com"}
+		}, runtimeAccessDiffs, "SessionExecutionRole trust policy"},
+		{"task events may describe anything in EC2", func(tmpl cfn) {
+			stmt(tmpl, "TaskEventsFunctionRole", "FindTaskPublicAddresses")["Action"] = []any{"ec2:DescribeNetworkInterfaces", "ec2:DescribeInstances"}
+		}, iamFindings, `Resource "*" for [ec2:DescribeNetworkInterfaces ec2:DescribeInstances]`},
+		{"ECS_CLUSTER missing", func(tmpl cfn) { delete(envVars(tmpl, runtimeFunction), "ECS_CLUSTER") },
+			runtimeConfigDiffs, "RuntimeFunction: environment lacks ECS_CLUSTER"},
+		{"STREAMING_PORT from a literal", func(tmpl cfn) { envVars(tmpl, taskEventsFunction)["STREAMING_PORT"] = "3000" },
+			runtimeConfigDiffs, "TaskEventsFunction: environment STREAMING_PORT = 3000"},
+		{"family prefix drifts from the IAM pattern", func(tmpl cfn) { envVars(tmpl, runtimeFunction)["ECS_FAMILY_PREFIX"] = "sessions" },
+			runtimeConfigDiffs, "ECS_FAMILY_PREFIX"},
+		{"public IP switch takes any string", func(tmpl cfn) {
+			delete(asMap(get(tmpl, "Parameters", "SessionAssignPublicIp")), "AllowedValues")
+		}, runtimeConfigDiffs, "parameter SessionAssignPublicIp: AllowedValues"},
+		{"CPU architecture typo", func(tmpl cfn) {
+			asMap(get(tmpl, "Parameters", "SessionCpuArchitecture"))["AllowedValues"] = []any{"X86_64", "ARM"}
+		}, runtimeConfigDiffs, "parameter SessionCpuArchitecture: AllowedValues"},
+		{"rule for every cluster", func(tmpl cfn) {
+			delete(asMap(get(props(tmpl, taskStateChangeRule), "EventPattern", "detail")), "clusterArn")
+		}, taskEventRuleDiffs, "EventPattern"},
+		{"rule without dead letters", func(tmpl cfn) {
+			delete(asMap(asList(props(tmpl, taskStateChangeRule)["Targets"])[0]), "DeadLetterConfig")
+		}, taskEventRuleDiffs, "DeadLetterConfig"},
+		{"queue policy for any sender", func(tmpl cfn) {
+			delete(statementsOf(props(tmpl, "TaskEventsDeadLetterQueuePolicy")["PolicyDocument"])[0], "Condition")
+		}, taskEventRuleDiffs, "no queue policy lets events.amazonaws.com send"},
+		{"task events never retried", func(tmpl cfn) {
+			props(tmpl, "TaskEventsFunctionEventInvokeConfig")["MaximumRetryAttempts"] = float64(0)
+		}, taskEventRuleDiffs, "want 2 retries"},
+		{"task events rule also on a schedule", func(tmpl cfn) {
+			props(tmpl, taskStateChangeRule)["ScheduleExpression"] = "rate(1 minute)"
+		}, taskEventRuleDiffs, "want an enabled event-pattern rule"},
+		{"runtime without its stream filter", func(tmpl cfn) { delete(runtimeMapping(tmpl), "FilterCriteria") },
+			streamConsumerDiffs, "FilterCriteria = <nil>"},
+		{"runtime mapping without bisection", func(tmpl cfn) { runtimeMapping(tmpl)["BisectBatchOnFunctionError"] = false },
+			streamConsumerDiffs, "BisectBatchOnFunctionError"},
+		{"runtime parks failures in the auditor's queue", func(tmpl cfn) {
+			asMap(get(runtimeMapping(tmpl), "DestinationConfig", "OnFailure"))["Destination"] = cfn{"Fn::GetAtt": []any{auditorDLQ, "Arn"}}
+		}, streamConsumerDiffs, "want RuntimeDeadLetterQueue (its own queue)"},
+		{"runtime DLQ alarm missing", func(tmpl cfn) { delete(resources(tmpl), "RuntimeDeadLetterQueueAlarm") },
+			alarmDiffs, "RuntimeDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one"},
+		{"task events DLQ alarm missing", func(tmpl cfn) { delete(resources(tmpl), "TaskEventsDeadLetterQueueAlarm") },
+			alarmDiffs, "TaskEventsDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one"},
+		{"runtime IteratorAge alarm missing", func(tmpl cfn) { delete(resources(tmpl), "RuntimeFunctionIteratorAgeAlarm") },
+			alarmDiffs, "RuntimeFunction has IteratorAge alarms [], want exactly one"},
+		{"streaming port open to a fixed range", func(tmpl cfn) {
+			asMap(asList(props(tmpl, sessionSG)["SecurityGroupIngress"])[0])["CidrIp"] = "0.0.0.0/0"
+		}, sessionNetworkDiffs, `SessionSecurityGroup ingress: unexpected "tcp ${StreamingPort}-${StreamingPort} 0.0.0.0/0"`},
+		{"SSH opened on session tasks", func(tmpl cfn) {
+			p := props(tmpl, sessionSG)
+			p["SecurityGroupIngress"] = append(asList(p["SecurityGroupIngress"]), cfn{"IpProtocol": "tcp", "FromPort": float64(22), "ToPort": float64(22), "CidrIp": "0.0.0.0/0"})
+		}, sessionNetworkDiffs, `unexpected "tcp 22-22 0.0.0.0/0"`},
+		{"NFS open to the VPC", func(tmpl cfn) {
+			r := asMap(asList(props(tmpl, sessionFileSystemSG)["SecurityGroupIngress"])[0])
+			delete(r, "SourceSecurityGroupId")
+			r["CidrIp"] = "10.80.0.0/16"
+		}, sessionNetworkDiffs, `unexpected "tcp 2049-2049 10.80.0.0/16"`},
+		{"homes unencrypted", func(tmpl cfn) { props(tmpl, sessionFileSystem)["Encrypted"] = false },
+			sessionNetworkDiffs, "SessionFileSystem must be Encrypted"},
+		{"homes deleted with the stack", func(tmpl cfn) { asMap(resources(tmpl)[sessionFileSystem])["DeletionPolicy"] = "Delete" },
+			sessionNetworkDiffs, "SessionFileSystem: DeletionPolicy"},
+		{"one mount target", func(tmpl cfn) { delete(resources(tmpl), "SessionMountTargetB") },
+			sessionNetworkDiffs, "want two different ones"},
+		{"VPC created even with SessionVpcId", func(tmpl cfn) { delete(asMap(resources(tmpl)["SessionVpc"]), "Condition") },
+			sessionNetworkDiffs, "SessionVpc (AWS::EC2::VPC) must have Condition CreateSessionNetwork"},
+		{"session log group kept forever", func(tmpl cfn) { delete(props(tmpl, sessionLogGroup), "RetentionInDays") },
+			sessionNetworkDiffs, "SessionLogGroup: RetentionInDays"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diffs := tc.check(transformed(t)); len(diffs) > 0 {
+				t.Fatalf("check already fails on the unmodified template: %v", diffs)
+			}
+			tmpl := transformed(t)
+			tc.mutate(tmpl)
+			diffs := tc.check(tmpl)
+			for _, d := range diffs {
+				if strings.Contains(d, tc.want) {
+					return
+				}
+			}
+			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
+		})
+	}
+}
