@@ -387,7 +387,7 @@ func streamConsumerDiffs(tmpl cfn) []string {
 	diffs = append(diffs, diffSets(ddb.MainLogicalID+" stream consumers", want, got)...)
 
 	mappingProps := map[string]cfn{} // function → its mapping's properties
-	dlqOwner := map[string]string{} // DLQ → function
+	dlqOwner := map[string]string{}  // DLQ → function
 	for _, c := range streamConsumers {
 		mappings := mappingsOf(tmpl, c.fn)
 		if len(mappings) != 1 {

@@ -413,7 +413,9 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 	envVars := func(tmpl cfn, fn string) cfn { return asMap(get(props(tmpl, fn), "Environment", "Variables")) }
 	runtimeMapping := func(tmpl cfn) cfn { return props(tmpl, mappingsOf(tmpl, runtimeFunction)[0]) }
 	grantsOf := func(fn string) func(cfn) []string {
-		return func(tmpl cfn) []string { return diffSets("grants", wantGrants[fn], grants(tmpl, functionRole(tmpl, fn))) }
+		return func(tmpl cfn) []string {
+			return diffSets("grants", wantGrants[fn], grants(tmpl, functionRole(tmpl, fn)))
+		}
 	}
 	cases := []struct {
 		name   string
