@@ -1,0 +1,87 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// newAlarms: errors and throttles of every function, stream iterator age of the consumers and
+// dead-letter queue depth, all to AlarmTopic (and through it AlarmEmail, if set). L1 alarms:
+// the L2 metric helpers name dimensions and periods their own way, and these must match
+// template.yaml's alarm for alarm.
+func newAlarms(s awscdk.Stack, r *refs) {
+	// A customer managed key: the AWS managed alias/aws/sns cannot grant CloudWatch the use it
+	// needs to publish alarms to an encrypted topic.
+	key := awskms.NewCfnKey(s, jsii.String("AlarmTopicKey"), &awskms.CfnKeyProps{
+		Description:       jsii.String("Encrypts the alarm topic; CloudWatch alarms may publish to it."),
+		EnableKeyRotation: jsii.Bool(true),
+		KeyPolicy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("AccountAdministersTheKey"),
+				Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"), nil))},
+				Actions:    jsii.Strings("kms:*"),
+				Resources:  jsii.Strings("*"),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("CloudWatchPublishesAlarms"),
+				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+				Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+				Resources:  jsii.Strings("*"),
+			}),
+		}}),
+	})
+	topic := awssns.NewCfnTopic(s, jsii.String("AlarmTopic"), &awssns.CfnTopicProps{
+		DisplayName:    jsii.String(*awscdk.Aws_STACK_NAME() + " alarms"),
+		KmsMasterKeyId: key.Ref(),
+	})
+	r.alarmTopic = topic
+	sub := awssns.NewCfnSubscription(s, jsii.String("AlarmEmailSubscription"), &awssns.CfnSubscriptionProps{
+		TopicArn: topic.Ref(), Protocol: jsii.String("email"), Endpoint: r.params.AlarmEmail.ValueAsString(),
+	})
+	sub.CfnOptions().SetCondition(r.params.HasAlarmEmail)
+
+	alarm := func(id, description, namespace, metric, dimension string, value *string, statistic string, threshold float64, comparison string) {
+		awscloudwatch.NewCfnAlarm(s, jsii.String(id), &awscloudwatch.CfnAlarmProps{
+			AlarmDescription: jsii.String(description),
+			Namespace:        jsii.String(namespace),
+			MetricName:       jsii.String(metric),
+			Dimensions: []any{&awscloudwatch.CfnAlarm_DimensionProperty{
+				Name: jsii.String(dimension), Value: value,
+			}},
+			Statistic:          jsii.String(statistic),
+			Period:             jsii.Number(300),
+			EvaluationPeriods:  jsii.Number(1),
+			Threshold:          jsii.Number(threshold),
+			ComparisonOperator: jsii.String(comparison),
+			TreatMissingData:   jsii.String("notBreaching"),
+			AlarmActions:       &[]any{topic.Ref()},
+		})
+	}
+	const atLeast = "GreaterThanOrEqualToThreshold"
+	for _, name := range r.fnOrder {
+		id, fn := logicalID(name), r.fn(name).FunctionName()
+		alarm(id+"ErrorsAlarm", id+" invocations failed (Errors >= 1 in 5 minutes)", "AWS/Lambda", "Errors", "FunctionName", fn, "Sum", 1, atLeast)
+		alarm(id+"ThrottlesAlarm", id+" invocations were throttled (Throttles >= 1 in 5 minutes)", "AWS/Lambda", "Throttles", "FunctionName", fn, "Sum", 1, atLeast)
+	}
+	for _, name := range []string{"notifier", "auditor"} {
+		id := logicalID(name)
+		alarm(id+"IteratorAgeAlarm", id+" lags behind the MainTable stream (IteratorAge above 60 s)", "AWS/Lambda", "IteratorAge",
+			"FunctionName", r.fn(name).FunctionName(), "Maximum", 60000, "GreaterThanThreshold")
+	}
+	for _, q := range []struct {
+		id, what string
+		name     *string
+	}{
+		{"NotifierDeadLetterQueue", "the notifier", r.notifierDLQ.AttrQueueName()},
+		{"AuditorDeadLetterQueue", "the auditor", r.auditorDLQ.AttrQueueName()},
+	} {
+		alarm(q.id+"Alarm", fmt.Sprintf("%s holds stream records %s could not process", q.id, q.what), "AWS/SQS",
+			"ApproximateNumberOfMessagesVisible", "QueueName", q.name, "Maximum", 1, atLeast)
+	}
+}

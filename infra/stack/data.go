@@ -1,0 +1,122 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+
+	"streamspace/internal/ddb"
+)
+
+// retainedTables keep their data when the stack goes away (sessions, users, teams; the audit
+// record). Connections expire after 2 h anyway.
+var retainedTables = map[string]bool{ddb.MainLogicalID: true, ddb.AuditLogicalID: true}
+
+// newTable builds one table from its Go definition (internal/ddb/tables.go: keys, GSIs, stream),
+// the same definition the local stack creates tables from.
+func newTable(s awscdk.Stack, def ddb.TableDef) awsdynamodb.Table {
+	str := func(name string) *awsdynamodb.Attribute {
+		return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+	}
+	props := &awsdynamodb.TableProps{
+		PartitionKey:        str(ddb.PK),
+		SortKey:             str(ddb.SK),
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(ddb.TTLAttribute),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	}
+	if retainedTables[def.LogicalID] {
+		props.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
+	}
+	if def.Stream {
+		props.Stream = awsdynamodb.StreamViewType(ddb.StreamViewType)
+	}
+	t := awsdynamodb.NewTable(s, jsii.String(def.LogicalID), props)
+	for _, g := range def.GSIs {
+		t.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String(g),
+			PartitionKey:   str(g + "PK"),
+			SortKey:        str(g + "SK"),
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
+	overrideID(t, def.LogicalID)
+	return t
+}
+
+// newRecordingsBucket is the session recordings bucket: SSE-S3 (presigned uploads need no KMS
+// permission), private, ACLs off, every object expiring after RecordingsMaxRetentionDays, CORS
+// for the web app's presigned GET/PUT, TLS only. L1 on purpose: the L2 Bucket's conveniences
+// (enforceSSL, autoDeleteObjects) add resources of their own.
+func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
+	b := awss3.NewCfnBucket(s, jsii.String("RecordingsBucket"), &awss3.CfnBucketProps{
+		BucketEncryption: &awss3.CfnBucket_BucketEncryptionProperty{
+			ServerSideEncryptionConfiguration: []any{&awss3.CfnBucket_ServerSideEncryptionRuleProperty{
+				ServerSideEncryptionByDefault: &awss3.CfnBucket_ServerSideEncryptionByDefaultProperty{
+					SseAlgorithm: jsii.String("AES256"),
+				},
+			}},
+		},
+		PublicAccessBlockConfiguration: &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{
+			BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
+			IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true),
+		},
+		OwnershipControls: &awss3.CfnBucket_OwnershipControlsProperty{
+			Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}},
+		},
+		LifecycleConfiguration: &awss3.CfnBucket_LifecycleConfigurationProperty{
+			Rules: []any{&awss3.CfnBucket_RuleProperty{
+				Id:               jsii.String("ExpireRecordings"),
+				Status:           jsii.String("Enabled"),
+				ExpirationInDays: p.RecordingsMaxRetentionDays.ValueAsNumber(),
+				AbortIncompleteMultipartUpload: &awss3.CfnBucket_AbortIncompleteMultipartUploadProperty{
+					DaysAfterInitiation: jsii.Number(1),
+				},
+			}},
+		},
+		CorsConfiguration: &awss3.CfnBucket_CorsConfigurationProperty{
+			CorsRules: []any{&awss3.CfnBucket_CorsRuleProperty{
+				Id:             jsii.String("PresignedUrlsFromTheWebApp"),
+				AllowedOrigins: p.CorsAllowedOrigins.ValueAsList(),
+				AllowedMethods: jsii.Strings("GET", "PUT"),
+				AllowedHeaders: jsii.Strings("content-type", "content-md5", "range", "x-amz-*"),
+				ExposedHeaders: jsii.Strings("etag", "content-length", "content-range", "accept-ranges"),
+				MaxAge:         jsii.Number(600),
+			}},
+		},
+	})
+	b.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+
+	awss3.NewCfnBucketPolicy(s, jsii.String("RecordingsBucketPolicy"), &awss3.CfnBucketPolicyProps{
+		Bucket: b.Ref(),
+		PolicyDocument: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("DenyInsecureTransport"),
+				Effect:     awsiam.Effect_DENY,
+				Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
+				Actions:    jsii.Strings("s3:*"),
+				Resources:  &[]*string{b.AttrArn(), jsii.String(*b.AttrArn() + "/*")},
+				Conditions: &map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})},
+		}),
+	})
+	return b
+}
+
+// newDeadLetterQueue parks the stream records a consumer could not process after retries and
+// bisection, for 14 days (the SQS maximum).
+func newDeadLetterQueue(s awscdk.Stack, id string) awssqs.CfnQueue {
+	q := awssqs.NewCfnQueue(s, jsii.String(id), &awssqs.CfnQueueProps{
+		MessageRetentionPeriod: jsii.Number(1209600),
+		SqsManagedSseEnabled:   jsii.Bool(true),
+	})
+	q.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	return q
+}

@@ -1,0 +1,130 @@
+package stack
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// function is one Lambda of the product: the folder functions/<name> it is built from, what
+// differs from the defaults (Globals.Function in template.yaml), and its IAM policies. Each
+// inner slice of policies becomes one inline policy of the function's role, like one entry of
+// a SAM function's Policies.
+type function struct {
+	name, description string
+	memory, timeout   float64 // 0: the default (256 MB, 10 s)
+	env               map[string]*string
+	policies          [][]awsiam.PolicyStatement
+	streamConsumer    bool     // reads a DynamoDB stream (AWSLambdaDynamoDBExecutionRole)
+	asyncRetries      *float64 // retries of asynchronous invocations (EventInvokeConfig)
+}
+
+// logicalID is the function's logical id in both templates: "sessions" -> "SessionsFunction".
+func logicalID(name string) string { return titleCase(name) + "Function" }
+
+func titleCase(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
+
+// SAM's DynamoDBCrudPolicy and DynamoDBReadPolicy templates, action for action, so that both
+// stacks grant the same (the parity test compares them).
+var (
+	dynamoCrudActions = []string{"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan",
+		"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
+		"dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"}
+	dynamoReadActions = []string{"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem",
+		"dynamodb:DescribeTable"}
+)
+
+func allow(sid string, actions []string, resources ...*string) awsiam.PolicyStatement {
+	p := &awsiam.PolicyStatementProps{Effect: awsiam.Effect_ALLOW, Actions: jsii.Strings(actions...), Resources: &resources}
+	if sid != "" {
+		p.Sid = jsii.String(sid)
+	}
+	return awsiam.NewPolicyStatement(p)
+}
+
+// tableAccess allows actions on a table and all its indexes (what SAM's table policy templates
+// grant).
+func tableAccess(actions []string, tableArn *string) []awsiam.PolicyStatement {
+	return []awsiam.PolicyStatement{allow("", actions, tableArn, jsii.String(*tableArn+"/index/*"))}
+}
+
+// managedPolicies are the AWS managed policies SAM attaches to every function role (logs; X-Ray,
+// since Tracing is Active) and to stream consumers.
+func managedPolicies(f *function) *[]awsiam.IManagedPolicy {
+	names := []string{"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+	if f.streamConsumer {
+		names = append(names, "service-role/AWSLambdaDynamoDBExecutionRole")
+	}
+	out := make([]awsiam.IManagedPolicy, len(names))
+	for i, n := range names {
+		out[i] = awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String(n))
+	}
+	return &out
+}
+
+// newFunction creates a function, its role and its log group, under the logical ids SAM gives
+// them (<Name>Function, <Name>FunctionRole, <Name>LogGroup).
+func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
+	id := logicalID(f.name)
+	inline := map[string]awsiam.PolicyDocument{}
+	for i, statements := range f.policies {
+		inline[fmt.Sprintf("%sRolePolicy%d", id, i)] = awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements})
+	}
+	role := awsiam.NewRole(s, jsii.String(id+"Role"), &awsiam.RoleProps{
+		AssumedBy:       awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		ManagedPolicies: managedPolicies(f),
+		InlinePolicies:  &inline,
+	})
+	overrideID(role, id+"Role")
+
+	logs := awslogs.NewCfnLogGroup(s, jsii.String(titleCase(f.name)+"LogGroup"), &awslogs.CfnLogGroupProps{
+		LogGroupName:    jsii.String(fmt.Sprintf("/aws/lambda/%s/%s", *awscdk.Aws_STACK_NAME(), f.name)),
+		RetentionInDays: r.params.LogRetentionDays.ValueAsNumber(),
+	})
+	logs.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+
+	memory, timeout := f.memory, f.timeout
+	if memory == 0 {
+		memory = 256
+	}
+	if timeout == 0 {
+		timeout = 10
+	}
+	env := r.globalEnv()
+	for k, v := range f.env {
+		env[k] = v
+	}
+	fn := awslambda.NewFunction(s, jsii.String(id), &awslambda.FunctionProps{
+		Description:  jsii.String(f.description),
+		Code:         functionCode(r.root, f.name, r.code),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		MemorySize:   jsii.Number(memory),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
+		Tracing:      awslambda.Tracing_ACTIVE,
+		Environment:  &env,
+		// The L2 function takes an ILogGroup; the log group itself is L1 (its retention is a
+		// parameter, which the L2 LogGroup's enum cannot take).
+		LogGroup: awslogs.LogGroup_FromLogGroupName(s, jsii.String(id+"LogGroupRef"), logs.Ref()),
+		// Every grant is declared above: an immutable view of the role keeps the L2 constructs
+		// (tracing, event sources, integrations) from adding statements of their own.
+		Role:          role.WithoutPolicyUpdates(nil),
+		RetryAttempts: f.asyncRetries,
+	})
+	cfnFn := fn.Node().DefaultChild().(awslambda.CfnFunction)
+	cfnFn.OverrideLogicalId(jsii.String(id))
+	cfnFn.AddMetadata(jsii.String(SourceMetadataKey), jsii.String("functions/"+f.name))
+	// The L2 function also depends on its role explicitly; Role's GetAtt already orders them
+	// (cfn-lint W3005), and the role carries its policies inline.
+	cfnFn.AddDeletionOverride(jsii.String("DependsOn"))
+	if f.asyncRetries != nil {
+		overrideID(fn.Node().FindChild(jsii.String("EventInvokeConfig")), id+"EventInvokeConfig")
+	}
+	return fn
+}

@@ -1,0 +1,65 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/jsii-runtime-go"
+
+	"streamspace/internal/routes"
+)
+
+// newHTTPAPI is the HTTP API (payload format 2.0) with one route per entry of routes.All, the
+// table the functions' routers and the local gateway read. SAM writes the same API as an
+// OpenAPI body; here the L2 constructs write routes, integrations, the authorizer and the
+// per-route invoke permissions as resources (the parity test compares the two forms).
+func newHTTPAPI(s awscdk.Stack, r *refs) {
+	api := awsapigatewayv2.NewHttpApi(s, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
+		ApiName:     awscdk.Aws_STACK_NAME(),
+		Description: jsii.String("StreamSpace HTTP API (payload format 2.0)"),
+		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
+			AllowOrigins: r.params.CorsAllowedOrigins.ValueAsList(),
+			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{
+				awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
+				awsapigatewayv2.CorsHttpMethod_PUT, awsapigatewayv2.CorsHttpMethod_PATCH,
+				awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS,
+			},
+			AllowHeaders:  jsii.Strings("authorization", "content-type", "x-api-key", "idempotency-key", "if-match"),
+			ExposeHeaders: jsii.Strings("etag", "location", "idempotent-replayed", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"),
+			MaxAge:        awscdk.Duration_Seconds(jsii.Number(600)),
+		},
+	})
+	overrideID(api, "HttpApi")
+	overrideID(api.DefaultStage(), "HttpApiApiGatewayDefaultStage")
+
+	// No identity sources and a TTL of 0: API Gateway invokes the authorizer on every request
+	// (even without credentials, so the function can answer a problem+json 401) and never
+	// caches a result, so a revoked credential stops working at once.
+	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("LambdaAuthorizer"), r.fn("authorizer"),
+		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
+			AuthorizerName:  jsii.String("LambdaAuthorizer"),
+			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
+			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(0)),
+			IdentitySource:  &[]*string{},
+		})
+	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
+	for _, route := range routes.All {
+		integ, ok := integrations[route.Function]
+		if !ok {
+			integ = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(logicalID(route.Function)+"Integration"), r.fn(route.Function),
+				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0()})
+			integrations[route.Function] = integ
+		}
+		opts := &awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(route.Path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(route.Method)},
+			Integration: integ,
+			Authorizer:  authorizer,
+		}
+		if route.Public {
+			opts.Authorizer = awsapigatewayv2.NewHttpNoneAuthorizer()
+		}
+		api.AddRoutes(opts)
+	}
+}

@@ -1,0 +1,27 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// newOutputs: the stack's outputs, named as in template.yaml (docs/deploy.md lists them).
+func newOutputs(s awscdk.Stack, r *refs) {
+	out := func(id, description string, value *string, condition awscdk.CfnCondition) {
+		awscdk.NewCfnOutput(s, jsii.String(id), &awscdk.CfnOutputProps{
+			Description: jsii.String(description), Value: value, Condition: condition,
+		})
+	}
+	sub := func(text string) *string { return awscdk.Fn_Sub(jsii.String(text), nil) }
+	out("HttpApiUrl", "Base URL of the HTTP API (routes start with /api/v1)", sub("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"), nil)
+	out("WebSocketUrl", "WebSocket URL (connect with ?token=...)", sub("wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"), nil)
+	out("MainTableName", "Main DynamoDB table", r.main.TableName(), nil)
+	out("ConnectionsTableName", "WebSocket connections table", r.conns.TableName(), nil)
+	out("AuditTableName", "Audit DynamoDB table (API-key usage logs and counters, session activity)", r.audit.TableName(), nil)
+	out("NotifierDeadLetterQueueUrl", "Dead-letter queue of stream records the notifier could not process", r.notifierDLQ.Ref(), nil)
+	out("AuditorDeadLetterQueueUrl", "Dead-letter queue of stream records the auditor could not process", r.auditorDLQ.Ref(), nil)
+	out("RecordingsBucketName", "S3 bucket of session recordings (objects under recordings/)", r.bucket.Ref(), nil)
+	out("AlarmTopicArn", "SNS topic every CloudWatch alarm of the stack notifies", r.alarmTopic.Ref(), nil)
+	out("UserPoolId", "Cognito user pool (groups admin and operator carry the platform roles)", r.userPool.Pool.Ref(), r.params.CreateUserPoolCond)
+	out("UserPoolClientId", "Cognito app client id (the JWT audience)", r.userPool.Client.Ref(), r.params.CreateUserPoolCond)
+}

@@ -1,0 +1,98 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// functions are the product's Lambdas with their grants (the same as template.yaml's Policies,
+// statement for statement; the comments there say why each is needed).
+func (r *refs) functions() []*function {
+	mainArn, connsArn, auditArn := r.main.TableArn(), r.conns.TableArn(), r.audit.TableArn()
+	crud := func(arn *string) []awsiam.PolicyStatement { return tableAccess(dynamoCrudActions, arn) }
+	read := func(arn *string) []awsiam.PolicyStatement { return tableAccess(dynamoReadActions, arn) }
+	// httpArea: the authenticated HTTP areas own their data in MainTable and meter API-key
+	// callers (rate counters, usage log) in AuditTable.
+	httpArea := func(name, description string) *function {
+		return &function{name: name, description: description, policies: [][]awsiam.PolicyStatement{crud(mainArn), crud(auditArn)}}
+	}
+	sessions := httpArea("sessions", "Sessions and templates areas of the HTTP API")
+	sessions.env = map[string]*string{
+		"USER_MAX_SESSIONS":   r.params.UserMaxSessions.ValueAsString(),
+		"USER_MAX_CPU_MILLIS": r.params.UserMaxCpuMillis.ValueAsString(),
+		"USER_MAX_MEMORY_MIB": r.params.UserMaxMemoryMiB.ValueAsString(),
+	}
+	manageConnections := func(method string) *string {
+		return awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/"+method+"/@connections/*"), nil)
+	}
+	return []*function{
+		{name: "meta", description: "Public meta routes (health, version)"},
+		httpArea("users", "Users area of the HTTP API"),
+		httpArea("apikeys", "API keys area of the HTTP API (tokens only; keys cannot manage keys)"),
+		sessions,
+		httpArea("teams", "Teams area of the HTTP API (teams, members, roles, permissions, team sessions and quota)"),
+		httpArea("sharing", "Sharing area of the HTTP API (session shares, invitations, collaborators, shared sessions)"),
+		{
+			name:        "activity",
+			description: "Activity area of the HTTP API (session activity log, timeline, statistics, recordings)",
+			env: map[string]*string{
+				"RECORDINGS_BUCKET":             r.bucket.Ref(),
+				"RECORDINGS_MAX_RETENTION_DAYS": r.params.RecordingsMaxRetentionDays.ValueAsString(),
+			},
+			policies: [][]awsiam.PolicyStatement{
+				{
+					allow("ReadMainTableForAccessDecisions", []string{"dynamodb:GetItem", "dynamodb:BatchGetItem"}, mainArn),
+					allow("MarkRateLimitedKeys", []string{"dynamodb:Query"}, jsii.String(*mainArn+"/index/GSI1")),
+					allow("ManageRecordingMetadata", []string{"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, mainArn),
+				},
+				crud(auditArn),
+				{allow("RecordingObjects", []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}, jsii.String(*r.bucket.AttrArn()+"/recordings/*"))},
+			},
+		},
+		{
+			name:        "authorizer",
+			description: "Lambda REQUEST authorizer shared by the HTTP API and WebSocket $connect",
+			policies: [][]awsiam.PolicyStatement{
+				read(mainArn),
+				{allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn)},
+			},
+		},
+		{
+			name:        "websocket",
+			description: "WebSocket $connect, $disconnect and $default (subscribe, unsubscribe, ping)",
+			policies:    [][]awsiam.PolicyStatement{crud(connsArn), read(mainArn)},
+		},
+		{
+			name:        "notifier",
+			description: "Derives events from the main table's stream and posts them to WebSocket connections",
+			memory:      512, timeout: 60, streamConsumer: true,
+			policies: [][]awsiam.PolicyStatement{
+				crud(connsArn),
+				read(mainArn),
+				{allow("ManageWebSocketConnections", []string{"execute-api:ManageConnections"},
+					manageConnections("POST"), manageConnections("GET"), manageConnections("DELETE"))},
+				// SAM adds this one for the event source's on-failure destination.
+				{allow("", []string{"sqs:SendMessage"}, r.notifierDLQ.AttrArn())},
+			},
+		},
+		{
+			name:        "auditor",
+			description: "Derives session activity records from the main table's stream into the audit table",
+			timeout:     60, streamConsumer: true,
+			policies: [][]awsiam.PolicyStatement{
+				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn)},
+				{allow("", []string{"sqs:SendMessage"}, r.auditorDLQ.AttrArn())},
+			},
+		},
+		{
+			name:        "scheduler",
+			description: "Marks idle sessions (optionally hibernating them) and terminates sessions past their maximum duration",
+			timeout:     60,
+			env:         map[string]*string{"AUTO_HIBERNATE": r.params.AutoHibernateIdleSessions.ValueAsString()},
+			// A failed tick is not retried: the next one, a minute later, finds the same sessions due.
+			asyncRetries: jsii.Number(0),
+			policies:     [][]awsiam.PolicyStatement{crud(mainArn)},
+		},
+	}
+}
