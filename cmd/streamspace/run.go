@@ -47,7 +47,7 @@ func runCmd(args []string) error {
 	st, err := stack.Start(ctx, stack.Config{DataDir: *data, DynamoDBLocalDir: *ddbDir, DynamoPort: *ddbPort,
 		HTTPAddr: *httpAddr, WSAddr: *wsAddr, Log: log, Limits: app.ConfigFromEnv().Limits,
 		SchedulerEvery: 15 * time.Second, AutoHibernate: app.ConfigFromEnv().AutoHibernate,
-		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins, LocalRuntime: *runtime})
+		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins, LocalRuntime: *runtime, UsageEvery: 30 * time.Second})
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,19 @@ func TestLocalRuntimeFirefoxLifecycle(t *testing.T) {
 	}
 	t.Logf("screenshot of the running session: %s", saveShot(t, "firefox-running", shot))
 
+	// Usage comes from the session's processes and everything they started.
+	e.ReportUsage(context.Background())
+	time.Sleep(300 * time.Millisecond)
+	e.ReportUsage(context.Background())
+	var used struct {
+		Usage *struct{ CPUMillis, MemoryMiB int }
+	}
+	e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200).Decode(t, &used)
+	if used.Usage == nil || used.Usage.MemoryMiB < 50 {
+		t.Fatalf("usage of a running Firefox session: %+v, want its resident memory (> 50 MiB)", used.Usage)
+	}
+	t.Logf("usage: %+v", *used.Usage)
+
 	// A viewer with view access gets the other password and the client's view-only switch.
 	bob := e.Token("bob", "")
 	seen(t, e, bob)

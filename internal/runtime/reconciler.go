@@ -236,3 +236,22 @@ func (r *Reconciler) Resume(ctx context.Context, ids []string) int {
 	}
 	return n
 }
+
+// ReportUsage records what a running session uses (the same write as a status report that
+// keeps the state and URL); reports about another start than the current one are dropped.
+func (r *Reconciler) ReportUsage(ctx context.Context, id, handle string, u sessions.Usage) error {
+	ctx = WithActor(ctx)
+	se, err := r.Sessions.Store.Get(ctx, id)
+	if errors.Is(err, sessions.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if se.Runtime == nil || se.Runtime.Handle != handle || se.State != sessions.StateRunning {
+		return nil
+	}
+	_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: *se.Runtime,
+		Report: &sessions.StatusReport{State: se.State, URL: se.URL, Usage: &u}})
+	return err
+}

@@ -65,24 +65,27 @@ type Config struct {
 	// third stream consumer, as the ECS driver is in AWS; off, sessions only change state
 	// through POST /sessions/{id}/status.
 	LocalRuntime bool
+	// UsageEvery reports what each running session uses (0 = never; tests call ReportUsage).
+	UsageEvery time.Duration
 	// WrapRuntime lets tests wrap the local driver (fault injection).
 	WrapRuntime func(runtime.Driver) runtime.Driver
 }
 
 // Stack is a running local system.
 type Stack struct {
-	HTTPURL   string
-	WSURL     string
-	Issuer    *issuer.Issuer
-	App       *app.App
-	WebSocket *gateway.WebSocket
-	Poller    *streams.Poller // the notifier's
-	Objects   *objects.Store  // recording content
-	Runtime   *local.Driver   // nil unless Config.LocalRuntime
-	DynamoDB  string
-	closers   []func()
-	dlqMu     sync.Mutex
-	dlq       []DeadLetter
+	HTTPURL    string
+	WSURL      string
+	Issuer     *issuer.Issuer
+	App        *app.App
+	WebSocket  *gateway.WebSocket
+	Poller     *streams.Poller // the notifier's
+	Objects    *objects.Store  // recording content
+	Runtime    *local.Driver   // nil unless Config.LocalRuntime
+	reconciler *runtime.Reconciler
+	DynamoDB   string
+	closers    []func()
+	dlqMu      sync.Mutex
+	dlq        []DeadLetter
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -255,27 +258,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if n := reconciler.Resume(ctx, live); n > 0 {
 			log.Info("resumed sessions after a restart", slog.Int("sessions", n))
 		}
+		st.reconciler = reconciler
+		st.every(ctx, cfg.UsageEvery, "usage", func(ctx context.Context) error { st.ReportUsage(ctx); return nil })
 	}
-	if cfg.SchedulerEvery > 0 {
-		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			t := time.NewTicker(cfg.SchedulerEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-sctx.Done():
-					return
-				case now := <-t.C:
-					if _, err := st.App.Scheduler().Run(sctx, now); err != nil && sctx.Err() == nil {
-						log.Error("scheduler", slog.String("error", err.Error()))
-					}
-				}
-			}
-		}()
-		st.closers = append(st.closers, func() { cancel(); <-done })
-	}
+	st.every(ctx, cfg.SchedulerEvery, "scheduler", func(ctx context.Context) error {
+		_, err := st.App.Scheduler().Run(ctx, time.Now())
+		return err
+	})
 	return st, nil
 }
 
@@ -305,6 +294,45 @@ func (st *Stack) startRuntime(dataDir string, wrap func(runtime.Driver) runtime.
 	}
 	st.closers = append(st.closers, st.Runtime.Close)
 	return rec, nil
+}
+
+// every runs job on a timer until the stack closes (period 0: never), as EventBridge schedules do.
+func (st *Stack) every(ctx context.Context, period time.Duration, name string, job func(context.Context) error) {
+	if period <= 0 {
+		return
+	}
+	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-jctx.Done():
+				return
+			case <-t.C:
+				if err := job(jctx); err != nil && jctx.Err() == nil {
+					st.App.Log.Error(name, slog.String("error", err.Error()))
+				}
+			}
+		}
+	}()
+	st.closers = append(st.closers, func() { cancel(); <-done })
+}
+
+// ReportUsage records what every running local session uses now.
+func (st *Stack) ReportUsage(ctx context.Context) {
+	if st.Runtime == nil {
+		return
+	}
+	for _, id := range st.Runtime.Running() {
+		if u, handle, ok := st.Runtime.Usage(id); ok {
+			if err := st.reconciler.ReportUsage(ctx, id, handle, u); err != nil {
+				st.App.Log.Error("report usage", slog.String("sessionId", id), slog.String("error", err.Error()))
+			}
+		}
+	}
 }
 
 // RunScheduler runs the idle/lifetime scheduler once, as of now.

@@ -32,6 +32,7 @@ type instance struct {
 
 	mu         sync.Mutex
 	isStopping bool
+	cpu        sample // the last usage reading
 }
 
 type proc struct {
