@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -40,7 +41,7 @@ const (
 	MaxTags                   = 50
 	MaxTagLength              = 128
 	connectionTTL             = 2 * time.Hour
-	saveAttempts              = 4
+	saveAttempts              = 8
 )
 
 func (sv *Service) now() time.Time {
@@ -218,7 +219,11 @@ func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch chang
 		case errors.Is(err, errQuota):
 			return Session{}, quotaExceeded(sv.Limits)
 		case errors.Is(err, errVersionConflict) && ch.ifMatch == nil && attempt < saveAttempts:
+			// Jittered backoff: writers that collided once must not collide again in lockstep.
+			time.Sleep(time.Duration(rand.IntN(5<<attempt)+1) * time.Millisecond)
 			continue
+		case errors.Is(err, errVersionConflict) && ch.ifMatch == nil:
+			return Session{}, problem.Conflict("the session is being changed by others right now; retry")
 		case errors.Is(err, errVersionConflict):
 			return Session{}, problem.PreconditionFailed("the session changed concurrently; read it again")
 		}
