@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 DDB_LOCAL := .cache/dynamodb-local
-FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler
+FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler runtime taskevents
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 export GOFLAGS := -buildvcs=false
 
@@ -57,5 +57,5 @@ clean:
 	rm -rf bin .aws-sam
 
 # SAM `BuildMethod: makefile` targets: sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
-build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction:
+build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction build-RuntimeFunction build-TaskEventsFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)

@@ -1,0 +1,185 @@
+package ecs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go"
+
+	"streamspace/internal/runtime"
+)
+
+// containerName is the one container of a session task.
+const containerName = "session"
+
+// Tags on what the driver creates (tasks and task definitions).
+const (
+	TagSessionID = "streamspace:session-id"
+	TagOwnerID   = "streamspace:owner-id"
+	TagTemplate  = "streamspace:template"
+	// TagSpec fingerprints a task definition's content: a family's latest revision is reused
+	// while its fingerprint matches, so starts do not pile up revisions.
+	TagSpec = "streamspace:spec"
+)
+
+// baseCPU and baseMemory size a task definition; every RunTask overrides them with the
+// session's own size (task-level overrides), so one definition serves every size.
+const (
+	baseCPU    = "256"
+	baseMemory = "512"
+)
+
+// homeVolume is the task definition volume of a persistent home.
+const homeVolume = "home"
+
+// userHash names a user's home without putting the user id (an e-mail, perhaps) in resource
+// names: 16 hex digits of SHA-256.
+func userHash(ownerID string) string {
+	h := sha256.Sum256([]byte(ownerID))
+	return hex.EncodeToString(h[:8])
+}
+
+// family is the task definition family of a template: <prefix>-<template>, and
+// <prefix>-<template>-home-<user hash> for persistent homes (the access point is part of the
+// task definition, so each user with a home has a family of their own).
+func (d *Driver) family(template, ownerID string, home bool) string {
+	name := d.Cfg.FamilyPrefix + "-" + familySafe(template)
+	suffix := ""
+	if home {
+		suffix = "-home-" + userHash(ownerID)
+	}
+	if max := 255 - len(suffix); len(name) > max {
+		name = name[:max]
+	}
+	return name + suffix
+}
+
+// familySafe keeps what a family name allows (letters, digits, hyphens, underscores).
+func familySafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// taskDefinition is the definition a session of this template (and home) runs, without tags.
+func (d *Driver) taskDefinition(family, image, accessPoint string) *ecs.RegisterTaskDefinitionInput {
+	c := d.Cfg
+	port := int32(c.Port)
+	ctr := types.ContainerDefinition{
+		Name: aws.String(containerName), Image: aws.String(image), Essential: aws.Bool(true),
+		// A soft reservation as large as the smallest task: it limits nothing on Fargate (the
+		// container may use all the task's memory), and the ECS emulator the tests use needs a
+		// container-level memory value to place a task.
+		MemoryReservation: aws.Int32(512),
+		PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(port), Protocol: types.TransportProtocolTcp}},
+		// The image contract (docs/runtime.md): the same port under LinuxServer.io's name and
+		// ours; the app runs as the home's owner; the passwords come with each start.
+		Environment: []types.KeyValuePair{
+			kv("CUSTOM_PORT", strconv.Itoa(c.Port)), kv("STREAMSPACE_PORT", strconv.Itoa(c.Port)),
+			kv("CUSTOM_USER", "streamspace"),
+			kv("PUID", strconv.FormatInt(c.HomeUID, 10)), kv("PGID", strconv.FormatInt(c.HomeGID, 10)),
+		},
+		LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs, Options: map[string]string{
+			"awslogs-group": c.LogGroup, "awslogs-region": c.Region, "awslogs-stream-prefix": "session"}},
+	}
+	in := &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String(family), NetworkMode: types.NetworkModeAwsvpc,
+		RequiresCompatibilities: []types.Compatibility{types.CompatibilityFargate},
+		Cpu:                     aws.String(baseCPU), Memory: aws.String(baseMemory),
+		ExecutionRoleArn: aws.String(c.ExecutionRoleARN), TaskRoleArn: aws.String(c.TaskRoleARN),
+		RuntimePlatform: &types.RuntimePlatform{OperatingSystemFamily: types.OSFamilyLinux,
+			CpuArchitecture: types.CPUArchitecture(c.CPUArchitecture)},
+	}
+	if accessPoint != "" {
+		ctr.MountPoints = []types.MountPoint{{SourceVolume: aws.String(homeVolume), ContainerPath: aws.String(c.HomePath)}}
+		// An access point requires encryption in transit; no IAM authorization: the task role has
+		// no permissions, the mount targets' security group admits session tasks only.
+		in.Volumes = []types.Volume{{Name: aws.String(homeVolume), EfsVolumeConfiguration: &types.EFSVolumeConfiguration{
+			FileSystemId: aws.String(c.FileSystemID), TransitEncryption: types.EFSTransitEncryptionEnabled,
+			AuthorizationConfig: &types.EFSAuthorizationConfig{AccessPointId: aws.String(accessPoint),
+				Iam: types.EFSAuthorizationConfigIAMDisabled}}}}
+	}
+	in.ContainerDefinitions = []types.ContainerDefinition{ctr}
+	return in
+}
+
+func kv(k, v string) types.KeyValuePair { return types.KeyValuePair{Name: aws.String(k), Value: aws.String(v)} }
+
+// fingerprint identifies a definition's content (the input without tags).
+func fingerprint(in *ecs.RegisterTaskDefinitionInput) string {
+	b, _ := json.Marshal(in)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:12])
+}
+
+// ensureTaskDefinition returns the ARN of a definition of family for image: the latest
+// revision when its fingerprint matches, else a new revision. home is nil without a persistent
+// home; otherwise it is asked for the access point only if the family does not have one yet
+// (so it runs once per user and template, not once per start).
+func (d *Driver) ensureTaskDefinition(ctx context.Context, family, image, template string, home func(context.Context) (string, error)) (string, error) {
+	cur, err := d.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(family),
+		Include: []types.TaskDefinitionField{types.TaskDefinitionFieldTags}})
+	var curSpec, accessPoint string
+	switch {
+	case err == nil && cur.TaskDefinition != nil:
+		for _, t := range cur.Tags {
+			if aws.ToString(t.Key) == TagSpec {
+				curSpec = aws.ToString(t.Value)
+			}
+		}
+		for _, v := range cur.TaskDefinition.Volumes {
+			if v.EfsVolumeConfiguration != nil && v.EfsVolumeConfiguration.AuthorizationConfig != nil {
+				accessPoint = aws.ToString(v.EfsVolumeConfiguration.AuthorizationConfig.AccessPointId)
+			}
+		}
+	case isNoSuchFamily(err):
+	default:
+		return "", fmt.Errorf("describe task definition %s: %w", family, err)
+	}
+	if home != nil && accessPoint == "" {
+		if accessPoint, err = home(ctx); err != nil {
+			return "", err
+		}
+	}
+	in := d.taskDefinition(family, image, accessPoint)
+	spec := fingerprint(in)
+	if curSpec == spec {
+		return aws.ToString(cur.TaskDefinition.TaskDefinitionArn), nil
+	}
+	in.Tags = []types.Tag{tag(TagSpec, spec), tag(TagTemplate, template)}
+	out, err := d.ECS.RegisterTaskDefinition(ctx, in)
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && (ae.ErrorCode() == "ClientException" || ae.ErrorCode() == "InvalidParameterException") {
+			return "", runtime.Failed(fmt.Sprintf("ECS refused the session's task definition (image %q): %s", image, ae.ErrorMessage()))
+		}
+		return "", fmt.Errorf("register task definition %s: %w", family, err)
+	}
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn), nil
+}
+
+func tag(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
+
+// isNoSuchFamily recognises DescribeTaskDefinition's answer for a family never registered
+// (ECS answers ClientException "Unable to describe task definition.").
+func isNoSuchFamily(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	msg := strings.ToLower(ae.ErrorMessage())
+	return ae.ErrorCode() == "ClientException" && (strings.Contains(msg, "unable to describe task definition") ||
+		strings.Contains(msg, "not found") || strings.Contains(msg, "does not exist"))
+}
