@@ -83,7 +83,7 @@ func (d *Driver) taskDefinition(family, image, accessPoint string) *ecs.Register
 		// container may use all the task's memory), and the ECS emulator the tests use needs a
 		// container-level memory value to place a task.
 		MemoryReservation: aws.Int32(512),
-		PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(port), Protocol: types.TransportProtocolTcp}},
+		PortMappings:      []types.PortMapping{{ContainerPort: aws.Int32(port), Protocol: types.TransportProtocolTcp}},
 		// The image contract (docs/runtime.md): the same port under LinuxServer.io's name and
 		// ours; the app runs as the home's owner; the passwords come with each start.
 		Environment: []types.KeyValuePair{
@@ -115,7 +115,9 @@ func (d *Driver) taskDefinition(family, image, accessPoint string) *ecs.Register
 	return in
 }
 
-func kv(k, v string) types.KeyValuePair { return types.KeyValuePair{Name: aws.String(k), Value: aws.String(v)} }
+func kv(k, v string) types.KeyValuePair {
+	return types.KeyValuePair{Name: aws.String(k), Value: aws.String(v)}
+}
 
 // fingerprint identifies a definition's content (the input without tags).
 func fingerprint(in *ecs.RegisterTaskDefinitionInput) string {
