@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -69,19 +67,21 @@ func newAlarms(s awscdk.Stack, r *refs) {
 		alarm(id+"ErrorsAlarm", id+" invocations failed (Errors >= 1 in 5 minutes)", "AWS/Lambda", "Errors", "FunctionName", fn, "Sum", 1, atLeast)
 		alarm(id+"ThrottlesAlarm", id+" invocations were throttled (Throttles >= 1 in 5 minutes)", "AWS/Lambda", "Throttles", "FunctionName", fn, "Sum", 1, atLeast)
 	}
-	for _, name := range []string{"notifier", "auditor"} {
+	for _, name := range streamConsumers {
 		id := logicalID(name)
 		alarm(id+"IteratorAgeAlarm", id+" lags behind the MainTable stream (IteratorAge above 60 s)", "AWS/Lambda", "IteratorAge",
 			"FunctionName", r.fn(name).FunctionName(), "Maximum", 60000, "GreaterThanThreshold")
 	}
 	for _, q := range []struct {
-		id, what string
-		name     *string
+		id, holds string
+		name      *string
 	}{
-		{"NotifierDeadLetterQueue", "the notifier", r.notifierDLQ.AttrQueueName()},
-		{"AuditorDeadLetterQueue", "the auditor", r.auditorDLQ.AttrQueueName()},
+		{"NotifierDeadLetterQueue", "stream records the notifier could not process", r.notifierDLQ.AttrQueueName()},
+		{"AuditorDeadLetterQueue", "stream records the auditor could not process", r.auditorDLQ.AttrQueueName()},
+		{"RuntimeDeadLetterQueue", "session stream records the runtime could not act on", r.runtime.runtimeDLQ.AttrQueueName()},
+		{"TaskEventsDeadLetterQueue", "ECS task state events that were not recorded", r.runtime.taskEventsDLQ.AttrQueueName()},
 	} {
-		alarm(q.id+"Alarm", fmt.Sprintf("%s holds stream records %s could not process", q.id, q.what), "AWS/SQS",
+		alarm(q.id+"Alarm", q.id+" holds "+q.holds, "AWS/SQS",
 			"ApproximateNumberOfMessagesVisible", "QueueName", q.name, "Maximum", 1, atLeast)
 	}
 }

@@ -20,14 +20,24 @@ type function struct {
 	memory, timeout   float64 // 0: the default (256 MB, 10 s)
 	env               map[string]*string
 	policies          [][]awsiam.PolicyStatement
-	streamConsumer    bool     // reads a DynamoDB stream (AWSLambdaDynamoDBExecutionRole)
-	asyncRetries      *float64 // retries of asynchronous invocations (EventInvokeConfig)
+	streamConsumer    bool // reads a DynamoDB stream (AWSLambdaDynamoDBExecutionRole)
+	async             *awslambda.CfnEventInvokeConfigProps
 }
 
 // logicalID is the function's logical id in both templates: "sessions" -> "SessionsFunction".
-func logicalID(name string) string { return titleCase(name) + "Function" }
+func logicalID(name string) string { return stem(name) + "Function" }
 
-func titleCase(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
+// stem is the start of the logical ids of a function's resources (SessionsFunction,
+// SessionsLogGroup): the folder name with a capital, and TaskEvents for taskevents, as
+// template.yaml names it (the Makefile lower-cases it back to the folder).
+func stem(name string) string {
+	if s, ok := stems[name]; ok {
+		return s
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+var stems = map[string]string{"taskevents": "TaskEvents"}
 
 // SAM's DynamoDBCrudPolicy and DynamoDBReadPolicy templates, action for action, so that both
 // stacks grant the same (the parity test compares them).
@@ -82,7 +92,7 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 	})
 	overrideID(role, id+"Role")
 
-	logs := awslogs.NewCfnLogGroup(s, jsii.String(titleCase(f.name)+"LogGroup"), &awslogs.CfnLogGroupProps{
+	logs := awslogs.NewCfnLogGroup(s, jsii.String(stem(f.name)+"LogGroup"), &awslogs.CfnLogGroupProps{
 		LogGroupName:    jsii.String(fmt.Sprintf("/aws/lambda/%s/%s", *awscdk.Aws_STACK_NAME(), f.name)),
 		RetentionInDays: r.params.LogRetentionDays.ValueAsNumber(),
 	})
@@ -114,8 +124,7 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 		LogGroup: awslogs.LogGroup_FromLogGroupName(s, jsii.String(id+"LogGroupRef"), logs.Ref()),
 		// Every grant is declared above: an immutable view of the role keeps the L2 constructs
 		// (tracing, event sources, integrations) from adding statements of their own.
-		Role:          role.WithoutPolicyUpdates(nil),
-		RetryAttempts: f.asyncRetries,
+		Role: role.WithoutPolicyUpdates(nil),
 	})
 	cfnFn := fn.Node().DefaultChild().(awslambda.CfnFunction)
 	cfnFn.OverrideLogicalId(jsii.String(id))
@@ -123,8 +132,12 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 	// The L2 function also depends on its role explicitly; Role's GetAtt already orders them
 	// (cfn-lint W3005), and the role carries its policies inline.
 	cfnFn.AddDeletionOverride(jsii.String("DependsOn"))
-	if f.asyncRetries != nil {
-		overrideID(fn.Node().FindChild(jsii.String("EventInvokeConfig")), id+"EventInvokeConfig")
+	if f.async != nil {
+		// L1: the L2 destinations would grant the queue to the role themselves (and this role
+		// is immutable); the grant is in the function's policies.
+		f.async.FunctionName = fn.FunctionName()
+		f.async.Qualifier = jsii.String("$LATEST")
+		awslambda.NewCfnEventInvokeConfig(s, jsii.String(id+"EventInvokeConfig"), f.async)
 	}
 	return fn
 }

@@ -24,4 +24,11 @@ func newOutputs(s awscdk.Stack, r *refs) {
 	out("AlarmTopicArn", "SNS topic every CloudWatch alarm of the stack notifies", r.alarmTopic.Ref(), nil)
 	out("UserPoolId", "Cognito user pool (groups admin and operator carry the platform roles)", r.userPool.Pool.Ref(), r.params.CreateUserPoolCond)
 	out("UserPoolClientId", "Cognito app client id (the JWT audience)", r.userPool.Client.Ref(), r.params.CreateUserPoolCond)
+	rt := r.runtime
+	out("RuntimeDeadLetterQueueUrl", "Dead-letter queue of session stream records the runtime could not act on", rt.runtimeDLQ.Ref(), nil)
+	out("TaskEventsDeadLetterQueueUrl", "Dead-letter queue of ECS task state events that were not recorded", rt.taskEventsDLQ.Ref(), nil)
+	out("SessionClusterArn", "ECS cluster of the session tasks", rt.cluster.AttrArn(), nil)
+	out("SessionSecurityGroupId", "Security group of the session tasks (ingress on StreamingPort only)", rt.securityGroup.Ref(), nil)
+	out("SessionFileSystemId", "EFS file system of persistent homes (retained when the stack is deleted)", rt.fileSystem.Ref(), nil)
+	out("SessionLogGroupName", "CloudWatch log group of the session containers", rt.logGroup.Ref(), nil)
 }

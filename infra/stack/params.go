@@ -17,6 +17,9 @@ type parameters struct {
 	JwtRoleClaim, BootstrapAdmins, UserMaxSessions, UserMaxCpuMillis, UserMaxMemoryMiB      awscdk.CfnParameter
 	UsageRetentionDays, ActivityRetentionDays, RecordingsMaxRetentionDays, LogRetentionDays awscdk.CfnParameter
 	AutoHibernateIdleSessions, AlarmEmail                                                   awscdk.CfnParameter
+	// Session runtime (ECS Fargate; docs/runtime.md)
+	SessionVpcId, SessionSubnetId1, SessionSubnetId2, SessionAssignPublicIp, StreamingPort awscdk.CfnParameter
+	StreamingIngressCidr, SessionCpuArchitecture                                           awscdk.CfnParameter
 
 	CreateUserPoolCond, HasAlarmEmail awscdk.CfnCondition
 }
@@ -74,6 +77,34 @@ func newParameters(s awscdk.Stack) *parameters {
 	})
 	p.AutoHibernateIdleSessions = boolean("AutoHibernateIdleSessions", `Whether the scheduler asks running sessions to hibernate once they turn idle ("false": it only marks them idle).`)
 	p.AlarmEmail = str("AlarmEmail", "", "E-mail address subscribed to the alarm topic (AlarmTopic); empty for none. The address must confirm the subscription before it receives anything.")
+
+	pattern := func(id, def, pat, desc string) awscdk.CfnParameter {
+		return awscdk.NewCfnParameter(s, jsii.String(id), &awscdk.CfnParameterProps{
+			Type: jsii.String("String"), Default: jsii.String(def), AllowedPattern: jsii.String(pat), Description: jsii.String(desc)})
+	}
+	oneOf := func(id, desc string, values ...string) awscdk.CfnParameter {
+		return awscdk.NewCfnParameter(s, jsii.String(id), &awscdk.CfnParameterProps{
+			Type: jsii.String("String"), Default: jsii.String(values[0]), AllowedValues: jsii.Strings(values...), Description: jsii.String(desc)})
+	}
+	p.SessionVpcId = pattern("SessionVpcId", "", "^(vpc-[0-9a-f]+)?$", "VPC of the session tasks. Empty (the default): the stack creates a small VPC of its own (two public subnets in two availability zones, an internet gateway, no NAT). Set it together with SessionSubnetId1 and SessionSubnetId2 to use a VPC you already have.")
+	p.SessionSubnetId1 = pattern("SessionSubnetId1", "", "^(subnet-[0-9a-f]+)?$", "First subnet of SessionVpcId for session tasks (only used when SessionVpcId is set). SessionSubnetId1 and SessionSubnetId2 must be in two different availability zones: the homes' EFS file system gets one mount target in each. With SessionAssignPublicIp ENABLED they must route to an internet gateway; with DISABLED they need a NAT gateway (or VPC endpoints) to pull images.")
+	p.SessionSubnetId2 = pattern("SessionSubnetId2", "", "^(subnet-[0-9a-f]+)?$", "Second subnet of SessionVpcId for session tasks (see SessionSubnetId1).")
+	p.SessionAssignPublicIp = oneOf("SessionAssignPublicIp", "Whether each session task gets a public IPv4 address (its streaming URL then points at it). DISABLED: the URL uses the task's private address, reachable only from inside the VPC (a VPN, a peered network or your own load balancer).", "ENABLED", "DISABLED")
+	p.StreamingPort = num("StreamingPort", 3000, 1024, 65535, "TCP port on which a session image serves its web client over HTTP (3000 is the LinuxServer.io images' default; the task also receives it as CUSTOM_PORT and STREAMSPACE_PORT).")
+	p.StreamingIngressCidr = pattern("StreamingIngressCidr", "0.0.0.0/0", `^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$`, "IPv4 range allowed to reach the sessions' streaming port (the only port open on a session task). 0.0.0.0/0 lets any browser in, guarded by the session's streaming password; narrow it to your office or VPN range when you can.")
+	p.SessionCpuArchitecture = oneOf("SessionCpuArchitecture", "CPU architecture of the session tasks. ARM64 (Graviton) costs about 20% less; every template image must then have an arm64 variant (the LinuxServer.io images do).", "X86_64", "ARM64")
+
+	// An existing VPC needs its two subnets (the EFS mount targets and the tasks go there).
+	notEmpty := func(param awscdk.CfnParameter) awscdk.ICfnConditionExpression {
+		return awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(param.ValueAsString(), jsii.String("")))
+	}
+	awscdk.NewCfnRule(s, jsii.String("ExistingSessionNetwork"), &awscdk.CfnRuleProps{
+		RuleCondition: notEmpty(p.SessionVpcId),
+		Assertions: &[]*awscdk.CfnRuleAssertion{
+			{Assert: notEmpty(p.SessionSubnetId1), AssertDescription: jsii.String("SessionSubnetId1 is required when SessionVpcId is set")},
+			{Assert: notEmpty(p.SessionSubnetId2), AssertDescription: jsii.String("SessionSubnetId2 is required when SessionVpcId is set")},
+		},
+	})
 
 	// Condition and parameter share the name CreateUserPool in template.yaml; construct ids must
 	// differ, logical ids may not.

@@ -3,6 +3,7 @@ package stack
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -91,8 +92,10 @@ func (r *refs) functions() []*function {
 			timeout:     60,
 			env:         map[string]*string{"AUTO_HIBERNATE": r.params.AutoHibernateIdleSessions.ValueAsString()},
 			// A failed tick is not retried: the next one, a minute later, finds the same sessions due.
-			asyncRetries: jsii.Number(0),
-			policies:     [][]awsiam.PolicyStatement{crud(mainArn)},
+			async:    &awslambda.CfnEventInvokeConfigProps{MaximumRetryAttempts: jsii.Number(0)},
+			policies: [][]awsiam.PolicyStatement{crud(mainArn)},
 		},
+		r.runtimeFunction(),
+		r.taskEventsFunction(),
 	}
 }

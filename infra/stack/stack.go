@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -25,8 +26,10 @@ import (
 const Description = "StreamSpace Serverless control plane: HTTP API functions (meta, users, apikeys, sessions, teams, " +
 	"sharing, activity), a shared Lambda REQUEST authorizer, a WebSocket API for live notifications, the " +
 	"DynamoDB tables, the session recordings bucket, the two consumers of the main table's stream " +
-	"(notifier, auditor) and the once-a-minute session scheduler. Routes mirror " +
-	"internal/routes/routes.go and tables mirror internal/ddb/tables.go; internal/infratest checks both."
+	"(notifier, auditor), the once-a-minute session scheduler, and the session runtime (a third stream " +
+	"consumer that runs sessions as ECS Fargate tasks with EFS homes, and the handler of their task " +
+	"state changes). Routes mirror internal/routes/routes.go and tables mirror internal/ddb/tables.go; " +
+	"internal/infratest checks both."
 
 // Props configure the stack.
 type Props struct {
@@ -49,6 +52,8 @@ type refs struct {
 	userPool                *userPool
 	webSocketAPI            awsapigatewayv2.CfnApi
 	alarmTopic              awssns.CfnTopic
+	runtime                 *runtimeRefs
+	nfsSecurityGroup        awsec2.CfnSecurityGroup
 	fns                     map[string]awslambda.Function // by name ("sessions")
 	fnOrder                 []string                      // names, in template order
 }
@@ -59,9 +64,11 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	// No AWS::CDK::Metadata resource: nothing in the product reads it, and it would be the one
 	// resource without a SAM counterpart.
 	sp.AnalyticsReporting = jsii.Bool(false)
-	sp.Description = jsii.String(Description)
 	s := awscdk.NewStack(scope, jsii.String(id), &sp)
 	s.TemplateOptions().SetTemplateFormatVersion(jsii.String("2010-09-09"))
+	// Set on the template, not through StackProps.Description: the stack refuses descriptions
+	// over 512 characters (its message says 1024 bytes, CloudFormation's real limit).
+	s.TemplateOptions().SetDescription(jsii.String(Description))
 
 	r := &refs{root: props.Root, code: props.Code, fns: map[string]awslambda.Function{}}
 	if r.code == "" {
@@ -76,6 +83,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.auditorDLQ = newDeadLetterQueue(s, "AuditorDeadLetterQueue")
 	r.userPool = newUserPool(s, r.params)
 	r.webSocketAPI = newWebSocketAPI(s)
+	r.runtime = newRuntimeResources(s, r)
 
 	for _, f := range r.functions() {
 		r.fns[f.name] = newFunction(s, r, f)
@@ -85,6 +93,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	newWebSocketRoutes(s, r)
 	newStreamConsumers(s, r)
 	newScheduler(s, r)
+	newTaskStateChanges(s, r)
 	newAlarms(s, r)
 	newOutputs(s, r)
 	return s

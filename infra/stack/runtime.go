@@ -1,0 +1,305 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// The session runtime (docs/runtime.md): RuntimeFunction reads the main table's stream and runs
+// one ECS Fargate task per running session; TaskEventsFunction turns the cluster's task state
+// changes into observed session states. Then the tasks' network, cluster, roles, log group and
+// the EFS file system of persistent homes. Mostly L1: the L2 Vpc, Cluster and FileSystem make
+// subnets, NAT gateways, policies and security groups of their own, and template.yaml decides
+// each of those itself (see the comments there for why).
+
+type runtimeRefs struct {
+	cluster                   awsecs.CfnCluster
+	logGroup                  awslogs.CfnLogGroup
+	executionRole, taskRole   awsiam.Role
+	securityGroup             awsec2.CfnSecurityGroup
+	fileSystem                awsefs.CfnFileSystem
+	runtimeDLQ, taskEventsDLQ awssqs.CfnQueue
+	createNetwork             awscdk.CfnCondition
+	subnetA, subnetB, vpc     awscdk.CfnResource
+}
+
+func ifCondition(cond string, yes, no *string) *string {
+	return awscdk.Token_AsString(awscdk.Fn_ConditionIf(jsii.String(cond), yes, no), nil)
+}
+
+// newRuntimeResources creates what the runtime functions refer to.
+func newRuntimeResources(s awscdk.Stack, r *refs) *runtimeRefs {
+	p := r.params
+	rt := &runtimeRefs{}
+	rt.runtimeDLQ = newDeadLetterQueue(s, "RuntimeDeadLetterQueue")
+	rt.taskEventsDLQ = newDeadLetterQueue(s, "TaskEventsDeadLetterQueue")
+	rt.cluster = awsecs.NewCfnCluster(s, jsii.String("SessionCluster"), &awsecs.CfnClusterProps{
+		ClusterSettings: []any{&awsecs.CfnCluster_ClusterSettingsProperty{Name: jsii.String("containerInsights"), Value: jsii.String("disabled")}},
+	})
+	rt.logGroup = awslogs.NewCfnLogGroup(s, jsii.String("SessionLogGroup"), &awslogs.CfnLogGroupProps{
+		LogGroupName:    awscdk.Fn_Sub(jsii.String("/ecs/${AWS::StackName}/sessions"), nil),
+		RetentionInDays: p.LogRetentionDays.ValueAsNumber(),
+	})
+	rt.logGroup.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+
+	ecsTasks := func() awsiam.IPrincipal {
+		return awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil).WithConditions(&map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		})
+	}
+	// What ECS itself uses to start a session task: pull its image, write its logs.
+	rt.executionRole = awsiam.NewRole(s, jsii.String("SessionExecutionRole"), &awsiam.RoleProps{
+		Description: jsii.String("ECS task execution role of session tasks (image pull and logs only)"),
+		AssumedBy:   ecsTasks(),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"PullImagesWriteLogs": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+			Statements: &[]awsiam.PolicyStatement{
+				allow("EcrSignIn", []string{"ecr:GetAuthorizationToken"}, jsii.String("*")),
+				allow("PullAccountImages", []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
+					awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"), nil)),
+				allow("WriteSessionLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, rt.logGroup.AttrArn()),
+			},
+		})},
+	})
+	overrideID(rt.executionRole, "SessionExecutionRole")
+	// The session containers' own identity: the person in the session controls the container,
+	// so it may call nothing at all.
+	rt.taskRole = awsiam.NewRole(s, jsii.String("SessionTaskRole"), &awsiam.RoleProps{
+		Description: jsii.String("Task role of session containers (no permissions)"),
+		AssumedBy:   ecsTasks(),
+	})
+	overrideID(rt.taskRole, "SessionTaskRole")
+
+	newSessionNetwork(s, r, rt)
+
+	rt.fileSystem = awsefs.NewCfnFileSystem(s, jsii.String("SessionFileSystem"), &awsefs.CfnFileSystemProps{
+		Encrypted:       jsii.Bool(true),
+		PerformanceMode: jsii.String("generalPurpose"),
+		ThroughputMode:  jsii.String("elastic"),
+		LifecyclePolicies: []any{
+			&awsefs.CfnFileSystem_LifecyclePolicyProperty{TransitionToIa: jsii.String("AFTER_30_DAYS")},
+			&awsefs.CfnFileSystem_LifecyclePolicyProperty{TransitionToPrimaryStorageClass: jsii.String("AFTER_1_ACCESS")},
+		},
+		BackupPolicy: &awsefs.CfnFileSystem_BackupPolicyProperty{Status: jsii.String("ENABLED")},
+		FileSystemTags: &[]*awsefs.CfnFileSystem_ElasticFileSystemTagProperty{{
+			Key: jsii.String("Name"), Value: awscdk.Fn_Sub(jsii.String("${AWS::StackName}-homes"), nil),
+		}},
+	})
+	// People's files: keep them if the stack goes away.
+	rt.fileSystem.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	for _, m := range []struct {
+		id     string
+		subnet awscdk.CfnResource
+		param  string
+	}{{"SessionMountTargetA", rt.subnetA, "SessionSubnetId1"}, {"SessionMountTargetB", rt.subnetB, "SessionSubnetId2"}} {
+		mt := awsefs.NewCfnMountTarget(s, jsii.String(m.id), &awsefs.CfnMountTargetProps{
+			FileSystemId:   rt.fileSystem.Ref(),
+			SubnetId:       ifCondition("CreateSessionNetwork", m.subnet.Ref(), awscdk.Fn_Sub(jsii.String("${"+m.param+"}"), nil)),
+			SecurityGroups: &[]any{r.nfsSecurityGroup.Ref()},
+		})
+		// cfn-lint resolves the subnet parameter to its empty default, but that branch is only
+		// taken when SessionVpcId is set, and then the ExistingSessionNetwork rule requires it.
+		mt.AddMetadata(jsii.String("cfn-lint"), map[string]any{"config": map[string]any{"ignore_checks": []string{"W1031"}}})
+		// The same finding from CDK's own synth-time validation.
+		awscdk.Validations_Of(mt).Acknowledge(&awscdk.Acknowledgment{
+			Id:     jsii.String("CloudFormation-Validate::W1031"),
+			Reason: jsii.String("the subnet parameter is only used when SessionVpcId is set, and then the ExistingSessionNetwork rule requires it"),
+		})
+	}
+	return rt
+}
+
+// newSessionNetwork: a small public VPC (two subnets in two zones, an internet gateway, no NAT)
+// unless SessionVpcId names one; the session and NFS security groups in either.
+func newSessionNetwork(s awscdk.Stack, r *refs, rt *runtimeRefs) {
+	p := r.params
+	rt.createNetwork = awscdk.NewCfnCondition(s, jsii.String("CreateSessionNetwork"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(p.SessionVpcId.ValueAsString(), jsii.String("")),
+	})
+	conditional := func(res awscdk.CfnResource) awscdk.CfnResource {
+		res.CfnOptions().SetCondition(rt.createNetwork)
+		return res
+	}
+	nameTag := func(suffix string) *[]*awscdk.CfnTag {
+		return &[]*awscdk.CfnTag{{Key: jsii.String("Name"), Value: awscdk.Fn_Sub(jsii.String("${AWS::StackName}-sessions"+suffix), nil)}}
+	}
+	vpc := awsec2.NewCfnVPC(s, jsii.String("SessionVpc"), &awsec2.CfnVPCProps{
+		CidrBlock: jsii.String("10.80.0.0/16"), EnableDnsSupport: jsii.Bool(true), EnableDnsHostnames: jsii.Bool(true),
+		Tags: nameTag(""),
+	})
+	rt.vpc = conditional(vpc)
+	igw := conditional(awsec2.NewCfnInternetGateway(s, jsii.String("SessionInternetGateway"), &awsec2.CfnInternetGatewayProps{Tags: nameTag("")}))
+	attachment := conditional(awsec2.NewCfnVPCGatewayAttachment(s, jsii.String("SessionGatewayAttachment"), &awsec2.CfnVPCGatewayAttachmentProps{
+		VpcId: vpc.Ref(), InternetGatewayId: igw.Ref(),
+	}))
+	routes := conditional(awsec2.NewCfnRouteTable(s, jsii.String("SessionRouteTable"), &awsec2.CfnRouteTableProps{VpcId: vpc.Ref()}))
+	internet := conditional(awsec2.NewCfnRoute(s, jsii.String("SessionInternetRoute"), &awsec2.CfnRouteProps{
+		RouteTableId: routes.Ref(), DestinationCidrBlock: jsii.String("0.0.0.0/0"), GatewayId: igw.Ref(),
+	}))
+	internet.AddResourceDependency(attachment, nil)
+	subnet := func(id, cidr string, zone float64, suffix string) awscdk.CfnResource {
+		sn := conditional(awsec2.NewCfnSubnet(s, jsii.String(id), &awsec2.CfnSubnetProps{
+			VpcId: vpc.Ref(), CidrBlock: jsii.String(cidr),
+			AvailabilityZone: awscdk.Fn_Select(jsii.Number(zone), awscdk.Fn_GetAzs(jsii.String(""))),
+			// ECS gives a task its public IP (SessionAssignPublicIp); nothing else runs here.
+			MapPublicIpOnLaunch: jsii.Bool(false),
+			Tags:                nameTag(suffix),
+		}))
+		conditional(awsec2.NewCfnSubnetRouteTableAssociation(s, jsii.String(id+"Routes"), &awsec2.CfnSubnetRouteTableAssociationProps{
+			SubnetId: sn.Ref(), RouteTableId: routes.Ref(),
+		}))
+		return sn
+	}
+	rt.subnetA = subnet("SessionSubnetA", "10.80.0.0/20", 0, "-a")
+	rt.subnetB = subnet("SessionSubnetB", "10.80.16.0/20", 1, "-b")
+
+	vpcID := ifCondition("CreateSessionNetwork", vpc.Ref(), p.SessionVpcId.ValueAsString())
+	rt.securityGroup = awsec2.NewCfnSecurityGroup(s, jsii.String("SessionSecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		GroupDescription: jsii.String("StreamSpace session tasks (streaming port only)"),
+		VpcId:            vpcID,
+		SecurityGroupIngress: []any{&awsec2.CfnSecurityGroup_IngressProperty{
+			Description: jsii.String("Browsers reach the session's web client"),
+			IpProtocol:  jsii.String("tcp"),
+			FromPort:    p.StreamingPort.ValueAsNumber(), ToPort: p.StreamingPort.ValueAsNumber(),
+			CidrIp: p.StreamingIngressCidr.ValueAsString(),
+		}},
+	})
+	r.nfsSecurityGroup = awsec2.NewCfnSecurityGroup(s, jsii.String("SessionFileSystemSecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		GroupDescription: jsii.String("StreamSpace home file system (NFS from session tasks only)"),
+		VpcId:            vpcID,
+		SecurityGroupIngress: []any{&awsec2.CfnSecurityGroup_IngressProperty{
+			Description: jsii.String("NFS from session tasks"),
+			IpProtocol:  jsii.String("tcp"),
+			FromPort:    jsii.Number(2049), ToPort: jsii.Number(2049),
+			SourceSecurityGroupId: rt.securityGroup.Ref(),
+		}},
+	})
+}
+
+// runtimeFunction drives sessions towards their desired state with ECS tasks.
+func (r *refs) runtimeFunction() *function {
+	rt, p := r.runtime, r.params
+	taskDefinitions := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"), nil)
+	tasks := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${SessionCluster}/*"), nil)
+	withCondition := func(st awsiam.PolicyStatement, op, key string, value any) awsiam.PolicyStatement {
+		st.AddCondition(jsii.String(op), map[string]any{key: value})
+		return st
+	}
+	return &function{
+		name:           "runtime",
+		description:    "Drives sessions towards their desired state with ECS Fargate tasks (main table stream)",
+		timeout:        120,
+		streamConsumer: true,
+		env: map[string]*string{
+			"ECS_CLUSTER": rt.cluster.AttrArn(),
+			"ECS_SUBNETS": ifCondition("CreateSessionNetwork",
+				awscdk.Fn_Sub(jsii.String("${SessionSubnetA},${SessionSubnetB}"), nil),
+				awscdk.Fn_Sub(jsii.String("${SessionSubnetId1},${SessionSubnetId2}"), nil)),
+			"ECS_SECURITY_GROUP":     rt.securityGroup.Ref(),
+			"ECS_ASSIGN_PUBLIC_IP":   p.SessionAssignPublicIp.ValueAsString(),
+			"ECS_EXECUTION_ROLE_ARN": rt.executionRole.RoleArn(),
+			"ECS_TASK_ROLE_ARN":      rt.taskRole.RoleArn(),
+			"ECS_LOG_GROUP":          rt.logGroup.Ref(),
+			// Task definition families are <stack>-<template> (and <stack>-<template>-home-<user
+			// hash>); RunTask is allowed on exactly those.
+			"ECS_FAMILY_PREFIX":    awscdk.Aws_STACK_NAME(),
+			"ECS_CPU_ARCHITECTURE": p.SessionCpuArchitecture.ValueAsString(),
+			"EFS_FILE_SYSTEM_ID":   rt.fileSystem.Ref(),
+			"STREAMING_PORT":       p.StreamingPort.ValueAsString(),
+		},
+		policies: [][]awsiam.PolicyStatement{
+			tableAccess(dynamoCrudActions, r.main.TableArn()),
+			{
+				withCondition(allow("RunSessionTasks", []string{"ecs:RunTask"}, taskDefinitions), "ArnEquals", "ecs:cluster", rt.cluster.AttrArn()),
+				allow("StopSessionTasks", []string{"ecs:StopTask"}, tasks),
+				withCondition(allow("TagSessionTasksOnCreate", []string{"ecs:TagResource"}, tasks, taskDefinitions),
+					"StringEquals", "ecs:CreateAction", []string{"RunTask", "RegisterTaskDefinition"}),
+				allow("SessionTaskDefinitions", []string{"ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"}, jsii.String("*")),
+				withCondition(allow("PassSessionRoles", []string{"iam:PassRole"}, rt.executionRole.RoleArn(), rt.taskRole.RoleArn()),
+					"StringEquals", "iam:PassedToService", "ecs-tasks.amazonaws.com"),
+				allow("CreateHomeAccessPoints", []string{"elasticfilesystem:CreateAccessPoint"}, rt.fileSystem.AttrArn()),
+			},
+			// SAM adds this one for the event source's on-failure destination.
+			{allow("", []string{"sqs:SendMessage"}, rt.runtimeDLQ.AttrArn())},
+		},
+	}
+}
+
+// taskEventsFunction records ECS task state changes of session tasks.
+func (r *refs) taskEventsFunction() *function {
+	rt := r.runtime
+	return &function{
+		name:        "taskevents",
+		description: "Records ECS task state changes of session tasks as observed session states",
+		env: map[string]*string{
+			"ECS_CLUSTER":          rt.cluster.AttrArn(),
+			"ECS_ASSIGN_PUBLIC_IP": r.params.SessionAssignPublicIp.ValueAsString(),
+			"STREAMING_PORT":       r.params.StreamingPort.ValueAsString(),
+		},
+		// An event that fails is retried by Lambda twice, then parked.
+		async: &awslambda.CfnEventInvokeConfigProps{
+			MaximumRetryAttempts:     jsii.Number(2),
+			MaximumEventAgeInSeconds: jsii.Number(3600),
+			DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+				OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: rt.taskEventsDLQ.AttrArn()},
+			},
+		},
+		policies: [][]awsiam.PolicyStatement{
+			// SAM adds this one for the on-failure destination of asynchronous invocations.
+			{allow("", []string{"sqs:SendMessage"}, rt.taskEventsDLQ.AttrArn())},
+			tableAccess(dynamoCrudActions, r.main.TableArn()),
+			// EC2 Describe* actions support no resource-level permissions.
+			{allow("FindTaskPublicAddresses", []string{"ec2:DescribeNetworkInterfaces"}, jsii.String("*"))},
+		},
+	}
+}
+
+// newTaskStateChanges sends this cluster's tasks reaching RUNNING or STOPPED to
+// TaskEventsFunction (EventBridge retries, then parks them in the dead-letter queue, which
+// only this rule may write to).
+func newTaskStateChanges(s awscdk.Stack, r *refs) {
+	rt, fn := r.runtime, r.fn("taskevents")
+	rule := awsevents.NewCfnRule(s, jsii.String("TaskStateChangeRule"), &awsevents.CfnRuleProps{
+		Description: jsii.String("ECS task state changes of the session cluster, to TaskEventsFunction"),
+		State:       jsii.String("ENABLED"),
+		EventPattern: map[string]any{
+			"source":      []string{"aws.ecs"},
+			"detail-type": []string{"ECS Task State Change"},
+			"detail": map[string]any{
+				"clusterArn": []any{rt.cluster.AttrArn()},
+				"lastStatus": []string{"RUNNING", "STOPPED"},
+			},
+		},
+		Targets: []any{&awsevents.CfnRule_TargetProperty{
+			Id:  jsii.String("TaskEventsFunction"),
+			Arn: fn.FunctionArn(),
+			RetryPolicy: &awsevents.CfnRule_RetryPolicyProperty{
+				MaximumRetryAttempts: jsii.Number(8), MaximumEventAgeInSeconds: jsii.Number(3600),
+			},
+			DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: rt.taskEventsDLQ.AttrArn()},
+		}},
+	})
+	awslambda.NewCfnPermission(s, jsii.String("TaskEventsFunctionRulePermission"), &awslambda.CfnPermissionProps{
+		Action: jsii.String("lambda:InvokeFunction"), FunctionName: fn.FunctionName(),
+		Principal: jsii.String("events.amazonaws.com"), SourceArn: rule.AttrArn(),
+	})
+	awssqs.NewCfnQueuePolicy(s, jsii.String("TaskEventsDeadLetterQueuePolicy"), &awssqs.CfnQueuePolicyProps{
+		Queues: jsii.Strings(*rt.taskEventsDLQ.Ref()),
+		PolicyDocument: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("TaskStateChangeRuleDeadLetters"),
+				Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+				Actions:    jsii.Strings("sqs:SendMessage"),
+				Resources:  &[]*string{rt.taskEventsDLQ.AttrArn()},
+				Conditions: &map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": rule.AttrArn()}},
+			}),
+		}}),
+	})
+}

@@ -1,0 +1,216 @@
+package stack
+
+import (
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"streamspace/internal/ddb"
+	"streamspace/internal/routes"
+)
+
+// CDK assertions on the synthesized stack: what the app itself promises, independent of the
+// SAM template (parity_test.go compares the two).
+
+type obj = map[string]any
+
+// functionNames are the product's functions: one per HTTP area of routes.go, then the
+// authorizer, the WebSocket handler, the stream consumers, the scheduler and the task-events
+// handler.
+func functionNames() []string {
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "scheduler", "runtime", "taskevents")
+}
+
+func TestFunctions(t *testing.T) {
+	names := functionNames()
+	must(t, "function count", func() {
+		synthed.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(names)))
+	})
+	must(t, "every function: Go on provided.al2023, arm64, bootstrap, traced", func() {
+		synthed.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), obj{
+			"Runtime":       "provided.al2023",
+			"Architectures": []any{"arm64"},
+			"Handler":       "bootstrap",
+			"TracingConfig": obj{"Mode": "Active"},
+		})
+	})
+	for _, name := range names {
+		id := logicalID(name)
+		must(t, id+" is built from functions/"+name, func() {
+			synthed.HasResource(jsii.String("AWS::Lambda::Function"), obj{
+				"Metadata": obj{SourceMetadataKey: "functions/" + name},
+				"Properties": assertions.Match_ObjectLike(&obj{
+					"Role":          obj{"Fn::GetAtt": []any{id + "Role", "Arn"}},
+					"LoggingConfig": obj{"LogGroup": obj{"Ref": stem(name) + "LogGroup"}},
+					"Environment": obj{"Variables": assertions.Match_ObjectLike(&obj{
+						"TABLE_NAME":             obj{"Ref": ddb.MainLogicalID},
+						"CONNECTIONS_TABLE_NAME": obj{"Ref": ddb.ConnLogicalID},
+						"AUDIT_TABLE_NAME":       obj{"Ref": ddb.AuditLogicalID},
+					})},
+				}),
+			})
+		})
+	}
+	// Only the stream consumers wait for a minute; the notifier fans out, so it gets more memory.
+	must(t, "notifier size", func() {
+		synthed.HasResourceProperties(jsii.String("AWS::Lambda::Function"), obj{
+			"Description": assertions.Match_StringLikeRegexp(jsii.String("^Derives events")), "MemorySize": 512, "Timeout": 60,
+		})
+	})
+}
+
+// TestTables: the tables are internal/ddb's definitions (the same the local stack creates).
+func TestTables(t *testing.T) {
+	must(t, "table count", func() {
+		synthed.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(len(ddb.AllTables)))
+	})
+	for _, def := range ddb.AllTables {
+		var gsis []any
+		for _, g := range def.GSIs {
+			gsis = append(gsis, obj{
+				"IndexName":  g,
+				"KeySchema":  []any{obj{"AttributeName": g + "PK", "KeyType": "HASH"}, obj{"AttributeName": g + "SK", "KeyType": "RANGE"}},
+				"Projection": obj{"ProjectionType": "ALL"},
+			})
+		}
+		stream := assertions.Match_Absent()
+		if def.Stream {
+			stream = assertions.Match_ObjectEquals(&obj{"StreamViewType": string(ddb.StreamViewType)})
+		}
+		deletion := "Delete"
+		if retainedTables[def.LogicalID] {
+			deletion = "Retain"
+		}
+		props := obj{
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"KeySchema":                        []any{obj{"AttributeName": ddb.PK, "KeyType": "HASH"}, obj{"AttributeName": ddb.SK, "KeyType": "RANGE"}},
+			"GlobalSecondaryIndexes":           assertions.Match_ArrayEquals(&gsis),
+			"StreamSpecification":              stream,
+			"TimeToLiveSpecification":          obj{"AttributeName": ddb.TTLAttribute, "Enabled": true},
+			"PointInTimeRecoverySpecification": obj{"PointInTimeRecoveryEnabled": true},
+			"SSESpecification":                 obj{"SSEEnabled": true},
+		}
+		must(t, def.LogicalID, func() {
+			found := synthed.FindResources(jsii.String("AWS::DynamoDB::Table"), obj{
+				"Properties": props, "DeletionPolicy": deletion, "UpdateReplacePolicy": deletion,
+			})
+			if _, ok := (*found)[def.LogicalID]; !ok {
+				t.Errorf("no table %s with %v (DeletionPolicy %s)", def.LogicalID, props, deletion)
+			}
+		})
+	}
+}
+
+// TestHTTPRoutes: one route per entry of routes.All, on the function of its area, with the
+// Lambda authorizer unless public; nothing else.
+func TestHTTPRoutes(t *testing.T) {
+	routeKeys := map[string]bool{}
+	for _, r := range routes.All {
+		routeKeys[r.Key()] = true
+		auth := obj{"AuthorizationType": "CUSTOM", "AuthorizerId": obj{"Ref": assertions.Match_AnyValue()}}
+		if r.Public {
+			auth = obj{"AuthorizationType": "NONE", "AuthorizerId": assertions.Match_Absent()}
+		}
+		props := obj{"ApiId": obj{"Ref": "HttpApi"}, "RouteKey": r.Key()}
+		for k, v := range auth {
+			props[k] = v
+		}
+		must(t, r.Key(), func() { synthed.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), props) })
+	}
+	found := synthed.FindResources(jsii.String("AWS::ApiGatewayV2::Route"), obj{"Properties": obj{"ApiId": obj{"Ref": "HttpApi"}}})
+	if len(*found) != len(routeKeys) {
+		t.Errorf("HttpApi has %d routes, routes.All %d", len(*found), len(routeKeys))
+	}
+	must(t, "authorizer: every request, no cache, simple responses", func() {
+		synthed.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), obj{
+			"ApiId": obj{"Ref": "HttpApi"}, "AuthorizerType": "REQUEST", "AuthorizerResultTtlInSeconds": 0,
+			"EnableSimpleResponses": true, "AuthorizerPayloadFormatVersion": "2.0", "IdentitySource": []any{},
+		})
+	})
+}
+
+func TestWebSocketRoutes(t *testing.T) {
+	for key, auth := range map[string]string{"$connect": "CUSTOM", "$disconnect": "NONE", "$default": "NONE"} {
+		must(t, key, func() {
+			synthed.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Route"), obj{
+				"ApiId": obj{"Ref": "WebSocketApi"}, "RouteKey": key, "AuthorizationType": auth,
+				"Target": obj{"Fn::Sub": "integrations/${WebSocketIntegration}"},
+			})
+		})
+	}
+}
+
+// TestStreamConsumers: the notifier, the auditor and the runtime read MainTable's stream with
+// the same failure handling, each parking what fails in its own queue; the runtime takes small
+// batches of session items only.
+func TestStreamConsumers(t *testing.T) {
+	must(t, "mapping count", func() {
+		synthed.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(3))
+	})
+	sessionItems := `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]},"SK":{"S":["META"]}}}}`
+	for _, c := range []struct {
+		fn, dlq  string
+		batch    int
+		parallel any
+		filter   any
+	}{
+		{"NotifierFunction", "NotifierDeadLetterQueue", 100, assertions.Match_Absent(), assertions.Match_Absent()},
+		{"AuditorFunction", "AuditorDeadLetterQueue", 100, assertions.Match_Absent(), assertions.Match_Absent()},
+		{"RuntimeFunction", "RuntimeDeadLetterQueue", 10, 5, obj{"Filters": []any{obj{"Pattern": sessionItems}}}},
+	} {
+		must(t, c.fn, func() {
+			synthed.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj{
+				"FunctionName":               obj{"Ref": c.fn},
+				"EventSourceArn":             obj{"Fn::GetAtt": []any{ddb.MainLogicalID, "StreamArn"}},
+				"BatchSize":                  c.batch,
+				"ParallelizationFactor":      c.parallel,
+				"FilterCriteria":             c.filter,
+				"BisectBatchOnFunctionError": true,
+				"MaximumRetryAttempts":       5,
+				"MaximumRecordAgeInSeconds":  3600,
+				"FunctionResponseTypes":      []any{"ReportBatchItemFailures"},
+				"DestinationConfig":          obj{"OnFailure": obj{"Destination": obj{"Fn::GetAtt": []any{c.dlq, "Arn"}}}},
+			})
+		})
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	must(t, "once a minute", func() {
+		synthed.HasResourceProperties(jsii.String("AWS::Events::Rule"), obj{
+			"ScheduleExpression": "rate(1 minute)", "State": "ENABLED",
+			"Targets": []any{assertions.Match_ObjectLike(&obj{"Arn": obj{"Fn::GetAtt": []any{"SchedulerFunction", "Arn"}}})},
+		})
+	})
+	must(t, "a failed tick is not retried", func() {
+		synthed.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), obj{
+			"FunctionName": obj{"Ref": "SchedulerFunction"}, "MaximumRetryAttempts": 0,
+		})
+	})
+}
+
+// TestGrantsAreExplicit: every grant is a role's inline policy declared in this package; no L2
+// construct added a policy resource or a resource policy of its own (the one queue policy is
+// the task-events dead-letter queue's, written out in runtime.go).
+func TestGrantsAreExplicit(t *testing.T) {
+	for _, typ := range []string{"AWS::IAM::Policy", "AWS::DynamoDB::ResourcePolicy", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"} {
+		want := map[string]string{"AWS::S3::BucketPolicy": "RecordingsBucketPolicy", "AWS::SQS::QueuePolicy": "TaskEventsDeadLetterQueuePolicy"}[typ]
+		var got []string
+		for id := range *synthed.FindResources(jsii.String(typ), obj{}) {
+			got = append(got, id)
+		}
+		if (want == "" && len(got) > 0) || (want != "" && (len(got) != 1 || got[0] != want)) {
+			t.Errorf("%s resources: %v, want %q only", typ, got, want)
+		}
+	}
+	// One role per function, plus the session tasks' execution and task roles.
+	must(t, "roles", func() {
+		synthed.ResourceCountIs(jsii.String("AWS::IAM::Role"), jsii.Number(len(functionNames())+2))
+	})
+}
+
+// TestNoCDKMetadata: no resource without a SAM counterpart.
+func TestNoCDKMetadata(t *testing.T) {
+	must(t, "AWS::CDK::Metadata", func() { synthed.ResourceCountIs(jsii.String("AWS::CDK::Metadata"), jsii.Number(0)) })
+}
