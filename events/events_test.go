@@ -40,6 +40,7 @@ const (
 	kindAuthWS     = "APIGatewayCustomAuthorizerRequestTypeRequest"
 	kindWebSocket  = "APIGatewayWebsocketProxyRequest"
 	kindDynamoDB   = "DynamoDBEvent"
+	kindCloudWatch = "CloudWatchEvent"
 	tokenSentinel  = "REPLACE_WITH_TOKEN"
 	sampleConnID   = "L0SM9cOFvHcCIhw="
 	sampleOwner    = "alice"
@@ -84,6 +85,10 @@ var samples = []sample{
 	{file: "notifier-session-state-changed.json", function: "notifier", kind: kindDynamoDB},
 	{file: "auditor-session-state-changed.json", function: "auditor", kind: kindDynamoDB},
 	{file: "activity-list.json", function: "activity", kind: kindHTTP},
+	{file: "taskevents-running.json", function: "taskevents", kind: kindCloudWatch},
+	{file: "taskevents-stopped-hibernated.json", function: "taskevents", kind: kindCloudWatch},
+	{file: "taskevents-stopped-cannot-pull.json", function: "taskevents", kind: kindCloudWatch},
+	{file: "taskevents-stopped-exited.json", function: "taskevents", kind: kindCloudWatch},
 }
 
 func target(kind string) any {
@@ -98,6 +103,8 @@ func target(kind string) any {
 		return &events.APIGatewayWebsocketProxyRequest{}
 	case kindDynamoDB:
 		return &events.DynamoDBEvent{}
+	case kindCloudWatch:
+		return &events.CloudWatchEvent{}
 	}
 	panic("unknown kind " + kind)
 }

@@ -1,0 +1,341 @@
+package ecs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/runtime"
+	"streamspace/internal/sessions"
+	"streamspace/internal/testenv"
+)
+
+// The recorded samples (events/taskevents-*.json) name this session and cluster.
+const (
+	sampleSession = "sess_01jd3k7q8m9n0p1r2s3t4v5w6x"
+	sampleCluster = "arn:aws:ecs:us-east-1:123456789012:cluster/streamspace-SessionCluster-Xk2vQ7pLm3Rt"
+	sampleTask    = "arn:aws:ecs:us-east-1:123456789012:task/streamspace-SessionCluster-Xk2vQ7pLm3Rt/0f4e5c0ab8d94f1c9b2a7d3e6c1f8a90"
+	otherTask     = "arn:aws:ecs:us-east-1:123456789012:task/streamspace-SessionCluster-Xk2vQ7pLm3Rt/99999999999999999999999999999999"
+	samplePublic  = "203.0.113.25"
+)
+
+// sample reads a recorded event with its session rewritten to id.
+func sample(t *testing.T, file, id string) lambdaevents.CloudWatchEvent {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "events", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte(sampleSession)) {
+		t.Fatalf("%s does not name %s", file, sampleSession)
+	}
+	raw = bytes.ReplaceAll(raw, []byte(sampleSession), []byte(id))
+	var ev lambdaevents.CloudWatchEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// taskOf is the task a sample is about.
+func taskOf(t *testing.T, ev lambdaevents.CloudWatchEvent) string {
+	var d TaskDetail
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.TaskArn
+}
+
+// fixedIPs is the public address of every task (the EC2 lookup has its own test, on moto).
+type fixedIPs string
+
+func (f fixedIPs) PublicIP(context.Context, string) (string, error) { return string(f), nil }
+
+type harness struct {
+	t   *testing.T
+	env *testenv.Env
+	h   *TaskEvents
+	ctx context.Context
+}
+
+func newHarness(t *testing.T) *harness {
+	env := testenv.Start(t)
+	h := &TaskEvents{Sessions: env.App.Sessions(), Cluster: sampleCluster, Port: DefaultPort, PublicIPs: fixedIPs(samplePublic)}
+	return &harness{t: t, env: env, h: h, ctx: testCtx(t)}
+}
+
+var alice = auth.Caller{UserID: "alice", Role: auth.RoleUser}
+
+// session creates a session and records what the reconciler would have: the action asked of the
+// driver and the task it started.
+func (x *harness) session(action, handle string) sessions.Session {
+	x.t.Helper()
+	se, _, err := x.env.App.Sessions().Create(x.ctx, alice, sessions.CreateInput{TemplateName: "firefox-browser"}, "")
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	x.record(se.ID, action, handle, nil)
+	return x.get(se.ID)
+}
+
+func (x *harness) record(id, action, handle string, rep *sessions.StatusReport) {
+	x.t.Helper()
+	rt := sessions.Runtime{Action: action, Handle: handle, ControlSecret: "k3Jx9aQe", ViewSecret: "Vw7tR2mB"}
+	if _, err := x.env.App.Sessions().ApplyRuntime(runtime.WithActor(x.ctx), runtime.Caller, id, sessions.RuntimeUpdate{Runtime: rt, Report: rep}); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+func (x *harness) get(id string) sessions.Session {
+	x.t.Helper()
+	se, err := x.env.App.SessionStore().Get(x.ctx, id)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return se
+}
+
+func (x *harness) desire(id, state string) {
+	x.t.Helper()
+	if _, err := x.env.App.Sessions().Patch(x.ctx, alice, id, sessions.PatchInput{DesiredState: &state}, nil); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+func (x *harness) deliver(file, id string) error {
+	return x.h.Handle(x.ctx, sample(x.t, file, id))
+}
+
+// A session's task: RUNNING makes it running with the URL of the task's streaming port;
+// redelivery changes nothing; after a hibernate, STOPPED makes it hibernated; a late RUNNING
+// of the same task does not bring it back.
+func TestTaskEventsRunAndHibernate(t *testing.T) {
+	x := newHarness(t)
+	se := x.session(sessions.ActionStart, sampleTask)
+	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := x.get(se.ID)
+	if got.State != sessions.StateRunning || got.URL != "http://"+samplePublic+":3000/" {
+		t.Fatalf("after RUNNING: %s %q, want running at http://%s:3000/", got.State, got.URL, samplePublic)
+	}
+	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
+		t.Fatal(err)
+	}
+	if again := x.get(se.ID); again.Version != got.Version {
+		t.Errorf("a redelivered RUNNING wrote the session (version %d → %d)", got.Version, again.Version)
+	}
+
+	x.desire(se.ID, sessions.StateHibernated)
+	x.record(se.ID, sessions.ActionHibernate, sampleTask, nil) // the reconciler stopped the task
+	if err := x.deliver("taskevents-stopped-hibernated.json", se.ID); err != nil {
+		t.Fatal(err)
+	}
+	got = x.get(se.ID)
+	if got.State != sessions.StateHibernated || got.URL != "" || got.Error != "" {
+		t.Fatalf("after STOPPED: %s %q %q, want hibernated without URL", got.State, got.URL, got.Error)
+	}
+	for _, f := range []string{"taskevents-running.json", "taskevents-stopped-hibernated.json"} {
+		if err := x.deliver(f, se.ID); err != nil {
+			t.Fatalf("%s late: %v", f, err)
+		}
+		if late := x.get(se.ID); late.State != sessions.StateHibernated || late.Version != got.Version {
+			t.Errorf("%s delivered late: %s (version %d → %d), want hibernated unchanged", f, late.State, got.Version, late.Version)
+		}
+	}
+}
+
+// A task that stops while the session waits for it (or runs on it) fails the session with the
+// reason in words.
+func TestTaskEventsFailures(t *testing.T) {
+	x := newHarness(t)
+	cases := []struct {
+		file    string
+		running bool // the session had been reported running first
+		want    string
+	}{
+		{"taskevents-stopped-cannot-pull.json", false, "the session's image could not be downloaded: it may not exist, or its registry refused the download (CannotPullContainerError"},
+		{"taskevents-stopped-exited.json", true, "the session's program ended (exit code 1)"},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			task := taskOf(t, sample(t, c.file, sampleSession))
+			se := x.session(sessions.ActionStart, task)
+			if c.running {
+				x.record(se.ID, sessions.ActionStart, task, &sessions.StatusReport{State: sessions.StateRunning, URL: "http://10.80.5.119:3000/"})
+			}
+			if err := x.deliver(c.file, se.ID); err != nil {
+				t.Fatal(err)
+			}
+			got := x.get(se.ID)
+			if got.State != sessions.StateFailed || !strings.HasPrefix(got.Error, c.want) {
+				t.Errorf("session %s %q, want failed with %q", got.State, got.Error, c.want)
+			}
+			if err := x.deliver(c.file, se.ID); err != nil || x.get(se.ID).Version != got.Version {
+				t.Errorf("redelivered: %v, version %d → %d; want nothing written", err, got.Version, x.get(se.ID).Version)
+			}
+		})
+	}
+}
+
+// Events that are not about the session's current task change nothing.
+func TestTaskEventsIgnoreWhatIsNotCurrent(t *testing.T) {
+	x := newHarness(t)
+
+	// The task of an earlier start (a wake has started another one since).
+	se := x.session(sessions.ActionStart, otherTask)
+	x.record(se.ID, sessions.ActionStart, otherTask, &sessions.StatusReport{State: sessions.StateRunning, URL: "http://198.51.100.7:3000/"})
+	before := x.get(se.ID)
+	for _, f := range []string{"taskevents-stopped-exited.json", "taskevents-stopped-hibernated.json", "taskevents-running.json"} {
+		if err := x.deliver(f, se.ID); err != nil {
+			t.Errorf("%s of a stale task: %v", f, err)
+		}
+	}
+	if after := x.get(se.ID); after.Version != before.Version || after.State != sessions.StateRunning {
+		t.Errorf("stale task events changed the session: %s version %d → %d", after.State, before.Version, after.Version)
+	}
+
+	// A terminated session's task stopping.
+	term := x.session(sessions.ActionStart, sampleTask)
+	if _, err := x.env.App.Sessions().Delete(x.ctx, alice, term.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	x.record(term.ID, sessions.ActionTerminate, sampleTask, nil)
+	before = x.get(term.ID)
+	if err := x.deliver("taskevents-stopped-hibernated.json", term.ID); err != nil {
+		t.Fatal(err)
+	}
+	if after := x.get(term.ID); after.Version != before.Version || after.State != sessions.StateTerminated {
+		t.Errorf("STOPPED after terminate: %s version %d → %d, want terminated unchanged", after.State, before.Version, after.Version)
+	}
+
+	// Another cluster, a task no session started, a session that does not exist.
+	before = x.get(se.ID)
+	ev := sample(t, "taskevents-running.json", se.ID)
+	ev.Detail = bytes.ReplaceAll(ev.Detail, []byte(sampleCluster), []byte("arn:aws:ecs:us-east-1:123456789012:cluster/other"))
+	if err := x.h.Handle(x.ctx, ev); err != nil {
+		t.Errorf("another cluster: %v", err)
+	}
+	ev = sample(t, "taskevents-running.json", "ecs-svc/1234567890")
+	if err := x.h.Handle(x.ctx, ev); err != nil {
+		t.Errorf("not a session task: %v", err)
+	}
+	if err := x.deliver("taskevents-running.json", "sess_01jd0000000000000000000000"); err != nil {
+		t.Errorf("unknown session: %v", err)
+	}
+	if after := x.get(se.ID); after.Version != before.Version {
+		t.Errorf("foreign events changed the session (version %d → %d)", before.Version, after.Version)
+	}
+}
+
+// A RUNNING task the session has not recorded yet (the runtime's write is still to come) is
+// retried, not dropped: otherwise the session would wait forever.
+func TestTaskEventsRetryAStartNotRecordedYet(t *testing.T) {
+	x := newHarness(t)
+	se := x.session(sessions.ActionStart, "") // RunTask answered, its handle not written yet
+	err := x.deliver("taskevents-running.json", se.ID)
+	if !errors.Is(err, ErrNotRecordedYet) {
+		t.Fatalf("error %v, want ErrNotRecordedYet", err)
+	}
+	x.record(se.ID, sessions.ActionStart, sampleTask, nil) // the runtime catches up
+	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.get(se.ID); got.State != sessions.StateRunning {
+		t.Errorf("after the retry: %s, want running", got.State)
+	}
+}
+
+// Without public addresses the URL points at the task's private address from the event.
+func TestTaskEventsPrivateAddress(t *testing.T) {
+	x := newHarness(t)
+	x.h.PublicIPs = nil
+	se := x.session(sessions.ActionStart, sampleTask)
+	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.get(se.ID); got.URL != "http://10.80.3.47:3000/" {
+		t.Errorf("URL %q, want the private address http://10.80.3.47:3000/", got.URL)
+	}
+}
+
+// The public IP comes from the task's network interface (EC2), here on the emulator.
+func TestEC2AddressesFindThePublicIP(t *testing.T) {
+	w := newWorld(t)
+	ctx := testCtx(t)
+	eni, err := w.EC2.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.Cfg.Subnets[0]),
+		Groups: []string{w.Cfg.SecurityGroup}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(eni.NetworkInterface.NetworkInterfaceId)
+	a := EC2Addresses{EC2: w.EC2}
+	if ip, err := a.PublicIP(ctx, id); err != nil || ip != "" {
+		t.Errorf("before an address: %q %v, want none yet", ip, err)
+	}
+	addr, err := w.EC2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.EC2.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: addr.AllocationId, NetworkInterfaceId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	if ip, err := a.PublicIP(ctx, id); err != nil || ip != aws.ToString(addr.PublicIp) {
+		t.Errorf("public IP %q %v, want %s", ip, err, aws.ToString(addr.PublicIp))
+	}
+	if _, err := a.PublicIP(ctx, "eni-00000000000000000"); err == nil {
+		t.Error("unknown interface: no error")
+	}
+}
+
+// StoppedReason words every stop a person may meet.
+func TestStoppedReasons(t *testing.T) {
+	exit := func(n int) *int { return &n }
+	type ctr = struct {
+		Name       string `json:"name"`
+		Image      string `json:"image"`
+		LastStatus string `json:"lastStatus"`
+		Reason     string `json:"reason"`
+		ExitCode   *int   `json:"exitCode"`
+	}
+	cases := []struct {
+		detail TaskDetail
+		want   string
+	}{
+		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "ResourceInitializationError: failed to invoke EFS utils commands to set up EFS volumes: stderr: mount.nfs4: access denied"},
+			"the session's home folder could not be attached (ResourceInitializationError"},
+		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed"},
+			"the session's task could not be prepared"},
+		{TaskDetail{StopCode: "EssentialContainerExited", StoppedReason: "Essential container in task exited",
+			Containers: []ctr{{Name: "session", Reason: "OutOfMemoryError: Container killed due to memory usage", ExitCode: exit(137)}}},
+			"the session ran out of memory"},
+		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "CannotStartContainerError: Error response from daemon: failed to create shim task"},
+			"the session's program could not be started"},
+		{TaskDetail{StopCode: "UserInitiated", StoppedReason: "Task stopped by an administrator"},
+			"the session's task was stopped outside StreamSpace (Task stopped by an administrator)"},
+		{TaskDetail{StopCode: "SpotInterruption"}, "AWS reclaimed the capacity"},
+		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "Timeout waiting for network interface provisioning to complete."},
+			"the session could not start (Timeout waiting"},
+		{TaskDetail{StoppedReason: strings.Repeat("x", 2000)}, "the session stopped unexpectedly ("},
+	}
+	for _, c := range cases {
+		got := StoppedReason(c.detail)
+		if !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s / %.60s: %q, want it to start with %q", c.detail.StopCode, c.detail.StoppedReason, got, c.want)
+		}
+		if len(got) > 1024 {
+			t.Errorf("reason of %d characters; a session error holds 1024", len(got))
+		}
+	}
+}
