@@ -24,29 +24,39 @@ const (
 // TaskDetail is the part of an ECS task state change's detail the handler reads (the detail is
 // the Task of DescribeTasks, with ISO timestamps).
 type TaskDetail struct {
-	TaskArn       string `json:"taskArn"`
-	ClusterArn    string `json:"clusterArn"`
-	LastStatus    string `json:"lastStatus"`
-	DesiredStatus string `json:"desiredStatus"`
-	StartedBy     string `json:"startedBy"`
-	StopCode      string `json:"stopCode"`
-	StoppedReason string `json:"stoppedReason"`
-	Version       int64  `json:"version"`
-	Attachments   []struct {
-		Type    string `json:"type"`
-		Status  string `json:"status"`
-		Details []struct {
-			Name  string `json:"name"`
-			Value string `json:"value"`
-		} `json:"details"`
-	} `json:"attachments"`
-	Containers []struct {
-		Name       string `json:"name"`
-		Image      string `json:"image"`
-		LastStatus string `json:"lastStatus"`
-		Reason     string `json:"reason"`
-		ExitCode   *int   `json:"exitCode"`
-	} `json:"containers"`
+	TaskArn       string       `json:"taskArn"`
+	ClusterArn    string       `json:"clusterArn"`
+	LastStatus    string       `json:"lastStatus"`
+	DesiredStatus string       `json:"desiredStatus"`
+	StartedBy     string       `json:"startedBy"`
+	StopCode      string       `json:"stopCode"`
+	StoppedReason string       `json:"stoppedReason"`
+	Version       int64        `json:"version"`
+	Attachments   []Attachment `json:"attachments"`
+	Containers    []Container  `json:"containers"`
+}
+
+// Attachment is a task's network interface ("eni") with its details (subnetId,
+// networkInterfaceId, privateIPv4Address…).
+type Attachment struct {
+	Type    string      `json:"type"`
+	Status  string      `json:"status"`
+	Details []NameValue `json:"details"`
+}
+
+// NameValue is one detail of an attachment.
+type NameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Container is a task's container as the event shows it.
+type Container struct {
+	Name       string `json:"name"`
+	Image      string `json:"image"`
+	LastStatus string `json:"lastStatus"`
+	Reason     string `json:"reason"`
+	ExitCode   *int   `json:"exitCode"`
 }
 
 // eni returns a detail of the task's network interface attachment (networkInterfaceId,

@@ -302,13 +302,7 @@ func TestEC2AddressesFindThePublicIP(t *testing.T) {
 // StoppedReason words every stop a person may meet.
 func TestStoppedReasons(t *testing.T) {
 	exit := func(n int) *int { return &n }
-	type ctr = struct {
-		Name       string `json:"name"`
-		Image      string `json:"image"`
-		LastStatus string `json:"lastStatus"`
-		Reason     string `json:"reason"`
-		ExitCode   *int   `json:"exitCode"`
-	}
+	type ctr = Container
 	cases := []struct {
 		detail TaskDetail
 		want   string
