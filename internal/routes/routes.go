@@ -65,6 +65,7 @@ const v1 = "/api/v1"
 var All = []Route{
 	{Function: FnMeta, Method: "GET", Path: v1 + "/health", Public: true},
 	{Function: FnMeta, Method: "GET", Path: v1 + "/version", Public: true},
+	{Function: FnMeta, Method: "GET", Path: v1 + "/openapi.json", Public: true},
 
 	{Function: FnUsers, Method: "GET", Path: v1 + "/users/me", Scope: ScopeUsersRead},
 	{Function: FnUsers, Method: "GET", Path: v1 + "/users", Scope: ScopeUsersRead},

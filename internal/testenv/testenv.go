@@ -154,18 +154,22 @@ func (r Response) Decode(t testing.TB, v any) {
 var client = &http.Client{Timeout: 30 * time.Second}
 
 // Do sends a request to the HTTP API. body may be nil, a string (sent raw) or a value (JSON).
+// Every exchange is checked against the OpenAPI document (checkContract).
 func (e *Env) Do(method, path, token string, body any, headers ...string) Response {
 	e.T.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
+		raw, _ = json.Marshal(b)
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, e.HTTPURL+path, rd)
 	if err != nil {
@@ -186,7 +190,9 @@ func (e *Env) Do(method, path, token string, body any, headers ...string) Respon
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	out := Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	e.checkContract(method, path, req.Header, raw, out)
+	return out
 }
 
 // Want fails the test unless the response has the status.

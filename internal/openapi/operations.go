@@ -1,0 +1,227 @@
+package openapi
+
+import (
+	"streamspace/internal/access"
+	"streamspace/internal/activity"
+)
+
+// op documents one route of the route table: what it takes and what it answers. Every route
+// must have one (Build fails otherwise), and every op must be a route. The errors every route
+// can give are added by Build (see defaultErrors); errs lists the route's own.
+type op struct {
+	id, tag, summary, desc string
+	query                  []param
+	headers                []string // request header parameters (components.parameters)
+	body                   string   // request body component; "" = none
+	bodyOptional           bool
+	ok                     []reply
+	errs                   []int
+}
+
+// reply is one success response.
+type reply struct {
+	status  int
+	schema  string // "" = no content
+	headers []string
+	desc    string
+}
+
+type param struct {
+	name string
+	s    schema
+	desc string
+}
+
+func limit(def, lo, hi int) param {
+	return param{"limit", schema{"type": "integer", "minimum": lo, "maximum": hi, "default": def},
+		"page size; out of range is 400, never silently replaced"}
+}
+
+var cursor = param{"cursor", schema{"type": "string", "maxLength": 2048}, "opaque nextCursor of the previous page of the same listing; anything else is 400"}
+
+func text(name string, max int, desc string) param {
+	return param{name, schema{"type": "string", "maxLength": max}, desc}
+}
+
+var stateParam = param{"state", schema{"type": "string", "enum": states}, "only sessions in this state"}
+
+var activityQuery = []param{limit(100, 1, 500), cursor,
+	{"eventType", schema{"type": "string", "enum": activity.TypeNames()}, "only this event type (within a page)"},
+	{"category", schema{"type": "string", "enum": categories}, "only this category (within a page)"},
+	{"since", schema{"type": "string", "format": "date-time"}, "RFC 3339; entries at or after"},
+	{"until", schema{"type": "string", "format": "date-time"}, "RFC 3339; not before since"}}
+
+// Success replies used by several routes.
+var (
+	sessionOK  = reply{status: 200, schema: "Session", headers: []string{"ETag"}}
+	noContent  = reply{status: 204, desc: "Done."}
+	conflict   = []int{409}
+	sessionErr = []int{409, 412} // every session write: a transition refused or contention (409), a stale If-Match (412)
+)
+
+// ops is keyed by the route table's key.
+var ops = map[string]op{
+	"GET /api/v1/health":       {id: "getHealth", tag: "meta", summary: "Whether the service is up", ok: []reply{{status: 200, schema: "Health"}}},
+	"GET /api/v1/version":      {id: "getVersion", tag: "meta", summary: "What is deployed", ok: []reply{{status: 200, schema: "Version"}}},
+	"GET /api/v1/openapi.json": {id: "getOpenAPI", tag: "meta", summary: "This document (OpenAPI 3.1)", ok: []reply{{status: 200, schema: "OpenAPIDocument"}}},
+
+	"GET /api/v1/users/me": {id: "getMe", tag: "users", summary: "The caller, with the effective role and how this request authenticated",
+		ok: []reply{{status: 200, schema: "Me"}}},
+	"GET /api/v1/users": {id: "listUsers", tag: "users", summary: "Every user seen (admin)", query: []param{limit(50, 1, 100), cursor},
+		ok: []reply{{status: 200, schema: "UserPage"}}},
+	"GET /api/v1/users/{userId}": {id: "getUser", tag: "users", summary: "A user (yourself, or anyone for an admin)",
+		ok: []reply{{status: 200, schema: "User"}}},
+	"PUT /api/v1/users/{userId}/role": {id: "setUserRole", tag: "users", summary: "Set a user's stored platform role (admin, not on yourself)",
+		body: "RoleInput", ok: []reply{{status: 200, schema: "User"}}, errs: conflict},
+
+	"POST /api/v1/api-keys": {id: "createAPIKey", tag: "api-keys", summary: "Create an API key (shown once)", body: "APIKeyInput",
+		ok: []reply{{status: 201, schema: "APIKeyCreated", headers: []string{"Location", "Cache-Control"}}}},
+	"GET /api/v1/api-keys": {id: "listAPIKeys", tag: "api-keys", summary: "The caller's keys, never their secrets",
+		query: []param{limit(50, 1, 100), cursor}, ok: []reply{{status: 200, schema: "APIKeyPage"}}},
+	"POST /api/v1/api-keys/{id}/revoke": {id: "revokeAPIKey", tag: "api-keys", summary: "Revoke a key (from the next request on)",
+		ok: []reply{{status: 200, schema: "APIKey"}}, errs: conflict},
+	"DELETE /api/v1/api-keys/{id}": {id: "deleteAPIKey", tag: "api-keys", summary: "Delete a key", ok: []reply{noContent}},
+	"GET /api/v1/api-keys/{id}/usage": {id: "getAPIKeyUsage", tag: "api-keys", summary: "A key's usage: totals, last 24 h, top endpoints over 7 days",
+		ok: []reply{{status: 200, schema: "APIKeyUsage"}}},
+
+	"POST /api/v1/sessions": {id: "createSession", tag: "sessions", summary: "Start a session (quota checked atomically)",
+		desc:    "The owner is the caller. A replay of the same Idempotency-Key and body answers 201 with the session as it is now and Idempotent-Replayed: true; the same key with another body is 409. A refused quota is 403 (type …/quota-exceeded).",
+		headers: []string{"Idempotency-Key"}, body: "SessionInput",
+		ok: []reply{{status: 201, schema: "Session", headers: []string{"ETag", "Location", "Idempotent-Replayed"}}}, errs: conflict},
+	"GET /api/v1/sessions": {id: "listSessions", tag: "sessions", summary: "The caller's sessions (operators and admins: anyone's, or all)",
+		query: []param{limit(50, 1, 100), cursor, text("ownerId", 128, "another owner's sessions (operator, admin)"),
+			{"all", schema{"type": "string", "enum": []string{"true", "false"}}, "every session (operator, admin); not with ownerId"},
+			stateParam, text("tag", 128, "only sessions with this tag"), text("templateName", 128, "only sessions of this template")},
+		ok: []reply{{status: 200, schema: "SessionPage"}}},
+	"GET /api/v1/sessions/{id}": {id: "getSession", tag: "sessions", summary: "A session (view access)", ok: []reply{sessionOK}},
+	"PATCH /api/v1/sessions/{id}": {id: "updateSession", tag: "sessions", summary: "Change the desired state or settings (control access)",
+		headers: []string{"If-Match"}, body: "SessionPatch", ok: []reply{sessionOK}, errs: sessionErr},
+	"DELETE /api/v1/sessions/{id}": {id: "deleteSession", tag: "sessions", summary: "Terminate a session and keep it as history",
+		desc:    "Owner, a team role with team.sessions.delete, or an admin. Answers the terminated session; a second delete is 404.",
+		headers: []string{"If-Match"}, ok: []reply{sessionOK}, errs: sessionErr},
+	"PUT /api/v1/sessions/{id}/tags": {id: "replaceSessionTags", tag: "sessions", summary: "Replace the tags ([] clears them)",
+		headers: []string{"If-Match"}, body: "TagsReplace", ok: []reply{sessionOK}, errs: sessionErr},
+	"PATCH /api/v1/sessions/{id}/tags": {id: "editSessionTags", tag: "sessions", summary: "Add and remove tags",
+		headers: []string{"If-Match"}, body: "TagsEdit", ok: []reply{sessionOK}, errs: sessionErr},
+	"POST /api/v1/sessions/{id}/connect": {id: "connectSession", tag: "sessions", summary: "Connect as a viewer (view access watches, collaborate and control interact)",
+		ok: []reply{{status: 200, schema: "Connection"}}, errs: sessionErr},
+	"POST /api/v1/sessions/{id}/disconnect": {id: "disconnectSession", tag: "sessions", summary: "End one of the caller's connections",
+		body: "ConnectionInput", ok: []reply{noContent}, errs: sessionErr},
+	"POST /api/v1/sessions/{id}/heartbeat": {id: "sessionHeartbeat", tag: "sessions", summary: "Record activity (collaborate access, live sessions)",
+		body: "HeartbeatInput", bodyOptional: true, ok: []reply{{status: 200, schema: "Heartbeat"}}, errs: sessionErr},
+	"POST /api/v1/sessions/{id}/status": {id: "reportSessionStatus", tag: "sessions", summary: "Report the observed state (the runtime: an admin principal)",
+		body: "StatusReport", ok: []reply{sessionOK}, errs: sessionErr},
+	"POST /api/v1/sessions/{id}/transfer": {id: "transferSession", tag: "sharing", summary: "Give the session to another user (quota moves with it)",
+		body: "TransferInput", ok: []reply{sessionOK}, errs: sessionErr},
+
+	"GET /api/v1/templates": {id: "listTemplates", tag: "templates", summary: "Search the catalog",
+		query: []param{limit(100, 1, 500), text("cursor", 128, "opaque nextCursor of the previous page"),
+			text("q", 128, "case-insensitive substring of name, displayName, description or tags"),
+			text("category", 128, "exact, ignoring case"), text("tag", 128, "exact, ignoring case")},
+		ok: []reply{{status: 200, schema: "TemplatePage"}}},
+	"GET /api/v1/templates/{name}":    {id: "getTemplate", tag: "templates", summary: "A template", ok: []reply{{status: 200, schema: "Template"}}},
+	"POST /api/v1/templates":          {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput", ok: []reply{{status: 201, schema: "Template"}}, errs: conflict},
+	"PUT /api/v1/templates/{name}":    {id: "replaceTemplate", tag: "templates", summary: "Replace a template (operator, admin)", body: "TemplateInput", ok: []reply{{status: 200, schema: "Template"}}},
+	"DELETE /api/v1/templates/{name}": {id: "deleteTemplate", tag: "templates", summary: "Remove a template (operator, admin)", ok: []reply{noContent}},
+
+	"POST /api/v1/teams": {id: "createTeam", tag: "teams", summary: "Create a team (the caller becomes its owner)", body: "TeamInput",
+		ok: []reply{{status: 201, schema: "TeamWithRole", headers: []string{"Location"}}}},
+	"GET /api/v1/teams/my-teams": {id: "listMyTeams", tag: "teams", summary: "The caller's teams, with role and permissions",
+		ok: []reply{{status: 200, schema: "TeamList"}}},
+	"GET /api/v1/teams/{teamId}": {id: "getTeam", tag: "teams", summary: "A team (members; operators and admins)",
+		ok: []reply{{status: 200, schema: "TeamWithRole"}}},
+	"PATCH /api/v1/teams/{teamId}": {id: "updateTeam", tag: "teams", summary: "Change a team's display name or description (team.manage)",
+		body: "TeamPatch", ok: []reply{{status: 200, schema: "Team"}}, errs: conflict},
+	"DELETE /api/v1/teams/{teamId}": {id: "deleteTeam", tag: "teams", summary: "Delete a team without live sessions (team.manage)",
+		ok: []reply{noContent}, errs: conflict},
+	"GET /api/v1/teams/{teamId}/members": {id: "listTeamMembers", tag: "teams", summary: "A team's members",
+		ok: []reply{{status: 200, schema: "MemberList"}}},
+	"POST /api/v1/teams/{teamId}/members": {id: "addTeamMember", tag: "teams", summary: "Add a member (team.members.manage)",
+		body: "MemberInput", ok: []reply{{status: 201, schema: "Member"}}, errs: conflict},
+	"PATCH /api/v1/teams/{teamId}/members/{userId}": {id: "changeTeamMember", tag: "teams", summary: "Change a member's role (team.members.manage)",
+		body: "MemberRoleInput", ok: []reply{{status: 200, schema: "Member"}}, errs: conflict},
+	"DELETE /api/v1/teams/{teamId}/members/{userId}": {id: "removeTeamMember", tag: "teams", summary: "Remove a member, or leave",
+		ok: []reply{noContent}, errs: conflict},
+	"GET /api/v1/teams/{teamId}/permissions": {id: "getTeamPermissions", tag: "teams", summary: "Every role's permissions",
+		ok: []reply{{status: 200, schema: "TeamPermissions"}}},
+	"GET /api/v1/teams/{teamId}/role-info": {id: "getTeamRoleInfo", tag: "teams", summary: "The roles, strongest first, with descriptions",
+		ok: []reply{{status: 200, schema: "TeamRoleInfo"}}},
+	"GET /api/v1/teams/{teamId}/my-permissions": {id: "getMyTeamPermissions", tag: "teams", summary: "The caller's own role and permissions (non-members: 404)",
+		ok: []reply{{status: 200, schema: "TeamMyPermissions"}}},
+	"GET /api/v1/teams/{teamId}/check-permission/{permission}": {id: "checkTeamPermission", tag: "teams", summary: "Whether the caller's role has a permission",
+		ok: []reply{{status: 200, schema: "TeamPermissionCheck"}}},
+	"GET /api/v1/teams/{teamId}/sessions": {id: "listTeamSessions", tag: "teams", summary: "A team's sessions, newest first (team.sessions.view)",
+		query: []param{limit(50, 1, 100), cursor, stateParam}, ok: []reply{{status: 200, schema: "SessionPage"}}},
+	"GET /api/v1/teams/{teamId}/quota": {id: "getTeamQuota", tag: "teams", summary: "Quota limits and live usage (team.quota.view)",
+		ok: []reply{{status: 200, schema: "TeamQuota"}}},
+	"PUT /api/v1/teams/{teamId}/quota": {id: "setTeamQuota", tag: "teams", summary: "Set quota limits (team.quota.manage)",
+		body: "TeamQuotaInput", ok: []reply{{status: 200, schema: "TeamQuota"}}, errs: conflict},
+
+	"POST /api/v1/sessions/{id}/share": {id: "shareSession", tag: "sharing", summary: "Share with a user (201), or change that share (200)",
+		body: "ShareInput", ok: []reply{{status: 201, schema: "Share"}, {status: 200, schema: "Share", desc: "The existing share, updated."}}, errs: conflict},
+	"GET /api/v1/sessions/{id}/shares": {id: "listShares", tag: "sharing", summary: "A session's shares, expired ones too",
+		ok: []reply{{status: 200, schema: "ShareList"}}},
+	"DELETE /api/v1/sessions/{id}/shares/{shareId}": {id: "revokeShare", tag: "sharing", summary: "Revoke a share", ok: []reply{noContent}},
+	"POST /api/v1/sessions/{id}/invitations": {id: "createInvitation", tag: "sharing", summary: "Create an invitation (the token is shown once)",
+		body: "InvitationInput", ok: []reply{{status: 201, schema: "InvitationCreated", headers: []string{"Cache-Control"}}}, errs: conflict},
+	"GET /api/v1/sessions/{id}/invitations": {id: "listInvitations", tag: "sharing", summary: "A session's invitations, newest first (never their tokens)",
+		ok: []reply{{status: 200, schema: "InvitationList"}}},
+	"DELETE /api/v1/invitations/{token}": {id: "revokeInvitation", tag: "sharing", summary: "Revoke an invitation", ok: []reply{noContent}, errs: conflict},
+	"POST /api/v1/invitations/{token}/accept": {id: "acceptInvitation", tag: "sharing", summary: "Accept an invitation as the caller",
+		desc: "At most maxUses acceptances ever, even when raced. Accepting again while usable consumes nothing. Used up, expired or revoked, or the session terminated: 410. The owner: 409.",
+		body: "Empty", bodyOptional: true, ok: []reply{{status: 200, schema: "InvitationAccepted"}}, errs: []int{409, 410}},
+	"GET /api/v1/sessions/{id}/collaborators": {id: "listCollaborators", tag: "sharing", summary: "Users with live connections (view access)",
+		ok: []reply{{status: 200, schema: "CollaboratorList"}}},
+	"DELETE /api/v1/sessions/{id}/collaborators/{userId}": {id: "removeCollaborator", tag: "sharing", summary: "End all of a user's connections (not their access)",
+		ok: []reply{noContent}, errs: sessionErr},
+	"GET /api/v1/shared-sessions": {id: "listSharedSessions", tag: "sharing", summary: "Sessions shared with the caller (admins: ?userId=)",
+		query: []param{text("userId", 128, "another user (admin)"), limit(50, 1, 100), cursor},
+		ok:    []reply{{status: 200, schema: "SharedSessionPage"}}},
+
+	"POST /api/v1/sessions/{id}/activity/log": {id: "logActivity", tag: "activity", summary: "Add a client event to a session's audit trail (view access)",
+		body: "ActivityInput", ok: []reply{{status: 201, schema: "Activity"}}},
+	"GET /api/v1/sessions/{id}/activity": {id: "listActivity", tag: "activity", summary: "A session's audit trail, newest first",
+		query: activityQuery, ok: []reply{{status: 200, schema: "ActivityPage"}}},
+	"GET /api/v1/sessions/{id}/activity/timeline": {id: "getActivityTimeline", tag: "activity", summary: "A session's audit trail, oldest first, with the time since the previous entry",
+		query: activityQuery, ok: []reply{{status: 200, schema: "TimelinePage"}}},
+	"GET /api/v1/activity/stats": {id: "getActivityStats", tag: "activity", summary: "Totals, last 24 h, by category and top types over 7 days (operator, admin)",
+		ok: []reply{{status: 200, schema: "ActivityStats"}}},
+	"GET /api/v1/activity/users/{userId}": {id: "listUserActivity", tag: "activity", summary: "What a user did (that user, operators, admins)",
+		query: activityQuery, ok: []reply{{status: 200, schema: "ActivityPage"}}},
+
+	"POST /api/v1/sessions/{id}/recordings": {id: "createRecording", tag: "recordings", summary: "Start a recording and get its upload URL (control access)",
+		body: "RecordingInput", ok: []reply{{status: 201, schema: "RecordingCreated", headers: []string{"Location"}}}, errs: conflict},
+	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings (view access)",
+		ok: []reply{{status: 200, schema: "RecordingList"}}},
+	"GET /api/v1/sessions/{id}/recordings/{recordingId}": {id: "getRecording", tag: "recordings", summary: "A recording, with a download URL once completed",
+		ok: []reply{{status: 200, schema: "RecordingView"}}},
+	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}": {id: "finishRecording", tag: "recordings", summary: "Complete or fail a recording, once (control access)",
+		body: "RecordingPatch", ok: []reply{{status: 200, schema: "RecordingView"}}, errs: conflict},
+	"DELETE /api/v1/sessions/{id}/recordings/{recordingId}": {id: "deleteRecording", tag: "recordings", summary: "Delete a recording and its content (control access)",
+		ok: []reply{noContent}},
+}
+
+// pathParams describes the route table's path variables.
+var pathParams = map[string]param{
+	"id":          {"id", schema{"type": "string"}, "the resource's id (a malformed or invisible one is 404)"},
+	"userId":      {"userId", schema{"type": "string"}, "a user id (the identity provider's sub)"},
+	"name":        {"name", schema{"type": "string"}, "a template name"},
+	"teamId":      {"teamId", schema{"type": "string"}, "a team id (team_…)"},
+	"permission":  {"permission", schema{"type": "string", "enum": access.AllTeamPermissions}, "a team permission; unknown is 400"},
+	"shareId":     {"shareId", schema{"type": "string"}, "a share id (shr_…)"},
+	"token":       {"token", schema{"type": "string"}, "the invitation token"},
+	"recordingId": {"recordingId", schema{"type": "string"}, "a recording id (rec_…)"},
+}
+
+// tags are the document's areas, in order.
+var tags = []struct{ name, desc string }{
+	{"meta", "Health, version and this document: public."},
+	{"users", "People the platform has seen, and platform roles."},
+	{"api-keys", "Keys that act as their owner narrowed by scopes; tokens only."},
+	{"sessions", "Sessions: lifecycle, settings, tags, connections, runtime reports."},
+	{"templates", "The catalog sessions run."},
+	{"teams", "Teams, members, roles and quotas."},
+	{"sharing", "Shares, invitations, collaborators and transfer."},
+	{"activity", "Each session's audit trail."},
+	{"recordings", "Recording metadata; content through presigned URLs."},
+}
