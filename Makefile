@@ -49,9 +49,10 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
 
-## bench: measured figures (notification latency, DynamoDB calls per route, local create → running).
+## bench: measured figures (notification latency, fan-out, DynamoDB calls per route, sustained load, local create → running, init time under the Lambda RIE).
 bench: dynamodb-local runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./internal/e2e/
+	@scripts/init-bench.sh
 
 clean:
 	rm -rf bin .aws-sam
