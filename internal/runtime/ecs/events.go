@@ -169,6 +169,12 @@ func (h *TaskEvents) observation(ctx context.Context, se sessions.Session, t Tas
 		return sessions.StatusReport{State: sessions.StateRunning, URL: url}, true, nil
 	case action == sessions.ActionHibernate && se.State == sessions.StateRunning:
 		return sessions.StatusReport{State: sessions.StateHibernated}, true, nil
+	case t.StoppedReason == reasonHibernate && se.DesiredState == sessions.StateHibernated && se.State == sessions.StateRunning:
+		// The runtime stopped the task to hibernate but its write of that failed (it retries):
+		// the stop is ours, not a failure.
+		return sessions.StatusReport{State: sessions.StateHibernated}, true, nil
+	case t.StoppedReason == reasonHibernate || t.StoppedReason == reasonTerminate:
+		return sessions.StatusReport{}, false, nil // our own stop, recorded by the runtime's retry
 	case action == sessions.ActionStart && se.Live():
 		return sessions.StatusReport{State: sessions.StateFailed, Error: StoppedReason(t)}, true, nil
 	}

@@ -142,7 +142,9 @@ func (d *Driver) ensureTaskDefinition(ctx context.Context, family, image, templa
 			}
 		}
 		for _, v := range cur.TaskDefinition.Volumes {
-			if v.EfsVolumeConfiguration != nil && v.EfsVolumeConfiguration.AuthorizationConfig != nil {
+			// The home the family already has, if it is on this file system.
+			if v.EfsVolumeConfiguration != nil && v.EfsVolumeConfiguration.AuthorizationConfig != nil &&
+				aws.ToString(v.EfsVolumeConfiguration.FileSystemId) == d.Cfg.FileSystemID {
 				accessPoint = aws.ToString(v.EfsVolumeConfiguration.AuthorizationConfig.AccessPointId)
 			}
 		}

@@ -239,6 +239,21 @@ func TestTaskEventsIgnoreWhatIsNotCurrent(t *testing.T) {
 	}
 }
 
+// The runtime stopped the task to hibernate, but its write of that is still to come (it failed
+// and is retried): the STOPPED event must not fail the session.
+func TestTaskEventsOwnStopBeforeItIsRecorded(t *testing.T) {
+	x := newHarness(t)
+	se := x.session(sessions.ActionStart, sampleTask)
+	x.record(se.ID, sessions.ActionStart, sampleTask, &sessions.StatusReport{State: sessions.StateRunning, URL: "http://10.80.3.47:3000/"})
+	x.desire(se.ID, sessions.StateHibernated)
+	if err := x.deliver("taskevents-stopped-hibernated.json", se.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := x.get(se.ID); got.State != sessions.StateHibernated || got.Error != "" {
+		t.Errorf("session %s %q, want hibernated", got.State, got.Error)
+	}
+}
+
 // A RUNNING task the session has not recorded yet (the runtime's write is still to come) is
 // retried, not dropped: otherwise the session would wait forever.
 func TestTaskEventsRetryAStartNotRecordedYet(t *testing.T) {
