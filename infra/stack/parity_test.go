@@ -232,6 +232,16 @@ var samMutations = []mutation{
 		"Parameters.UserMaxSessions.Default: SAM 10, CDK 5"},
 	{"output dropped", func(t tmpl) { delete(t["Outputs"].(tmpl), "WebSocketUrl") },
 		"Outputs.WebSocketUrl.Value: only in CDK"},
+	{"stream filter widened", func(t tmpl) {
+		properties(t, "RuntimeFunctionMainTableStream")["FilterCriteria"] = tmpl{"Filters": []any{tmpl{"Pattern": `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]}}}}`}}}
+	}, "RuntimeFunctionMainTableStream.Properties.FilterCriteria.Filters[0].Pattern: SAM"},
+	{"IAM condition dropped", func(t tmpl) { delete(statementBySid(t, "RuntimeFunctionRole", "RunSessionTasks"), "Condition") },
+		`RuntimeFunctionRole.Properties.Grants["Allow ecs:RunTask on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"]: only in SAM`},
+	{"session task role gains a grant", func(t tmpl) {
+		properties(t, "SessionTaskRole")["Policies"] = []any{tmpl{"PolicyName": "Mutation", "PolicyDocument": tmpl{"Statement": []any{
+			tmpl{"Effect": "Allow", "Action": "s3:GetObject", "Resource": sub("${RecordingsBucket.Arn}/*")},
+		}}}}
+	}, `SessionTaskRole.Properties.Grants["Allow s3:GetObject on ${RecordingsBucket.Arn}/*"]: only in SAM`},
 }
 
 // cdkMutations change the synthesized CDK template alone.
@@ -322,6 +332,20 @@ var cdkMutations = []mutation{
 	}, "WebSocketStage.Properties.DefaultRouteSettings.ThrottlingRateLimit: SAM 1000, CDK 10"},
 	{"condition dropped", func(t tmpl) { delete(resource(t, "AlarmEmailSubscription"), "Condition") },
 		"Resources.AlarmEmailSubscription.Condition: only in SAM"},
+	{"parallelization", func(t tmpl) { properties(t, "RuntimeFunctionMainTableStream")["ParallelizationFactor"] = 1 },
+		"RuntimeFunctionMainTableStream.Properties.ParallelizationFactor: SAM 5, CDK 1"},
+	{"streaming port open to another range", func(t tmpl) {
+		properties(t, "SessionSecurityGroup")["SecurityGroupIngress"].([]any)[0].(tmpl)["CidrIp"] = "10.0.0.0/8"
+	}, "SessionSecurityGroup.Properties.SecurityGroupIngress[0].CidrIp: SAM ${StreamingIngressCidr}, CDK 10.0.0.0/8"},
+	{"execution role trusted from any account", func(t tmpl) {
+		for _, st := range properties(t, "SessionExecutionRole")["AssumeRolePolicyDocument"].(tmpl)["Statement"].([]any) {
+			delete(st.(tmpl), "Condition")
+		}
+	}, `SessionExecutionRole.Properties.AssumeRolePolicyDocument["Allow sts:AssumeRole on (none) by Principal Service:ecs-tasks.amazonaws.com"]: only in CDK`},
+	{"task events not retried", func(t tmpl) { properties(t, "TaskEventsFunctionEventInvokeConfig")["MaximumRetryAttempts"] = 0 },
+		"TaskEventsFunctionEventInvokeConfig.Properties.MaximumRetryAttempts: SAM 2, CDK 0"},
+	{"homes deleted with the stack", func(t tmpl) { resource(t, "SessionFileSystem")["DeletionPolicy"] = "Delete" },
+		"SessionFileSystem.DeletionPolicy: SAM Retain, CDK Delete"},
 }
 
 // TestParityDetectsDrift proves the comparison can fail: each mutation changes one side alone
