@@ -5,12 +5,19 @@ DDB_LOCAL := .cache/dynamodb-local
 FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler runtime taskevents
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 export GOFLAGS := -buildvcs=false
+# The CDK app (infra/, a Go module of its own so the functions and `go test ./...` never compile
+# jsii): the pinned CDK CLI, jsii's unpacked libraries and the CLI's state all live in .cache/.
+CDK_VERSION := 2.1148.1
+CDK_STAMP := .cache/cdk/aws-cdk-$(CDK_VERSION).installed
+INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(CURDIR)/.cache/jsii \
+	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME=$(CURDIR)/.cache/cdk-home
 
 .PHONY: runtime-packages run test build lint bench token cli dynamodb-local clean
+.PHONY: synth cdk
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run | test | build | lint | bench | token USER=alice [ROLE=admin] | clean"
+	@echo "make run | test | build | lint | bench | token USER=alice [ROLE=admin] | synth | cdk ARGS=... | clean"
 
 dynamodb-local: $(DDB_LOCAL)/DynamoDBLocal.jar
 $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
@@ -35,7 +42,9 @@ cli:
 ## test: every test, against one shared DynamoDB Local instance.
 test: dynamodb-local runtime-packages
 	$(GO) vet ./...
+	cd infra && $(GO) vet ./...
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 20m ./...
+	cd infra && $(INFRA_ENV) $(GO) test -count=1 -timeout 20m ./...
 
 ## build: one arm64 bootstrap per function, with sizes.
 build:
@@ -46,6 +55,7 @@ build:
 
 lint:
 	$(GO) vet ./...
+	cd infra && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
 
@@ -53,6 +63,21 @@ lint:
 bench: dynamodb-local runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./internal/e2e/
 	@scripts/init-bench.sh
+
+## synth: the CDK app's template and function assets in infra/cdk.out, with the real `cdk synth`
+## (offline; the functions are cross-compiled on this machine, no Docker).
+synth: $(CDK_STAMP)
+	rm -rf infra/cdk.out
+	cd infra && $(INFRA_ENV) $(CURDIR)/.cache/cdk/node_modules/.bin/cdk synth --no-notices --quiet
+	@ls infra/cdk.out/*.template.json
+
+## cdk: the pinned CDK CLI in infra/, e.g. make cdk ARGS="deploy --parameters AlarmEmail=ops@example.com"
+cdk: $(CDK_STAMP)
+	cd infra && $(INFRA_ENV) $(CURDIR)/.cache/cdk/node_modules/.bin/cdk $(ARGS)
+
+$(CDK_STAMP):
+	npm install --prefix .cache/cdk --no-audit --no-fund --no-save aws-cdk@$(CDK_VERSION)
+	touch $@
 
 clean:
 	rm -rf bin .aws-sam

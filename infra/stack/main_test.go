@@ -49,7 +49,19 @@ func setup(m *testing.M) (int, error) {
 		return 1, err
 	}
 	defer os.RemoveAll(out)
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	// The context of cdk.json (feature flags, if any are ever set there), so the tests
+	// synthesize what `cdk synth` does.
+	var cdkJSONFile struct {
+		Context map[string]any `json:"context"`
+	}
+	b, err := os.ReadFile(filepath.Join(root, "infra", "cdk.json"))
+	if err != nil {
+		return 1, err
+	}
+	if err := json.Unmarshal(b, &cdkJSONFile); err != nil {
+		return 1, fmt.Errorf("infra/cdk.json: %w", err)
+	}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out), Context: &cdkJSONFile.Context})
 	s := New(app, "StreamSpace", &Props{Root: root, Code: CodeStub})
 	synthed = assertions.Template_FromStack(s, nil)
 	if cdkJSON, err = json.Marshal(synthed.ToJSON()); err != nil {
