@@ -199,7 +199,7 @@ func successResponse(rt routes.Route, r reply, schemas map[string]schema) (map[s
 		}
 		hs[h] = ref("headers", h)
 	}
-	if !rt.Public {
+	if !rt.Public && !rt.TokenOnly { // only requests made with an API key are counted
 		for _, h := range rateLimitHeaders {
 			hs[h] = ref("headers", h)
 		}

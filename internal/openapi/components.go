@@ -180,8 +180,9 @@ var components = []component{
 	{name: "TemplatePage", typ: typeOf[page[templates.Template]]()},
 	{name: "TemplateInput", typ: typeOf[templates.Template](), mode: request,
 		required: []string{"displayName", "category", "image", "defaultResources"},
-		desc:     "name is required on create; on replace it may be left out, or must match the path. createdAt and updatedAt are ignored.",
-		overlay:  templateOverlay},
+		desc:     "name is required on create; on replace it may be left out, or must match the path.",
+		overlay: with(templateOverlay, map[string]schema{"createdAt": {"readOnly": true, "description": "ignored"},
+			"updatedAt": {"readOnly": true, "description": "ignored"}})},
 
 	{name: "Team", typ: typeOf[teams.Team](), overlay: teamOverlay},
 	{name: "TeamWithRole", typ: typeOf[teamWithRole](), desc: "role and permissions are the caller's own (none for a platform admin or operator who is not a member).",

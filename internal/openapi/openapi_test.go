@@ -156,6 +156,80 @@ func TestDocumentIsOpenAPI31(t *testing.T) {
 		}
 	}
 	walkRefs(t, doc, doc, "#")
+	checkFields(t, doc)
+}
+
+// Fixed fields of the OpenAPI 3.1 objects this document uses; anything else must be an x- extension.
+var fixedFields = map[string][]string{
+	"document":  {"openapi", "info", "jsonSchemaDialect", "servers", "paths", "webhooks", "components", "security", "tags", "externalDocs"},
+	"operation": {"tags", "summary", "description", "externalDocs", "operationId", "parameters", "requestBody", "responses", "callbacks", "deprecated", "security", "servers"},
+	"parameter": {"name", "in", "description", "required", "deprecated", "allowEmptyValue", "schema", "content", "style", "explode", "allowReserved", "example", "examples"},
+	"response":  {"description", "headers", "content", "links"},
+	"header":    {"description", "required", "deprecated", "schema", "content", "style", "explode", "example", "examples"},
+	"media":     {"schema", "example", "examples", "encoding"},
+	"request":   {"description", "content", "required"},
+	"reference": {"$ref", "summary", "description"},
+}
+
+func checkFields(t *testing.T, doc map[string]any) {
+	t.Helper()
+	check := func(kind, where string, v any) {
+		m := obj(v)
+		if _, ok := m["$ref"]; ok {
+			kind = "reference"
+		}
+		for k := range m {
+			if !slices.Contains(fixedFields[kind], k) && !strings.HasPrefix(k, "x-") {
+				t.Errorf("%s: %q is not a field of a %s object", where, k, kind)
+			}
+		}
+	}
+	media := func(where string, content any) {
+		for mt, m := range obj(content) {
+			check("media", where+" "+mt, m)
+		}
+	}
+	response := func(where string, r any) {
+		check("response", where, r)
+		for h, hv := range obj(obj(r)["headers"]) {
+			check("header", where+" header "+h, hv)
+		}
+		media(where, obj(r)["content"])
+	}
+	check("document", "document", doc)
+	for path, item := range obj(doc["paths"]) {
+		for method, o := range obj(item) {
+			where := strings.ToUpper(method) + " " + path
+			check("operation", where, o)
+			params, _ := obj(o)["parameters"].([]any)
+			for _, p := range params {
+				check("parameter", where+" parameter", p)
+			}
+			if rb, ok := obj(o)["requestBody"]; ok {
+				check("request", where+" requestBody", rb)
+				media(where+" requestBody", obj(rb)["content"])
+			}
+			for code, r := range obj(obj(o)["responses"]) {
+				response(where+" → "+code, r)
+			}
+		}
+	}
+	comps := obj(doc["components"])
+	for kind, group := range comps {
+		for name, v := range obj(group) {
+			if !regexp.MustCompile(`^[a-zA-Z0-9._-]+$`).MatchString(name) {
+				t.Errorf("components.%s.%s: not a valid component name", kind, name)
+			}
+			switch kind {
+			case "responses":
+				response("components.responses."+name, v)
+			case "headers":
+				check("header", "components.headers."+name, v)
+			case "parameters":
+				check("parameter", "components.parameters."+name, v)
+			}
+		}
+	}
 }
 
 // walkRefs resolves every $ref of the document.

@@ -53,10 +53,12 @@ var activityQuery = []param{limit(100, 1, 500), cursor,
 
 // Success replies used by several routes.
 var (
-	sessionOK  = reply{status: 200, schema: "Session", headers: []string{"ETag"}}
-	noContent  = reply{status: 204, desc: "Done."}
-	conflict   = []int{409}
-	sessionErr = []int{409, 412} // every session write: a transition refused or contention (409), a stale If-Match (412)
+	sessionOK = reply{status: 200, schema: "Session", headers: []string{"ETag"}}
+	noContent = reply{status: 204, desc: "Done."}
+	conflict  = []int{409}
+	// Session writes that take If-Match: a refused transition or lasting contention (409), a
+	// stale If-Match (412). The others retry contention and end in 409, never 412.
+	ifMatchErr = []int{409, 412}
 )
 
 // ops is keyed by the route table's key.
@@ -95,24 +97,24 @@ var ops = map[string]op{
 		ok: []reply{{status: 200, schema: "SessionPage"}}},
 	"GET /api/v1/sessions/{id}": {id: "getSession", tag: "sessions", summary: "A session (view access)", ok: []reply{sessionOK}},
 	"PATCH /api/v1/sessions/{id}": {id: "updateSession", tag: "sessions", summary: "Change the desired state or settings (control access)",
-		headers: []string{"If-Match"}, body: "SessionPatch", ok: []reply{sessionOK}, errs: sessionErr},
+		headers: []string{"If-Match"}, body: "SessionPatch", ok: []reply{sessionOK}, errs: ifMatchErr},
 	"DELETE /api/v1/sessions/{id}": {id: "deleteSession", tag: "sessions", summary: "Terminate a session and keep it as history",
 		desc:    "Owner, a team role with team.sessions.delete, or an admin. Answers the terminated session; a second delete is 404.",
-		headers: []string{"If-Match"}, ok: []reply{sessionOK}, errs: sessionErr},
+		headers: []string{"If-Match"}, ok: []reply{sessionOK}, errs: ifMatchErr},
 	"PUT /api/v1/sessions/{id}/tags": {id: "replaceSessionTags", tag: "sessions", summary: "Replace the tags ([] clears them)",
-		headers: []string{"If-Match"}, body: "TagsReplace", ok: []reply{sessionOK}, errs: sessionErr},
+		headers: []string{"If-Match"}, body: "TagsReplace", ok: []reply{sessionOK}, errs: ifMatchErr},
 	"PATCH /api/v1/sessions/{id}/tags": {id: "editSessionTags", tag: "sessions", summary: "Add and remove tags",
-		headers: []string{"If-Match"}, body: "TagsEdit", ok: []reply{sessionOK}, errs: sessionErr},
+		headers: []string{"If-Match"}, body: "TagsEdit", ok: []reply{sessionOK}, errs: ifMatchErr},
 	"POST /api/v1/sessions/{id}/connect": {id: "connectSession", tag: "sessions", summary: "Connect as a viewer (view access watches, collaborate and control interact)",
-		ok: []reply{{status: 200, schema: "Connection"}}, errs: sessionErr},
+		ok: []reply{{status: 200, schema: "Connection"}}, errs: conflict},
 	"POST /api/v1/sessions/{id}/disconnect": {id: "disconnectSession", tag: "sessions", summary: "End one of the caller's connections",
-		body: "ConnectionInput", ok: []reply{noContent}, errs: sessionErr},
+		body: "ConnectionInput", ok: []reply{noContent}, errs: conflict},
 	"POST /api/v1/sessions/{id}/heartbeat": {id: "sessionHeartbeat", tag: "sessions", summary: "Record activity (collaborate access, live sessions)",
-		body: "HeartbeatInput", bodyOptional: true, ok: []reply{{status: 200, schema: "Heartbeat"}}, errs: sessionErr},
+		body: "HeartbeatInput", bodyOptional: true, ok: []reply{{status: 200, schema: "Heartbeat"}}, errs: conflict},
 	"POST /api/v1/sessions/{id}/status": {id: "reportSessionStatus", tag: "sessions", summary: "Report the observed state (the runtime: an admin principal)",
-		body: "StatusReport", ok: []reply{sessionOK}, errs: sessionErr},
+		body: "StatusReport", ok: []reply{sessionOK}, errs: conflict},
 	"POST /api/v1/sessions/{id}/transfer": {id: "transferSession", tag: "sharing", summary: "Give the session to another user (quota moves with it)",
-		body: "TransferInput", ok: []reply{sessionOK}, errs: sessionErr},
+		body: "TransferInput", ok: []reply{sessionOK}, errs: conflict},
 
 	"GET /api/v1/templates": {id: "listTemplates", tag: "templates", summary: "Search the catalog",
 		query: []param{limit(100, 1, 500), text("cursor", 128, "opaque nextCursor of the previous page"),
@@ -131,7 +133,7 @@ var ops = map[string]op{
 	"GET /api/v1/teams/{teamId}": {id: "getTeam", tag: "teams", summary: "A team (members; operators and admins)",
 		ok: []reply{{status: 200, schema: "TeamWithRole"}}},
 	"PATCH /api/v1/teams/{teamId}": {id: "updateTeam", tag: "teams", summary: "Change a team's display name or description (team.manage)",
-		body: "TeamPatch", ok: []reply{{status: 200, schema: "Team"}}, errs: conflict},
+		body: "TeamPatch", ok: []reply{{status: 200, schema: "Team"}}},
 	"DELETE /api/v1/teams/{teamId}": {id: "deleteTeam", tag: "teams", summary: "Delete a team without live sessions (team.manage)",
 		ok: []reply{noContent}, errs: conflict},
 	"GET /api/v1/teams/{teamId}/members": {id: "listTeamMembers", tag: "teams", summary: "A team's members",
@@ -173,7 +175,7 @@ var ops = map[string]op{
 	"GET /api/v1/sessions/{id}/collaborators": {id: "listCollaborators", tag: "sharing", summary: "Users with live connections (view access)",
 		ok: []reply{{status: 200, schema: "CollaboratorList"}}},
 	"DELETE /api/v1/sessions/{id}/collaborators/{userId}": {id: "removeCollaborator", tag: "sharing", summary: "End all of a user's connections (not their access)",
-		ok: []reply{noContent}, errs: sessionErr},
+		ok: []reply{noContent}, errs: conflict},
 	"GET /api/v1/shared-sessions": {id: "listSharedSessions", tag: "sharing", summary: "Sessions shared with the caller (admins: ?userId=)",
 		query: []param{text("userId", 128, "another user (admin)"), limit(50, 1, 100), cursor},
 		ok:    []reply{{status: 200, schema: "SharedSessionPage"}}},

@@ -1,7 +1,11 @@
 package testenv
 
 import (
+	"fmt"
 	"net/http"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"streamspace/internal/openapi"
@@ -42,4 +46,22 @@ func (e *Env) checkContract(method, url string, reqHeader http.Header, reqBody [
 		Status: resp.Status, Header: resp.Header, Body: resp.Body}); err != nil {
 		e.T.Errorf("%v", err)
 	}
+	if path := os.Getenv("OPENAPI_COVERAGE"); path != "" {
+		writeCoverage(path, c.Seen())
+	}
+}
+
+var coverageMu sync.Mutex
+
+// writeCoverage records which operations and statuses the tests exercised, one
+// "METHOD /template status count" line each (OPENAPI_COVERAGE=file go test ./internal/e2e).
+func writeCoverage(path string, seen map[string]int) {
+	var lines []string
+	for k, n := range seen {
+		lines = append(lines, fmt.Sprintf("%s %d", k, n))
+	}
+	slices.Sort(lines)
+	coverageMu.Lock()
+	defer coverageMu.Unlock()
+	_ = os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }

@@ -34,6 +34,7 @@ type Checker struct {
 	mu   sync.Mutex
 	comp *jsonschema.Compiler
 	sch  map[string]*jsonschema.Schema
+	seen map[string]int // "METHOD /template status" → exchanges checked
 }
 
 // New loads a document (JSON).
@@ -52,7 +53,7 @@ func New(document []byte) (*Checker, error) {
 	if err := comp.AddResource(docURL, doc); err != nil {
 		return nil, err
 	}
-	c := &Checker{doc: doc, mux: http.NewServeMux(), comp: comp, sch: map[string]*jsonschema.Schema{}}
+	c := &Checker{doc: doc, mux: http.NewServeMux(), comp: comp, sch: map[string]*jsonschema.Schema{}, seen: map[string]int{}}
 	paths, _ := doc["paths"].(map[string]any)
 	for p, item := range paths {
 		for m := range item.(map[string]any) {
@@ -90,14 +91,27 @@ func (c *Checker) Schema(ptr string) (*jsonschema.Schema, error) {
 }
 
 // Operation finds the documented operation of a request: its path template, or "" when none.
-func (c *Checker) Operation(method, path string) string {
-	r := &http.Request{Method: method, URL: &url.URL{Path: path}, Host: "api"}
+// u keeps its escaped form, so an escaped "/" stays inside its segment as the gateway sees it.
+func (c *Checker) Operation(method string, u *url.URL) string {
+	r := &http.Request{Method: method, URL: &url.URL{Path: u.Path, RawPath: u.RawPath}, Host: "api"}
 	_, pattern := c.mux.Handler(r)
 	if pattern == "" {
 		return ""
 	}
 	_, tmpl, _ := strings.Cut(pattern, " ")
 	return strings.ReplaceAll(tmpl, "...}", "+}")
+}
+
+// Seen counts the exchanges checked by operation and status ("GET /api/v1/health 200"): which
+// documented responses the tests exercise.
+func (c *Checker) Seen() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.seen))
+	for k, v := range c.seen {
+		out[k] = v
+	}
+	return out
 }
 
 // Check returns what about the exchange the document does not allow, or nil.
@@ -109,7 +123,7 @@ func (c *Checker) Check(x Exchange) error {
 	if !strings.HasPrefix(u.Path, Prefix) || x.Method == http.MethodOptions {
 		return nil // other URLs (presigned objects, JWKS) and CORS preflights are not the API's
 	}
-	tmpl := c.Operation(x.Method, u.Path)
+	tmpl := c.Operation(x.Method, u)
 	if tmpl == "" {
 		// The gateway owns unknown routes: its own 404, never an answer from a function.
 		if x.Status == http.StatusNotFound && strings.TrimSpace(string(x.Body)) == `{"message":"Not Found"}` {
@@ -120,6 +134,9 @@ func (c *Checker) Check(x Exchange) error {
 	opPtr := "/paths/" + escape(tmpl) + "/" + strings.ToLower(x.Method)
 	op := c.doc["paths"].(map[string]any)[tmpl].(map[string]any)[strings.ToLower(x.Method)].(map[string]any)
 	name := x.Method + " " + tmpl
+	c.mu.Lock()
+	c.seen[fmt.Sprintf("%s %d", name, x.Status)]++
+	c.mu.Unlock()
 	if err := c.checkResponse(name, opPtr, op, x); err != nil {
 		return err
 	}

@@ -87,6 +87,7 @@ func TestCheckErrorsAndRequests(t *testing.T) {
 		{Method: "GET", URL: "/api/v1/nothing", Status: 404, Body: []byte(`{"message":"Not Found"}`)},
 		{Method: "GET", URL: "/local-objects/anything", Status: 200, Body: []byte("bytes")},
 		{Method: "OPTIONS", URL: "/api/v1/sessions", Status: 204},
+		{Method: "DELETE", URL: "/api/v1/api-keys/..%2Fx", Status: 404, Header: pj, Body: problem(404)},
 		{Method: "DELETE", URL: "/api/v1/sessions/x", Status: 404, Header: pj, Body: problem(404)},
 		{Method: "GET", URL: "/api/v1/health", Status: 500, Header: jsonCT, Body: []byte(`{"message":"Internal Server Error"}`)},
 		{Method: "POST", URL: "/api/v1/teams", Status: 201, ReqHeader: jsonCT, ReqBody: []byte(`{"name":"design"}`),
