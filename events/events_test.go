@@ -84,6 +84,7 @@ var samples = []sample{
 	{file: "notifier-session-created.json", function: "notifier", kind: kindDynamoDB},
 	{file: "notifier-session-state-changed.json", function: "notifier", kind: kindDynamoDB},
 	{file: "auditor-session-state-changed.json", function: "auditor", kind: kindDynamoDB},
+	{file: "runtime-session-created.json", function: "runtime", kind: kindDynamoDB},
 	{file: "activity-list.json", function: "activity", kind: kindHTTP},
 	{file: "taskevents-running.json", function: "taskevents", kind: kindCloudWatch},
 	{file: "taskevents-stopped-hibernated.json", function: "taskevents", kind: kindCloudWatch},

@@ -13,12 +13,14 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # What Lambda would set; DynamoDB points at a closed loopback port: init must not need it.
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=init AWS_SECRET_ACCESS_KEY=init DYNAMODB_ENDPOINT=http://127.0.0.1:9
 export TABLE_NAME=t CONNECTIONS_TABLE_NAME=c AUDIT_TABLE_NAME=a JWT_ISSUER=https://issuer.invalid JWT_AUDIENCE=x \
-  JWKS_URL=http://127.0.0.1:9/jwks WEBSOCKET_MANAGEMENT_ENDPOINT=http://127.0.0.1:9 RECORDINGS_BUCKET=b
+  JWKS_URL=http://127.0.0.1:9/jwks WEBSOCKET_MANAGEMENT_ENDPOINT=http://127.0.0.1:9 RECORDINGS_BUCKET=b \
+  ECS_CLUSTER=arn:aws:ecs:us-east-1:123456789012:cluster/c ECS_SECURITY_GROUP=sg-1 ECS_SUBNETS=subnet-1 \
+  ECS_EXECUTION_ROLE_ARN=arn:aws:iam::123456789012:role/e ECS_TASK_ROLE_ARN=arn:aws:iam::123456789012:role/t ECS_LOG_GROUP=l
 port=19100
 printf '%-12s %8s %s\n' function "init p50" "(ms, $RUNS cold starts; target ≤ 50)"
 for f in ${FUNCTIONS:-$(ls functions)}; do
   CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w' -o "$work/$f/bootstrap" ./functions/$f
-  event=$(ls events/$f-*.json 2>/dev/null | head -1); event=${event:-events/meta-health.json}
+  event=$(ls events/$f-*.json 2>/dev/null | head -1 || true); event=${event:-events/meta-health.json}
   times=()
   for _ in $(seq "$RUNS"); do
     port=$((port + 2))

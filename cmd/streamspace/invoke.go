@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"streamspace/internal/app"
+	"streamspace/internal/app/awsruntime"
 	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
 	"streamspace/internal/local/issuer"
@@ -59,7 +60,7 @@ func invokeCmd(args []string) error {
 }
 
 func functionNames() []string {
-	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor")
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "runtime", "taskevents")
 }
 
 func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, error) {
@@ -72,6 +73,28 @@ func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, erro
 			return nil, err
 		}
 		return a.WebSocket().Handle(ctx, ev)
+	case "runtime":
+		// As deployed: the ECS driver, configured from the environment (docs/runtime.md). make run
+		// drives local sessions with its own runtime consumer.
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		d, err := awsruntime.Driver(a)
+		if err != nil {
+			return nil, err
+		}
+		return a.Reconciler(d).Handle(ctx, ev)
+	case "taskevents":
+		var ev events.CloudWatchEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		h, err := awsruntime.TaskEvents(a)
+		if err != nil {
+			return nil, err
+		}
+		return nil, h.Handle(ctx, ev)
 	case "notifier", "auditor":
 		var ev events.DynamoDBEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {

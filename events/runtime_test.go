@@ -1,0 +1,54 @@
+package events_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
+	"streamspace/internal/runtime/local"
+	"streamspace/internal/testenv"
+)
+
+// The runtime function's sample (a new session's INSERT) really starts the session with the
+// local driver: the first delivery stores its streaming secrets, the record of that write
+// starts the processes, and a redelivery starts nothing more.
+func TestRuntimeSample(t *testing.T) {
+	env := testenv.Start(t)
+	ctx := context.Background()
+	ev := load[events.DynamoDBEvent](t, "runtime-session-created.json")
+	item, err := ddb.FromStreamImage(ev.Records[0].Change.NewImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.App.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &env.App.Cfg.Tables.Main, Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	driver := &local.Driver{Dir: t.TempDir()}
+	t.Cleanup(driver.Close)
+	rec := env.App.Reconciler(driver)
+	id := strings.TrimPrefix(ev.Records[0].Change.Keys["PK"].String(), "SESSION#")
+	for i := 0; i < 3; i++ {
+		resp, err := rec.Handle(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("delivery %d: %+v, %v", i+1, resp, err)
+		}
+		if i == 0 && len(driver.Running()) != 0 {
+			t.Fatal("started before its secrets were stored")
+		}
+	}
+	se, _, err := env.App.Sessions().Get(ctx, auth.Caller{UserID: "alice", Role: auth.RoleUser}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se.State != "running" || !strings.HasPrefix(se.URL, "http://127.0.0.1:") {
+		t.Fatalf("after the sample: state %s url %q, want running with a loopback URL", se.State, se.URL)
+	}
+	if got := driver.Running(); len(got) != 1 || got[0] != id || len(driver.Processes(id)) != 4 {
+		t.Fatalf("running %v with processes %v: want this one session, started once", got, driver.Processes(id))
+	}
+}
