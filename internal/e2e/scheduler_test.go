@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"streamspace/internal/local/stack"
+	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
 )
 
@@ -55,4 +57,33 @@ func TestSchedulerIdleAndLifetime(t *testing.T) {
 	if got.State != "running" || got.DesiredState != "running" {
 		t.Errorf("busy session changed: %+v", got)
 	}
+}
+
+// Regression 28, the other half: a session no runtime ever starts does not stay pending
+// forever. Past its start deadline the scheduler fails it with a reason and frees its quota.
+func TestSchedulerFailsSessionsThatNeverStart(t *testing.T) {
+	e := testenv.Start(t, func(c *stack.Config) { c.Limits = sessions.Limits{MaxSessions: 1, MaxCPUMillis: 8000, MaxMemoryMiB: 8192} })
+	alice := e.Token("alice", "") // no runtime in this stack: nothing will start the session
+	ws := e.MustDialWS(alice, nil)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"}).Want(t, 403)
+	ctx := context.Background()
+	if sum, err := e.RunScheduler(ctx, time.Now().Add(9*time.Minute)); err != nil || sum.Failed != 0 {
+		t.Fatalf("before the deadline: %+v, %v", sum, err)
+	}
+	sum, err := e.RunScheduler(ctx, time.Now().Add(11*time.Minute))
+	if err != nil || sum.Failed != 1 {
+		t.Fatalf("after the deadline: %+v, %v", sum, err)
+	}
+	m := ws.Expect("session.error", s.ID, wait)
+	if reason, _ := m.Data["error"].(string); !strings.Contains(reason, "did not start within 10m0s") {
+		t.Fatalf("reason %q", reason)
+	}
+	var got session
+	e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200).Decode(t, &got)
+	if got.State != "failed" {
+		t.Fatalf("state %q, want failed", got.State)
+	}
+	// Its quota is free again.
+	create(t, e, alice, map[string]any{"templateName": "terminal"})
 }

@@ -96,6 +96,13 @@ func ValidDesired(d string) bool {
 // SchedulePK is the GSI4 partition of live sessions, sorted by when each needs a look next.
 const SchedulePK = "SCHED"
 
+// StartTimeout is how long a session may stay pending: past it the scheduler fails the session
+// with a reason, so nothing waits forever on a runtime that never answers (regression 28).
+const StartTimeout = 10 * time.Minute
+
+// StartDeadline is when a pending session fails for not having started.
+func (s Session) StartDeadline() time.Time { return s.CreatedAt.Add(StartTimeout) }
+
 // IdleAt is when the session becomes idle without activity; EndsAt when it reaches its
 // maximum duration.
 func (s Session) IdleAt() time.Time {
@@ -105,13 +112,17 @@ func (s Session) EndsAt() time.Time {
 	return s.CreatedAt.Add(time.Duration(s.MaxSessionDuration) * time.Second)
 }
 
-// NextCheck is when the scheduler must look at a live session: the sooner of becoming idle
-// (while running and active) and reaching its maximum duration. Ended sessions need none.
+// NextCheck is when the scheduler must look at a live session: the soonest of its start
+// deadline (while pending), becoming idle (while running and active) and reaching its maximum
+// duration. Ended sessions need none.
 func (s Session) NextCheck() (time.Time, bool) {
 	if !s.Live() {
 		return time.Time{}, false
 	}
 	next := s.EndsAt()
+	if s.State == StatePending && s.StartDeadline().Before(next) {
+		next = s.StartDeadline()
+	}
 	if s.State == StateRunning && !s.Idle && s.IdleAt().Before(next) {
 		next = s.IdleAt()
 	}

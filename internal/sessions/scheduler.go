@@ -58,7 +58,7 @@ var schedulerCaller = auth.Caller{UserID: "system:scheduler", Role: auth.RoleAdm
 
 // Summary says what one run did.
 type Summary struct {
-	Checked, Idled, Hibernated, Terminated int
+	Checked, Idled, Hibernated, Terminated, Failed int
 }
 
 // Run handles every session due by now.
@@ -89,6 +89,10 @@ func (sc *Scheduler) check(ctx context.Context, id string, now time.Time, sum *S
 				sum.Terminated++
 				next.Error = "terminated: the maximum session duration was reached"
 				return sv.terminate(old, next)
+			case old.State == StatePending && !now.Before(old.StartDeadline()):
+				sum.Failed++
+				return sv.observe(old, next, StatusReport{State: StateFailed,
+					Error: fmt.Sprintf("the session did not start within %s: no runtime reported it running", StartTimeout)})
 			case old.State == StateRunning && !old.Idle && !now.Before(old.IdleAt()):
 				next.Idle = true
 				sum.Idled++
