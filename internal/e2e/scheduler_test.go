@@ -62,7 +62,9 @@ func TestSchedulerIdleAndLifetime(t *testing.T) {
 // Regression 28, the other half: a session no runtime ever starts does not stay pending
 // forever. Past its start deadline the scheduler fails it with a reason and frees its quota.
 func TestSchedulerFailsSessionsThatNeverStart(t *testing.T) {
-	e := testenv.Start(t, func(c *stack.Config) { c.Limits = sessions.Limits{MaxSessions: 1, MaxCPUMillis: 8000, MaxMemoryMiB: 8192} })
+	e := testenv.Start(t, func(c *stack.Config) {
+		c.Limits = sessions.Limits{MaxSessions: 1, MaxCPUMillis: 8000, MaxMemoryMiB: 8192}
+	})
 	alice := e.Token("alice", "") // no runtime in this stack: nothing will start the session
 	ws := e.MustDialWS(alice, nil)
 	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
