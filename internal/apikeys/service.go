@@ -13,6 +13,7 @@ import (
 
 	"streamspace/internal/auth"
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 	"streamspace/internal/routes"
@@ -48,23 +49,25 @@ type Created struct {
 	Secret string `json:"key"`
 }
 
-// Create makes a key for the caller.
-func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput) (Created, error) {
+// Create makes a key for the caller. A record back is a replay of an earlier create with the
+// same Idempotency-Key: the secret was shown once then and is not stored anywhere, so the replay
+// answers the key's metadata without it.
+func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, idem *idempotency.Claim) (Created, *idempotency.Record, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" || len(name) > 128 {
-		return Created{}, problem.Invalid("name", "is required, at most 128 characters")
+		return Created{}, nil, problem.Invalid("name", "is required, at most 128 characters")
 	}
 	if len(in.Description) > 1024 {
-		return Created{}, problem.Invalid("description", "must be at most 1024 characters")
+		return Created{}, nil, problem.Invalid("description", "must be at most 1024 characters")
 	}
 	scopes, err := NormalizeScopes(in.Scopes)
 	if err != nil {
-		return Created{}, err
+		return Created{}, nil, err
 	}
 	limit := DefaultRateLimit
 	if in.RateLimit != nil {
 		if *in.RateLimit < 1 || *in.RateLimit > MaxRateLimit {
-			return Created{}, problem.Invalid("rateLimit", fmt.Sprintf("must be from 1 to %d requests per hour", MaxRateLimit))
+			return Created{}, nil, problem.Invalid("rateLimit", fmt.Sprintf("must be from 1 to %d requests per hour", MaxRateLimit))
 		}
 		limit = *in.RateLimit
 	}
@@ -73,19 +76,24 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput) (C
 	if in.ExpiresIn != "" {
 		exp, err := ParseExpiresIn(in.ExpiresIn, now)
 		if err != nil {
-			return Created{}, err
+			return Created{}, nil, err
 		}
 		k.ExpiresAt = &exp
 	}
 	secret, err := NewSecret()
 	if err != nil {
-		return Created{}, err
+		return Created{}, nil, err
 	}
 	k.KeyPrefix = Prefix(secret)
-	if err := sv.Store.Create(ctx, k, Hash(secret)); err != nil {
-		return Created{}, err
+	// What a replay answers: the metadata only, never the secret.
+	if err := idem.Respond(http.StatusCreated, "/api/v1/api-keys/"+k.ID, k); err != nil {
+		return Created{}, nil, err
 	}
-	return Created{Key: k, Secret: secret}, nil
+	rec, err := sv.Store.CreateClaimed(ctx, k, Hash(secret), idem)
+	if err != nil || rec != nil {
+		return Created{}, rec, err
+	}
+	return Created{Key: k, Secret: secret}, nil, nil
 }
 
 // Authenticate resolves a presented key; ok is false for unknown, revoked or expired keys.
@@ -176,11 +184,20 @@ func Register(rt *httpx.Router, sv *Service) {
 		if err := httpx.DecodeJSON(r, &in); err != nil {
 			return err
 		}
-		k, err := sv.Create(r.Context(), httpx.Caller(r), in)
+		c := httpx.Caller(r)
+		idem, err := idempotency.FromRequest(r, c.UserID, in, sv.now())
+		if err != nil {
+			return err
+		}
+		k, rec, err := sv.Create(r.Context(), c, in, idem)
 		if err != nil {
 			return err
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		if rec != nil {
+			rec.Write(w)
+			return nil
+		}
 		w.Header().Set("Location", "/api/v1/api-keys/"+k.ID)
 		httpx.WriteJSON(w, http.StatusCreated, k)
 		return nil

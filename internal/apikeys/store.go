@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 )
@@ -56,17 +57,24 @@ func UnmarshalKey(item map[string]types.AttributeValue) (Key, error) {
 
 // Create stores a new key under its hash.
 func (st *Store) Create(ctx context.Context, k Key, hash string) error {
+	_, err := st.CreateClaimed(ctx, k, hash, nil)
+	return err
+}
+
+// CreateClaimed is Create with its idempotency claim when idem is not nil, in one transaction. A
+// record back means the key was created by an earlier request with the same Idempotency-Key.
+func (st *Store) CreateClaimed(ctx context.Context, k Key, hash string, idem *idempotency.Claim) (*idempotency.Record, error) {
 	av, err := attributevalue.MarshalMap(keyItem{Key: k, Hash: hash, PK: "APIKEY#" + hash, SK: "META",
 		GSI1PK: "KEYS#" + k.OwnerID, GSI1SK: k.ID, Entity: EntityAPIKey})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: av,
+	rec, err := idempotency.PutOne(ctx, st.DB, st.Table, idem, &types.Put{TableName: &st.Table, Item: av,
 		ConditionExpression: aws.String("attribute_not_exists(PK)")})
 	if err != nil {
-		return fmt.Errorf("create api key: %w", err)
+		return nil, fmt.Errorf("create api key: %w", err)
 	}
-	return nil
+	return rec, nil
 }
 
 // ByHash finds the key a secret hashes to (consistent: a revocation counts from the next request).

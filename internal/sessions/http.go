@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 )
 
@@ -38,12 +39,18 @@ func (h handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	se, replay, err := h.sv.Create(r.Context(), httpx.Caller(r), in, r.Header.Get("Idempotency-Key"))
+	c := httpx.Caller(r)
+	// The claim is checked before anything is read, so a malformed key is a 400 at no cost.
+	idem, err := idempotency.FromRequest(r, c.UserID, in, h.sv.now())
+	if err != nil {
+		return err
+	}
+	se, replay, err := h.sv.CreateClaimed(r.Context(), c, in, idem)
 	if err != nil {
 		return err
 	}
 	if replay {
-		w.Header().Set("Idempotent-Replayed", "true")
+		idempotency.MarkReplayed(w)
 	}
 	w.Header().Set("Location", "/api/v1/sessions/"+se.ID)
 	writeSession(w, http.StatusCreated, se)

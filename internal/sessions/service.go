@@ -2,8 +2,6 @@ package sessions
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 	"streamspace/internal/resources"
@@ -62,8 +61,21 @@ type CreateInput struct {
 	PersistentHome     *bool                `json:"persistentHome,omitempty"`
 }
 
-// Create starts a session for the caller. The second result is true for an idempotent replay.
+// Create starts a session for the caller, as POST /sessions with idemKey (none when empty) as
+// its Idempotency-Key. The second result is true for an idempotent replay.
 func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, idemKey string) (Session, bool, error) {
+	var idem *idempotency.Claim
+	if idemKey != "" {
+		var err error
+		if idem, err = idempotency.New(c.UserID, idemKey, "POST", "/api/v1/sessions", in, sv.now()); err != nil {
+			return Session{}, false, err
+		}
+	}
+	return sv.CreateClaimed(ctx, c, in, idem)
+}
+
+// CreateClaimed is Create with the request's idempotency claim (nil without a key).
+func (sv *Service) CreateClaimed(ctx context.Context, c auth.Caller, in CreateInput, idem *idempotency.Claim) (Session, bool, error) {
 	if in.TemplateName == "" {
 		return Session{}, false, problem.Invalid("templateName", "is required")
 	}
@@ -84,16 +96,6 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, id
 	maxDur, err := boundedSeconds("maxSessionDuration", in.MaxSessionDuration, DefaultMaxSessionDuration, 300, MaxMaxSessionDuration)
 	if err != nil {
 		return Session{}, false, err
-	}
-	var idem *Idempotency
-	if idemKey != "" {
-		if len(idemKey) > 255 {
-			return Session{}, false, problem.Invalid("Idempotency-Key", "must be at most 255 characters")
-		}
-		body, _ := json.Marshal(in)
-		sum := sha256.Sum256(body)
-		idem = &Idempotency{Key: idemKey, UserID: c.UserID, RequestHash: hex.EncodeToString(sum[:]),
-			CreatedAt: sv.now().Unix(), ExpiresAt: sv.now().Add(24 * time.Hour).Unix()}
 	}
 	tpl, err := sv.Templates.Get(ctx, in.TemplateName)
 	if errors.Is(err, templates.ErrNotFound) {

@@ -15,6 +15,7 @@ import (
 
 	"streamspace/internal/access"
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 	"streamspace/internal/resources"
 )
@@ -160,24 +161,11 @@ func (st *Store) quotaChange(owner string, sessions int, amt resources.Amount, l
 	return types.TransactWriteItem{Update: u}
 }
 
-// Idempotency records a create under the caller's Idempotency-Key for 24 h.
-type Idempotency struct {
-	Key         string
-	UserID      string
-	RequestHash string
-	CreatedAt   int64 // unix seconds
-	ExpiresAt   int64
-}
-
-func idemKey(userID, key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("IDEMP#" + userID + "#" + key), ddb.SK: s("IDEMP")}
-}
-
 // Create writes a new session, its quota charges and its idempotency record in one
 // transaction; a team session also checks, in the same transaction, that the creator's team
 // role may create sessions. A replayed Idempotency-Key returns the session the first request
 // created.
-func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, lim Limits, idem *Idempotency) (Session, bool, error) {
+func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, lim Limits, idem *idempotency.Claim) (Session, bool, error) {
 	item, err := marshalSession(se)
 	if err != nil {
 		return Session{}, false, err
@@ -193,24 +181,19 @@ func (st *Store) Create(ctx context.Context, se Session, amt resources.Amount, l
 			ExpressionAttributeNames:  map[string]string{"#r": "role"},
 			ExpressionAttributeValues: creatorRoles()}})
 	}
-	idemAt := len(tx)
 	if idem != nil {
-		k := idemKey(idem.UserID, idem.Key)
-		k["requestHash"], k["sessionId"] = s(idem.RequestHash), s(se.ID)
-		k[ddb.TTLAttribute] = &types.AttributeValueMemberN{Value: strconv.FormatInt(idem.ExpiresAt, 10)}
-		// An expired record may still be there (TTL deletes lazily): it no longer binds the key.
-		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &st.Table, Item: k,
-			ConditionExpression:       aws.String("attribute_not_exists(PK) OR expiresAt < :now"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(idem.CreatedAt, 10)}}}})
+		idem.ResourceID = se.ID
 	}
-	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	rec, err := idempotency.Write(ctx, st.DB, st.Table, idem, tx)
+	if rec != nil {
+		se, err := st.Get(ctx, rec.ID())
+		return se, true, err
+	}
 	if err == nil {
 		return se, false, nil
 	}
 	reasons := ddb.CancelReasons(err)
 	switch {
-	case len(reasons) > idemAt && reasons[idemAt]:
-		return st.replay(ctx, idem)
 	case se.TeamID != "" && len(reasons) > 3 && reasons[3]:
 		return Session{}, false, problem.Forbidden("creating team sessions needs the team.sessions.create permission")
 	case len(reasons) > 1 && reasons[1]:
@@ -241,25 +224,6 @@ func quotaExceeded(lim Limits) error {
 		lim.MaxSessions, lim.MaxCPUMillis, lim.MaxMemoryMiB))
 	p.Type = "https://streamspace.dev/problems/quota-exceeded"
 	return p
-}
-
-func (st *Store) replay(ctx context.Context, idem *Idempotency) (Session, bool, error) {
-	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: idemKey(idem.UserID, idem.Key), ConsistentRead: aws.Bool(true)})
-	if err != nil || out.Item == nil {
-		return Session{}, false, fmt.Errorf("read idempotency record: %v", err)
-	}
-	var rec struct {
-		RequestHash string `dynamodbav:"requestHash"`
-		SessionID   string `dynamodbav:"sessionId"`
-	}
-	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
-		return Session{}, false, err
-	}
-	if rec.RequestHash != idem.RequestHash {
-		return Session{}, false, problem.Conflict("this Idempotency-Key was already used with a different request")
-	}
-	se, err := st.Get(ctx, rec.SessionID)
-	return se, true, err
 }
 
 // Get reads one session (strongly consistent: callers act on what they read).

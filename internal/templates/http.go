@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 )
 
@@ -86,10 +87,22 @@ func (h handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	t.CreatedAt = time.Now().UTC()
-	t.UpdatedAt = t.CreatedAt
-	if err := h.s.Put(r.Context(), t, CreateOnly); err != nil {
+	now := time.Now().UTC()
+	idem, err := idempotency.FromRequest(r, httpx.Caller(r).UserID, t, now)
+	if err != nil {
 		return err
+	}
+	t.CreatedAt, t.UpdatedAt = now, now
+	if err := idem.Respond(http.StatusCreated, "", t); err != nil {
+		return err
+	}
+	rec, err := h.s.Create(r.Context(), t, idem)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		rec.Write(w)
+		return nil
 	}
 	httpx.WriteJSON(w, http.StatusCreated, t)
 	return nil

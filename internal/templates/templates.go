@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 	"streamspace/internal/resources"
 )
@@ -148,6 +149,23 @@ func (s *Store) Put(ctx context.Context, t Template, mode PutMode) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// Create writes a new template (409 when the name is taken) with its idempotency claim when idem
+// is not nil, in one transaction. A record back is a replay of an earlier create.
+func (s *Store) Create(ctx context.Context, t Template, idem *idempotency.Claim) (*idempotency.Record, error) {
+	av, err := attributevalue.MarshalMap(item{Template: t, PK: "TEMPLATE#" + t.Name, SK: "META",
+		GSI2PK: typeTemplate, GSI2SK: t.Name, Entity: "template"})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := idempotency.PutOne(ctx, s.DB, s.Table, idem, &types.Put{TableName: &s.Table, Item: av,
+		ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	var cfe *types.ConditionalCheckFailedException
+	if errors.As(err, &cfe) {
+		return nil, problem.Conflict("a template named " + t.Name + " already exists")
+	}
+	return rec, err
 }
 
 // PutMode says whether Put may create, replace, or both.
