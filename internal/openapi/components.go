@@ -76,7 +76,7 @@ var sessionOverlay = map[string]schema{
 
 var templateOverlay = map[string]schema{
 	"name": templateName, "displayName": str(1, 128), "description": str(0, 2048), "category": str(1, 64),
-	"image": str(1, 512), "icon": str(0, 1024), "localCommand": str(0, 512), "tags": tagList(50),
+	"image": str(1, 512), "icon": str(0, 1024), "localCommand": str(0, 512), "tags": tagList(50), "version": versionSchema,
 }
 
 var keyOverlay = map[string]schema{
@@ -84,7 +84,10 @@ var keyOverlay = map[string]schema{
 	"rateLimit": between(1, apikeys.MaxRateLimit), "name": str(1, 128), "description": str(0, 1024),
 }
 
-var teamOverlay = map[string]schema{"id": id("team"), "name": str(1, 64), "displayName": str(1, 128), "description": str(0, 1024)}
+var teamOverlay = map[string]schema{"id": id("team"), "name": str(1, 64), "displayName": str(1, 128), "description": str(0, 1024), "version": versionSchema}
+
+// versionSchema is an item's optimistic-lock version, the number in its ETag.
+var versionSchema = schema{"minimum": 1}
 
 var teamPerms = items(enum(access.AllTeamPermissions...))
 
@@ -96,7 +99,7 @@ var activityOverlay = map[string]schema{
 var recordingOverlay = map[string]schema{
 	"id": id("rec"), "sessionId": id("sess"), "type": enum(recordings.Types...), "format": enum(formats...),
 	"status": enum(recStatuses...), "sha256": pattern("^[0-9a-f]{64}$"), "retentionDays": schema{"minimum": 1},
-	"durationSeconds": schema{"minimum": 0}, "sizeBytes": schema{"minimum": 0},
+	"durationSeconds": schema{"minimum": 0}, "sizeBytes": schema{"minimum": 0}, "version": versionSchema,
 }
 
 var invitationOverlay = map[string]schema{
@@ -127,9 +130,9 @@ var components = []component{
 	{name: "OpenAPIDocument", typ: typeOf[document](), desc: "This document.",
 		overlay: map[string]schema{"openapi": pattern(`^3\.1\.\d+$`)}},
 
-	{name: "User", typ: typeOf[users.User](), overlay: map[string]schema{"id": userID, "role": enum(platformRoles...)}},
+	{name: "User", typ: typeOf[users.User](), overlay: map[string]schema{"id": userID, "role": enum(platformRoles...), "version": versionSchema}},
 	{name: "Me", typ: typeOf[me](), desc: "The caller: role is the effective role of this request.",
-		overlay: map[string]schema{"id": userID, "role": enum(platformRoles...), "authMethod": enum("token", "apiKey"),
+		overlay: map[string]schema{"id": userID, "role": enum(platformRoles...), "authMethod": enum("token", "apiKey"), "version": versionSchema,
 			"keyId": id("key"), "scopes": items(enum(routes.Scopes...))}},
 	{name: "UserPage", typ: typeOf[page[users.User]]()},
 	{name: "RoleInput", typ: typeOf[roleInput](), mode: request, required: []string{"role"},
@@ -182,7 +185,7 @@ var components = []component{
 		required: []string{"displayName", "category", "image", "defaultResources"},
 		desc:     "name is required on create; on replace it may be left out, or must match the path.",
 		overlay: with(templateOverlay, map[string]schema{"createdAt": {"readOnly": true, "description": "ignored"},
-			"updatedAt": {"readOnly": true, "description": "ignored"}})},
+			"updatedAt": {"readOnly": true, "description": "ignored"}, "version": {"readOnly": true, "description": "ignored: send it in If-Match"}})},
 
 	{name: "Team", typ: typeOf[teams.Team](), overlay: teamOverlay},
 	{name: "TeamWithRole", typ: typeOf[teamWithRole](), desc: "role and permissions are the caller's own (none for a platform admin or operator who is not a member).",
@@ -192,7 +195,7 @@ var components = []component{
 		overlay: map[string]schema{"name": str(1, 64), "displayName": str(0, 128), "description": str(0, 1024)}},
 	{name: "TeamPatch", typ: typeOf[teamPatch](), mode: request,
 		overlay: map[string]schema{"displayName": str(1, 128), "description": str(0, 1024)}},
-	{name: "Member", typ: typeOf[teams.Member](), overlay: map[string]schema{"teamId": id("team"), "userId": userID, "role": enum(access.TeamRoles...)}},
+	{name: "Member", typ: typeOf[teams.Member](), overlay: map[string]schema{"teamId": id("team"), "userId": userID, "role": enum(access.TeamRoles...), "version": versionSchema}},
 	{name: "MemberList", typ: typeOf[list[teams.Member]]()},
 	{name: "MemberInput", typ: typeOf[memberInput](), mode: request, required: []string{"userId", "role"},
 		overlay: map[string]schema{"userId": userID, "role": enum(access.TeamRoles...)}},
@@ -206,8 +209,8 @@ var components = []component{
 		overlay: map[string]schema{"teamId": id("team"), "role": enum(access.TeamRoles...), "permissions": teamPerms}},
 	{name: "TeamPermissionCheck", typ: typeOf[permissionCheck](),
 		overlay: map[string]schema{"permission": enum(access.AllTeamPermissions...), "role": enum(access.TeamRoles...)}},
-	{name: "TeamQuota", typ: typeOf[quotaView](), desc: "Limits and live usage (usage may exceed a lowered limit).",
-		overlay: map[string]schema{"maxSessions": between(0, 10000), "maxCpuMillis": between(0, 10_000_000), "maxMemoryMiB": between(0, 100_000_000)}},
+	{name: "TeamQuota", typ: typeOf[quotaView](), desc: "Limits and live usage (usage may exceed a lowered limit); version counts limit changes.",
+		overlay: map[string]schema{"maxSessions": between(0, 10000), "maxCpuMillis": between(0, 10_000_000), "maxMemoryMiB": between(0, 100_000_000), "version": versionSchema}},
 	{name: "TeamQuotaInput", typ: typeOf[quotaInput](), mode: request,
 		overlay: map[string]schema{"maxSessions": between(0, 10000), "maxCpuMillis": between(0, 10_000_000), "maxMemoryMiB": between(0, 100_000_000)}},
 

@@ -61,7 +61,7 @@ var integer = schema{"type": "integer", "minimum": 0}
 
 // headers are the response headers that matter to clients.
 var headers = map[string]any{
-	"ETag":                header("The session's version, quoted; send it back in If-Match.", true, schema{"type": "string", "pattern": `^"[1-9][0-9]*"$`}),
+	"ETag":                header("The resource's version, quoted; send it back in If-Match.", true, schema{"type": "string", "pattern": `^"[1-9][0-9]*"$`}),
 	"Location":            header("The created resource.", true, schema{"type": "string", "pattern": "^/api/v1/"}),
 	"Idempotent-Replayed": header("Present on a replay of an Idempotency-Key.", false, schema{"type": "string", "enum": []string{"true"}}),
 	"Cache-Control":       header("The body holds a secret shown once.", true, schema{"type": "string", "enum": []string{"no-store"}}),
@@ -74,7 +74,7 @@ var headers = map[string]any{
 // headerParams are the request headers some routes read.
 var headerParams = map[string]any{
 	"If-Match": map[string]any{"name": "If-Match", "in": "header", "schema": schema{"type": "string"},
-		"description": `The session version from ETag, quoted or not (W/ tolerated), or *. A mismatch is 412; anything else 400. Without it a concurrent change is retried for you.`},
+		"description": `The resource's version from ETag, quoted or not (W/ tolerated), or *. A mismatch is 412; anything else 400. Without it a concurrent change is retried for you.`},
 	"Idempotency-Key": map[string]any{"name": "Idempotency-Key", "in": "header", "schema": schema{"type": "string", "minLength": 1, "maxLength": 255},
 		"description": "Per user, binding for 24 h: a retry with the same key and body returns the first result (201, Idempotent-Replayed: true); another body is 409."},
 }

@@ -54,10 +54,11 @@ var activityQuery = []param{limit(100, 1, 500), cursor,
 // Success replies used by several routes.
 var (
 	sessionOK = reply{status: 200, schema: "Session", headers: []string{"ETag"}}
+	ifMatch   = []string{"If-Match"}
 	noContent = reply{status: 204, desc: "Done."}
 	conflict  = []int{409}
-	// Session writes that take If-Match: a refused transition or lasting contention (409), a
-	// stale If-Match (412). The others retry contention and end in 409, never 412.
+	// Updates that take If-Match: a refused transition or lasting contention (409), a stale
+	// If-Match (412). The others retry contention and end in 409, never 412.
 	ifMatchErr = []int{409, 412}
 )
 
@@ -72,9 +73,9 @@ var ops = map[string]op{
 	"GET /api/v1/users": {id: "listUsers", tag: "users", summary: "Every user seen (admin)", query: []param{limit(50, 1, 100), cursor},
 		ok: []reply{{status: 200, schema: "UserPage"}}},
 	"GET /api/v1/users/{userId}": {id: "getUser", tag: "users", summary: "A user (yourself, or anyone for an admin)",
-		ok: []reply{{status: 200, schema: "User"}}},
+		ok: []reply{{status: 200, schema: "User", headers: []string{"ETag"}}}},
 	"PUT /api/v1/users/{userId}/role": {id: "setUserRole", tag: "users", summary: "Set a user's stored platform role (admin, not on yourself)",
-		body: "RoleInput", ok: []reply{{status: 200, schema: "User"}}, errs: conflict},
+		headers: ifMatch, body: "RoleInput", ok: []reply{{status: 200, schema: "User", headers: []string{"ETag"}}}, errs: ifMatchErr},
 
 	"POST /api/v1/api-keys": {id: "createAPIKey", tag: "api-keys", summary: "Create an API key (shown once)", body: "APIKeyInput",
 		ok: []reply{{status: 201, schema: "APIKeyCreated", headers: []string{"Location", "Cache-Control"}}}},
@@ -121,9 +122,11 @@ var ops = map[string]op{
 			text("q", 128, "case-insensitive substring of name, displayName, description or tags"),
 			text("category", 128, "exact, ignoring case"), text("tag", 128, "exact, ignoring case")},
 		ok: []reply{{status: 200, schema: "TemplatePage"}}},
-	"GET /api/v1/templates/{name}":    {id: "getTemplate", tag: "templates", summary: "A template", ok: []reply{{status: 200, schema: "Template"}}},
-	"POST /api/v1/templates":          {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput", ok: []reply{{status: 201, schema: "Template"}}, errs: conflict},
-	"PUT /api/v1/templates/{name}":    {id: "replaceTemplate", tag: "templates", summary: "Replace a template (operator, admin)", body: "TemplateInput", ok: []reply{{status: 200, schema: "Template"}}},
+	"GET /api/v1/templates/{name}": {id: "getTemplate", tag: "templates", summary: "A template",
+		ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}},
+	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput", ok: []reply{{status: 201, schema: "Template"}}, errs: conflict},
+	"PUT /api/v1/templates/{name}": {id: "replaceTemplate", tag: "templates", summary: "Replace a template (operator, admin)",
+		headers: ifMatch, body: "TemplateInput", ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/templates/{name}": {id: "deleteTemplate", tag: "templates", summary: "Remove a template (operator, admin)", ok: []reply{noContent}},
 
 	"POST /api/v1/teams": {id: "createTeam", tag: "teams", summary: "Create a team (the caller becomes its owner)", body: "TeamInput",
@@ -131,9 +134,9 @@ var ops = map[string]op{
 	"GET /api/v1/teams/my-teams": {id: "listMyTeams", tag: "teams", summary: "The caller's teams, with role and permissions",
 		ok: []reply{{status: 200, schema: "TeamList"}}},
 	"GET /api/v1/teams/{teamId}": {id: "getTeam", tag: "teams", summary: "A team (members; operators and admins)",
-		ok: []reply{{status: 200, schema: "TeamWithRole"}}},
+		ok: []reply{{status: 200, schema: "TeamWithRole", headers: []string{"ETag"}}}},
 	"PATCH /api/v1/teams/{teamId}": {id: "updateTeam", tag: "teams", summary: "Change a team's display name or description (team.manage)",
-		body: "TeamPatch", ok: []reply{{status: 200, schema: "Team"}}},
+		headers: ifMatch, body: "TeamPatch", ok: []reply{{status: 200, schema: "Team", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/teams/{teamId}": {id: "deleteTeam", tag: "teams", summary: "Delete a team without live sessions (team.manage)",
 		ok: []reply{noContent}, errs: conflict},
 	"GET /api/v1/teams/{teamId}/members": {id: "listTeamMembers", tag: "teams", summary: "A team's members",
@@ -141,7 +144,7 @@ var ops = map[string]op{
 	"POST /api/v1/teams/{teamId}/members": {id: "addTeamMember", tag: "teams", summary: "Add a member (team.members.manage)",
 		body: "MemberInput", ok: []reply{{status: 201, schema: "Member"}}, errs: conflict},
 	"PATCH /api/v1/teams/{teamId}/members/{userId}": {id: "changeTeamMember", tag: "teams", summary: "Change a member's role (team.members.manage)",
-		body: "MemberRoleInput", ok: []reply{{status: 200, schema: "Member"}}, errs: conflict},
+		headers: ifMatch, body: "MemberRoleInput", ok: []reply{{status: 200, schema: "Member", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/teams/{teamId}/members/{userId}": {id: "removeTeamMember", tag: "teams", summary: "Remove a member, or leave",
 		ok: []reply{noContent}, errs: conflict},
 	"GET /api/v1/teams/{teamId}/permissions": {id: "getTeamPermissions", tag: "teams", summary: "Every role's permissions",
@@ -155,9 +158,10 @@ var ops = map[string]op{
 	"GET /api/v1/teams/{teamId}/sessions": {id: "listTeamSessions", tag: "teams", summary: "A team's sessions, newest first (team.sessions.view)",
 		query: []param{limit(50, 1, 100), cursor, stateParam}, ok: []reply{{status: 200, schema: "SessionPage"}}},
 	"GET /api/v1/teams/{teamId}/quota": {id: "getTeamQuota", tag: "teams", summary: "Quota limits and live usage (team.quota.view)",
-		ok: []reply{{status: 200, schema: "TeamQuota"}}},
+		ok: []reply{{status: 200, schema: "TeamQuota", headers: []string{"ETag"}}}},
 	"PUT /api/v1/teams/{teamId}/quota": {id: "setTeamQuota", tag: "teams", summary: "Set quota limits (team.quota.manage)",
-		body: "TeamQuotaInput", ok: []reply{{status: 200, schema: "TeamQuota"}}, errs: conflict},
+		desc:    "Only the limits given change. The ETag is the limits' version: usage moving does not change it.",
+		headers: ifMatch, body: "TeamQuotaInput", ok: []reply{{status: 200, schema: "TeamQuota", headers: []string{"ETag"}}}, errs: ifMatchErr},
 
 	"POST /api/v1/sessions/{id}/share": {id: "shareSession", tag: "sharing", summary: "Share with a user (201), or change that share (200)",
 		body: "ShareInput", ok: []reply{{status: 201, schema: "Share"}, {status: 200, schema: "Share", desc: "The existing share, updated."}}, errs: conflict},
@@ -196,9 +200,9 @@ var ops = map[string]op{
 	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings (view access)",
 		ok: []reply{{status: 200, schema: "RecordingList"}}},
 	"GET /api/v1/sessions/{id}/recordings/{recordingId}": {id: "getRecording", tag: "recordings", summary: "A recording, with a download URL once completed",
-		ok: []reply{{status: 200, schema: "RecordingView"}}},
+		ok: []reply{{status: 200, schema: "RecordingView", headers: []string{"ETag"}}}},
 	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}": {id: "finishRecording", tag: "recordings", summary: "Complete or fail a recording, once (control access)",
-		body: "RecordingPatch", ok: []reply{{status: 200, schema: "RecordingView"}}, errs: conflict},
+		headers: ifMatch, body: "RecordingPatch", ok: []reply{{status: 200, schema: "RecordingView", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/sessions/{id}/recordings/{recordingId}": {id: "deleteRecording", tag: "recordings", summary: "Delete a recording and its content (control access)",
 		ok: []reply{noContent}},
 }

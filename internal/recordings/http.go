@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"streamspace/internal/access"
+	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
@@ -84,7 +85,7 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	id := ids.New("rec")
 	rec := Recording{ID: id, SessionID: se.ID, Type: in.Type, Format: in.Format, Status: StatusRecording, StartedAt: now,
 		StorageKey: "recordings/" + se.ID + "/" + id + "." + in.Format, RetentionDays: days, ExpiresAt: now.AddDate(0, 0, days),
-		CreatedBy: httpx.Caller(r).UserID, CreatedAt: now, UpdatedAt: now}
+		CreatedBy: httpx.Caller(r).UserID, CreatedAt: now, UpdatedAt: now, Version: 1}
 	rec.Expiry = rec.ExpiresAt.Unix()
 	if err := sv.Store.Put(r.Context(), rec, nil); err != nil {
 		return err
@@ -129,6 +130,7 @@ func (sv *Service) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	httpx.SetETag(w, rec.Version)
 	out := map[string]any{"recording": rec}
 	if rec.Status == StatusCompleted {
 		u, err := sv.Objects.DownloadURL(r.Context(), rec.StorageKey, urlTTL)
@@ -166,37 +168,49 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 	if in.DurationSeconds != nil && *in.DurationSeconds < 0 {
 		return problem.Invalid("durationSeconds", "must not be negative")
 	}
-	rec, err := sv.load(r, access.Control)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}
-	if rec.Status != StatusRecording {
-		return problem.Conflict("the recording is " + rec.Status + " and can no longer change")
-	}
-	prev := rec.UpdatedAt
-	now := sv.now()
-	if in.Status != "" {
-		rec.Status = in.Status
-		end := now
-		if in.EndedAt != nil {
-			end = in.EndedAt.UTC()
+	var rec Recording
+	// Each attempt applies the given fields to a fresh read: two clients reporting different
+	// fields concurrently both get theirs, and a finish raced by another finish is a 409.
+	err = ddb.RetryOnVersionConflict(im, "recording", func() error {
+		if rec, err = sv.load(r, access.Control); err != nil {
+			return err
 		}
-		rec.EndedAt = &end
-		rec.DurationSeconds = int(end.Sub(rec.StartedAt).Seconds())
-	}
-	if in.DurationSeconds != nil {
-		rec.DurationSeconds = *in.DurationSeconds
-	}
-	if in.SizeBytes != nil {
-		rec.SizeBytes = *in.SizeBytes
-	}
-	if in.SHA256 != "" {
-		rec.SHA256 = in.SHA256
-	}
-	rec.UpdatedAt = now
-	if err := sv.Store.Put(r.Context(), rec, &prev); err != nil {
+		if err := ddb.CheckIfMatch(im, "recording", rec.Version); err != nil {
+			return err
+		}
+		if rec.Status != StatusRecording {
+			return problem.Conflict("the recording is " + rec.Status + " and can no longer change")
+		}
+		version, now := rec.Version, sv.now()
+		if in.Status != "" {
+			rec.Status = in.Status
+			end := now
+			if in.EndedAt != nil {
+				end = in.EndedAt.UTC()
+			}
+			rec.EndedAt = &end
+			rec.DurationSeconds = int(end.Sub(rec.StartedAt).Seconds())
+		}
+		if in.DurationSeconds != nil {
+			rec.DurationSeconds = *in.DurationSeconds
+		}
+		if in.SizeBytes != nil {
+			rec.SizeBytes = *in.SizeBytes
+		}
+		if in.SHA256 != "" {
+			rec.SHA256 = in.SHA256
+		}
+		rec.UpdatedAt, rec.Version = now, version+1
+		return sv.Store.Update(r.Context(), rec, version)
+	})
+	if err != nil {
 		return err
 	}
+	httpx.SetETag(w, rec.Version)
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"recording": rec})
 	return nil
 }

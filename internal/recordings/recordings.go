@@ -51,6 +51,8 @@ type Recording struct {
 	CreatedBy       string     `json:"createdBy" dynamodbav:"createdBy"`
 	CreatedAt       time.Time  `json:"createdAt" dynamodbav:"createdAt"`
 	UpdatedAt       time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
+	// Version counts changes (optimistic lock; ETag); records from before versions count as 1.
+	Version int `json:"version" dynamodbav:"version,omitempty"`
 }
 
 // ContentType of the recording's object.
@@ -115,7 +117,29 @@ func (st *Store) Get(ctx context.Context, sessionID, id string) (Recording, erro
 		return Recording{}, ErrNotFound
 	}
 	var r Recording
-	return r, attributevalue.UnmarshalMap(out.Item, &r)
+	err = attributevalue.UnmarshalMap(out.Item, &r)
+	r.Version = ddb.Version(r.Version)
+	return r, err
+}
+
+// Update writes r over the recording read at version (r.Version must be version+1), conditional
+// on that version: a concurrent change is ddb.ErrVersionConflict, and the caller reads again.
+func (st *Store) Update(ctx context.Context, r Recording, version int) error {
+	item, err := attributevalue.MarshalMap(r)
+	if err != nil {
+		return err
+	}
+	for k, v := range key(r.SessionID, r.ID) {
+		item[k] = v
+	}
+	item["entity"] = &types.AttributeValueMemberS{Value: "recording"}
+	cond, names, vals := ddb.VersionCondition(version)
+	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: item,
+		ConditionExpression: aws.String("attribute_exists(PK) AND " + cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals})
+	if ddb.ConditionFailed(err) {
+		return ddb.ErrVersionConflict // or deleted: the next read says 404
+	}
+	return err
 }
 
 // List returns a session's recordings, oldest first.

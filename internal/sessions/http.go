@@ -2,8 +2,6 @@ package sessions
 
 import (
 	"net/http"
-	"strconv"
-	"strings"
 
 	"streamspace/internal/httpx"
 	"streamspace/internal/idempotency"
@@ -30,7 +28,7 @@ func Register(rt *httpx.Router, sv *Service) {
 type handler struct{ sv *Service }
 
 func writeSession(w http.ResponseWriter, status int, se Session) {
-	w.Header().Set("ETag", `"`+strconv.Itoa(se.Version)+`"`)
+	httpx.SetETag(w, se.Version)
 	httpx.WriteJSON(w, status, se)
 }
 
@@ -102,25 +100,12 @@ func (h handler) get(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ifMatch parses If-Match: "<version>" (quotes optional); "*" means any version.
-func ifMatch(r *http.Request) (*int, error) {
-	v := strings.TrimSpace(r.Header.Get("If-Match"))
-	if v == "" || v == "*" {
-		return nil, nil
-	}
-	n, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(v, "W/"), `"`))
-	if err != nil || n < 1 {
-		return nil, problem.Invalid("If-Match", "must be a session version, as in the ETag header")
-	}
-	return &n, nil
-}
-
 func (h handler) patch(w http.ResponseWriter, r *http.Request) error {
 	var in PatchInput
 	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	im, err := ifMatch(r)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -133,7 +118,7 @@ func (h handler) patch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h handler) delete(w http.ResponseWriter, r *http.Request) error {
-	im, err := ifMatch(r)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -155,7 +140,7 @@ func (h handler) replaceTags(w http.ResponseWriter, r *http.Request) error {
 	if in.Tags == nil {
 		return problem.Invalid("tags", "is required (an empty array clears the tags)")
 	}
-	im, err := ifMatch(r)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}
@@ -181,7 +166,7 @@ func (h handler) editTags(w http.ResponseWriter, r *http.Request) error {
 	if len(in.Remove) > MaxTags {
 		return problem.Invalid("remove", "at most 50 tags")
 	}
-	im, err := ifMatch(r)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
@@ -113,8 +114,8 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, now := httpx.Caller(r), time.Now().UTC()
 	t := Team{ID: ids.New("team"), Name: in.Name, DisplayName: in.DisplayName, Description: in.Description,
-		CreatedBy: c.UserID, CreatedAt: now, UpdatedAt: now, OwnerCount: 1}
-	owner := Member{TeamID: t.ID, UserID: c.UserID, Role: access.TeamOwner, AddedBy: c.UserID, AddedAt: now}
+		CreatedBy: c.UserID, CreatedAt: now, UpdatedAt: now, OwnerCount: 1, Version: 1}
+	owner := Member{TeamID: t.ID, UserID: c.UserID, Role: access.TeamOwner, AddedBy: c.UserID, AddedAt: now, Version: 1}
 	if err := sv.Store.Create(r.Context(), t, owner, DefaultQuota); err != nil {
 		return err
 	}
@@ -166,6 +167,7 @@ func (sv *Service) get(w http.ResponseWriter, r *http.Request) error {
 	if perms == nil {
 		perms = []string{}
 	}
+	httpx.SetETag(w, t.Version)
 	httpx.WriteJSON(w, http.StatusOK, withRole{Team: t, Role: role, Permissions: perms})
 	return nil
 }
@@ -182,26 +184,52 @@ func (sv *Service) update(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	t, err := sv.Store.Get(r.Context(), id)
-	if err != nil {
-		return err
-	}
 	if in.DisplayName != nil {
 		if err := checkText("displayName", *in.DisplayName, 128, true); err != nil {
 			return err
 		}
-		t.DisplayName = *in.DisplayName
 	}
 	if in.Description != nil {
 		if err := checkText("description", *in.Description, 1024, false); err != nil {
 			return err
 		}
-		t.Description = *in.Description
 	}
-	t.UpdatedAt = time.Now().UTC()
-	if err := sv.Store.Update(r.Context(), t); err != nil {
+	im, err := httpx.IfMatch(r)
+	if err != nil {
 		return err
 	}
+	var t Team
+	// Each attempt applies the edit to a fresh read and writes on its version: a concurrent edit
+	// of the other field survives (regression: this used to write unconditionally).
+	err = ddb.RetryOnVersionConflict(im, "team", func() error {
+		var err error
+		if t, err = sv.Store.Get(r.Context(), id); err != nil {
+			return err
+		}
+		if err := ddb.CheckIfMatch(im, "team", t.Version); err != nil {
+			return err
+		}
+		next := t
+		if in.DisplayName != nil {
+			next.DisplayName = *in.DisplayName
+		}
+		if in.Description != nil {
+			next.Description = *in.Description
+		}
+		if next == t {
+			return nil // nothing changes: no write, same version
+		}
+		next.UpdatedAt = time.Now().UTC()
+		if err := sv.Store.Update(r.Context(), next); err != nil {
+			return err
+		}
+		t, t.Version = next, next.Version+1
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	httpx.SetETag(w, t.Version)
 	httpx.WriteJSON(w, http.StatusOK, t)
 	return nil
 }
@@ -274,7 +302,7 @@ func (sv *Service) addMember(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	m := Member{TeamID: id, UserID: in.UserID, Role: in.Role, AddedBy: c.UserID, AddedAt: time.Now().UTC()}
+	m := Member{TeamID: id, UserID: in.UserID, Role: in.Role, AddedBy: c.UserID, AddedAt: time.Now().UTC(), Version: 1}
 	if err := sv.Store.AddMember(r.Context(), m); err != nil {
 		return err
 	}
@@ -308,22 +336,46 @@ func (sv *Service) changeMember(w http.ResponseWriter, r *http.Request) error {
 	if !access.ValidTeamRole(in.Role) {
 		return problem.Invalid("role", "must be owner, admin, member or viewer")
 	}
-	m, err := sv.target(r.Context(), id, uid)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}
-	if err := mayAssign(c, role, m.Role); err != nil {
-		return err
-	}
-	if err := mayAssign(c, role, in.Role); err != nil {
-		return err
-	}
-	if m.Role != in.Role {
-		if err := sv.Store.ChangeRole(r.Context(), id, uid, m.Role, in.Role); err != nil {
+	var m Member
+	retry := false
+	// Each attempt reads the member afresh; a retry also re-reads the caller's own role, so it
+	// never acts on a permission that changed meanwhile.
+	err = ddb.RetryOnVersionConflict(im, "membership", func() error {
+		if retry {
+			if role, err = sv.authorize(r.Context(), c, id, access.PermMembersManage); err != nil {
+				return err
+			}
+		}
+		retry = true
+		if m, err = sv.target(r.Context(), id, uid); err != nil {
 			return err
 		}
-		m.Role = in.Role
+		if err := ddb.CheckIfMatch(im, "membership", m.Version); err != nil {
+			return err
+		}
+		if err := mayAssign(c, role, m.Role); err != nil {
+			return err
+		}
+		if err := mayAssign(c, role, in.Role); err != nil {
+			return err
+		}
+		if m.Role == in.Role {
+			return nil // the same role writes nothing
+		}
+		if err := sv.Store.ChangeRole(r.Context(), m, in.Role); err != nil {
+			return err
+		}
+		m.Role, m.Version = in.Role, m.Version+1
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	httpx.SetETag(w, m.Version)
 	httpx.WriteJSON(w, http.StatusOK, m)
 	return nil
 }
@@ -469,6 +521,7 @@ func (sv *Service) getQuota(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	httpx.SetETag(w, q.Version)
 	httpx.WriteJSON(w, http.StatusOK, view(q))
 	return nil
 }
@@ -486,32 +539,55 @@ func (sv *Service) putQuota(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	old, err := sv.Store.Quota(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	next := old
-	for _, f := range []struct {
+	type field struct {
 		name   string
 		v      *int
 		lo, hi int
-		dst    *int
-	}{{"maxSessions", in.MaxSessions, 0, 10000, &next.MaxSessions}, {"maxCpuMillis", in.MaxCPUMillis, 0, 10_000_000, &next.MaxCPUMillis},
-		{"maxMemoryMiB", in.MaxMemoryMiB, 0, 100_000_000, &next.MaxMemoryMiB}} {
-		if f.v == nil {
-			continue
-		}
-		if *f.v < f.lo || *f.v > f.hi {
+	}
+	fields := []field{{"maxSessions", in.MaxSessions, 0, 10000}, {"maxCpuMillis", in.MaxCPUMillis, 0, 10_000_000},
+		{"maxMemoryMiB", in.MaxMemoryMiB, 0, 100_000_000}}
+	for _, f := range fields {
+		if f.v != nil && (*f.v < f.lo || *f.v > f.hi) {
 			return problem.Invalid(f.name, "out of range")
 		}
-		*f.dst = *f.v
 	}
-	if err := sv.Store.SetQuota(r.Context(), id, old, next); err != nil {
+	im, err := httpx.IfMatch(r)
+	if err != nil {
 		return err
 	}
-	next.SessionsLeft += next.MaxSessions - old.MaxSessions
-	next.CPULeft += next.MaxCPUMillis - old.MaxCPUMillis
-	next.MemoryLeft += next.MaxMemoryMiB - old.MaxMemoryMiB
+	var next Quota
+	// Only the limits given change, each attempt on a fresh read: two clients setting different
+	// limits concurrently both get theirs.
+	err = ddb.RetryOnVersionConflict(im, "quota", func() error {
+		old, err := sv.Store.Quota(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		if err := ddb.CheckIfMatch(im, "quota", old.Version); err != nil {
+			return err
+		}
+		next = old
+		for i, dst := range []*int{&next.MaxSessions, &next.MaxCPUMillis, &next.MaxMemoryMiB} {
+			if fields[i].v != nil {
+				*dst = *fields[i].v
+			}
+		}
+		if next == old {
+			return nil // nothing changes: no write, same version
+		}
+		if err := sv.Store.SetQuota(r.Context(), id, old, next); err != nil {
+			return err
+		}
+		next.SessionsLeft += next.MaxSessions - old.MaxSessions
+		next.CPULeft += next.MaxCPUMillis - old.MaxCPUMillis
+		next.MemoryLeft += next.MaxMemoryMiB - old.MaxMemoryMiB
+		next.Version++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	httpx.SetETag(w, next.Version)
 	httpx.WriteJSON(w, http.StatusOK, view(next))
 	return nil
 }

@@ -3,7 +3,6 @@ package teams
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -30,6 +29,8 @@ type Team struct {
 	// OwnerCount guards "the last owner cannot leave": demoting or removing an owner is
 	// conditional on it being above 1, in the same transaction.
 	OwnerCount int `json:"-" dynamodbav:"ownerCount"`
+	// Version counts changes of the descriptive fields (PATCH); ownerCount moves do not bump it.
+	Version int `json:"version" dynamodbav:"version,omitempty"`
 }
 
 // Member is one user's membership.
@@ -39,6 +40,7 @@ type Member struct {
 	Role    string    `json:"role" dynamodbav:"role"`
 	AddedBy string    `json:"addedBy" dynamodbav:"addedBy"`
 	AddedAt time.Time `json:"addedAt" dynamodbav:"addedAt"`
+	Version int       `json:"version" dynamodbav:"version,omitempty"` // bumped by each role change
 }
 
 // Quota is a team's limits and live usage.
@@ -49,10 +51,13 @@ type Quota struct {
 	SessionsLeft int `json:"-" dynamodbav:"sessionsLeft"`
 	CPULeft      int `json:"-" dynamodbav:"cpuLeft"`
 	MemoryLeft   int `json:"-" dynamodbav:"memoryLeft"`
+	// Version counts limit changes (PUT …/quota). Sessions move the headroom with ADD, which
+	// commutes with a limit change, so usage does not bump it.
+	Version int `json:"version" dynamodbav:"version,omitempty"`
 }
 
 // DefaultQuota is a new team's quota.
-var DefaultQuota = Quota{MaxSessions: 20, MaxCPUMillis: 64000, MaxMemoryMiB: 131072}
+var DefaultQuota = Quota{MaxSessions: 20, MaxCPUMillis: 64000, MaxMemoryMiB: 131072, Version: 1}
 
 // EntityMember marks membership items (the notifier derives team.member.* events from them).
 const EntityMember = "teamMember"
@@ -132,7 +137,9 @@ func (st *Store) Get(ctx context.Context, id string) (Team, error) {
 		return Team{}, ErrNotFound
 	}
 	var t Team
-	return t, attributevalue.UnmarshalMap(out.Item, &t)
+	err = attributevalue.UnmarshalMap(out.Item, &t)
+	t.Version = ddb.Version(t.Version)
+	return t, err
 }
 
 // Membership reads one user's membership (ok false when not a member).
@@ -145,7 +152,9 @@ func (st *Store) Membership(ctx context.Context, teamID, userID string) (Member,
 		return Member{}, false, nil
 	}
 	var m Member
-	return m, true, attributevalue.UnmarshalMap(out.Item, &m)
+	err = attributevalue.UnmarshalMap(out.Item, &m)
+	m.Version = ddb.Version(m.Version)
+	return m, true, err
 }
 
 // Members lists a team's members (one query of the team's partition).
@@ -180,6 +189,7 @@ func (st *Store) Teams(ctx context.Context, teamIDs []string) (map[string]Team, 
 	for _, item := range items {
 		var t Team
 		if attributevalue.UnmarshalMap(item, &t) == nil {
+			t.Version = ddb.Version(t.Version)
 			out[t.ID] = t
 		}
 	}
@@ -218,22 +228,25 @@ func (st *Store) AddMember(ctx context.Context, m Member) error {
 	return err
 }
 
-// ChangeRole moves a member from one role to another (conditional on the role read).
-func (st *Store) ChangeRole(ctx context.Context, teamID, userID, from, to string) error {
-	tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &st.Table, Key: ddb.MemberKey(teamID, userID),
-		UpdateExpression:          aws.String("SET #r = :to"),
-		ConditionExpression:       aws.String("#r = :from"),
-		ExpressionAttributeNames:  map[string]string{"#r": "role"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(to), ":from": s(from)}}}}
+// ChangeRole moves a member from one role to another, conditional on the version read (the
+// role read is checked too: the owner count below depends on it).
+func (st *Store) ChangeRole(ctx context.Context, m Member, to string) error {
+	cond, names, vals := ddb.VersionCondition(m.Version)
+	names["#r"] = "role"
+	vals[":to"], vals[":from"], vals[":next"] = s(to), s(m.Role), n(m.Version+1)
+	tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &st.Table, Key: ddb.MemberKey(m.TeamID, m.UserID),
+		UpdateExpression:         aws.String("SET #r = :to, #ver = :next"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND #r = :from AND " + cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}}}
 	switch {
-	case from == access.TeamOwner && to != access.TeamOwner:
-		tx = append(tx, ownerCountChange(st, teamID, -1))
-	case from != access.TeamOwner && to == access.TeamOwner:
-		tx = append(tx, ownerCountChange(st, teamID, 1))
+	case m.Role == access.TeamOwner && to != access.TeamOwner:
+		tx = append(tx, ownerCountChange(st, m.TeamID, -1))
+	case m.Role != access.TeamOwner && to == access.TeamOwner:
+		tx = append(tx, ownerCountChange(st, m.TeamID, 1))
 	}
 	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
 	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
-		return problem.Conflict("the member's role changed meanwhile; read it again")
+		return ddb.ErrVersionConflict
 	} else if len(r) > 1 && r[1] {
 		return errLastOwner
 	}
@@ -257,15 +270,18 @@ func (st *Store) RemoveMember(ctx context.Context, teamID, userID, role string) 
 	return err
 }
 
-// Update changes a team's descriptive fields.
+// Update changes a team's descriptive fields, conditional on the version read (t.Version):
+// a concurrent change makes it ErrVersionConflict, and the caller reads again.
 func (st *Store) Update(ctx context.Context, t Team) error {
+	cond, names, vals := ddb.VersionCondition(t.Version)
+	vals[":d"], vals[":ds"], vals[":u"], vals[":next"] = s(t.DisplayName), s(t.Description), s(t.UpdatedAt.Format(time.RFC3339Nano)), n(t.Version+1)
 	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: metaKey(t.ID),
-		UpdateExpression:          aws.String("SET displayName = :d, description = :ds, updatedAt = :u"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": s(t.DisplayName), ":ds": s(t.Description), ":u": s(t.UpdatedAt.Format(time.RFC3339Nano))}})
-	var cfe *types.ConditionalCheckFailedException
-	if errors.As(err, &cfe) {
-		return ErrNotFound
+		UpdateExpression:          aws.String("SET displayName = :d, description = :ds, updatedAt = :u, #ver = :next"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals})
+	if ddb.ConditionFailed(err) {
+		return ddb.ErrVersionConflict // or deleted: the next read says 404
 	}
 	return err
 }
@@ -280,23 +296,28 @@ func (st *Store) Quota(ctx context.Context, teamID string) (Quota, error) {
 		return Quota{}, ErrNotFound
 	}
 	var q Quota
-	return q, attributevalue.UnmarshalMap(out.Item, &q)
+	err = attributevalue.UnmarshalMap(out.Item, &q)
+	q.Version = ddb.Version(q.Version)
+	return q, err
 }
 
-// SetQuota changes the limits, moving the headroom by the same amounts (conditional on the
-// limits read, so a concurrent change is not lost). Lowering a limit below live usage is allowed:
-// running sessions go on, new ones are refused until usage falls.
+// SetQuota changes the limits, moving the headroom by the same amounts, conditional on the
+// version read (old.Version), so a concurrent change is never lost. Lowering a limit below live
+// usage is allowed: running sessions go on, new ones are refused until usage falls.
 func (st *Store) SetQuota(ctx context.Context, teamID string, old, next Quota) error {
+	cond, names, vals := ddb.VersionCondition(old.Version)
+	for k, v := range map[string]types.AttributeValue{
+		":ns": n(next.MaxSessions), ":nc": n(next.MaxCPUMillis), ":nm": n(next.MaxMemoryMiB), ":next": n(old.Version + 1),
+		":ds": n(next.MaxSessions - old.MaxSessions), ":dc": n(next.MaxCPUMillis - old.MaxCPUMillis), ":dm": n(next.MaxMemoryMiB - old.MaxMemoryMiB)} {
+		vals[k] = v
+	}
 	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID),
-		UpdateExpression:    aws.String("SET maxSessions = :ns, maxCpuMillis = :nc, maxMemoryMiB = :nm ADD sessionsLeft :ds, cpuLeft :dc, memoryLeft :dm"),
-		ConditionExpression: aws.String("maxSessions = :os AND maxCpuMillis = :oc AND maxMemoryMiB = :om"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":ns": n(next.MaxSessions), ":nc": n(next.MaxCPUMillis), ":nm": n(next.MaxMemoryMiB),
-			":os": n(old.MaxSessions), ":oc": n(old.MaxCPUMillis), ":om": n(old.MaxMemoryMiB),
-			":ds": n(next.MaxSessions - old.MaxSessions), ":dc": n(next.MaxCPUMillis - old.MaxCPUMillis), ":dm": n(next.MaxMemoryMiB - old.MaxMemoryMiB)}})
-	var cfe *types.ConditionalCheckFailedException
-	if errors.As(err, &cfe) {
-		return problem.Conflict("the quota changed meanwhile; read it again")
+		UpdateExpression:          aws.String("SET maxSessions = :ns, maxCpuMillis = :nc, maxMemoryMiB = :nm, #ver = :next ADD sessionsLeft :ds, cpuLeft :dc, memoryLeft :dm"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals})
+	if ddb.ConditionFailed(err) {
+		return ddb.ErrVersionConflict // or deleted with its team: the next read says 404
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
 	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
@@ -65,6 +66,7 @@ func (h handler) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	httpx.SetETag(w, t.Version)
 	httpx.WriteJSON(w, http.StatusOK, t)
 	return nil
 }
@@ -92,7 +94,7 @@ func (h handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t.CreatedAt, t.UpdatedAt = now, now
+	t.CreatedAt, t.UpdatedAt, t.Version = now, now, 1
 	if err := idem.Respond(http.StatusCreated, "", t); err != nil {
 		return err
 	}
@@ -124,14 +126,27 @@ func (h handler) replace(w http.ResponseWriter, r *http.Request) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	old, err := h.s.Get(r.Context(), name)
+	im, err := httpx.IfMatch(r)
 	if err != nil {
 		return err
 	}
-	t.CreatedAt, t.UpdatedAt = old.CreatedAt, time.Now().UTC()
-	if err := h.s.Put(r.Context(), t, ReplaceOnly); err != nil {
+	// A replace is whole, but each attempt writes on the version it read: N concurrent replaces
+	// make N versions, none written over unseen.
+	err = ddb.RetryOnVersionConflict(im, "template", func() error {
+		old, err := h.s.Get(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		if err := ddb.CheckIfMatch(im, "template", old.Version); err != nil {
+			return err
+		}
+		t.CreatedAt, t.UpdatedAt, t.Version = old.CreatedAt, time.Now().UTC(), old.Version+1
+		return h.s.Replace(r.Context(), t, old.Version)
+	})
+	if err != nil {
 		return err
 	}
+	httpx.SetETag(w, t.Version)
 	httpx.WriteJSON(w, http.StatusOK, t)
 	return nil
 }

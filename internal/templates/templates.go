@@ -36,6 +36,8 @@ type Template struct {
 	LocalCommand string    `json:"localCommand,omitempty" dynamodbav:"localCommand,omitempty"`
 	CreatedAt    time.Time `json:"createdAt" dynamodbav:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
+	// Version counts replacements (optimistic lock; ETag). Ignored in request bodies.
+	Version int `json:"version" dynamodbav:"version,omitempty"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -123,13 +125,18 @@ func (s *Store) Get(ctx context.Context, name string) (Template, error) {
 	if err := attributevalue.UnmarshalMap(out.Item, &t); err != nil {
 		return Template{}, fmt.Errorf("decode template: %w", err)
 	}
+	t.Version = ddb.Version(t.Version)
 	return t, nil
+}
+
+func (s *Store) marshal(t Template) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMap(item{Template: t, PK: "TEMPLATE#" + t.Name, SK: "META",
+		GSI2PK: typeTemplate, GSI2SK: t.Name, Entity: "template"})
 }
 
 // Put writes t; onlyNew refuses to overwrite (409), replace refuses to create (404).
 func (s *Store) Put(ctx context.Context, t Template, mode PutMode) error {
-	av, err := attributevalue.MarshalMap(item{Template: t, PK: "TEMPLATE#" + t.Name, SK: "META",
-		GSI2PK: typeTemplate, GSI2SK: t.Name, Entity: "template"})
+	av, err := s.marshal(t)
 	if err != nil {
 		return err
 	}
@@ -147,6 +154,22 @@ func (s *Store) Put(ctx context.Context, t Template, mode PutMode) error {
 			return problem.Conflict("a template named " + t.Name + " already exists")
 		}
 		return ErrNotFound
+	}
+	return err
+}
+
+// Replace writes t over the template read at version (t.Version must be version+1), conditional
+// on that version: a concurrent replace makes it ddb.ErrVersionConflict, and the caller reads again.
+func (s *Store) Replace(ctx context.Context, t Template, version int) error {
+	av, err := s.marshal(t)
+	if err != nil {
+		return err
+	}
+	cond, names, vals := ddb.VersionCondition(version)
+	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: av,
+		ConditionExpression: aws.String("attribute_exists(PK) AND " + cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals})
+	if ddb.ConditionFailed(err) {
+		return ddb.ErrVersionConflict // or deleted: the next read says 404
 	}
 	return err
 }
@@ -198,6 +221,9 @@ func (s *Store) All(ctx context.Context) ([]Template, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: typeTemplate}}}, &out)
 	if err != nil {
 		return nil, err
+	}
+	for i := range out {
+		out[i].Version = ddb.Version(out[i].Version)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

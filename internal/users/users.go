@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,9 @@ type User struct {
 	Name      string    `json:"name,omitempty" dynamodbav:"name,omitempty"`
 	Role      string    `json:"role" dynamodbav:"role"`
 	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	// Version counts stored-role changes (optimistic lock; ETag). Records from before versions
+	// existed have none and count as 1.
+	Version int `json:"version" dynamodbav:"version,omitempty"`
 }
 
 // Store keeps users under USER#<id>/PROFILE, listed through GSI2 (TYPE#user).
@@ -43,8 +47,11 @@ func key(id string) map[string]types.AttributeValue {
 // ErrNotFound is returned for unknown users.
 var ErrNotFound = errors.New("user not found")
 
-func (s *Store) Get(ctx context.Context, id string) (User, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key(id)})
+// Get reads a user, eventually consistently (the authorizer's read on every request).
+func (s *Store) Get(ctx context.Context, id string) (User, error) { return s.get(ctx, id, false) }
+
+func (s *Store) get(ctx context.Context, id string, consistent bool) (User, error) {
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: key(id), ConsistentRead: aws.Bool(consistent)})
 	if err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
 	}
@@ -52,7 +59,9 @@ func (s *Store) Get(ctx context.Context, id string) (User, error) {
 		return User{}, ErrNotFound
 	}
 	var u User
-	return u, attributevalue.UnmarshalMap(out.Item, &u)
+	err = attributevalue.UnmarshalMap(out.Item, &u)
+	u.Version = ddb.Version(u.Version)
+	return u, err
 }
 
 // Ensure returns the stored user, recording it first if this is the first time it is seen.
@@ -62,7 +71,7 @@ func (s *Store) Ensure(ctx context.Context, u User) (User, error) {
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return got, err
 	}
-	u.CreatedAt = time.Now().UTC()
+	u.CreatedAt, u.Version = time.Now().UTC(), 1
 	av, err := attributevalue.MarshalMap(u)
 	if err != nil {
 		return User{}, err
@@ -85,23 +94,26 @@ func (s *Store) Ensure(ctx context.Context, u User) (User, error) {
 	return u, nil
 }
 
-// SetRole stores the platform role an admin grants (the user must have been seen).
-func (s *Store) SetRole(ctx context.Context, id, role string) (User, error) {
-	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: key(id),
-		UpdateExpression:          aws.String("SET #r = :r"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeNames:  map[string]string{"#r": "role"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: role}},
+// SetRole stores the platform role an admin grants (the user must have been seen), conditional on
+// the version read: a concurrent change is ddb.ErrVersionConflict, and the caller reads again.
+func (s *Store) SetRole(ctx context.Context, u User, role string) (User, error) {
+	cond, names, vals := ddb.VersionCondition(u.Version)
+	names["#r"] = "role"
+	vals[":r"], vals[":next"] = &types.AttributeValueMemberS{Value: role}, &types.AttributeValueMemberN{Value: strconv.Itoa(u.Version + 1)}
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: key(u.ID),
+		UpdateExpression:          aws.String("SET #r = :r, #ver = :next"),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals,
 		ReturnValues:              types.ReturnValueAllNew})
-	var cfe *types.ConditionalCheckFailedException
-	if errors.As(err, &cfe) {
-		return User{}, ErrNotFound
+	if ddb.ConditionFailed(err) {
+		return User{}, ddb.ErrVersionConflict
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("set role: %w", err)
 	}
-	var u User
-	return u, attributevalue.UnmarshalMap(out.Attributes, &u)
+	var got User
+	return got, attributevalue.UnmarshalMap(out.Attributes, &got)
 }
 
 // List returns a page of users by id (GSI2 = TYPE#user).
@@ -121,6 +133,9 @@ func (s *Store) List(ctx context.Context, limit int, cursor string) ([]User, str
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &us); err != nil {
 		return nil, "", err
 	}
+	for i := range us {
+		us[i].Version = ddb.Version(us[i].Version)
+	}
 	return us, ddb.EncodeCursor(out.LastEvaluatedKey), nil
 }
 
@@ -130,7 +145,7 @@ func Register(rt *httpx.Router, s *Store) {
 		c := httpx.Caller(r)
 		u, err := s.Get(r.Context(), c.UserID)
 		if errors.Is(err, ErrNotFound) { // the authorizer records users; tolerate a race with deletion
-			u = User{ID: c.UserID, Email: c.Email, Name: c.Name}
+			u = User{ID: c.UserID, Email: c.Email, Name: c.Name, Version: 1}
 		} else if err != nil {
 			return err
 		}
@@ -164,6 +179,7 @@ func Register(rt *httpx.Router, s *Store) {
 		} else if err != nil {
 			return err
 		}
+		httpx.SetETag(w, u.Version)
 		httpx.WriteJSON(w, http.StatusOK, u)
 		return nil
 	})
@@ -184,12 +200,31 @@ func Register(rt *httpx.Router, s *Store) {
 		if id == c.UserID {
 			return problem.Conflict("admins cannot change their own role (ask another admin)")
 		}
-		u, err := s.SetRole(r.Context(), id, in.Role)
-		if errors.Is(err, ErrNotFound) {
-			return problem.NotFound("user")
-		} else if err != nil {
+		im, err := httpx.IfMatch(r)
+		if err != nil {
 			return err
 		}
+		var u User
+		err = ddb.RetryOnVersionConflict(im, "user", func() error {
+			// Consistent: a stale read would only lose the version race again.
+			if u, err = s.get(r.Context(), id, true); errors.Is(err, ErrNotFound) {
+				return problem.NotFound("user")
+			} else if err != nil {
+				return err
+			}
+			if err := ddb.CheckIfMatch(im, "user", u.Version); err != nil {
+				return err
+			}
+			if u.Role == in.Role {
+				return nil // the same role writes nothing
+			}
+			u, err = s.SetRole(r.Context(), u, in.Role)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		httpx.SetETag(w, u.Version)
 		httpx.WriteJSON(w, http.StatusOK, u)
 		return nil
 	})

@@ -93,7 +93,7 @@ func TestCheckErrorsAndRequests(t *testing.T) {
 		{Method: "POST", URL: "/api/v1/teams", Status: 201, ReqHeader: jsonCT, ReqBody: []byte(`{"name":"design"}`),
 			Header: hdr("Content-Type", "application/json", "Location", "/api/v1/teams/team_01jdxyz0123456789abcdefghj"),
 			Body: []byte(`{"id":"team_01jdxyz0123456789abcdefghj","name":"design","displayName":"design","createdBy":"a",` +
-				`"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z","role":"owner","permissions":["team.manage"]}`)},
+				`"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z","version":1,"role":"owner","permissions":["team.manage"]}`)},
 	} {
 		if err := c.Check(x); err != nil {
 			t.Errorf("%s %s → %d refused: %v", x.Method, x.URL, x.Status, err)
@@ -108,10 +108,10 @@ func TestCheckErrorsAndRequests(t *testing.T) {
 		{conform.Exchange{Method: "DELETE", URL: "/api/v1/sessions/x", Status: 204}, "answered 204"},
 		{conform.Exchange{Method: "DELETE", URL: "/api/v1/teams/x", Status: 204, Body: []byte("{}")}, "documents no body"},
 		{conform.Exchange{Method: "POST", URL: "/api/v1/teams/x/members", Status: 201, ReqHeader: jsonCT, ReqBody: []byte(`{"userId":"bob","role":"boss"}`),
-			Header: jsonCT, Body: []byte(`{"teamId":"team_01jdxyz0123456789abcdefghj","userId":"bob","role":"member","addedBy":"a","addedAt":"2025-01-01T00:00:00Z"}`)},
+			Header: jsonCT, Body: []byte(`{"teamId":"team_01jdxyz0123456789abcdefghj","userId":"bob","role":"member","addedBy":"a","addedAt":"2025-01-01T00:00:00Z","version":1}`)},
 			"request (accepted)"},
-		{conform.Exchange{Method: "PUT", URL: "/api/v1/users/bob/role", Status: 200, Header: jsonCT,
-			Body: []byte(`{"id":"bob","role":"admin","createdAt":"2025-01-01T00:00:00Z"}`)}, "without the body"},
+		{conform.Exchange{Method: "PUT", URL: "/api/v1/users/bob/role", Status: 200, Header: hdr("Content-Type", "application/json", "ETag", `"2"`),
+			Body: []byte(`{"id":"bob","role":"admin","createdAt":"2025-01-01T00:00:00Z","version":2}`)}, "without the body"},
 	} {
 		if err := c.Check(tc.x); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %s → %d: error %v, want one containing %q", tc.x.Method, tc.x.URL, tc.x.Status, err, tc.want)
