@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -63,4 +64,18 @@ func DecodeCursor(cursor string, fixed map[string]string, keyAttrs ...string) (m
 		out[k] = &types.AttributeValueMemberS{Value: v}
 	}
 	return out, nil
+}
+
+// DecodeCursorIn is DecodeCursor for a query whose sort key condition is begins_with(attr,
+// prefix): the cursor's attr must begin with prefix too. DynamoDB refuses a start key outside the
+// key condition, which would be a 500; a cursor like that was forged, so it is a 400.
+func DecodeCursorIn(cursor string, fixed map[string]string, attr, prefix string, keyAttrs ...string) (map[string]types.AttributeValue, error) {
+	start, err := DecodeCursor(cursor, fixed, keyAttrs...)
+	if err != nil || start == nil {
+		return start, err
+	}
+	if s, ok := start[attr].(*types.AttributeValueMemberS); !ok || !strings.HasPrefix(s.Value, prefix) || len(s.Value) == len(prefix) {
+		return nil, problem.Invalid("cursor", "is not a cursor of this listing")
+	}
+	return start, nil
 }

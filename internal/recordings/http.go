@@ -105,11 +105,15 @@ func (sv *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, err := sv.Store.List(r.Context(), se.ID)
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	items, next, err := sv.Store.List(r.Context(), se.ID, limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
 	return nil
 }
 

@@ -142,14 +142,30 @@ func (st *Store) Update(ctx context.Context, r Recording, version int) error {
 	return err
 }
 
-// List returns a session's recordings, oldest first.
-func (st *Store) List(ctx context.Context, sessionID string) ([]Recording, error) {
-	out := []Recording{}
-	err := ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+// List is one page of a session's recordings, oldest first (ids are ULIDs): a Query of the
+// session's partition with Limit.
+func (st *Store) List(ctx context.Context, sessionID string, limit int, cursor string) ([]Recording, string, error) {
+	pk := "SESSION#" + sessionID
+	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, "REC#", ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
+	res, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :r)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
-			":r": &types.AttributeValueMemberS{Value: "REC#"}}}, &out)
-	return out, err
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk},
+			":r": &types.AttributeValueMemberS{Value: "REC#"}},
+		Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start})
+	if err != nil {
+		return nil, "", fmt.Errorf("list recordings: %w", err)
+	}
+	out := []Recording{}
+	if err := attributevalue.UnmarshalListOfMaps(res.Items, &out); err != nil {
+		return nil, "", err
+	}
+	for i := range out {
+		out[i].Version = ddb.Version(out[i].Version)
+	}
+	return out, ddb.EncodeCursor(res.LastEvaluatedKey), nil
 }
 
 // Delete removes a recording's metadata.
