@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 	"streamspace/internal/sessions"
@@ -58,6 +59,10 @@ func (sv *Service) log(w http.ResponseWriter, r *http.Request) error {
 	if b, _ := json.Marshal(in.Metadata); len(b) > maxMetadata {
 		return problem.Invalid("metadata", "must be at most 8 KiB as JSON")
 	}
+	idem, err := idempotency.FromRequest(r, c.UserID, in, sv.now())
+	if err != nil {
+		return err
+	}
 	// The session is the one in the path, never one named in the body; the caller must see it.
 	se, _, err := sv.Sessions.Get(r.Context(), c, r.PathValue("id"))
 	if err != nil {
@@ -69,8 +74,16 @@ func (sv *Service) log(w http.ResponseWriter, r *http.Request) error {
 	if gwIP, ua := clientInfo(r); gwIP != "" || ua != "" {
 		a.IP, a.UserAgent = gwIP, ua
 	}
-	if _, err := sv.Store.Put(r.Context(), a); err != nil {
+	if err := idem.Respond(http.StatusCreated, "", a); err != nil {
 		return err
+	}
+	_, rec, err := sv.Store.PutClaimed(r.Context(), a, idem)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		rec.Write(w)
+		return nil
 	}
 	httpx.WriteJSON(w, http.StatusCreated, a)
 	return nil

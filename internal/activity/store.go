@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 )
 
 // Store keeps activity in the audit table:
@@ -28,6 +29,9 @@ type Store struct {
 	DB        *dynamodb.Client
 	Table     string
 	Retention time.Duration // records expire (TTL) after this; default 90 days
+	// IdempotencyTable is the main table, where Idempotency-Key records of every route live
+	// (one table, so a key reused on another route is seen).
+	IdempotencyTable string
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -51,13 +55,20 @@ func sortKey(a Activity) string {
 
 // Put records an activity once; it reports false when it was already recorded.
 func (st *Store) Put(ctx context.Context, a Activity) (bool, error) {
+	ok, _, err := st.PutClaimed(ctx, a, nil)
+	return ok, err
+}
+
+// PutClaimed is Put with an Idempotency-Key claim (when idem is not nil) in the same
+// transaction; a record back is a replay of an earlier request with that key.
+func (st *Store) PutClaimed(ctx context.Context, a Activity, idem *idempotency.Claim) (bool, *idempotency.Record, error) {
 	ret := st.Retention
 	if ret == 0 {
 		ret = 90 * 24 * time.Hour
 	}
 	item, err := attributevalue.MarshalMap(a)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	sk := sortKey(a)
 	item[ddb.PK], item[ddb.SK] = s("ACT#SESSION#"+a.SessionID), s(sk)
@@ -82,14 +93,17 @@ func (st *Store) Put(ctx context.Context, a Activity) (bool, error) {
 		count("DAY#"+day+"#CAT#"+a.EventCategory, t.AddDate(0, 0, 9)),
 		count("DAY#"+day+"#TYPE#"+a.EventType, t.AddDate(0, 0, 9)),
 	}
-	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	rec, err := idempotency.Write(ctx, st.DB, st.IdempotencyTable, idem, tx)
+	if rec != nil {
+		return false, rec, nil
+	}
 	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
-		return false, nil
+		return false, nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("record activity: %w", err)
+		return false, nil, fmt.Errorf("record activity: %w", err)
 	}
-	return true, nil
+	return true, nil, nil
 }
 
 // Query selects activity.

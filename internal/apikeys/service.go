@@ -46,7 +46,9 @@ type CreateInput struct {
 // Created is the one answer that carries the secret.
 type Created struct {
 	Key
-	Secret string `json:"key"`
+	// Never empty on a create; omitted (by the replay, which answers Key) so the document can
+	// say a replay has no secret.
+	Secret string `json:"key,omitempty"`
 }
 
 // Create makes a key for the caller. A record back is a replay of an earlier create with the

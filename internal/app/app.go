@@ -216,7 +216,7 @@ func (a *App) SharingHandler() (http.Handler, error) {
 }
 
 func (a *App) ActivityStore() *activity.Store {
-	return &activity.Store{DB: a.DB, Table: a.Cfg.Tables.Audit, Retention: a.Cfg.ActivityRetention}
+	return &activity.Store{DB: a.DB, Table: a.Cfg.Tables.Audit, Retention: a.Cfg.ActivityRetention, IdempotencyTable: a.Cfg.Tables.Main}
 }
 
 func (a *App) ActivityHandler() (http.Handler, error) {

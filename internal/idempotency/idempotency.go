@@ -160,6 +160,7 @@ func (c *Claim) Put(table string) types.TransactWriteItem {
 // Record is a stored claim, read back for a replay.
 type Record struct {
 	RequestHash string `dynamodbav:"requestHash"`
+	ExpiresAt   int64  `dynamodbav:"expiresAt"`
 	ResourceID  string `dynamodbav:"resourceId"`
 	// SessionID is where records written before this package kept the created session.
 	SessionID string `dynamodbav:"sessionId"`
@@ -249,6 +250,23 @@ func reason(err error, i int) string {
 	return aws.ToString(tce.CancellationReasons[i].Code)
 }
 
+// Peek reads the claim's record before a create whose checks would refuse a replay (an
+// invitation the first request used up): a record of the same request comes back for replay, one
+// of another request is Reused(); nil, nil when the key is free.
+func Peek(ctx context.Context, db *dynamodb.Client, table string, c *Claim) (*Record, error) {
+	if c == nil {
+		return nil, nil
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: RecordKey(c.UserID, c.Key), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency record: %w", err)
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	return decode(out.Item, c)
+}
+
 // lookup reads the record that made the claim fail.
 func lookup(ctx context.Context, db *dynamodb.Client, table string, c *Claim) (*Record, error) {
 	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: RecordKey(c.UserID, c.Key), ConsistentRead: aws.Bool(true)})
@@ -258,9 +276,20 @@ func lookup(ctx context.Context, db *dynamodb.Client, table string, c *Claim) (*
 	if out.Item == nil { // expired and removed between the two calls: the caller may retry
 		return nil, errInFlight()
 	}
+	rec, err := decode(out.Item, c)
+	if rec == nil && err == nil { // cannot happen: the claim's condition saw it unexpired
+		return nil, errInFlight()
+	}
+	return rec, err
+}
+
+func decode(item map[string]types.AttributeValue, c *Claim) (*Record, error) {
 	var rec Record
-	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
+	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
 		return nil, fmt.Errorf("decode idempotency record: %w", err)
+	}
+	if rec.ExpiresAt < c.Now.Unix() { // expired: the key is free again
+		return nil, nil
 	}
 	if rec.RequestHash != c.RequestHash {
 		return nil, Reused()

@@ -75,8 +75,8 @@ var headers = map[string]any{
 var headerParams = map[string]any{
 	"If-Match": map[string]any{"name": "If-Match", "in": "header", "schema": schema{"type": "string"},
 		"description": `The resource's version from ETag, quoted or not (W/ tolerated), or *. A mismatch is 412; anything else 400. Without it a concurrent change is retried for you.`},
-	"Idempotency-Key": map[string]any{"name": "Idempotency-Key", "in": "header", "schema": schema{"type": "string", "minLength": 1, "maxLength": 255},
-		"description": "Per user, binding for 24 h: a retry with the same key and body returns the first result (201, Idempotent-Replayed: true); another body is 409."},
+	"Idempotency-Key": map[string]any{"name": "Idempotency-Key", "in": "header", "schema": schema{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-\"$-~]+$"},
+		"description": "Per user, binding for 24 h, on every create: a retry with the same key, method, path and body returns the first result (its status, Idempotent-Replayed: true); the key with another body, route or resource is 409 (type …/idempotency-key-reused). 1-255 visible ASCII characters other than '#', else 400."},
 }
 
 var securitySchemes = map[string]any{

@@ -43,6 +43,9 @@ func text(name string, max int, desc string) param {
 	return param{name, schema{"type": "string", "maxLength": max}, desc}
 }
 
+// page50 is the paging of most lists: limit 1..100 (default 50) and an opaque cursor.
+var page50 = []param{limit(50, 1, 100), cursor}
+
 var stateParam = param{"state", schema{"type": "string", "enum": states}, "only sessions in this state"}
 
 var activityQuery = []param{limit(100, 1, 500), cursor,
@@ -57,6 +60,10 @@ var (
 	ifMatch   = []string{"If-Match"}
 	noContent = reply{status: 204, desc: "Done."}
 	conflict  = []int{409}
+	// Creates take an Idempotency-Key; a replay carries Idempotent-Replayed, a key bound to
+	// another request is 409 (in conflict above).
+	idemKey  = []string{"Idempotency-Key"}
+	replayed = []string{"Idempotent-Replayed"}
 	// Updates that take If-Match: a refused transition or lasting contention (409), a stale
 	// If-Match (412). The others retry contention and end in 409, never 412.
 	ifMatchErr = []int{409, 412}
@@ -78,7 +85,8 @@ var ops = map[string]op{
 		headers: ifMatch, body: "RoleInput", ok: []reply{{status: 200, schema: "User", headers: []string{"ETag"}}}, errs: ifMatchErr},
 
 	"POST /api/v1/api-keys": {id: "createAPIKey", tag: "api-keys", summary: "Create an API key (shown once)", body: "APIKeyInput",
-		ok: []reply{{status: 201, schema: "APIKeyCreated", headers: []string{"Location", "Cache-Control"}}}},
+		desc:    "An Idempotency-Key replay answers 201 with the key as created but without the key itself (it is shown once and stored nowhere), and Idempotent-Replayed: true.",
+		headers: idemKey, ok: []reply{{status: 201, schema: "APIKeyCreated", headers: []string{"Location", "Cache-Control", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/api-keys": {id: "listAPIKeys", tag: "api-keys", summary: "The caller's keys, never their secrets",
 		query: []param{limit(50, 1, 100), cursor}, ok: []reply{{status: 200, schema: "APIKeyPage"}}},
 	"POST /api/v1/api-keys/{id}/revoke": {id: "revokeAPIKey", tag: "api-keys", summary: "Revoke a key (from the next request on)",
@@ -88,8 +96,8 @@ var ops = map[string]op{
 		ok: []reply{{status: 200, schema: "APIKeyUsage"}}},
 
 	"POST /api/v1/sessions": {id: "createSession", tag: "sessions", summary: "Start a session (quota checked atomically)",
-		desc:    "The owner is the caller. A replay of the same Idempotency-Key and body answers 201 with the session as it is now and Idempotent-Replayed: true; the same key with another body is 409. A refused quota is 403 (type …/quota-exceeded).",
-		headers: []string{"Idempotency-Key"}, body: "SessionInput",
+		desc:    "The owner is the caller. A replay of the same Idempotency-Key and body answers 201 with the session as it is now and Idempotent-Replayed: true; the same key with another request is 409. A refused quota is 403 (type …/quota-exceeded).",
+		headers: idemKey, body: "SessionInput",
 		ok: []reply{{status: 201, schema: "Session", headers: []string{"ETag", "Location", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/sessions": {id: "listSessions", tag: "sessions", summary: "The caller's sessions (operators and admins: anyone's, or all)",
 		query: []param{limit(50, 1, 100), cursor, text("ownerId", 128, "another owner's sessions (operator, admin)"),
@@ -124,25 +132,26 @@ var ops = map[string]op{
 		ok: []reply{{status: 200, schema: "TemplatePage"}}},
 	"GET /api/v1/templates/{name}": {id: "getTemplate", tag: "templates", summary: "A template",
 		ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}},
-	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput", ok: []reply{{status: 201, schema: "Template"}}, errs: conflict},
+	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput",
+		headers: idemKey, ok: []reply{{status: 201, schema: "Template", headers: replayed}}, errs: conflict},
 	"PUT /api/v1/templates/{name}": {id: "replaceTemplate", tag: "templates", summary: "Replace a template (operator, admin)",
 		headers: ifMatch, body: "TemplateInput", ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/templates/{name}": {id: "deleteTemplate", tag: "templates", summary: "Remove a template (operator, admin)", ok: []reply{noContent}},
 
 	"POST /api/v1/teams": {id: "createTeam", tag: "teams", summary: "Create a team (the caller becomes its owner)", body: "TeamInput",
-		ok: []reply{{status: 201, schema: "TeamWithRole", headers: []string{"Location"}}}},
-	"GET /api/v1/teams/my-teams": {id: "listMyTeams", tag: "teams", summary: "The caller's teams, with role and permissions",
-		ok: []reply{{status: 200, schema: "TeamList"}}},
+		headers: idemKey, ok: []reply{{status: 201, schema: "TeamWithRole", headers: []string{"Location", "Idempotent-Replayed"}}}, errs: conflict},
+	"GET /api/v1/teams/my-teams": {id: "listMyTeams", tag: "teams", summary: "The caller's teams, with role and permissions, by team id",
+		query: page50, ok: []reply{{status: 200, schema: "TeamPage"}}},
 	"GET /api/v1/teams/{teamId}": {id: "getTeam", tag: "teams", summary: "A team (members; operators and admins)",
 		ok: []reply{{status: 200, schema: "TeamWithRole", headers: []string{"ETag"}}}},
 	"PATCH /api/v1/teams/{teamId}": {id: "updateTeam", tag: "teams", summary: "Change a team's display name or description (team.manage)",
 		headers: ifMatch, body: "TeamPatch", ok: []reply{{status: 200, schema: "Team", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/teams/{teamId}": {id: "deleteTeam", tag: "teams", summary: "Delete a team without live sessions (team.manage)",
 		ok: []reply{noContent}, errs: conflict},
-	"GET /api/v1/teams/{teamId}/members": {id: "listTeamMembers", tag: "teams", summary: "A team's members",
-		ok: []reply{{status: 200, schema: "MemberList"}}},
+	"GET /api/v1/teams/{teamId}/members": {id: "listTeamMembers", tag: "teams", summary: "A team's members, by user id",
+		query: page50, ok: []reply{{status: 200, schema: "MemberPage"}}},
 	"POST /api/v1/teams/{teamId}/members": {id: "addTeamMember", tag: "teams", summary: "Add a member (team.members.manage)",
-		body: "MemberInput", ok: []reply{{status: 201, schema: "Member"}}, errs: conflict},
+		headers: idemKey, body: "MemberInput", ok: []reply{{status: 201, schema: "Member", headers: replayed}}, errs: conflict},
 	"PATCH /api/v1/teams/{teamId}/members/{userId}": {id: "changeTeamMember", tag: "teams", summary: "Change a member's role (team.members.manage)",
 		headers: ifMatch, body: "MemberRoleInput", ok: []reply{{status: 200, schema: "Member", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/teams/{teamId}/members/{userId}": {id: "removeTeamMember", tag: "teams", summary: "Remove a member, or leave",
@@ -164,20 +173,23 @@ var ops = map[string]op{
 		headers: ifMatch, body: "TeamQuotaInput", ok: []reply{{status: 200, schema: "TeamQuota", headers: []string{"ETag"}}}, errs: ifMatchErr},
 
 	"POST /api/v1/sessions/{id}/share": {id: "shareSession", tag: "sharing", summary: "Share with a user (201), or change that share (200)",
-		body: "ShareInput", ok: []reply{{status: 201, schema: "Share"}, {status: 200, schema: "Share", desc: "The existing share, updated."}}, errs: conflict},
-	"GET /api/v1/sessions/{id}/shares": {id: "listShares", tag: "sharing", summary: "A session's shares, expired ones too",
-		ok: []reply{{status: 200, schema: "ShareList"}}},
+		desc:    "An Idempotency-Key replay re-reads the share the first request wrote: 201 if that request created it, 200 if it changed an existing one (404 if it was revoked since).",
+		headers: idemKey, body: "ShareInput", ok: []reply{{status: 201, schema: "Share", headers: replayed},
+			{status: 200, schema: "Share", headers: replayed, desc: "The existing share, updated."}}, errs: conflict},
+	"GET /api/v1/sessions/{id}/shares": {id: "listShares", tag: "sharing", summary: "A session's shares, expired ones too, by user id",
+		query: page50, ok: []reply{{status: 200, schema: "SharePage"}}},
 	"DELETE /api/v1/sessions/{id}/shares/{shareId}": {id: "revokeShare", tag: "sharing", summary: "Revoke a share", ok: []reply{noContent}},
 	"POST /api/v1/sessions/{id}/invitations": {id: "createInvitation", tag: "sharing", summary: "Create an invitation (the token is shown once)",
-		body: "InvitationInput", ok: []reply{{status: 201, schema: "InvitationCreated", headers: []string{"Cache-Control"}}}, errs: conflict},
+		desc:    "An Idempotency-Key replay answers 201 with the invitation as created but without token and acceptUrl (shown once, only a hash is stored), and Idempotent-Replayed: true.",
+		headers: idemKey, body: "InvitationInput", ok: []reply{{status: 201, schema: "InvitationCreated", headers: []string{"Cache-Control", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/sessions/{id}/invitations": {id: "listInvitations", tag: "sharing", summary: "A session's invitations, newest first (never their tokens)",
-		ok: []reply{{status: 200, schema: "InvitationList"}}},
+		query: page50, ok: []reply{{status: 200, schema: "InvitationPage"}}},
 	"DELETE /api/v1/invitations/{token}": {id: "revokeInvitation", tag: "sharing", summary: "Revoke an invitation", ok: []reply{noContent}, errs: conflict},
 	"POST /api/v1/invitations/{token}/accept": {id: "acceptInvitation", tag: "sharing", summary: "Accept an invitation as the caller",
-		desc: "At most maxUses acceptances ever, even when raced. Accepting again while usable consumes nothing. Used up, expired or revoked, or the session terminated: 410. The owner: 409.",
-		body: "Empty", bodyOptional: true, ok: []reply{{status: 200, schema: "InvitationAccepted"}}, errs: []int{409, 410}},
-	"GET /api/v1/sessions/{id}/collaborators": {id: "listCollaborators", tag: "sharing", summary: "Users with live connections (view access)",
-		ok: []reply{{status: 200, schema: "CollaboratorList"}}},
+		desc:    "At most maxUses acceptances ever, even when raced. Accepting again while usable consumes nothing. Used up, expired or revoked, or the session terminated: 410. The owner: 409.",
+		headers: idemKey, body: "Empty", bodyOptional: true, ok: []reply{{status: 200, schema: "InvitationAccepted", headers: replayed}}, errs: []int{409, 410}},
+	"GET /api/v1/sessions/{id}/collaborators": {id: "listCollaborators", tag: "sharing", summary: "Users with live connections (view access), by user id",
+		query: page50, ok: []reply{{status: 200, schema: "CollaboratorPage"}}},
 	"DELETE /api/v1/sessions/{id}/collaborators/{userId}": {id: "removeCollaborator", tag: "sharing", summary: "End all of a user's connections (not their access)",
 		ok: []reply{noContent}, errs: conflict},
 	"GET /api/v1/shared-sessions": {id: "listSharedSessions", tag: "sharing", summary: "Sessions shared with the caller (admins: ?userId=)",
@@ -185,7 +197,7 @@ var ops = map[string]op{
 		ok:    []reply{{status: 200, schema: "SharedSessionPage"}}},
 
 	"POST /api/v1/sessions/{id}/activity/log": {id: "logActivity", tag: "activity", summary: "Add a client event to a session's audit trail (view access)",
-		body: "ActivityInput", ok: []reply{{status: 201, schema: "Activity"}}},
+		headers: idemKey, body: "ActivityInput", ok: []reply{{status: 201, schema: "Activity", headers: replayed}}, errs: conflict},
 	"GET /api/v1/sessions/{id}/activity": {id: "listActivity", tag: "activity", summary: "A session's audit trail, newest first",
 		query: activityQuery, ok: []reply{{status: 200, schema: "ActivityPage"}}},
 	"GET /api/v1/sessions/{id}/activity/timeline": {id: "getActivityTimeline", tag: "activity", summary: "A session's audit trail, oldest first, with the time since the previous entry",
@@ -197,8 +209,8 @@ var ops = map[string]op{
 
 	"POST /api/v1/sessions/{id}/recordings": {id: "createRecording", tag: "recordings", summary: "Start a recording and get its upload URL (control access)",
 		body: "RecordingInput", ok: []reply{{status: 201, schema: "RecordingCreated", headers: []string{"Location"}}}, errs: conflict},
-	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings (view access)",
-		ok: []reply{{status: 200, schema: "RecordingList"}}},
+	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings, oldest first (view access)",
+		query: page50, ok: []reply{{status: 200, schema: "RecordingPage"}}},
 	"GET /api/v1/sessions/{id}/recordings/{recordingId}": {id: "getRecording", tag: "recordings", summary: "A recording, with a download URL once completed",
 		ok: []reply{{status: 200, schema: "RecordingView", headers: []string{"ETag"}}}},
 	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}": {id: "finishRecording", tag: "recordings", summary: "Complete or fail a recording, once (control access)",

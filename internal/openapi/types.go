@@ -22,11 +22,6 @@ type page[T any] struct {
 	NextCursor string `json:"nextCursor"`
 }
 
-// list is a complete (unpaged) list.
-type list[T any] struct {
-	Items []T `json:"items"`
-}
-
 type health struct {
 	Status string `json:"status"`
 }
@@ -178,8 +173,9 @@ type invitationInput struct {
 
 type invitationCreated struct {
 	sharing.Invitation
-	Token     string `json:"token"`
-	AcceptURL string `json:"acceptUrl"`
+	// Absent on an Idempotency-Key replay: the token is shown once (only its hash is stored).
+	Token     string `json:"token,omitempty"`
+	AcceptURL string `json:"acceptUrl,omitempty"`
 }
 
 type accepted struct {

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"sort"
 	"time"
 
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
 	"streamspace/internal/expiry"
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 	"streamspace/internal/sessions"
@@ -92,6 +92,10 @@ func (sv *Service) share(w http.ResponseWriter, r *http.Request) error {
 	if in.ExpiresAt != nil && (!in.ExpiresAt.After(now) || in.ExpiresAt.Sub(now) > maxShareLifetime) {
 		return problem.Invalid("expiresAt", "must be in the future, within a year")
 	}
+	idem, err := idempotency.FromRequest(r, c.UserID, in, now)
+	if err != nil {
+		return err
+	}
 	se, _, err := sv.session(r.Context(), c, r.PathValue("id"), true)
 	if err != nil {
 		return err
@@ -112,9 +116,12 @@ func (sv *Service) share(w http.ResponseWriter, r *http.Request) error {
 	if in.ExpiresAt != nil {
 		sh.Expiry = in.ExpiresAt.Unix()
 	}
-	got, created, err := sv.Store.PutShare(r.Context(), sh)
+	got, created, rec, err := sv.Store.PutShareClaimed(r.Context(), sh, idem)
 	if err != nil {
 		return err
+	}
+	if rec != nil {
+		idempotency.MarkReplayed(w)
 	}
 	status := http.StatusOK
 	if created {
@@ -134,7 +141,11 @@ func (sv *Service) shares(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	shares, err := sv.Store.Shares(r.Context(), se.ID)
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
+	if err != nil {
+		return err
+	}
+	shares, next, err := sv.Store.SharesPage(r.Context(), se.ID, limit, r.URL.Query().Get("cursor"))
 	if err != nil {
 		return err
 	}
@@ -142,7 +153,7 @@ func (sv *Service) shares(w http.ResponseWriter, r *http.Request) error {
 	for _, sh := range shares {
 		items = append(items, shareView{Share: sh, Active: sh.Active(sv.now())})
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
 	return nil
 }
 
@@ -219,6 +230,10 @@ func (sv *Service) invite(w http.ResponseWriter, r *http.Request) error {
 		}
 		until = *in.ExpiresAt
 	}
+	idem, err := idempotency.FromRequest(r, c.UserID, in, now)
+	if err != nil {
+		return err
+	}
 	se, _, err := sv.session(r.Context(), c, r.PathValue("id"), true)
 	if err != nil {
 		return err
@@ -232,10 +247,20 @@ func (sv *Service) invite(w http.ResponseWriter, r *http.Request) error {
 	}
 	inv := Invitation{ID: ids.New("inv"), SessionID: se.ID, PermissionLevel: in.PermissionLevel, MaxUses: maxUses,
 		ValidUntil: until.UTC(), ValidUntilUnix: until.Unix(), TokenPrefix: token[:6], CreatedBy: c.UserID, CreatedAt: now}
-	if err := sv.Store.CreateInvitation(r.Context(), inv, TokenHash(token)); err != nil {
+	// A replay answers the invitation without its token: the token is shown once, and only its
+	// hash is stored anywhere.
+	if err := idem.Respond(http.StatusCreated, "", inv); err != nil {
+		return err
+	}
+	rec, err := sv.Store.CreateInvitation(r.Context(), inv, TokenHash(token), idem)
+	if err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if rec != nil {
+		rec.Write(w)
+		return nil
+	}
 	httpx.WriteJSON(w, http.StatusCreated, struct {
 		Invitation
 		Token     string `json:"token"`
@@ -249,12 +274,15 @@ func (sv *Service) invitations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	invs, err := sv.Store.Invitations(r.Context(), se.ID)
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
 	if err != nil {
 		return err
 	}
-	sort.Slice(invs, func(i, j int) bool { return invs[i].ID > invs[j].ID })
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": invs})
+	invs, next, err := sv.Store.Invitations(r.Context(), se.ID, limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": invs, "nextCursor": next})
 	return nil
 }
 
@@ -301,11 +329,22 @@ func (sv *Service) accept(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	now := sv.now()
+	idem, err := idempotency.FromRequest(r, c.UserID, nil, now)
+	if err != nil {
+		return err
+	}
+	// A retry must replay even when the first acceptance used the invitation up.
+	if rec, err := idempotency.Peek(r.Context(), sv.Store.DB, sv.Store.Table, idem); err != nil || rec != nil {
+		if rec != nil {
+			rec.Write(w)
+		}
+		return err
+	}
 	inv, hash, err := sv.invitation(r)
 	if err != nil {
 		return err
 	}
-	now := sv.now()
 	if why := inv.Usable(now); why != "" {
 		return problem.Gone(why)
 	}
@@ -343,19 +382,25 @@ func (sv *Service) accept(w http.ResponseWriter, r *http.Request) error {
 		share = &Share{ID: id, SessionID: se.ID, SharedWithUserID: c.UserID, PermissionLevel: inv.PermissionLevel,
 			CreatedBy: inv.CreatedBy, CreatedAt: now}
 	}
-	err = sv.Store.Accept(r.Context(), hash, c.UserID, share, now)
-	status := http.StatusOK
-	switch {
-	case errors.Is(err, errAlreadyAccepted):
-		status = http.StatusOK // accepting twice is harmless and consumes nothing
-	case err != nil:
-		return err
-	}
 	effective := inv.PermissionLevel
 	if have >= lvl {
 		effective = current.PermissionLevel
 	}
-	httpx.WriteJSON(w, status, map[string]any{"sessionId": se.ID, "permissionLevel": effective, "invitationId": inv.ID})
+	out := map[string]any{"sessionId": se.ID, "permissionLevel": effective, "invitationId": inv.ID}
+	if err := idem.Respond(http.StatusOK, "", out); err != nil {
+		return err
+	}
+	rec, err := sv.Store.Accept(r.Context(), hash, c.UserID, share, now, idem)
+	switch {
+	case rec != nil:
+		rec.Write(w)
+		return nil
+	case errors.Is(err, errAlreadyAccepted):
+		// accepting twice is harmless and consumes nothing
+	case err != nil:
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -364,11 +409,15 @@ func (sv *Service) collaborators(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := sv.Sessions.Collaborators(r.Context(), se.ID)
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	list, next, err := sv.Sessions.Collaborators(r.Context(), se.ID, limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": list, "nextCursor": next})
 	return nil
 }
 

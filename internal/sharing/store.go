@@ -18,6 +18,7 @@ import (
 
 	"streamspace/internal/auth"
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 )
 
@@ -107,6 +108,16 @@ func inviteKey(hash string) map[string]types.AttributeValue {
 // PutShare creates or updates the one share of (session, user). created is false for an update,
 // which keeps the share's id and creation time.
 func (st *Store) PutShare(ctx context.Context, sh Share) (Share, bool, error) {
+	got, created, _, err := st.PutShareClaimed(ctx, sh, nil)
+	return got, created, err
+}
+
+// PutShareClaimed is PutShare with an Idempotency-Key claim when idem is not nil. UpdateItem
+// cannot join a claim, so then the same update and the claim go in one transaction and the share
+// is read back afterwards (a transaction returns no values); created compares the stored share
+// id with the one proposed, as ReturnValues does. A replay (record back) re-reads the share the
+// first request wrote: it is 201 when that request created it.
+func (st *Store) PutShareClaimed(ctx context.Context, sh Share, idem *idempotency.Claim) (Share, bool, *idempotency.Record, error) {
 	exp := "REMOVE expiresAt"
 	vals := map[string]types.AttributeValue{":id": s(sh.ID), ":sid": s(sh.SessionID), ":u": s(sh.SharedWithUserID),
 		":l": s(sh.PermissionLevel), ":by": s(sh.CreatedBy), ":at": s(sh.CreatedAt.Format(time.RFC3339Nano)),
@@ -127,17 +138,44 @@ func (st *Store) PutShare(ctx context.Context, sh Share) (Share, bool, error) {
 	if sh.Expiry > 0 {
 		set += ", expiresAt = :x"
 	}
-	out, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: ddb.ShareKey(sh.SessionID, sh.SharedWithUserID),
-		UpdateExpression: aws.String(set + " " + exp), ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew})
-	if err != nil {
-		return Share{}, false, fmt.Errorf("put share: %w", err)
+	key := ddb.ShareKey(sh.SessionID, sh.SharedWithUserID)
+	if idem == nil {
+		out, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: key,
+			UpdateExpression: aws.String(set + " " + exp), ExpressionAttributeValues: vals, ReturnValues: types.ReturnValueAllNew})
+		if err != nil {
+			return Share{}, false, nil, fmt.Errorf("put share: %w", err)
+		}
+		got, err := decodeShare(out.Attributes)
+		return got, got.ID == sh.ID, nil, err
 	}
+	idem.ResourceID = sh.ID
+	rec, err := idempotency.Write(ctx, st.DB, st.Table, idem, []types.TransactWriteItem{{Update: &types.Update{TableName: &st.Table, Key: key,
+		UpdateExpression: aws.String(set + " " + exp), ExpressionAttributeValues: vals}}})
+	if err != nil {
+		return Share{}, false, nil, fmt.Errorf("put share: %w", err)
+	}
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Share{}, false, nil, fmt.Errorf("read share: %w", err)
+	}
+	if out.Item == nil { // revoked since the first request
+		return Share{}, false, rec, problem.NotFound("share")
+	}
+	got, err := decodeShare(out.Item)
+	proposed := sh.ID
+	if rec != nil {
+		proposed = rec.ID()
+	}
+	return got, got.ID == proposed, rec, err
+}
+
+func decodeShare(item map[string]types.AttributeValue) (Share, error) {
 	var got Share
-	if err := attributevalue.UnmarshalMap(out.Attributes, &got); err != nil {
-		return Share{}, false, err
+	if err := attributevalue.UnmarshalMap(item, &got); err != nil {
+		return Share{}, err
 	}
 	got.fill()
-	return got, got.ID == sh.ID, nil
+	return got, nil
 }
 
 // Shares lists a session's shares (one query of its partition).
@@ -156,6 +194,30 @@ func (st *Store) Shares(ctx context.Context, sessionID string) ([]Share, error) 
 		shares[i].fill()
 	}
 	return shares, nil
+}
+
+// SharesPage is one page of a session's shares, by user id (a Query of its partition with Limit).
+func (st *Store) SharesPage(ctx context.Context, sessionID string, limit int, cursor string) ([]Share, string, error) {
+	pk := "SESSION#" + sessionID
+	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, ddb.SharePrefix, ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sh)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":sh": s(ddb.SharePrefix)},
+		Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start})
+	if err != nil {
+		return nil, "", fmt.Errorf("list shares: %w", err)
+	}
+	shares := []Share{}
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &shares); err != nil {
+		return nil, "", err
+	}
+	for i := range shares {
+		shares[i].fill()
+	}
+	return shares, ddb.EncodeCursor(out.LastEvaluatedKey), nil
 }
 
 // DeleteShare removes one share; nothing matching is a 404, never a success.
@@ -192,11 +254,12 @@ func (st *Store) SharedWith(ctx context.Context, userID string, limit int, curso
 	return shares, ddb.EncodeCursor(out.LastEvaluatedKey), nil
 }
 
-// CreateInvitation stores an invitation under its token's hash.
-func (st *Store) CreateInvitation(ctx context.Context, inv Invitation, hash string) error {
+// CreateInvitation stores an invitation under its token's hash, with an Idempotency-Key claim
+// when idem is not nil (a record back is a replay).
+func (st *Store) CreateInvitation(ctx context.Context, inv Invitation, hash string, idem *idempotency.Claim) (*idempotency.Record, error) {
 	av, err := attributevalue.MarshalMap(inv)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for k, v := range inviteKey(hash) {
 		av[k] = v
@@ -206,8 +269,7 @@ func (st *Store) CreateInvitation(ctx context.Context, inv Invitation, hash stri
 		av["actor"], _ = attributevalue.Marshal(a)
 	}
 	av[ddb.TTLAttribute] = n(inv.ValidUntil.AddDate(0, 0, 30).Unix()) // kept a month past expiry, then removed
-	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")})
-	return err
+	return idempotency.PutOne(ctx, st.DB, st.Table, idem, &types.Put{TableName: &st.Table, Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")})
 }
 
 // Invitation reads an invitation by its token's hash (consistent).
@@ -223,16 +285,26 @@ func (st *Store) Invitation(ctx context.Context, hash string) (Invitation, bool,
 	return inv, true, attributevalue.UnmarshalMap(out.Item, &inv)
 }
 
-// Invitations lists a session's invitations (never their tokens: only hashes are stored).
-func (st *Store) Invitations(ctx context.Context, sessionID string) ([]Invitation, error) {
+// Invitations is one page of a session's invitations, newest first (GSI1, descending: ids are
+// ULIDs), never their tokens: only hashes are stored.
+func (st *Store) Invitations(ctx context.Context, sessionID string, limit int, cursor string) ([]Invitation, string, error) {
+	gpk := "INVITES#" + sessionID
+	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: gpk}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :s"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("INVITES#" + sessionID)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s(gpk)},
+		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start})
 	if err != nil {
-		return nil, fmt.Errorf("list invitations: %w", err)
+		return nil, "", fmt.Errorf("list invitations: %w", err)
 	}
 	invs := []Invitation{}
-	return invs, attributevalue.UnmarshalListOfMaps(out.Items, &invs)
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &invs); err != nil {
+		return nil, "", err
+	}
+	return invs, ddb.EncodeCursor(out.LastEvaluatedKey), nil
 }
 
 // RevokeInvitation stops an invitation; revoking twice is a conflict.
@@ -253,7 +325,9 @@ var errAlreadyAccepted = errors.New("already accepted")
 // Accept consumes one use and records the acceptance — and, when share is not nil, writes the
 // share — in one transaction. The use count is incremented under the condition that it is below
 // maxUses (and the invitation still valid), so racing acceptances can never exceed maxUses.
-func (st *Store) Accept(ctx context.Context, hash, userID string, share *Share, now time.Time) error {
+// With an Idempotency-Key claim (idem not nil) the claim joins the transaction; a record back is
+// a replay of an earlier acceptance with that key.
+func (st *Store) Accept(ctx context.Context, hash, userID string, share *Share, now time.Time, idem *idempotency.Claim) (*idempotency.Record, error) {
 	tx := []types.TransactWriteItem{
 		{Update: &types.Update{TableName: &st.Table, Key: inviteKey(hash), UpdateExpression: aws.String("ADD uses :one SET lastAcceptedBy = :u"),
 			ConditionExpression: aws.String("attribute_exists(PK) AND uses < maxUses AND revoked = :f AND validUntilUnix > :now"),
@@ -271,15 +345,15 @@ func (st *Store) Accept(ctx context.Context, hash, userID string, share *Share, 
 		}
 		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &st.Table, Item: item}})
 	}
-	_, err := st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	rec, err := idempotency.Write(ctx, st.DB, st.Table, idem, tx)
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) && len(tce.CancellationReasons) > 1 {
 		if aws.ToString(tce.CancellationReasons[1].Code) == "ConditionalCheckFailed" {
-			return errAlreadyAccepted
+			return nil, errAlreadyAccepted
 		}
 		if aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-			return problem.Gone("the invitation is no longer valid (used up, expired or revoked)")
+			return nil, problem.Gone("the invitation is no longer valid (used up, expired or revoked)")
 		}
 	}
-	return err
+	return rec, err
 }

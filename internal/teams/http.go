@@ -12,6 +12,7 @@ import (
 	"streamspace/internal/auth"
 	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 	"streamspace/internal/sessions"
@@ -116,11 +117,24 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	t := Team{ID: ids.New("team"), Name: in.Name, DisplayName: in.DisplayName, Description: in.Description,
 		CreatedBy: c.UserID, CreatedAt: now, UpdatedAt: now, OwnerCount: 1, Version: 1}
 	owner := Member{TeamID: t.ID, UserID: c.UserID, Role: access.TeamOwner, AddedBy: c.UserID, AddedAt: now, Version: 1}
-	if err := sv.Store.Create(r.Context(), t, owner, DefaultQuota); err != nil {
+	idem, err := idempotency.FromRequest(r, c.UserID, in, now)
+	if err != nil {
 		return err
 	}
+	out := withRole{Team: t, Role: access.TeamOwner, Permissions: access.TeamPermissions[access.TeamOwner]}
+	if err := idem.Respond(http.StatusCreated, "/api/v1/teams/"+t.ID, out); err != nil {
+		return err
+	}
+	rec, err := sv.Store.Create(r.Context(), t, owner, DefaultQuota, idem)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		rec.Write(w)
+		return nil
+	}
 	w.Header().Set("Location", "/api/v1/teams/"+t.ID)
-	httpx.WriteJSON(w, http.StatusCreated, withRole{Team: t, Role: access.TeamOwner, Permissions: access.TeamPermissions[access.TeamOwner]})
+	httpx.WriteJSON(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -131,7 +145,13 @@ type withRole struct {
 }
 
 func (sv *Service) myTeams(w http.ResponseWriter, r *http.Request) error {
-	ms, err := sv.Store.MyTeams(r.Context(), httpx.Caller(r).UserID)
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
+	if err != nil {
+		return err
+	}
+	// Paged on the membership index; the page's teams are read in one BatchGetItem. A team that
+	// is gone (its memberships are removed after it) is skipped within the page.
+	ms, next, err := sv.Store.MyTeams(r.Context(), httpx.Caller(r).UserID, limit, r.URL.Query().Get("cursor"))
 	if err != nil {
 		return err
 	}
@@ -149,7 +169,7 @@ func (sv *Service) myTeams(w http.ResponseWriter, r *http.Request) error {
 			items = append(items, withRole{Team: t, Role: m.Role, Permissions: access.TeamPermissions[m.Role]})
 		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
 	return nil
 }
 
@@ -255,14 +275,15 @@ func (sv *Service) members(w http.ResponseWriter, r *http.Request) error {
 	if _, err := sv.authorize(r.Context(), httpx.Caller(r), id, anyMember); err != nil {
 		return err
 	}
-	ms, err := sv.Store.Members(r.Context(), id)
+	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
 	if err != nil {
 		return err
 	}
-	if ms == nil {
-		ms = []Member{}
+	ms, next, err := sv.Store.MembersPage(r.Context(), id, limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": ms})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": ms, "nextCursor": next})
 	return nil
 }
 
@@ -303,8 +324,20 @@ func (sv *Service) addMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	m := Member{TeamID: id, UserID: in.UserID, Role: in.Role, AddedBy: c.UserID, AddedAt: time.Now().UTC(), Version: 1}
-	if err := sv.Store.AddMember(r.Context(), m); err != nil {
+	idem, err := idempotency.FromRequest(r, c.UserID, in, m.AddedAt)
+	if err != nil {
 		return err
+	}
+	if err := idem.Respond(http.StatusCreated, "", m); err != nil {
+		return err
+	}
+	rec, err := sv.Store.AddMember(r.Context(), m, idem)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		rec.Write(w)
+		return nil
 	}
 	httpx.WriteJSON(w, http.StatusCreated, m)
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"streamspace/internal/access"
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 	"streamspace/internal/sessions"
 )
@@ -96,11 +97,13 @@ func (st *Store) memberPut(m Member, cond string) (types.TransactWriteItem, erro
 }
 
 // Create writes the team, its owner's membership and its quota in one transaction.
-func (st *Store) Create(ctx context.Context, t Team, owner Member, q Quota) error {
+// With an Idempotency-Key claim (idem not nil) the claim joins the transaction; a record back is
+// a replay of an earlier create with that key.
+func (st *Store) Create(ctx context.Context, t Team, owner Member, q Quota, idem *idempotency.Claim) (*idempotency.Record, error) {
 	t.OwnerCount = 1
 	av, err := attributevalue.MarshalMap(t)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for k, v := range metaKey(t.ID) {
 		av[k] = v
@@ -109,22 +112,22 @@ func (st *Store) Create(ctx context.Context, t Team, owner Member, q Quota) erro
 	q.SessionsLeft, q.CPULeft, q.MemoryLeft = q.MaxSessions, q.MaxCPUMillis, q.MaxMemoryMiB
 	qav, err := attributevalue.MarshalMap(q)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for k, v := range sessions.TeamQuotaKey(t.ID) {
 		qav[k] = v
 	}
 	mem, err := st.memberPut(owner, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	rec, err := idempotency.Write(ctx, st.DB, st.Table, idem, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &st.Table, Item: av, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		{Put: &types.Put{TableName: &st.Table, Item: qav}}, mem}})
+		{Put: &types.Put{TableName: &st.Table, Item: qav}}, mem})
 	if err != nil {
-		return fmt.Errorf("create team: %w", err)
+		return nil, fmt.Errorf("create team: %w", err)
 	}
-	return nil
+	return rec, nil
 }
 
 // Get reads a team.
@@ -166,13 +169,45 @@ func (st *Store) Members(ctx context.Context, teamID string) ([]Member, error) {
 	return out, err
 }
 
-// MyTeams lists a user's memberships through GSI1.
-func (st *Store) MyTeams(ctx context.Context, userID string) ([]Member, error) {
-	var out []Member
-	err := ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+// MembersPage is one page of a team's members, by user id (a Query of the team's partition).
+func (st *Store) MembersPage(ctx context.Context, teamID string, limit int, cursor string) ([]Member, string, error) {
+	pk := ddb.TeamPK(teamID)
+	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, "MEMBER#", ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
+	return st.memberPage(ctx, &dynamodb.QueryInput{TableName: &st.Table,
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":m": s("MEMBER#")},
+		ConsistentRead:            aws.Bool(true), Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start})
+}
+
+// MyTeams is one page of a user's memberships through GSI1, by team id.
+func (st *Store) MyTeams(ctx context.Context, userID string, limit int, cursor string) ([]Member, string, error) {
+	gpk := "MEMBEROF#" + userID
+	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: gpk}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
+	if err != nil {
+		return nil, "", err
+	}
+	return st.memberPage(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("MEMBEROF#" + userID)}}, &out)
-	return out, err
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(gpk)},
+		Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start})
+}
+
+func (st *Store) memberPage(ctx context.Context, in *dynamodb.QueryInput) ([]Member, string, error) {
+	out, err := st.DB.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list memberships: %w", err)
+	}
+	ms := []Member{}
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &ms); err != nil {
+		return nil, "", err
+	}
+	for i := range ms {
+		ms[i].Version = ddb.Version(ms[i].Version)
+	}
+	return ms, ddb.EncodeCursor(out.LastEvaluatedKey), nil
 }
 
 // Teams reads several teams with BatchGetItem.
@@ -210,22 +245,27 @@ func ownerCountChange(st *Store, teamID string, delta int) types.TransactWriteIt
 var errLastOwner = problem.Conflict("the team's last owner cannot leave, be removed or be demoted")
 
 // AddMember adds a user; adding an existing member is a conflict.
-func (st *Store) AddMember(ctx context.Context, m Member) error {
+// With an Idempotency-Key claim (idem not nil) the claim joins the transaction; a record back is
+// a replay of an earlier add with that key.
+func (st *Store) AddMember(ctx context.Context, m Member, idem *idempotency.Claim) (*idempotency.Record, error) {
 	put, err := st.memberPut(m, "attribute_not_exists(PK)")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tx := []types.TransactWriteItem{put}
 	if m.Role == access.TeamOwner {
 		tx = append(tx, ownerCountChange(st, m.TeamID, 1))
 	}
-	_, err = st.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
-		return problem.Conflict(m.UserID + " is already a member")
-	} else if len(r) > 1 && r[1] {
-		return ErrNotFound
+	rec, err := idempotency.Write(ctx, st.DB, st.Table, idem, tx)
+	if rec != nil {
+		return rec, nil
 	}
-	return err
+	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
+		return nil, problem.Conflict(m.UserID + " is already a member")
+	} else if len(r) > 1 && r[1] && m.Role == access.TeamOwner {
+		return nil, ErrNotFound
+	}
+	return nil, err
 }
 
 // ChangeRole moves a member from one role to another, conditional on the version read (the
