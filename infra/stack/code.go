@@ -77,9 +77,11 @@ func (b *goBundler) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *boo
 		return jsii.Bool(true)
 	}
 	if err := BuildFunction(b.root, b.name, out); err != nil {
-		// The panic reaches the synth as an error naming the function; returning false would
-		// fall back to Docker, which this project does not use.
-		panic(err.Error())
+		// Stop the synth here with the compiler's message. Returning false would fall back to
+		// Docker, which this project does not use; a panic inside this jsii callback also stops
+		// it, but buries the message under the jsii kernel's own errors.
+		fmt.Fprintf(os.Stderr, "\ninfra: the code asset of %s could not be built:\n%v\n", b.name, err)
+		os.Exit(1)
 	}
 	return jsii.Bool(true)
 }
