@@ -4,7 +4,9 @@ package sessions
 
 import (
 	"context"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
+	"streamspace/internal/ddb"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 )
@@ -121,31 +124,51 @@ type Collaborator struct {
 	Since           string   `json:"since"`
 }
 
-// Collaborators groups a session's live connections by user.
-func (sv *Service) Collaborators(ctx context.Context, sessionID string) ([]Collaborator, error) {
+// Collaborators is one page of a session's live connections grouped by user, by user id. The
+// grouping is computed in memory, so there is no DynamoDB key to resume from: the page is cut
+// from the sorted groups, and the cursor (the ddb cursor format, bound to the session) names the
+// last user id given. A session has few live connections (each is a person watching it), so
+// reading them all per page is cheap; a user who connects meanwhile is listed if their id sorts
+// after the cursor.
+func (sv *Service) Collaborators(ctx context.Context, sessionID string, limit int, cursor string) ([]Collaborator, string, error) {
+	pk := "SESSION#" + sessionID
+	after := ""
+	if start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.PK: pk}, ddb.PK, "userId"); err != nil {
+		return nil, "", err
+	} else if start != nil {
+		after = start["userId"].(*types.AttributeValueMemberS).Value
+	}
 	conns, err := sv.Store.Connections(ctx, sessionID, sv.now())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	byUser := map[string]*Collaborator{}
-	out := []Collaborator{}
-	var order []string
 	for _, c := range conns {
+		if c.UserID <= after {
+			continue
+		}
 		col, ok := byUser[c.UserID]
 		if !ok {
 			col = &Collaborator{UserID: c.UserID, PermissionLevel: c.PermissionLevel, Since: c.ConnectedAt}
 			byUser[c.UserID] = col
-			order = append(order, c.UserID)
 		}
 		col.ConnectionIDs = append(col.ConnectionIDs, c.ConnectionID)
 		if c.ConnectedAt < col.Since {
 			col.Since = c.ConnectedAt
 		}
 	}
+	order := slices.Sorted(maps.Keys(byUser))
+	next := ""
+	if len(order) > limit {
+		order = order[:limit]
+		next = ddb.EncodeCursor(map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: pk},
+			"userId": &types.AttributeValueMemberS{Value: order[limit-1]}})
+	}
+	out := make([]Collaborator, 0, len(order))
 	for _, u := range order {
 		out = append(out, *byUser[u])
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // DisconnectUser ends every live connection one user has to a session (owner's or manager's
