@@ -130,7 +130,7 @@ func cdkIntegrationOf(t tmpl, fn string) string {
 	panic("no integration of " + fn)
 }
 
-// permissionsMatching deletes the Lambda permissions whose SourceArn (as JSON text) contains s.
+// deletePermissions deletes the Lambda permissions of fn whose SourceArn (as JSON text) contains s.
 func deletePermissions(t tmpl, fn, s string) {
 	res := t["Resources"].(tmpl)
 	for id, r := range res {
