@@ -208,7 +208,7 @@ var ops = map[string]op{
 		query: activityQuery, ok: []reply{{status: 200, schema: "ActivityPage"}}},
 
 	"POST /api/v1/sessions/{id}/recordings": {id: "createRecording", tag: "recordings", summary: "Start a recording and get its upload URL (control access)",
-		body: "RecordingInput", ok: []reply{{status: 201, schema: "RecordingCreated", headers: []string{"Location"}}}, errs: conflict},
+		headers: idemKey, body: "RecordingInput", ok: []reply{{status: 201, schema: "RecordingCreated", headers: []string{"Location", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings, oldest first (view access)",
 		query: page50, ok: []reply{{status: 200, schema: "RecordingPage"}}},
 	"GET /api/v1/sessions/{id}/recordings/{recordingId}": {id: "getRecording", tag: "recordings", summary: "A recording, with a download URL once completed",

@@ -9,6 +9,7 @@ import (
 	"streamspace/internal/access"
 	"streamspace/internal/ddb"
 	"streamspace/internal/httpx"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
 	"streamspace/internal/sessions"
@@ -87,14 +88,33 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 		StorageKey: "recordings/" + se.ID + "/" + id + "." + in.Format, RetentionDays: days, ExpiresAt: now.AddDate(0, 0, days),
 		CreatedBy: httpx.Caller(r).UserID, CreatedAt: now, UpdatedAt: now, Version: 1}
 	rec.Expiry = rec.ExpiresAt.Unix()
-	if err := sv.Store.Put(r.Context(), rec, nil); err != nil {
+	// The claim keeps the recording's id, not the answer: the upload URL is a credential, and a
+	// replay presigns a fresh one for the same recording.
+	idem, err := idempotency.FromRequest(r, httpx.Caller(r).UserID, in, now)
+	if err != nil {
 		return err
+	}
+	if idem != nil {
+		idem.ResourceID, idem.Status = id, http.StatusCreated
+	}
+	replay, err := sv.Store.Create(r.Context(), rec, idem)
+	if err != nil {
+		return err
+	}
+	if replay != nil {
+		if rec, err = sv.Store.Get(r.Context(), se.ID, replay.ID()); err != nil {
+			return err
+		}
+		if rec.Status != StatusRecording {
+			return problem.Conflict("the recording this Idempotency-Key created is already " + rec.Status + "; its upload URL is no longer given out")
+		}
+		idempotency.MarkReplayed(w)
 	}
 	upload, err := sv.Objects.UploadURL(r.Context(), rec.StorageKey, rec.ContentType(), urlTTL)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/sessions/"+se.ID+"/recordings/"+id)
+	w.Header().Set("Location", "/api/v1/sessions/"+se.ID+"/recordings/"+rec.ID)
 	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"recording": rec, "uploadUrl": upload, "uploadMethod": http.MethodPut,
 		"uploadHeaders": map[string]string{"Content-Type": rec.ContentType()}, "uploadExpiresAt": now.Add(urlTTL)})
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
 )
 
@@ -84,27 +85,27 @@ func key(sessionID, id string) map[string]types.AttributeValue {
 var ErrNotFound = problem.NotFound("recording")
 
 // Put writes a recording; version is the updatedAt it must still have ("" = must not exist).
-func (st *Store) Put(ctx context.Context, r Recording, prevUpdated *time.Time) error {
+// Create writes a new recording, with the Idempotency-Key claim when there is one; a non-nil
+// record means the key already created one (replay it).
+func (st *Store) Create(ctx context.Context, r Recording, idem *idempotency.Claim) (*idempotency.Record, error) {
+	item, err := st.item(r)
+	if err != nil {
+		return nil, err
+	}
+	return idempotency.PutOne(ctx, st.DB, st.Table, idem,
+		&types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")})
+}
+
+func (st *Store) item(r Recording) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for k, v := range key(r.SessionID, r.ID) {
 		item[k] = v
 	}
 	item["entity"] = &types.AttributeValueMemberS{Value: "recording"}
-	in := &dynamodb.PutItemInput{TableName: &st.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}
-	if prevUpdated != nil {
-		prev, _ := attributevalue.Marshal(*prevUpdated)
-		in.ConditionExpression = aws.String("updatedAt = :u")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":u": prev}
-	}
-	_, err = st.DB.PutItem(ctx, in)
-	var cfe *types.ConditionalCheckFailedException
-	if errors.As(err, &cfe) {
-		return problem.Conflict("the recording changed meanwhile; read it again")
-	}
-	return err
+	return item, nil
 }
 
 // Get reads one recording.
