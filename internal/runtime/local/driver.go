@@ -171,7 +171,13 @@ func (d *Driver) dirs(spec runtime.Spec) (sessDir, home string, err error) {
 	if !sessionIDRE.MatchString(spec.SessionID) {
 		return "", "", fmt.Errorf("not a session id: %q", spec.SessionID)
 	}
-	sessDir, home = d.SessionDir(spec.SessionID), d.Home(spec)
+	// The processes run in the session's folder: every path they are given must be absolute.
+	if sessDir, err = filepath.Abs(d.SessionDir(spec.SessionID)); err != nil {
+		return "", "", err
+	}
+	if home, err = filepath.Abs(d.Home(spec)); err != nil {
+		return "", "", err
+	}
 	for _, p := range []string{sessDir, home} {
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			return "", "", fmt.Errorf("session folder: %w", err)
