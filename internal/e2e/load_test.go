@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime"
@@ -24,32 +25,41 @@ import (
 func BenchmarkSustainedLoad(b *testing.B) {
 	rps, secs := envInt("LOAD_RPS", 200), envInt("LOAD_SECONDS", 60)
 	e := testenv.Start(b)
-	const users = 20
+	// 20 users with 5 sessions each (the default quota): writes spread as a UI's would, rather
+	// than hammering one item per user (which only measures optimistic-lock contention).
+	const users, perUser = 20, 5
 	tokens := make([]string, users)
-	sessionsOf := make([]string, users)
+	sessionsOf := make([][]string, users)
 	for i := range tokens {
 		tokens[i] = e.Token(fmt.Sprintf("load%02d", i), "")
-		sessionsOf[i] = create(b, e, tokens[i], map[string]any{"templateName": "terminal"}).ID
+		for range perUser {
+			sessionsOf[i] = append(sessionsOf[i], create(b, e, tokens[i], map[string]any{"templateName": "terminal"}).ID)
+		}
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	// Each request is one of these, in turn: the list and get reads dominate, as in a UI.
-	type call struct{ method, path, body string }
+	type call struct {
+		method, path, body string
+		user               int
+	}
 	mix := func(i int) []call {
-		u := i % users
-		id := sessionsOf[u]
-		switch i % 10 {
+		// A fixed pseudo-random pick per request: repeatable, and every user does every kind.
+		r := rand.New(rand.NewPCG(uint64(i), 42))
+		u := r.IntN(users)
+		id := sessionsOf[u][r.IntN(perUser)]
+		switch r.IntN(10) {
 		case 0, 1, 2:
-			return []call{{"GET", "/api/v1/sessions", ""}}
+			return []call{{"GET", "/api/v1/sessions", "", u}}
 		case 3, 4, 5:
-			return []call{{"GET", "/api/v1/sessions/" + id, ""}}
+			return []call{{"GET", "/api/v1/sessions/" + id, "", u}}
 		case 6:
-			return []call{{"GET", "/api/v1/templates", ""}}
+			return []call{{"GET", "/api/v1/templates", "", u}}
 		case 7:
-			return []call{{"PUT", "/api/v1/sessions/" + id + "/tags", fmt.Sprintf(`{"tags":["t%d"]}`, i)}}
+			return []call{{"PUT", "/api/v1/sessions/" + id + "/tags", fmt.Sprintf(`{"tags":["t%d"]}`, i), u}}
 		case 8:
-			return []call{{"POST", "/api/v1/sessions/" + id + "/heartbeat", ""}}
+			return []call{{"POST", "/api/v1/sessions/" + id + "/heartbeat", "", u}}
 		default:
-			return []call{{"GET", "/api/v1/users/me", ""}}
+			return []call{{"GET", "/api/v1/users/me", "", u}}
 		}
 	}
 	var (
@@ -62,7 +72,7 @@ func BenchmarkSustainedLoad(b *testing.B) {
 	do := func(i int) {
 		for _, c := range mix(i) {
 			req, _ := http.NewRequest(c.method, e.HTTPURL+c.path, strings.NewReader(c.body))
-			req.Header.Set("Authorization", "Bearer "+tokens[i%users])
+			req.Header.Set("Authorization", "Bearer "+tokens[c.user])
 			if c.body != "" {
 				req.Header.Set("Content-Type", "application/json")
 			}
