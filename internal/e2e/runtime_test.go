@@ -21,6 +21,7 @@ import (
 
 	"streamspace/internal/local/stack"
 	"streamspace/internal/runtime"
+	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
 )
 
@@ -387,4 +388,37 @@ func BenchmarkLocalCreateToRunning(b *testing.B) {
 	fmt.Printf("local create → running (firefox-browser) over %d sessions: median %s  min %s  max %s\n",
 		n, ms(percentile(took, .5)), ms(percentile(took, 0)), ms(percentile(took, 1)))
 	b.ReportMetric(float64(percentile(took, .5).Milliseconds()), "median-ms")
+}
+
+// An observer's write (a task event, an ended process) is conditional on the runtime it read:
+// when the reconciler has acted since, the stale observation is refused and changes nothing.
+func TestStaleRuntimeObservationIsRefused(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	ctx := runtime.WithActor(context.Background())
+	svc := e.App.Sessions()
+	first := sessions.Runtime{Action: sessions.ActionStart, Handle: "task/1", ControlSecret: "c", ViewSecret: "v"}
+	if _, err := svc.ApplyRuntime(ctx, runtime.Caller, s.ID, sessions.RuntimeUpdate{Runtime: first}); err != nil {
+		t.Fatal(err)
+	}
+	// The reconciler hibernates: a new action on the same task.
+	second := first
+	second.Action = sessions.ActionHibernate
+	if _, err := svc.ApplyRuntime(ctx, runtime.Caller, s.ID, sessions.RuntimeUpdate{Runtime: second, Expect: &first}); err != nil {
+		t.Fatalf("write expecting the current runtime: %v", err)
+	}
+	// A task event that read the first state reports running: refused, nothing written.
+	_, err := svc.ApplyRuntime(ctx, runtime.Caller, s.ID, sessions.RuntimeUpdate{Runtime: first, Expect: &first,
+		Report: &sessions.StatusReport{State: "running", URL: "http://10.0.0.1:3000/"}})
+	if !errors.Is(err, sessions.ErrRuntimeChanged) {
+		t.Fatalf("stale observation: %v, want ErrRuntimeChanged", err)
+	}
+	got, err := svc.Store.Get(context.Background(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != "pending" || got.Runtime == nil || got.Runtime.Action != sessions.ActionHibernate {
+		t.Fatalf("after the stale observation: state %s runtime %+v", got.State, got.Runtime)
+	}
 }

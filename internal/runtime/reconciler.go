@@ -212,7 +212,10 @@ func (r *Reconciler) Observed(ctx context.Context, id, handle string, rep sessio
 		!sessions.CanTransition(se.State, rep.State) {
 		return nil
 	}
-	_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: *rt, Report: &rep})
+	_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: *rt, Report: &rep, Expect: rt})
+	if errors.Is(err, sessions.ErrRuntimeChanged) {
+		return nil // the reconciler acted meanwhile: this report is about what ran before
+	}
 	return err
 }
 
@@ -252,6 +255,9 @@ func (r *Reconciler) ReportUsage(ctx context.Context, id, handle string, u sessi
 		return nil
 	}
 	_, err = r.Sessions.ApplyRuntime(ctx, Caller, id, sessions.RuntimeUpdate{Runtime: *se.Runtime,
-		Report: &sessions.StatusReport{State: se.State, URL: se.URL, Usage: &u}})
+		Report: &sessions.StatusReport{State: se.State, URL: se.URL, Usage: &u}, Expect: se.Runtime})
+	if errors.Is(err, sessions.ErrRuntimeChanged) {
+		return nil
+	}
 	return err
 }

@@ -4,6 +4,7 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,7 +41,15 @@ type Runtime struct {
 type RuntimeUpdate struct {
 	Runtime Runtime
 	Report  *StatusReport
+	// Expect, when set, makes the write conditional on the session's runtime still having this
+	// action and handle: an observer (a task event, a process that ended) must not overwrite
+	// bookkeeping the reconciler changed since the observer read it.
+	Expect *Runtime
 }
+
+// ErrRuntimeChanged says the session's runtime is no longer what RuntimeUpdate.Expect said: the
+// observation is stale and was not written.
+var ErrRuntimeChanged = errors.New("the session's runtime changed meanwhile")
 
 // ApplyRuntime records the runtime's bookkeeping and what it observed, in one conditional write
 // through the same rules as POST /sessions/{id}/status. Only an admin principal may call it.
@@ -54,6 +63,9 @@ func (sv *Service) ApplyRuntime(ctx context.Context, c auth.Caller, id string, u
 		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if !c.IsAdmin() {
 				return nil, nil, problem.Forbidden("only the session runtime records runtime state")
+			}
+			if e := up.Expect; e != nil && (old.Runtime == nil || old.Runtime.Action != e.Action || old.Runtime.Handle != e.Handle) {
+				return nil, nil, ErrRuntimeChanged
 			}
 			rt := up.Runtime
 			next.Runtime = &rt

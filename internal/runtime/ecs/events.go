@@ -145,7 +145,12 @@ func (h *TaskEvents) Apply(ctx context.Context, t TaskDetail) error {
 	if err != nil || !ok {
 		return err
 	}
-	if _, err := h.Sessions.ApplyRuntime(ctx, runtime.Caller, se.ID, sessions.RuntimeUpdate{Runtime: *rt, Report: &rep}); err != nil {
+	_, err = h.Sessions.ApplyRuntime(ctx, runtime.Caller, se.ID, sessions.RuntimeUpdate{Runtime: *rt, Report: &rep, Expect: rt})
+	if errors.Is(err, sessions.ErrRuntimeChanged) {
+		log.InfoContext(ctx, "stale task event: the runtime acted since")
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("record %s of session %s: %w", rep.State, se.ID, err)
 	}
 	log.InfoContext(ctx, "session state recorded", slog.String("state", rep.State))
