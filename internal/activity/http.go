@@ -137,7 +137,7 @@ func (sv *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 
@@ -167,7 +167,7 @@ func (sv *Service) timeline(w http.ResponseWriter, r *http.Request) error {
 			out[i].DurationSinceMs = max(0, a.Timestamp.Sub(items[i-1].Timestamp).Milliseconds())
 		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": out, "nextCursor": next})
+	httpx.WritePage(w, out, next)
 	return nil
 }
 
@@ -197,6 +197,6 @@ func (sv *Service) user(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }

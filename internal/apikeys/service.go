@@ -226,7 +226,7 @@ func Register(rt *httpx.Router, sv *Service) {
 				keys[i].LastUsedAt = &t
 			}
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": keys, "nextCursor": next})
+		httpx.WritePage(w, keys, next)
 		return nil
 	})
 	rt.Handle("POST /api/v1/api-keys/{id}/revoke", func(w http.ResponseWriter, r *http.Request) error {

@@ -110,3 +110,8 @@ func QueryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	}
 	return n, nil
 }
+
+// WritePage answers a list route: 200 with {items, nextCursor} ("" on the last page).
+func WritePage(w http.ResponseWriter, items any, next string) {
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+}

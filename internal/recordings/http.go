@@ -133,7 +133,7 @@ func (sv *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 

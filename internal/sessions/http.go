@@ -87,7 +87,7 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 

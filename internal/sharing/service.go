@@ -153,7 +153,7 @@ func (sv *Service) shares(w http.ResponseWriter, r *http.Request) error {
 	for _, sh := range shares {
 		items = append(items, shareView{Share: sh, Active: sh.Active(sv.now())})
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 
@@ -282,7 +282,7 @@ func (sv *Service) invitations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": invs, "nextCursor": next})
+	httpx.WritePage(w, invs, next)
 	return nil
 }
 
@@ -417,7 +417,7 @@ func (sv *Service) collaborators(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": list, "nextCursor": next})
+	httpx.WritePage(w, list, next)
 	return nil
 }
 
@@ -473,6 +473,6 @@ func (sv *Service) sharedSessions(w http.ResponseWriter, r *http.Request) error 
 				"sharedAt": sh.CreatedAt, "expiresAt": sh.ExpiresAt})
 		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }

@@ -169,7 +169,7 @@ func (sv *Service) myTeams(w http.ResponseWriter, r *http.Request) error {
 			items = append(items, withRole{Team: t, Role: m.Role, Permissions: access.TeamPermissions[m.Role]})
 		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 
@@ -283,7 +283,7 @@ func (sv *Service) members(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": ms, "nextCursor": next})
+	httpx.WritePage(w, ms, next)
 	return nil
 }
 
@@ -526,7 +526,7 @@ func (sv *Service) sessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 

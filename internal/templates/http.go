@@ -57,7 +57,7 @@ func (h handler) list(w http.ResponseWriter, r *http.Request) error {
 	if items == nil {
 		items = []Template{}
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "nextCursor": next})
+	httpx.WritePage(w, items, next)
 	return nil
 }
 

@@ -165,7 +165,7 @@ func Register(rt *httpx.Router, s *Store) {
 		if err != nil {
 			return err
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": us, "nextCursor": next})
+		httpx.WritePage(w, us, next)
 		return nil
 	})
 	rt.Handle("GET /api/v1/users/{userId}", func(w http.ResponseWriter, r *http.Request) error {
