@@ -652,9 +652,6 @@ func TestAuditorSample(t *testing.T) {
 
 // TestInvokeCommand runs the Docker-free `sam local invoke` equivalent on samples.
 func TestInvokeCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: this test compiles the streamspace CLI (several seconds); make test runs it")
-	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("no go command on PATH")
