@@ -71,7 +71,7 @@ func TestTaskEventsSamples(t *testing.T) {
 			record := func(action string, rep *sessions.StatusReport) {
 				t.Helper()
 				if _, err := env.App.Sessions().ApplyRuntime(runtime.WithActor(ctx), runtime.Caller, se.ID, sessions.RuntimeUpdate{
-					Runtime: sessions.Runtime{Action: action, Handle: d.TaskArn, ControlSecret: "k3Jx9aQe", ViewSecret: "Vw7tR2mB"}, Report: rep}); err != nil {
+					Runtime: sessions.Runtime{Action: action, Handle: d.TaskArn, Secret: "k3Jx9aQe"}, Report: rep}); err != nil {
 					t.Fatal(err)
 				}
 			}

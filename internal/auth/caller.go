@@ -27,6 +27,10 @@ type Caller struct {
 	Email  string
 	Name   string
 	Role   string
+	// ExternalRole is the part of Role that does not come from the stored user (the identity
+	// provider's claim, a bootstrap entry): what grants a long-lived stream must carry along to
+	// re-check access later, when only the stored role can be read again.
+	ExternalRole string
 	// KeyID is set when the caller authenticated with an API key; Scopes then narrow what it may do.
 	KeyID  string
 	Scopes []string
@@ -48,13 +52,14 @@ func (c Caller) HasScope(scope string) bool {
 
 // Context keys of the authorizer context (the Lambda authorizer's "context" map).
 const (
-	ctxUserID = "userId"
-	ctxEmail  = "email"
-	ctxName   = "name"
-	ctxRole   = "role"
-	ctxKeyID  = "keyId"
-	ctxScopes = "scopes"
-	ctxLimit  = "rateLimit"
+	ctxUserID  = "userId"
+	ctxEmail   = "email"
+	ctxName    = "name"
+	ctxRole    = "role"
+	ctxKeyID   = "keyId"
+	ctxScopes  = "scopes"
+	ctxLimit   = "rateLimit"
+	ctxExtRole = "externalRole"
 )
 
 // AuthorizerContext flattens the caller for the authorizer response.
@@ -62,6 +67,7 @@ func (c Caller) AuthorizerContext() map[string]any {
 	return map[string]any{
 		ctxUserID: c.UserID, ctxEmail: c.Email, ctxName: c.Name, ctxRole: c.Role,
 		ctxKeyID: c.KeyID, ctxScopes: strings.Join(c.Scopes, " "), ctxLimit: strconv.Itoa(c.RateLimit),
+		ctxExtRole: c.ExternalRole,
 	}
 }
 
@@ -77,7 +83,8 @@ func FromAuthorizerContext(m map[string]any) (Caller, error) {
 			return fmt.Sprint(v)
 		}
 	}
-	c := Caller{UserID: str(ctxUserID), Email: str(ctxEmail), Name: str(ctxName), Role: str(ctxRole), KeyID: str(ctxKeyID)}
+	c := Caller{UserID: str(ctxUserID), Email: str(ctxEmail), Name: str(ctxName), Role: str(ctxRole), KeyID: str(ctxKeyID),
+		ExternalRole: str(ctxExtRole)}
 	if s := str(ctxScopes); s != "" {
 		c.Scopes = strings.Fields(s)
 	}

@@ -83,8 +83,9 @@ func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.
 	if id.EmailVerified {
 		email = id.Email
 	}
-	role := auth.HighestRole(auth.RoleUser, u.Role, id.Role, a.bootstrapRole(id.Subject, email))
-	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role}, nil
+	external := auth.HighestRole(id.Role, a.bootstrapRole(id.Subject, email))
+	role := auth.HighestRole(auth.RoleUser, u.Role, external)
+	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role, ExternalRole: external}, nil
 }
 
 // authenticateKey resolves an API key: it acts as its owner (the owner's stored or bootstrap
@@ -103,8 +104,9 @@ func (a *Authorizer) authenticateKey(ctx context.Context, secret string) (auth.C
 	} else if err != nil {
 		return auth.Caller{}, err
 	}
-	return auth.Caller{UserID: u.ID, Email: u.Email, Name: u.Name, Role: auth.HighestRole(auth.RoleUser, u.Role, a.bootstrapRole(u.ID, "")),
-		KeyID: k.ID, Scopes: k.Scopes, RateLimit: k.RateLimit}, nil
+	external := a.bootstrapRole(u.ID, "")
+	return auth.Caller{UserID: u.ID, Email: u.Email, Name: u.Name, Role: auth.HighestRole(auth.RoleUser, u.Role, external),
+		ExternalRole: external, KeyID: k.ID, Scopes: k.Scopes, RateLimit: k.RateLimit}, nil
 }
 
 func (a *Authorizer) bootstrapRole(sub, email string) string {

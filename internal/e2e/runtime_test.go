@@ -398,7 +398,7 @@ func TestStaleRuntimeObservationIsRefused(t *testing.T) {
 	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
 	ctx := runtime.WithActor(context.Background())
 	svc := e.App.Sessions()
-	first := sessions.Runtime{Action: sessions.ActionStart, Handle: "task/1", ControlSecret: "c", ViewSecret: "v"}
+	first := sessions.Runtime{Action: sessions.ActionStart, Handle: "task/1", Secret: "c"}
 	if _, err := svc.ApplyRuntime(ctx, runtime.Caller, s.ID, sessions.RuntimeUpdate{Runtime: first}); err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,9 @@ func Gone(detail string) *Error      { return newError(http.StatusGone, "gone", 
 func TooLarge(detail string) *Error {
 	return newError(http.StatusRequestEntityTooLarge, "too-large", detail)
 }
+func Unavailable(detail string) *Error {
+	return newError(http.StatusServiceUnavailable, "unavailable", detail)
+}
 func PreconditionFailed(detail string) *Error {
 	return newError(http.StatusPreconditionFailed, "precondition-failed", detail)
 }

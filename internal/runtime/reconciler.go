@@ -105,13 +105,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, id string) error {
 	if se.Runtime != nil {
 		rt = *se.Runtime
 	}
-	if rt.ControlSecret == "" && Wanted(se) == sessions.ActionStart {
-		// Secrets first, in their own write: a retried start then reuses them, and the echo of
+	if rt.Secret == "" && Wanted(se) == sessions.ActionStart {
+		// The secret first, in its own write: a retried start then reuses it, and the echo of
 		// this write is the record that starts the session.
-		if rt.ControlSecret, err = secret(); err != nil {
-			return err
-		}
-		if rt.ViewSecret, err = secret(); err != nil {
+		if rt.Secret, err = secret(); err != nil {
 			return err
 		}
 		rt.At = r.now()
@@ -142,7 +139,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, id string) error {
 
 func specOf(se sessions.Session, rt sessions.Runtime) Spec {
 	return Spec{SessionID: se.ID, OwnerID: se.OwnerID, TemplateName: se.TemplateName, Resources: se.Resources,
-		PersistentHome: se.PersistentHome, ControlSecret: rt.ControlSecret, ViewSecret: rt.ViewSecret,
+		PersistentHome: se.PersistentHome, Secret: rt.Secret,
 		Handle: rt.Handle, Generation: se.Version}
 }
 
@@ -177,17 +174,20 @@ func (r *Reconciler) record(ctx context.Context, se sessions.Session, rt session
 	if obs.Handle != "" {
 		rt.Handle = obs.Handle
 	}
+	if obs.State == sessions.StateRunning {
+		rt.Upstream = obs.Upstream
+	}
 	up := sessions.RuntimeUpdate{Runtime: rt}
 	if obs.State != "" {
-		up.Report = &sessions.StatusReport{State: obs.State, URL: obs.URL, Usage: obs.Usage}
+		up.Report = &sessions.StatusReport{State: obs.State, Usage: obs.Usage}
 	}
 	_, err := r.Sessions.ApplyRuntime(ctx, Caller, se.ID, up)
 	return err
 }
 
-// secret is a streaming password: 8 URL-safe characters (48 random bits), because classic VNC
-// authentication reads no more than 8. It guards the screen behind an authenticated API that
-// hands it out; it is not meant to stand alone on an open network (docs/runtime.md).
+// secret is the desktop's VNC password: 8 URL-safe characters (48 random bits), because classic
+// VNC authentication reads no more than 8. It is defence in depth only: the desktop's server is
+// reachable by the streaming gateway alone, and no viewer ever sees this password.
 func secret() (string, error) {
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestWantedAction(t *testing.T) {
-	rt := func(action string) *sessions.Runtime { return &sessions.Runtime{Action: action, ControlSecret: "x"} }
+	rt := func(action string) *sessions.Runtime { return &sessions.Runtime{Action: action, Secret: "x"} }
 	cases := []struct {
 		name           string
 		desired, state string

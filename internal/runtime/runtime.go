@@ -37,8 +37,8 @@ type Spec struct {
 	Command        string // local command (local driver)
 	Resources      resources.Resources
 	PersistentHome bool
-	ControlSecret  string
-	ViewSecret     string
+	// Secret is the VNC password the desktop's server must require (runtime's bookkeeping).
+	Secret string
 	// Handle is what the last start returned (an ECS task ARN), "" before the first.
 	Handle string
 	// Generation distinguishes one start from the next (idempotency tokens).
@@ -47,10 +47,11 @@ type Spec struct {
 
 // Observation is what a driver saw after acting.
 type Observation struct {
-	State  string // sessions.StateRunning or StateHibernated; "" while the platform still acts
-	URL    string // the streaming client's URL, without secrets
-	Handle string
-	Usage  *sessions.Usage
+	State string // sessions.StateRunning or StateHibernated; "" while the platform still acts
+	// Upstream is where the streaming gateway reaches the desktop's VNC server (internal).
+	Upstream string
+	Handle   string
+	Usage    *sessions.Usage
 }
 
 // Failure is why a session cannot run, in words for the person who asked for it.

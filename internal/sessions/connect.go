@@ -4,10 +4,9 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"maps"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -17,80 +16,126 @@ import (
 	"streamspace/internal/ddb"
 	"streamspace/internal/ids"
 	"streamspace/internal/problem"
+	"streamspace/internal/tickets"
 )
 
 // ConnectResult is the answer to POST /sessions/{id}/connect.
 type ConnectResult struct {
-	ConnectionID    string `json:"connectionId"`
+	ConnectionID string `json:"connectionId"`
+	// URL opens the session's viewer on the streaming gateway with a single-use ticket in its
+	// fragment; it holds no desktop password.
 	URL             string `json:"url"`
 	State           string `json:"state"`
 	Ready           bool   `json:"ready"`
 	PermissionLevel string `json:"permissionLevel"`
+	// ExpiresAt is when the ticket stops opening the stream (RFC 3339).
+	ExpiresAt string `json:"expiresAt"`
 }
 
-// Connect records a viewer connection; view access watches, collaborate and above interact.
+// Connection states: a connect issues a ticket for a connection; the gateway opens it when the
+// viewer presents the ticket, and removes it when the stream ends.
+const (
+	ConnIssued = "issued"
+	ConnOpen   = "open"
+)
+
+// Connect issues a ticket to open the session's stream at the caller's level. Nothing about the
+// session changes until the gateway opens the connection: a ticket never used keeps no session
+// alive and counts as no viewer.
 func (sv *Service) Connect(ctx context.Context, c auth.Caller, id string) (ConnectResult, error) {
-	var res ConnectResult
-	_, err := sv.apply(ctx, c, id, change{required: access.View, what: "connecting",
+	if sv.Tickets == nil || sv.GatewayURL == "" {
+		return ConnectResult{}, problem.Unavailable("desktop streaming is not configured on this installation")
+	}
+	se, g, err := sv.load(ctx, c, id)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	if !se.Live() {
+		return ConnectResult{}, problem.Conflict("the session is " + se.State)
+	}
+	now := sv.now()
+	exp := now.Add(tickets.Lifetime)
+	conn := Connection{ConnectionID: ids.New("conn"), SessionID: se.ID, UserID: c.UserID, PermissionLevel: g.Level.String(),
+		ConnectedAt: now.Format(time.RFC3339Nano), OwnerID: se.OwnerID, TeamID: se.TeamID, State: ConnIssued,
+		ExpiresAt: exp.Add(time.Minute).Unix()}
+	if a := auth.ActorFrom(ctx); a != nil {
+		conn.IP, conn.UserAgent = a.IP, a.UserAgent
+	}
+	if err := sv.Store.issueConnection(ctx, conn); err != nil {
+		return ConnectResult{}, err
+	}
+	ticket, err := sv.Tickets.Sign(tickets.Claims{SessionID: se.ID, UserID: c.UserID, Level: conn.PermissionLevel,
+		ConnectionID: conn.ConnectionID, IdPRole: c.ExternalRole, KeyID: c.KeyID, ExpiresAt: exp.Unix()})
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	return ConnectResult{ConnectionID: conn.ConnectionID, URL: tickets.ConnectURL(sv.GatewayURL, se.ID, ticket), State: se.State,
+		Ready: se.State == StateRunning, PermissionLevel: conn.PermissionLevel, ExpiresAt: exp.Format(time.RFC3339)}, nil
+}
+
+// Open is the gateway's side of a ticket: the caller (the ticket's user, re-checked now) opens
+// the connection the ticket names, once. The session must be running and the caller's access
+// at least the ticket's level. Only interacting viewers count as activity.
+func (sv *Service) Open(ctx context.Context, c auth.Caller, id, connID string, level access.Level) (Session, access.Grant, error) {
+	var grant access.Grant
+	se, err := sv.apply(ctx, c, id, change{required: level, what: "opening the stream",
 		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
-			if !old.Live() {
-				return nil, nil, problem.Conflict("the session is " + old.State)
+			if old.State != StateRunning || old.Runtime == nil || old.Runtime.Upstream == "" {
+				return nil, nil, problem.Conflict("the session is " + old.State + ", not running")
 			}
+			grant = g
 			now := sv.now()
-			conn := Connection{ConnectionID: ids.New("conn"), SessionID: old.ID, UserID: c.UserID, PermissionLevel: g.Level.String(),
-				ConnectedAt: now.Format(time.RFC3339Nano), OwnerID: old.OwnerID, TeamID: old.TeamID,
-				ExpiresAt: now.Add(connectionTTL).Unix()}
-			if a := auth.ActorFrom(ctx); a != nil {
-				conn.IP, conn.UserAgent = a.IP, a.UserAgent
-			}
-			put, err := sv.Store.putConnection(conn)
-			if err != nil {
-				return nil, nil, err
-			}
 			next.ActiveConnections++
-			next.LastActivity, next.Idle = now, false
-			res = ConnectResult{ConnectionID: conn.ConnectionID, URL: streamURL(old, g.Level), State: old.State,
-				Ready: old.State == StateRunning && old.URL != "", PermissionLevel: conn.PermissionLevel}
-			return nil, []types.TransactWriteItem{put}, nil
+			if level >= access.Collaborate {
+				next.LastActivity, next.Idle = now, false
+			}
+			return nil, []types.TransactWriteItem{sv.Store.openConnection(old.ID, connID, c.UserID, now)}, nil
 		}})
-	return res, err
+	return se, grant, err
 }
 
-// streamURL is the session's URL for one viewer: watch-only connections get the client's
-// view-only switch and, when the runtime set secrets, the password the VNC server itself limits
-// to watching; the others get the password that interacts. Passwords go in the fragment, which
-// browsers never send to a server.
-func streamURL(se Session, l access.Level) string {
-	u := se.URL
-	if u == "" {
-		return u
-	}
-	if l < access.Collaborate {
-		sep := "?"
-		if strings.Contains(u, "?") {
-			sep = "&"
-		}
-		u += sep + "view_only=true"
-	}
-	if rt := se.Runtime; rt != nil && rt.ControlSecret != "" {
-		secret := rt.ControlSecret
-		if l < access.Collaborate {
-			secret = rt.ViewSecret
-		}
-		u += "#password=" + url.QueryEscape(secret)
-	}
-	return u
+// CloseInfo is what the gateway knows of a stream when it ends.
+type CloseInfo struct {
+	Reason   string
+	BytesIn  int64 // viewer → desktop
+	BytesOut int64 // desktop → viewer
+	Duration time.Duration
 }
 
-// Disconnect removes one of the caller's connections.
+// Close ends an open connection for the gateway (its own principal): the closing facts go on the
+// item first, so its removal from the stream carries them into the activity log; then the item
+// goes and the session's count drops, once, whoever removes the connection first.
+func (sv *Service) Close(ctx context.Context, principal auth.Caller, id, connID string, info CloseInfo) error {
+	if err := sv.Store.markClosing(ctx, id, connID, info); err != nil {
+		return err
+	}
+	_, err := sv.apply(ctx, principal, id, change{required: access.View, what: "closing the stream",
+		mutate: func(old Session, next *Session, _ access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			next.ActiveConnections = max(0, old.ActiveConnections-1)
+			return nil, []types.TransactWriteItem{sv.Store.deleteConnection(old.ID, connID, "")}, nil
+		}})
+	if p := problem.As(err); errors.Is(err, ErrNotFound) || p != nil && p.Status == 404 {
+		return nil // removed meanwhile (a disconnect, a collaborator's removal)
+	}
+	return err
+}
+
+// Disconnect removes one of the caller's connections; the gateway then closes its stream.
 func (sv *Service) Disconnect(ctx context.Context, c auth.Caller, id, connID string) error {
 	if !ids.Valid("conn", connID) {
 		return problem.Invalid("connectionId", "is not a connection id")
 	}
-	_, err := sv.apply(ctx, c, id, change{required: access.View, what: "disconnecting",
+	conn, err := sv.Store.connection(ctx, id, connID)
+	if err != nil {
+		return err
+	}
+	_, err = sv.apply(ctx, c, id, change{required: access.View, what: "disconnecting",
 		mutate: func(old Session, next *Session, g access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
-			if next.ActiveConnections > 0 {
-				next.ActiveConnections--
+			if conn == nil || conn.UserID != c.UserID {
+				return nil, nil, problem.NotFound("connection")
+			}
+			if conn.Open() {
+				next.ActiveConnections = max(0, old.ActiveConnections-1)
 			}
 			return nil, []types.TransactWriteItem{sv.Store.deleteConnection(old.ID, connID, c.UserID)}, nil
 		}})
@@ -180,7 +225,7 @@ func (sv *Service) DisconnectUser(ctx context.Context, c auth.Caller, id, userID
 	}
 	var mine []Connection
 	for _, cn := range conns {
-		if cn.UserID == userID && len(mine) < 90 { // one transaction holds at most 100 writes
+		if cn.UserID == userID && cn.Open() && len(mine) < 90 { // one transaction holds at most 100 writes
 			mine = append(mine, cn)
 		}
 	}

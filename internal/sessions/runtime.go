@@ -13,6 +13,7 @@ import (
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
 	"streamspace/internal/problem"
+	"streamspace/internal/tickets"
 )
 
 // Runtime actions: the last thing the runtime asked its driver to do for a session.
@@ -30,11 +31,13 @@ type Runtime struct {
 	Action string `dynamodbav:"action,omitempty"`
 	// Handle names what runs (an ECS task ARN, a local process group) so events can be matched.
 	Handle string `dynamodbav:"handle,omitempty"`
-	// ControlSecret lets a viewer interact; ViewSecret only lets it watch (enforced by the VNC
-	// server, not just by the client's view-only switch).
-	ControlSecret string    `dynamodbav:"controlSecret,omitempty"`
-	ViewSecret    string    `dynamodbav:"viewSecret,omitempty"`
-	At            time.Time `dynamodbav:"at"`
+	// Secret is the desktop's VNC password. Only the streaming gateway uses it, to authenticate
+	// to the desktop on a viewer's behalf: it never leaves the platform (viewers hold tickets).
+	Secret string `dynamodbav:"controlSecret,omitempty"`
+	// Upstream is where the gateway reaches the desktop's VNC server: unix:/path/vnc.sock on the
+	// local runtime, tcp:10.0.1.23:5900 for a task in the VPC. Internal, like the secret.
+	Upstream string    `dynamodbav:"upstream,omitempty"`
+	At       time.Time `dynamodbav:"at"`
 }
 
 // RuntimeUpdate is one write of the runtime: new bookkeeping and, optionally, an observation.
@@ -100,6 +103,10 @@ func (sv *Service) observe(old Session, next *Session, in StatusReport) ([]types
 		return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
 	}
 	next.State, next.URL, next.Error = in.State, in.URL, in.Error
+	if in.State == StateRunning && sv.GatewayURL != "" {
+		// Viewers reach a desktop only through the gateway, whatever address the runtime knows.
+		next.URL = tickets.ViewerURL(sv.GatewayURL, old.ID)
+	}
 	if in.Usage != nil {
 		next.Usage = in.Usage
 	}

@@ -18,6 +18,7 @@ import (
 	"streamspace/internal/problem"
 	"streamspace/internal/resources"
 	"streamspace/internal/templates"
+	"streamspace/internal/tickets"
 	"streamspace/internal/users"
 )
 
@@ -28,7 +29,11 @@ type Service struct {
 	Templates *templates.Store
 	Access    *access.Decider
 	Limits    Limits
-	Now       func() time.Time
+	// Tickets signs stream tickets; GatewayURL is the streaming gateway's public base
+	// (https://…/gateway). Without both, connect answers 503.
+	Tickets    *tickets.Keyring
+	GatewayURL string
+	Now        func() time.Time
 }
 
 // Bounds on session settings (seconds).

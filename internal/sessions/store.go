@@ -368,6 +368,93 @@ type Connection struct {
 	ExpiresAt       int64  `json:"-" dynamodbav:"expiresAt"`
 	IP              string `json:"-" dynamodbav:"ip,omitempty"`
 	UserAgent       string `json:"-" dynamodbav:"userAgent,omitempty"`
+	// State is issued (a ticket, not yet used) or open (the gateway holds the stream); items
+	// written before the gateway existed have none and count as open.
+	State    string `json:"-" dynamodbav:"state,omitempty"`
+	OpenedAt string `json:"-" dynamodbav:"openedAt,omitempty"`
+	// What the gateway wrote just before removing an open connection.
+	CloseReason string `json:"-" dynamodbav:"closeReason,omitempty"`
+	BytesIn     int64  `json:"-" dynamodbav:"bytesIn,omitempty"`
+	BytesOut    int64  `json:"-" dynamodbav:"bytesOut,omitempty"`
+	DurationMs  int64  `json:"-" dynamodbav:"durationMs,omitempty"`
+}
+
+// Open reports whether the gateway holds this connection's stream.
+func (c Connection) Open() bool { return c.State != ConnIssued }
+
+// openTTL is how long an open connection counts without the gateway renewing it: a gateway that
+// died leaves connections that disappear on their own.
+const openTTL = 3 * time.Minute
+
+// issueConnection records a ticket's connection, once.
+func (st *Store) issueConnection(ctx context.Context, c Connection) error {
+	put, err := st.putConnection(c)
+	if err != nil {
+		return err
+	}
+	put.Put.ConditionExpression = aws.String("attribute_not_exists(PK)")
+	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.Put.TableName, Item: put.Put.Item,
+		ConditionExpression: put.Put.ConditionExpression})
+	if err != nil {
+		return fmt.Errorf("issue connection: %w", err)
+	}
+	return nil
+}
+
+// openConnection turns an issued connection of userID into an open one; it fails (and with it
+// the transaction) if the ticket was used already or the connection is not the user's.
+func (st *Store) openConnection(sessionID, connID, userID string, now time.Time) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &st.Table, Key: connKey(sessionID, connID),
+		UpdateExpression:         aws.String("SET #st = :open, openedAt = :at, connectedAt = :at, expiresAt = :e"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND #st = :issued AND userId = :u"),
+		ExpressionAttributeNames: map[string]string{"#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":open": s(ConnOpen), ":issued": s(ConnIssued), ":u": s(userID),
+			":at": s(now.Format(time.RFC3339Nano)), ":e": n(int(now.Add(openTTL).Unix()))}}}
+}
+
+// RenewConnections extends open connections' expiry (the gateway, for the streams it holds);
+// connections removed meanwhile are skipped.
+func (st *Store) RenewConnections(ctx context.Context, sessionID string, connIDs []string, now time.Time) error {
+	for _, id := range connIDs {
+		_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: connKey(sessionID, id),
+			UpdateExpression:         aws.String("SET expiresAt = :e"),
+			ConditionExpression:      aws.String("attribute_exists(PK) AND #st = :open"),
+			ExpressionAttributeNames: map[string]string{"#st": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":open": s(ConnOpen),
+				":e": n(int(now.Add(openTTL).Unix()))}})
+		if err != nil && !ddb.ConditionFailed(err) {
+			return fmt.Errorf("renew connection: %w", err)
+		}
+	}
+	return nil
+}
+
+// markClosing writes the closing facts on an open connection; a connection already removed is
+// not an error (whoever removed it ended it).
+func (st *Store) markClosing(ctx context.Context, sessionID, connID string, info CloseInfo) error {
+	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: connKey(sessionID, connID),
+		UpdateExpression:         aws.String("SET closeReason = :r, bytesIn = :i, bytesOut = :o, durationMs = :d"),
+		ConditionExpression:      aws.String("attribute_exists(PK) AND #st = :open"),
+		ExpressionAttributeNames: map[string]string{"#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":open": s(ConnOpen), ":r": s(info.Reason),
+			":i": n64(info.BytesIn), ":o": n64(info.BytesOut), ":d": n64(info.Duration.Milliseconds())}})
+	if err != nil && !ddb.ConditionFailed(err) {
+		return fmt.Errorf("close connection: %w", err)
+	}
+	return nil
+}
+
+// connection reads one connection (nil when absent).
+func (st *Store) connection(ctx context.Context, sessionID, connID string) (*Connection, error) {
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: connKey(sessionID, connID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read connection: %w", err)
+	}
+	if out.Item == nil {
+		return nil, nil
+	}
+	var c Connection
+	return &c, attributevalue.UnmarshalMap(out.Item, &c)
 }
 
 // EntityConnection marks viewer-connection items.
@@ -429,15 +516,22 @@ func (st *Store) GetMany(ctx context.Context, idList []string) (map[string]Sessi
 	return out, nil
 }
 
-// Connections lists a session's live viewer connections (one query of its partition).
+// Connections lists a session's open viewer connections (one query of its partition): issued
+// tickets not yet used and connections whose gateway stopped renewing them are left out.
 func (st *Store) Connections(ctx context.Context, sessionID string, now time.Time) ([]Connection, error) {
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :c)"),
-		FilterExpression:          aws.String("expiresAt > :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":c": s("CONN#"), ":now": n(int(now.Unix()))}})
+		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :c)"),
+		FilterExpression:         aws.String("expiresAt > :now AND (attribute_not_exists(#st) OR #st = :open)"),
+		ExpressionAttributeNames: map[string]string{"#st": "state"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":c": s("CONN#"),
+			":now": n(int(now.Unix())), ":open": s(ConnOpen)}})
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)
 	}
 	conns := []Connection{}
 	return conns, attributevalue.UnmarshalListOfMaps(out.Items, &conns)
+}
+
+func n64(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }

@@ -111,10 +111,7 @@ func clientToken(spec runtime.Spec) string {
 func secretEnv(spec runtime.Spec) []types.KeyValuePair {
 	return []types.KeyValuePair{
 		kv("STREAMSPACE_SESSION_ID", spec.SessionID),
-		kv("STREAMSPACE_CONTROL_PASSWORD", spec.ControlSecret),
-		kv("STREAMSPACE_VIEW_PASSWORD", spec.ViewSecret),
-		// LinuxServer.io images: HTTP basic auth as CUSTOM_USER with this password.
-		kv("PASSWORD", spec.ControlSecret),
+		kv("STREAMSPACE_VNC_PASSWORD", spec.Secret),
 	}
 }
 

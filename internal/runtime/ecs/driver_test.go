@@ -30,7 +30,7 @@ func testCtx(t *testing.T) context.Context {
 func firefoxSpec(owner string) runtime.Spec {
 	return runtime.Spec{SessionID: ids.New("sess"), OwnerID: owner, TemplateName: "firefox-browser",
 		Image: "lscr.io/linuxserver/firefox:latest", Resources: resources.Resources{CPU: "1", Memory: "2Gi"},
-		ControlSecret: "k3Jx9aQe", ViewSecret: "Vw7tR2mB", Generation: 3}
+		Secret: "k3Jx9aQe", Generation: 3}
 }
 
 func (w world) describeTask(t *testing.T, arn string) types.Task {
@@ -109,8 +109,7 @@ func TestStartRunsOneTaskPerSession(t *testing.T) {
 		t.Fatalf("overrides %+v: want the session's size 1024/2048 and one container override", ov)
 	}
 	env := envMap(ov.ContainerOverrides[0].Environment)
-	if aws.ToString(ov.ContainerOverrides[0].Name) != containerName || env["PASSWORD"] != spec.ControlSecret ||
-		env["STREAMSPACE_CONTROL_PASSWORD"] != spec.ControlSecret || env["STREAMSPACE_VIEW_PASSWORD"] != spec.ViewSecret ||
+	if aws.ToString(ov.ContainerOverrides[0].Name) != containerName || env["STREAMSPACE_VNC_PASSWORD"] != spec.Secret ||
 		env["STREAMSPACE_SESSION_ID"] != spec.SessionID {
 		t.Errorf("container override %s %v: want the streaming passwords and session id", aws.ToString(ov.ContainerOverrides[0].Name), env)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -145,7 +146,12 @@ func (h *TaskEvents) Apply(ctx context.Context, t TaskDetail) error {
 	if err != nil || !ok {
 		return err
 	}
-	_, err = h.Sessions.ApplyRuntime(ctx, runtime.Caller, se.ID, sessions.RuntimeUpdate{Runtime: *rt, Report: &rep, Expect: rt})
+	next := *rt
+	if rep.State == sessions.StateRunning {
+		// The gateway reaches the task on its private address; rep.URL carried it here.
+		next.Upstream, rep.URL = rep.URL, ""
+	}
+	_, err = h.Sessions.ApplyRuntime(ctx, runtime.Caller, se.ID, sessions.RuntimeUpdate{Runtime: next, Report: &rep, Expect: rt})
 	if errors.Is(err, sessions.ErrRuntimeChanged) {
 		log.InfoContext(ctx, "stale task event: the runtime acted since")
 		return nil
@@ -167,7 +173,7 @@ func (h *TaskEvents) observation(ctx context.Context, se sessions.Session, t Tas
 		if action != sessions.ActionStart || (se.State != sessions.StatePending && se.State != sessions.StateHibernated) {
 			return sessions.StatusReport{}, false, nil
 		}
-		url, err := h.url(ctx, t)
+		url, err := h.upstream(ctx, t)
 		if err != nil {
 			return sessions.StatusReport{}, false, err
 		}
@@ -188,26 +194,14 @@ func (h *TaskEvents) observation(ctx context.Context, se sessions.Session, t Tas
 
 // url is where the session's web client answers: the task's public address when tasks get one,
 // else its private address (docs/runtime.md, network model).
-func (h *TaskEvents) url(ctx context.Context, t TaskDetail) (string, error) {
+// upstream is where the gateway reaches the task's VNC server: its private address, whatever
+// public one it may have (session tasks take no traffic but the gateway's).
+func (h *TaskEvents) upstream(_ context.Context, t TaskDetail) (string, error) {
 	ip := t.eni("privateIPv4Address")
-	if h.PublicIPs != nil {
-		eni := t.eni("networkInterfaceId")
-		if eni == "" {
-			return "", fmt.Errorf("task %s has no network interface in its event", t.TaskArn)
-		}
-		pub, err := h.PublicIPs.PublicIP(ctx, eni)
-		if err != nil {
-			return "", fmt.Errorf("public IP of %s: %w", eni, err)
-		}
-		if pub == "" {
-			return "", fmt.Errorf("network interface %s of task %s has no public IP yet", eni, t.TaskArn)
-		}
-		ip = pub
-	}
 	if ip == "" {
 		return "", fmt.Errorf("task %s has no IP address in its event", t.TaskArn)
 	}
-	return "http://" + ip + ":" + strconv.Itoa(h.Port) + "/", nil
+	return "tcp:" + net.JoinHostPort(ip, strconv.Itoa(h.Port)), nil
 }
 
 func (h *TaskEvents) log() *slog.Logger {

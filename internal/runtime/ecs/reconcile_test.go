@@ -61,7 +61,7 @@ func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 	}
 	task := w.describeTask(t, se.Runtime.Handle)
 	env := envMap(task.Overrides.ContainerOverrides[0].Environment)
-	if aws.ToString(task.StartedBy) != se.ID || env["PASSWORD"] != se.Runtime.ControlSecret || env["STREAMSPACE_VIEW_PASSWORD"] != se.Runtime.ViewSecret {
+	if aws.ToString(task.StartedBy) != se.ID || env["STREAMSPACE_VNC_PASSWORD"] != se.Runtime.Secret {
 		t.Fatalf("task startedBy %s env %v: want the session and its secrets", aws.ToString(task.StartedBy), env)
 	}
 	first := se.Runtime.Handle

@@ -91,7 +91,7 @@ func (x *harness) session(action, handle string) sessions.Session {
 
 func (x *harness) record(id, action, handle string, rep *sessions.StatusReport) {
 	x.t.Helper()
-	rt := sessions.Runtime{Action: action, Handle: handle, ControlSecret: "k3Jx9aQe", ViewSecret: "Vw7tR2mB"}
+	rt := sessions.Runtime{Action: action, Handle: handle, Secret: "k3Jx9aQe"}
 	if _, err := x.env.App.Sessions().ApplyRuntime(runtime.WithActor(x.ctx), runtime.Caller, id, sessions.RuntimeUpdate{Runtime: rt, Report: rep}); err != nil {
 		x.t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package local runs sessions as real processes on a Linux developer machine: a virtual display
-// (Xvfb), the template's application on it, a VNC server on that display (x11vnc, on a Unix
-// socket only) and a WebSocket bridge serving the noVNC web client (websockify) on a loopback
-// port of the session's own. All come from Debian packages; docs/runtime.md explains the layout.
+// (Xvfb), the template's application on it and a VNC server on that display (x11vnc, on a Unix
+// socket only, which the streaming gateway alone reaches). All come from Debian packages;
+// docs/runtime.md explains the layout.
 package local
 
 import (
@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,17 +23,10 @@ import (
 	"streamspace/internal/sessions"
 )
 
-// NoVNCDir is where Debian's novnc package keeps the web client.
-const NoVNCDir = "/usr/share/novnc"
-
 // Driver is the local runtime.Driver. One Driver owns the processes it started; Close stops them.
 type Driver struct {
 	// Dir holds sessions/<id>/ (logs, sockets, the session's home) and homes/<owner>/ (persistent homes).
 	Dir string
-	// Host is the address the streaming port listens on (default 127.0.0.1).
-	Host string
-	// NoVNCDir overrides where the web client is (default NoVNCDir).
-	NoVNCDir string
 	// Geometry of the virtual screen (default 1280x800x24).
 	Geometry string
 	Log      *slog.Logger
@@ -50,7 +42,7 @@ type Driver struct {
 func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observation, error) {
 	d.mu.Lock()
 	if in := d.instances[spec.SessionID]; in != nil {
-		if in.alive() && in.secret == spec.ControlSecret {
+		if in.alive() && in.secret == spec.Secret {
 			d.mu.Unlock()
 			return in.observation(), nil
 		}
@@ -187,18 +179,15 @@ func (d *Driver) dirs(spec runtime.Spec) (sessDir, home string, err error) {
 }
 
 // packages names the Debian package of each program the driver needs.
-var packages = map[string]string{"Xvfb": "xvfb", "x11vnc": "x11vnc", "websockify": "websockify"}
+var packages = map[string]string{"Xvfb": "xvfb", "x11vnc": "x11vnc"}
 
 // missing explains, with the exact install command, what is not installed.
 func (d *Driver) missing(command string) error {
 	var pkgs []string
-	for _, bin := range []string{"Xvfb", "x11vnc", "websockify"} {
+	for _, bin := range []string{"Xvfb", "x11vnc"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			pkgs = append(pkgs, packages[bin])
 		}
-	}
-	if _, err := os.Stat(filepath.Join(d.novnc(), "vnc.html")); err != nil {
-		pkgs = append(pkgs, "novnc")
 	}
 	fields := strings.Fields(command)
 	if len(fields) == 0 {
@@ -212,20 +201,6 @@ func (d *Driver) missing(command string) error {
 	}
 	return runtime.Failed(fmt.Sprintf("this machine lacks what the session needs (%s); install it with: sudo apt-get install -y %s",
 		strings.Join(pkgs, ", "), strings.Join(pkgs, " ")))
-}
-
-func (d *Driver) novnc() string {
-	if d.NoVNCDir != "" {
-		return d.NoVNCDir
-	}
-	return NoVNCDir
-}
-
-func (d *Driver) host() string {
-	if d.Host != "" {
-		return d.Host
-	}
-	return "127.0.0.1"
 }
 
 // waitFor polls ok until it holds, the deadline passes or a process dies.
@@ -247,18 +222,7 @@ func waitFor(ctx context.Context, in *instance, what string, within time.Duratio
 	return nil
 }
 
-// freePort asks the kernel for an unused loopback port. websockify binds it a moment later; a
-// lost race shows as websockify exiting, and launch tries again.
-func freePort(host string) (int, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Processes lists the process ids of a session's running processes (display, app, VNC, bridge).
+// Processes lists the process ids of a session's running processes (display, app, VNC server).
 func (d *Driver) Processes(id string) []int {
 	d.mu.Lock()
 	in := d.instances[id]

@@ -2,7 +2,8 @@ package local
 
 import (
 	"context"
-	"net/http"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,16 +20,26 @@ func TestRelativeDataFolder(t *testing.T) {
 	d := &Driver{Dir: filepath.Join(".local", "runtime")}
 	t.Cleanup(d.Close)
 	spec := runtime.Spec{SessionID: "sess_relative", OwnerID: "alice", Command: "sleep 60",
-		ControlSecret: "ctrl1234", ViewSecret: "view1234"}
+		Secret: "ctrl1234"}
 	obs, err := d.Start(context.Background(), spec)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	resp, err := http.Get(strings.Split(obs.URL, "?")[0])
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("noVNC page at %s: %v %v", obs.URL, resp, err)
+	// The VNC server answers on the session's socket, and nowhere a browser could reach.
+	sock, ok := strings.CutPrefix(obs.Upstream, "unix:")
+	if !ok || !filepath.IsAbs(sock) {
+		t.Fatalf("upstream %q: want the absolute path of a Unix socket", obs.Upstream)
 	}
-	resp.Body.Close()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := make([]byte, 12)
+	_, err = io.ReadFull(c, hello)
+	c.Close()
+	if err != nil || !strings.HasPrefix(string(hello), "RFB 003.") {
+		t.Fatalf("VNC server on %s said %q (%v), want an RFB version", sock, hello, err)
+	}
 	if err := d.Terminate(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}

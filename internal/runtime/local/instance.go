@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,13 +21,13 @@ import (
 
 // instance is one running session: its processes, in start order.
 type instance struct {
-	spec   runtime.Spec
-	secret string
-	dir    string
-	handle string
-	url    string
-	procs  []*proc
-	exited chan *proc // each process sends itself when it ends
+	spec     runtime.Spec
+	secret   string
+	dir      string
+	handle   string
+	upstream string // unix:<the VNC server's socket>
+	procs    []*proc
+	exited   chan *proc // each process sends itself when it ends
 
 	mu         sync.Mutex
 	isStopping bool
@@ -40,12 +39,10 @@ type proc struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
-	// retired marks a bridge that lost the race for its port: its exit is not the session's.
-	retired bool
 }
 
 func (in *instance) observation() runtime.Observation {
-	return runtime.Observation{State: sessions.StateRunning, URL: in.url, Handle: in.handle}
+	return runtime.Observation{State: sessions.StateRunning, Upstream: in.upstream, Handle: in.handle}
 }
 
 func (in *instance) logPath(name string) string { return filepath.Join(in.dir, name+".log") }
@@ -101,12 +98,11 @@ func (in *instance) deadProcess() (string, bool) {
 }
 
 func (in *instance) firstExit() (string, error) {
-	for p := range in.exited {
-		if !p.retired {
-			return p.name, p.err
-		}
+	p, ok := <-in.exited
+	if !ok {
+		return "", nil
 	}
-	return "", nil
+	return p.name, p.err
 }
 
 func (in *instance) stopping() bool {
@@ -136,10 +132,11 @@ func (in *instance) stop() {
 	}
 }
 
-// launch starts the display, the application, the VNC server and the bridge, in that order,
-// each only once the one before is ready.
+// launch starts the display, the application and the VNC server, in that order, each only once
+// the one before is ready. The VNC server listens on a Unix socket in the session's folder: only
+// the streaming gateway, which runs in this stack, reaches it.
 func (d *Driver) launch(ctx context.Context, spec runtime.Spec, dir, home string) (_ *instance, err error) {
-	in := &instance{spec: spec, secret: spec.ControlSecret, dir: dir, exited: make(chan *proc, 8)}
+	in := &instance{spec: spec, secret: spec.Secret, dir: dir, exited: make(chan *proc, 8)}
 	defer func() {
 		if err != nil {
 			in.stop()
@@ -158,24 +155,9 @@ func (d *Driver) launch(ctx context.Context, spec runtime.Spec, dir, home string
 	if err := d.startVNC(ctx, in, display, sock); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		port, err := freePort(d.host())
-		if err != nil {
-			return nil, err
-		}
-		err = d.startBridge(ctx, in, sock, port)
-		if err == nil {
-			q := url.Values{"autoconnect": {"true"}, "resize": {"remote"}, "reconnect": {"true"}, "path": {"websockify"}}
-			in.url = fmt.Sprintf("http://%s/vnc.html?%s", net.JoinHostPort(d.host(), strconv.Itoa(port)), q.Encode())
-			in.handle = fmt.Sprintf("local/%d", in.procs[0].cmd.Process.Pid)
-			return in, nil
-		}
-		if attempt == 2 {
-			return nil, err
-		}
-		in.procs[len(in.procs)-1].retired = true // the bridge lost a race for its port: try another
-		in.procs = in.procs[:len(in.procs)-1]
-	}
+	in.upstream = "unix:" + sock
+	in.handle = fmt.Sprintf("local/%d", in.procs[0].cmd.Process.Pid)
+	return in, nil
 }
 
 // startDisplay runs Xvfb on the first free display, which it writes to a pipe (-displayfd).
@@ -213,14 +195,14 @@ func (d *Driver) startDisplay(ctx context.Context, in *instance) (string, error)
 	}
 }
 
-// startVNC serves the display on a Unix socket only: nothing but the bridge can reach it. The
-// password file gives control to one password and view-only access to the other.
+// startVNC serves the display on a Unix socket only, behind the session's VNC password: nothing
+// but the streaming gateway reaches it, and the gateway enforces each viewer's level.
 func (d *Driver) startVNC(ctx context.Context, in *instance, display, sock string) error {
 	pw := filepath.Join(in.dir, "vnc.passwd")
-	body := in.spec.ControlSecret + "\n__BEGIN_VIEWONLY__\n" + in.spec.ViewSecret + "\n"
-	if in.spec.ControlSecret == "" || in.spec.ViewSecret == "" {
-		return errors.New("the session has no streaming secrets")
+	if in.spec.Secret == "" {
+		return errors.New("the session has no VNC secret")
 	}
+	body := in.spec.Secret + "\n"
 	if err := os.WriteFile(pw, []byte(body), 0o600); err != nil {
 		return err
 	}
@@ -236,38 +218,6 @@ func (d *Driver) startVNC(ctx context.Context, in *instance, display, sock strin
 		}
 		return err == nil
 	})
-}
-
-// startBridge runs websockify: the noVNC web client and a WebSocket to the VNC socket.
-func (d *Driver) startBridge(ctx context.Context, in *instance, sock string, port int) error {
-	addr := net.JoinHostPort(d.host(), strconv.Itoa(port))
-	p, err := in.start("websockify", []string{"websockify", "--web", d.novnc(), "--unix-target=" + sock, addr},
-		[]string{"PATH=" + os.Getenv("PATH")}, in.dir)
-	if err != nil {
-		return err
-	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if p.ended() {
-			return runtime.Failed("the noVNC bridge (websockify) exited while starting; see " + in.logPath("websockify"))
-		}
-		if name, dead := in.deadProcess(); dead {
-			return runtime.Failed(fmt.Sprintf("%s exited while starting the session; see %s", name, in.logPath(name)))
-		}
-		if time.Now().After(deadline) {
-			return runtime.Failed("the noVNC bridge (websockify) was not ready after 15s")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // appCommand is the template's command; Chromium refuses to run as root without --no-sandbox,
