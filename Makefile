@@ -3,6 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 DDB_LOCAL := .cache/dynamodb-local
 FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler runtime taskevents
+# Programs that are not Lambda functions (built for linux/arm64 like them, for their images).
+PROGRAMS := gateway
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 export GOFLAGS := -buildvcs=false
 # The CDK app (infra/, a Go module of its own so the functions and `go test ./...` never compile
@@ -12,7 +14,7 @@ CDK_STAMP := .cache/cdk/aws-cdk-$(CDK_VERSION).installed
 INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(CURDIR)/.cache/jsii \
 	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME=$(CURDIR)/.cache/cdk-home
 
-.PHONY: runtime-packages run test build lint bench token cli dynamodb-local clean
+.PHONY: runtime-packages run test build lint bench token cli dynamodb-local novnc clean
 .PHONY: synth cdk
 .DEFAULT_GOAL := help
 
@@ -23,8 +25,14 @@ dynamodb-local: $(DDB_LOCAL)/DynamoDBLocal.jar
 $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
 	@scripts/fetch-dynamodb-local.sh $(DDB_LOCAL)
 
+## novnc: the browser client the streaming gateway serves (npm @novnc/novnc, pinned, verified).
+NOVNC := .cache/novnc-1.7.0
+novnc: $(NOVNC)/core/rfb.js
+$(NOVNC)/core/rfb.js: scripts/fetch-novnc.sh
+	@scripts/fetch-novnc.sh $(NOVNC)
+
 ## run: the whole local stack (DynamoDB Local, APIs, notifier, token issuer); Ctrl-C stops it.
-run: dynamodb-local cli
+run: dynamodb-local novnc cli
 	@scripts/ensure-runtime-packages.sh --optional
 	@exec .cache/bin/streamspace run
 
@@ -40,7 +48,7 @@ cli:
 	@$(GO) build -o .cache/bin/streamspace ./cmd/streamspace
 
 ## test: every test, against one shared DynamoDB Local instance.
-test: dynamodb-local runtime-packages
+test: dynamodb-local novnc runtime-packages
 	$(GO) vet ./...
 	cd infra && $(GO) vet ./...
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 20m ./...
@@ -60,7 +68,7 @@ lint:
 	cfn-lint template.yaml
 
 ## bench: measured figures (notification latency, fan-out, DynamoDB calls per route, sustained load, local create → running, init time under the Lambda RIE).
-bench: dynamodb-local runtime-packages
+bench: dynamodb-local novnc runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./internal/e2e/
 	@scripts/init-bench.sh
 

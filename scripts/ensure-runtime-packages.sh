@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local session runtime and its browser test use, if missing:
-# a virtual display, a VNC server, the noVNC web client and its WebSocket bridge, the seeded
-# templates' main applications, and headless Chromium. Needs root or passwordless sudo; with
+# a virtual display, a VNC server, the seeded templates' main applications, headless Chromium,
+# and websockify (only the baseline the streaming gateway is benchmarked against). Needs root or passwordless sudo; with
 # --optional it only warns (make run still works: sessions then fail, naming this command).
 set -euo pipefail
-PACKAGES=(xvfb x11vnc novnc websockify firefox-esr chromium xterm)
+PACKAGES=(xvfb x11vnc websockify firefox-esr chromium xterm)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

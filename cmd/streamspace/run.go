@@ -24,8 +24,9 @@ func runCmd(args []string) error {
 	wsAddr := fs.String("ws", "127.0.0.1:8081", "WebSocket API address")
 	ddbPort := fs.Int("dynamodb-port", 8000, "DynamoDB Local port")
 	ddbDir := fs.String("dynamodb-local", dynamodblocal.DefaultDir("."), "DynamoDB Local folder")
+	gwAddr := fs.String("gateway", "127.0.0.1:8082", "streaming gateway address (it is also served under /gateway/ on the HTTP address)")
 	verbose := fs.Bool("v", false, "print every request log line")
-	runtime := fs.Bool("runtime", true, "run sessions as local processes (Xvfb, the app, x11vnc, noVNC)")
+	runtime := fs.Bool("runtime", true, "run sessions as local processes (Xvfb, the app, x11vnc)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -45,7 +46,7 @@ func runCmd(args []string) error {
 	log := slog.New(slog.NewJSONHandler(out, nil))
 	started := time.Now()
 	st, err := stack.Start(ctx, stack.Config{DataDir: *data, DynamoDBLocalDir: *ddbDir, DynamoPort: *ddbPort,
-		HTTPAddr: *httpAddr, WSAddr: *wsAddr, Log: log, Limits: app.ConfigFromEnv().Limits,
+		HTTPAddr: *httpAddr, WSAddr: *wsAddr, GatewayAddr: *gwAddr, Log: log, Limits: app.ConfigFromEnv().Limits,
 		SchedulerEvery: 15 * time.Second, AutoHibernate: app.ConfigFromEnv().AutoHibernate,
 		BootstrapAdmins: app.ConfigFromEnv().BootstrapAdmins, LocalRuntime: *runtime, UsageEvery: 30 * time.Second})
 	if err != nil {
@@ -59,6 +60,7 @@ func runCmd(args []string) error {
 	fmt.Printf(`StreamSpace local stack is up (%s)
   HTTP API       %s/api/v1
   WebSocket API  %s/?token=<token>
+  Stream gateway %s/  (also on %s; connect URLs open here)
   Management API %s/@connections/{id}
   DynamoDB Local %s  (data in %s)
   JWKS           %s%s
@@ -74,10 +76,10 @@ Try:
   export TOKEN=<the admin token above>
   curl -s -H "Authorization: Bearer $TOKEN" %s/api/v1/templates
   curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"templateName":"firefox-browser"}' %s/api/v1/sessions
-  (seconds later: POST /api/v1/sessions/<id>/connect gives the URL to open in a browser)
+  (seconds later: POST /api/v1/sessions/<id>/connect gives a single-use URL to open in a browser within 60 s)
 Mint a token for any user:  make token USER=alice [ROLE=operator]   (or: go run ./cmd/streamspace token -user alice)
 Press Ctrl-C to stop; data persists in %s.
-`, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.WSURL, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
+`, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.WSURL, st.GatewayURL, st.GatewayAddr, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
 		st.HTTPURL, issuer.JWKSPath, logFile.Name(), filepath.Join(*data, "dead-letters"), filepath.Join(*data, "objects"), runtimeLine(*runtime, *data), admin, st.HTTPURL, st.HTTPURL, *data)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")

@@ -193,3 +193,16 @@ func (st *Store) MarkRateLimited(ctx context.Context, hash, hour string) error {
 	}
 	return err
 }
+
+// Usable reports whether one of owner's keys still exists and is neither revoked nor expired
+// (the streaming gateway re-checks streams opened with a key).
+func (st *Store) Usable(ctx context.Context, owner, id string, now time.Time) (bool, error) {
+	k, _, err := st.owned(ctx, owner, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !k.Revoked && !k.Expired(now), nil
+}

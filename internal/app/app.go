@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"streamspace/internal/access"
 	"streamspace/internal/activity"
@@ -24,6 +25,7 @@ import (
 	"streamspace/internal/authorizer"
 	"streamspace/internal/connections"
 	"streamspace/internal/ddb"
+	"streamspace/internal/gateway"
 	"streamspace/internal/httpx"
 	"streamspace/internal/meta"
 	"streamspace/internal/notifier"
@@ -34,6 +36,7 @@ import (
 	"streamspace/internal/sharing"
 	"streamspace/internal/teams"
 	"streamspace/internal/templates"
+	"streamspace/internal/tickets"
 	"streamspace/internal/users"
 )
 
@@ -56,6 +59,10 @@ type Config struct {
 	UsageRetention time.Duration
 	// ManagementEndpoint is the WebSocket API's management URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}).
 	ManagementEndpoint string
+	// GatewayURL is the streaming gateway's public base (https://…/gateway); TicketKeysSecret
+	// names the Secrets Manager secret with the stream-ticket keys.
+	GatewayURL       string
+	TicketKeysSecret string
 }
 
 // ConfigFromEnv reads the Lambda environment.
@@ -78,6 +85,8 @@ func ConfigFromEnv() Config {
 		AutoHibernate:      os.Getenv("AUTO_HIBERNATE") != "false",
 		RecordingsMaxDays:  envInt("RECORDINGS_MAX_RETENTION_DAYS", 365),
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
+		GatewayURL:         os.Getenv("GATEWAY_URL"),
+		TicketKeysSecret:   os.Getenv("TICKET_KEYS_SECRET_ARN"),
 	}
 }
 
@@ -104,6 +113,9 @@ type App struct {
 	Access *access.Decider
 	// Objects holds recording content; nil means the S3 bucket named by RECORDINGS_BUCKET.
 	Objects recordings.Objects
+	// Tickets signs and verifies stream tickets; nil means the secret TicketKeysSecret, read
+	// at first use.
+	Tickets *tickets.Keyring
 }
 
 // New connects to DynamoDB with the given AWS configuration.
@@ -150,7 +162,23 @@ func (a *App) hooks() httpx.Hooks { return a.APIKeys().Hooks() }
 
 // Sessions is the sessions area's service.
 func (a *App) Sessions() *sessions.Service {
-	return &sessions.Service{Store: a.SessionStore(), Users: a.Users(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits}
+	return &sessions.Service{Store: a.SessionStore(), Users: a.Users(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits,
+		Tickets: a.TicketKeys(), GatewayURL: a.Cfg.GatewayURL}
+}
+
+// TicketKeys is the stream-ticket keyring (nil when this installation has none).
+func (a *App) TicketKeys() *tickets.Keyring {
+	if a.Tickets == nil && a.Cfg.TicketKeysSecret != "" {
+		a.Tickets = tickets.Lazy(tickets.SecretsManagerSource(secretsmanager.NewFromConfig(a.AWS), a.Cfg.TicketKeysSecret))
+	}
+	return a.Tickets
+}
+
+// Gateway is the streaming gateway (its own program in AWS, in process locally).
+func (a *App) Gateway(noVNCDir string) *gateway.Server {
+	return gateway.New(gateway.Config{Tickets: a.TicketKeys(), NoVNCDir: noVNCDir, Log: a.Log,
+		Authority: &gateway.Authority{Sessions: a.Sessions(), Users: a.Users(), Keys: a.APIKeys().Store, Access: a.Access,
+			BootstrapAdmins: a.Cfg.BootstrapAdmins}})
 }
 
 // HTTPHandler builds the router of one HTTP function by name (the local stack serves them all).

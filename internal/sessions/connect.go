@@ -64,7 +64,7 @@ func (sv *Service) Connect(ctx context.Context, c auth.Caller, id string) (Conne
 	if err := sv.Store.issueConnection(ctx, conn); err != nil {
 		return ConnectResult{}, err
 	}
-	ticket, err := sv.Tickets.Sign(tickets.Claims{SessionID: se.ID, UserID: c.UserID, Level: conn.PermissionLevel,
+	ticket, err := sv.Tickets.Sign(ctx, tickets.Claims{SessionID: se.ID, UserID: c.UserID, Level: conn.PermissionLevel,
 		ConnectionID: conn.ConnectionID, IdPRole: c.ExternalRole, KeyID: c.KeyID, ExpiresAt: exp.Unix()})
 	if err != nil {
 		return ConnectResult{}, err

@@ -40,11 +40,21 @@ type Keyring struct {
 
 // NewKeyring loads the keys once; Refresh reloads them when they are older than RefreshEvery.
 func NewKeyring(ctx context.Context, src Source) (*Keyring, error) {
-	k := &Keyring{source: src, now: time.Now}
+	k := Lazy(src)
 	if err := k.load(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// Lazy is a keyring that loads its keys at first use (Sign, Refresh): a function that rarely
+// signs does not read the secret at start.
+func Lazy(src Source) *Keyring { return &Keyring{source: src, now: time.Now} }
+
+func (k *Keyring) hasKeys() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.keys != nil
 }
 
 // Static is a keyring of fixed keys (tests, and tools that sign once).
@@ -55,7 +65,7 @@ func Static(ks KeySet) (*Keyring, error) {
 // Refresh reloads the keys if they are due; a failed reload keeps the old ones (and says so).
 func (k *Keyring) Refresh(ctx context.Context) error {
 	k.mu.RLock()
-	due := k.now().Sub(k.loaded) >= RefreshEvery
+	due := k.keys == nil || k.now().Sub(k.loaded) >= RefreshEvery
 	k.mu.RUnlock()
 	if !due {
 		return nil

@@ -11,6 +11,7 @@
 package tickets
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -51,8 +52,11 @@ var (
 
 const version = "v1"
 
-// Sign makes a ticket with the keyring's signing key.
-func (k *Keyring) Sign(c Claims) (string, error) {
+// Sign makes a ticket with the keyring's signing key (loading or reloading the keys when due).
+func (k *Keyring) Sign(ctx context.Context, c Claims) (string, error) {
+	if err := k.Refresh(ctx); err != nil && !k.hasKeys() {
+		return "", err
+	}
 	id, key, ok := k.signer()
 	if !ok {
 		return "", errors.New("tickets: the keyring has no signing key")

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,10 @@ import (
 	"streamspace/internal/app"
 	"streamspace/internal/auth"
 	"streamspace/internal/ddb"
+	"streamspace/internal/gateway"
 	"streamspace/internal/httpx"
 	"streamspace/internal/local/dynamodblocal"
-	"streamspace/internal/local/gateway"
+	apigw "streamspace/internal/local/gateway"
 	"streamspace/internal/local/issuer"
 	"streamspace/internal/local/objects"
 	"streamspace/internal/local/streams"
@@ -39,6 +41,7 @@ import (
 	"streamspace/internal/runtime/local"
 	"streamspace/internal/sessions"
 	"streamspace/internal/templates"
+	"streamspace/internal/tickets"
 )
 
 // Config of a local stack.
@@ -51,10 +54,15 @@ type Config struct {
 	TablePrefix      string
 	HTTPAddr         string // default 127.0.0.1:0
 	WSAddr           string
-	BootstrapAdmins  []string // default ["admin"]
-	CORSOrigins      []string // default ["*"]
-	Limits           sessions.Limits
-	Log              *slog.Logger // function and gateway logs; default discards
+	// GatewayAddr is the streaming gateway's own port (default 127.0.0.1:0); it is also served
+	// under /gateway/ on the HTTP address, one origin with the API as CloudFront makes it in AWS.
+	GatewayAddr string
+	// NoVNCDir holds the noVNC client the gateway serves (default: DefaultNoVNCDir()).
+	NoVNCDir        string
+	BootstrapAdmins []string // default ["admin"]
+	CORSOrigins     []string // default ["*"]
+	Limits          sessions.Limits
+	Log             *slog.Logger // function and gateway logs; default discards
 	// DBOptions let tests wrap the DynamoDB client (call counting, fault injection).
 	DBOptions []func(*dynamodb.Options)
 	// SchedulerEvery runs the idle/lifetime scheduler on a timer (as EventBridge does every
@@ -73,19 +81,22 @@ type Config struct {
 
 // Stack is a running local system.
 type Stack struct {
-	HTTPURL    string
-	WSURL      string
-	Issuer     *issuer.Issuer
-	App        *app.App
-	WebSocket  *gateway.WebSocket
-	Poller     *streams.Poller // the notifier's
-	Objects    *objects.Store  // recording content
-	Runtime    *local.Driver   // nil unless Config.LocalRuntime
-	reconciler *runtime.Reconciler
-	DynamoDB   string
-	closers    []func()
-	dlqMu      sync.Mutex
-	dlq        []DeadLetter
+	HTTPURL     string
+	WSURL       string
+	Issuer      *issuer.Issuer
+	App         *app.App
+	WebSocket   *apigw.WebSocket
+	Poller      *streams.Poller // the notifier's
+	Objects     *objects.Store  // recording content
+	Runtime     *local.Driver   // nil unless Config.LocalRuntime
+	Gateway     *gateway.Server // the streaming gateway
+	GatewayURL  string          // its public base (HTTPURL + /gateway)
+	GatewayAddr string          // its own listener
+	reconciler  *runtime.Reconciler
+	DynamoDB    string
+	closers     []func()
+	dlqMu       sync.Mutex
+	dlq         []DeadLetter
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -145,9 +156,24 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		httpLn.Close()
 		return nil, fmt.Errorf("websocket listener: %w", err)
 	}
+	gwLn, err := listen(cfg.GatewayAddr)
+	if err != nil {
+		httpLn.Close()
+		wsLn.Close()
+		return nil, fmt.Errorf("gateway listener: %w", err)
+	}
 	st.HTTPURL = "http://" + httpLn.Addr().String()
 	st.WSURL = "ws://" + wsLn.Addr().String()
 	mgmtURL := "http://" + wsLn.Addr().String()
+	st.GatewayURL = st.HTTPURL + strings.TrimSuffix(gateway.Prefix, "/")
+	st.GatewayAddr = gwLn.Addr().String()
+	keys, err := ticketKeys(ctx, cfg.DataDir)
+	if err != nil {
+		httpLn.Close()
+		wsLn.Close()
+		gwLn.Close()
+		return nil, err
+	}
 
 	if cfg.DataDir != "" {
 		st.Issuer, err = issuer.LoadOrCreate(filepath.Join(cfg.DataDir, "issuer-key.pem"))
@@ -165,10 +191,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Tables: ddb.WithPrefix(cfg.TablePrefix), DynamoEndpoint: st.DynamoDB,
 		JWT: auth.JWTConfig{Issuer: issuer.IssuerName, Audience: issuer.Audience, JWKSURL: st.HTTPURL + issuer.JWKSPath,
 			Leeway: time.Minute, RoleClaim: issuer.RoleClaim},
-		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, ManagementEndpoint: mgmtURL,
+		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, ManagementEndpoint: mgmtURL, GatewayURL: st.GatewayURL,
 	}
 	acfg.AutoHibernate = cfg.AutoHibernate
 	st.App = app.New(acfg, ddb.LocalConfig(), log, cfg.DBOptions...)
+	st.App.Tickets = keys
 	objDir := filepath.Join(cfg.DataDir, "objects")
 	if cfg.DataDir == "" {
 		if objDir, err = os.MkdirTemp("", "streamspace-objects-"); err != nil {
@@ -188,7 +215,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("seed templates: %w", err)
 	}
 
-	fns := map[string]gateway.HTTPFunction{}
+	fns := map[string]apigw.HTTPFunction{}
 	for _, fn := range routes.Functions() {
 		h, err := st.App.HTTPHandler(fn)
 		if err != nil {
@@ -196,13 +223,23 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 		fns[fn] = httpx.LambdaHandler(h)
 	}
+	novnc := cfg.NoVNCDir
+	if novnc == "" {
+		novnc = DefaultNoVNCDir()
+	}
+	st.Gateway = st.App.Gateway(novnc)
 	authz := st.App.Authorizer().Handle
-	httpGW := gateway.NewHTTP(fns, authz, cfg.CORSOrigins, log, map[string]http.Handler{
-		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store})
-	st.WebSocket = &gateway.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
+	httpGW := apigw.NewHTTP(fns, authz, cfg.CORSOrigins, log, map[string]http.Handler{
+		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store, gateway.Prefix: st.Gateway})
+	st.WebSocket = &apigw.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
 	st.serve(httpLn, httpGW)
 	st.serve(wsLn, st.WebSocket)
+	st.serve(gwLn, st.Gateway)
 	st.closers = append(st.closers, st.WebSocket.CloseAll)
+	gctx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
+	gwDone := make(chan struct{})
+	go func() { defer close(gwDone); st.Gateway.Run(gctx) }()
+	st.closers = append(st.closers, func() { stopGateway(); <-gwDone; st.Gateway.Wait() })
 
 	streamsClient := dynamodbstreams.NewFromConfig(ddb.LocalConfig(), func(o *dynamodbstreams.Options) {
 		o.BaseEndpoint = aws.String(st.DynamoDB)
@@ -404,4 +441,42 @@ func (st *Stack) DeadLetters() []DeadLetter {
 	st.dlqMu.Lock()
 	defer st.dlqMu.Unlock()
 	return append([]DeadLetter(nil), st.dlq...)
+}
+
+// ticketKeys is the stream-ticket keyring: kept in the data folder (so tickets survive a
+// restart of make run), or fresh in memory for a stack without one.
+func ticketKeys(ctx context.Context, dataDir string) (*tickets.Keyring, error) {
+	if dataDir != "" {
+		return tickets.NewKeyring(ctx, tickets.FileSource(filepath.Join(dataDir, "ticket-keys.json")))
+	}
+	ks, err := tickets.NewKeySet("mem1")
+	if err != nil {
+		return nil, err
+	}
+	return tickets.Static(ks)
+}
+
+// NoVNCVersion is the pinned noVNC client (scripts/fetch-novnc.sh fetches it).
+const NoVNCVersion = "1.7.0"
+
+// DefaultNoVNCDir finds the fetched noVNC client in the repository's .cache, from any folder
+// inside the repository (tests run in their package's folder); STREAMSPACE_NOVNC_DIR overrides.
+func DefaultNoVNCDir() string {
+	if d := os.Getenv("STREAMSPACE_NOVNC_DIR"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".cache", "novnc-"+NoVNCVersion)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }

@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"streamspace/internal/rfb"
+	"streamspace/internal/testenv"
+	"streamspace/internal/tickets"
+)
+
+// viewer is a Go stand-in for noVNC: it opens a stream through the gateway with a ticket, as
+// the viewer page does, and reads the desktop's picture.
+type viewer struct {
+	t    testing.TB
+	ws   *websocket.Conn
+	conn net.Conn
+	r    *bufio.Reader
+	fb   *rfb.Framebuffer
+	init rfb.ServerInit
+}
+
+// connectURL asks for a ticket and returns the connect answer.
+func connectURL(t testing.TB, e *testenv.Env, tok, id string) (string, string) {
+	t.Helper()
+	var c struct{ URL, ConnectionID string }
+	e.Do("POST", "/api/v1/sessions/"+id+"/connect", tok, nil).Want(t, 200).Decode(t, &c)
+	return c.URL, c.ConnectionID
+}
+
+// ticketOf takes the ticket out of a connect URL's fragment.
+func ticketOf(t testing.TB, connect string) string {
+	t.Helper()
+	u, err := url.Parse(connect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := url.ParseQuery(u.Fragment)
+	if v.Get("ticket") == "" {
+		t.Fatalf("connect URL %q carries no ticket", connect)
+	}
+	return v.Get("ticket")
+}
+
+// dialGateway opens the viewer WebSocket with a ticket (no RFB yet).
+func dialGateway(e *testenv.Env, sessionID, ticket string) (*websocket.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+e.GatewayAddr+"/gateway/ws/"+sessionID,
+		&websocket.DialOptions{Subprotocols: []string{"binary", tickets.Protocol + ticket}})
+	if err == nil {
+		ws.SetReadLimit(64 << 20)
+	}
+	return ws, err
+}
+
+// openViewer connects as tok and completes the RFB handshake through the gateway.
+func openViewer(t testing.TB, e *testenv.Env, tok, id string) *viewer {
+	t.Helper()
+	connect, _ := connectURL(t, e, tok, id)
+	return openTicket(t, e, id, ticketOf(t, connect))
+}
+
+func openTicket(t testing.TB, e *testenv.Env, id, ticket string) *viewer {
+	t.Helper()
+	ws, err := dialGateway(e, id, ticket)
+	if err != nil {
+		t.Fatalf("viewer WebSocket: %v", err)
+	}
+	v := &viewer{t: t, ws: ws, conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary)}
+	t.Cleanup(func() { v.conn.Close() })
+	_ = v.conn.SetDeadline(time.Now().Add(15 * time.Second))
+	init, err := rfb.Dial(v.conn, "")
+	if err != nil {
+		t.Fatalf("RFB through the gateway: %v (%s)", err, closeReason(err))
+	}
+	_ = v.conn.SetDeadline(time.Time{})
+	v.init, v.r = init, bufio.NewReader(v.conn)
+	v.fb = rfb.NewFramebuffer(int(init.Width), int(init.Height))
+	if err := rfb.Setup(v.conn); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// refusedWith expects the gateway to close a fresh viewer WebSocket with code.
+func refusedWith(t testing.TB, e *testenv.Env, id, ticket string, code int) string {
+	t.Helper()
+	ws, err := dialGateway(e, id, ticket)
+	if err != nil {
+		t.Fatalf("viewer WebSocket: %v", err)
+	}
+	conn := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+	_, err = rfb.Dial(conn, "")
+	if got := websocket.CloseStatus(err); int(got) != code {
+		t.Fatalf("stream with this ticket: %v, want closed with %d", err, code)
+	}
+	return closeReason(err)
+}
+
+func closeReason(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return ""
+}
+
+// frame asks for a full update and reads until the picture shows more than minColours
+// colours (the application has drawn) or within passes.
+func (v *viewer) frame(minColours int, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if _, err := v.conn.Write(rfb.UpdateRequest(false, 0, 0, v.init.Width, v.init.Height)); err != nil {
+			return err
+		}
+		_ = v.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			t, err := v.fb.ReadServerMessage(v.r)
+			if err != nil {
+				return err
+			}
+			if t == rfb.MsgFramebufferUpdate {
+				break
+			}
+		}
+		if rfb.Distinct(v.fb.Image, minColours+1) > minColours {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return errors.New("the desktop stayed blank")
+}
+
+// typeText sends key presses as noVNC would (keysyms; ASCII keysyms are the characters).
+func (v *viewer) typeText(s string) {
+	v.t.Helper()
+	// Without a window manager, keyboard focus follows the pointer: put it on the window
+	// (applications open at the top left).
+	if _, err := v.conn.Write(rfb.PointerEvent(0, 20, 20)); err != nil {
+		v.t.Fatal(err)
+	}
+	for _, r := range s {
+		sym := uint32(r)
+		if r == '\n' {
+			sym = 0xff0d // Return
+		}
+		for _, down := range []bool{true, false} {
+			if _, err := v.conn.Write(rfb.KeyEvent(down, sym)); err != nil {
+				v.t.Fatalf("typing: %v", err)
+			}
+		}
+	}
+}
+
+// closedWithin waits for the gateway to close the stream and returns the close code.
+func (v *viewer) closedWithin(d time.Duration) (int, string, time.Duration) {
+	start := time.Now()
+	_ = v.conn.SetReadDeadline(start.Add(d))
+	buf := make([]byte, 64<<10)
+	for {
+		// Keep asking for updates so a live stream keeps talking; only a close ends this.
+		_, _ = v.conn.Write(rfb.UpdateRequest(true, 0, 0, 1, 1))
+		if _, err := v.conn.Read(buf); err != nil {
+			return int(websocket.CloseStatus(err)), closeReason(err), time.Since(start)
+		}
+	}
+}
+
+// alive reports whether the stream still answers an update request.
+func (v *viewer) alive() error {
+	return v.frame(0, 5*time.Second)
+}
+
+func hasPrefixAny(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
