@@ -24,6 +24,7 @@ func runningTerminal(t *testing.T, e *testenv.Env, tok string, body map[string]a
 		body["persistentHome"] = false
 	}
 	s := create(t, e, tok, body)
+	t.Cleanup(func() { e.Do("DELETE", "/api/v1/sessions/"+s.ID, tok, nil) }) // quota: 5 live sessions a user
 	if st, m := stateChange(t, ws, s.ID, startWait); st != "running" {
 		t.Fatalf("terminal session: %s (%v), want running", st, m.Data)
 	}
@@ -103,4 +104,91 @@ func diffPixels(a, b []byte) int {
 		}
 	}
 	return n
+}
+
+// closesWithin5s is the promise: a stream whose access ends closes within 5 s (the
+// gateway re-checks every 2 s), with a reason, and the ticket it used is refused afterwards.
+func closesWithin5s(t *testing.T, e *testenv.Env, v *viewer, what string, wantCode int) {
+	t.Helper()
+	code, reason, took := v.closedWithin(8 * time.Second)
+	if code != wantCode || took > 5*time.Second {
+		t.Fatalf("%s: stream closed with %d %q after %s, want %d within 5s", what, code, reason, took.Round(time.Millisecond), wantCode)
+	}
+	t.Logf("%s: closed with %d %q after %s", what, code, reason, took.Round(time.Millisecond))
+}
+
+// Every way access ends closes the live stream within 5 s, and the old link opens nothing.
+func TestGatewayClosesStreamsWhoseAccessEnded(t *testing.T) {
+	e := startLocal(t)
+	alice, bob, carol, admin := e.Token("alice", ""), e.Token("bob", ""), e.Token("carol", ""), e.Token("root", "admin")
+	seen(t, e, bob, carol)
+
+	t.Run("share revoked", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		var sh struct{ ID string }
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "control"}).Want(t, 201).Decode(t, &sh)
+		connect, _ := connectURL(t, e, bob, s.ID)
+		v := openTicket(t, e, s.ID, ticketOf(t, connect))
+		e.Do("DELETE", "/api/v1/sessions/"+s.ID+"/shares/"+sh.ID, alice, nil).Want(t, 204)
+		closesWithin5s(t, e, v, "share revoked", 4403)
+		// The old link: refused, now for want of access (before it would be for having been used).
+		refusedWith(t, e, s.ID, ticketOf(t, connect), 4403)
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/connect", bob, nil).Want(t, 404)
+	})
+	t.Run("share downgraded", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "control"}).Want(t, 201)
+		v := openViewer(t, e, bob, s.ID)
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(t, 200)
+		closesWithin5s(t, e, v, "share lowered to view", 4403)
+	})
+	t.Run("collaborator removed", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "collaborate"}).Want(t, 201)
+		v := openViewer(t, e, bob, s.ID)
+		e.Do("DELETE", "/api/v1/sessions/"+s.ID+"/collaborators/bob", alice, nil).Want(t, 204)
+		closesWithin5s(t, e, v, "collaborator removed", 4409)
+	})
+	t.Run("team member removed", func(t *testing.T) {
+		var team struct{ ID string }
+		e.Do("POST", "/api/v1/teams", alice, map[string]string{"name": "gw-" + time.Now().Format("150405.000")}).Want(t, 201).Decode(t, &team)
+		e.Do("POST", "/api/v1/teams/"+team.ID+"/members", alice, map[string]string{"userId": "bob", "role": "member"}).Want(t, 201)
+		s := runningTerminal(t, e, alice, map[string]any{"teamId": team.ID})
+		v := openViewer(t, e, bob, s.ID)
+		e.Do("DELETE", "/api/v1/teams/"+team.ID+"/members/bob", alice, nil).Want(t, 204)
+		closesWithin5s(t, e, v, "team member removed", 4403)
+	})
+	t.Run("transferred", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		v := openViewer(t, e, alice, s.ID)
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+		closesWithin5s(t, e, v, "transferred away", 4403)
+	})
+	t.Run("platform role removed", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		e.Do("PUT", "/api/v1/users/carol/role", admin, map[string]string{"role": "operator"}).Want(t, 200)
+		v := openViewer(t, e, carol, s.ID) // operators may watch any session
+		e.Do("PUT", "/api/v1/users/carol/role", admin, map[string]string{"role": "user"}).Want(t, 200)
+		closesWithin5s(t, e, v, "operator role removed", 4403)
+	})
+	t.Run("API key revoked", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		var key struct{ ID, Key string }
+		e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": "viewer", "scopes": []string{"sessions:read", "sessions:write"}}).Want(t, 201).Decode(t, &key)
+		v := openViewer(t, e, key.Key, s.ID)
+		e.Do("POST", "/api/v1/api-keys/"+key.ID+"/revoke", alice, nil).Want(t, 200)
+		closesWithin5s(t, e, v, "API key revoked", 4403)
+	})
+	t.Run("hibernated", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		v := openViewer(t, e, alice, s.ID)
+		e.Do("PATCH", "/api/v1/sessions/"+s.ID, alice, map[string]string{"desiredState": "hibernated"}).Want(t, 200)
+		closesWithin5s(t, e, v, "hibernated", 4404)
+	})
+	t.Run("terminated", func(t *testing.T) {
+		s := runningTerminal(t, e, alice, nil)
+		v := openViewer(t, e, alice, s.ID)
+		e.Do("DELETE", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200)
+		closesWithin5s(t, e, v, "terminated", 4404)
+	})
 }

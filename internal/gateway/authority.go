@@ -179,3 +179,21 @@ func (a *Authority) Check(ctx context.Context, sessionID string, streams []*Stre
 	}
 	return out, nil
 }
+
+// Ended explains why a desktop closed its side: usually the session is stopping (the runtime
+// stops the desktop before it records the new state, so the desired state tells).
+func (a *Authority) Ended(ctx context.Context, sessionID string) *Refusal {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	se, err := a.Sessions.Store.Get(ctx, sessionID)
+	switch {
+	case err != nil:
+		return refuse(CodeUnreachable, "the desktop closed the connection")
+	case se.DesiredState != sessions.StateRunning:
+		return refuse(CodeNotRunning, "the session was "+map[string]string{sessions.StateHibernated: "hibernated",
+			sessions.StateTerminated: "terminated"}[se.DesiredState])
+	case se.State != sessions.StateRunning:
+		return refuse(CodeNotRunning, "the session is "+se.State)
+	}
+	return refuse(CodeUnreachable, "the desktop closed the connection")
+}

@@ -30,6 +30,9 @@ type Stream struct {
 	bytesIn, bytesOut atomic.Int64 // viewer → desktop (what passed), desktop → viewer
 	lastInput         atomic.Int64 // unix seconds of the last input that reached the desktop
 
+	// ended says why the desktop went away (the session stopping, or a fault).
+	ended func() *Refusal
+
 	once   sync.Once
 	reason *Refusal
 	done   chan struct{}
@@ -63,7 +66,7 @@ func (s *Stream) run(ctx context.Context, viewer net.Conn, viewerR *bufio.Reader
 				s.bytesOut.Add(int64(n))
 			}
 			if err != nil {
-				s.Close(refuse(CodeUnreachable, "the desktop closed the connection"))
+				s.Close(s.ended())
 				return
 			}
 		}
