@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"streamspace/internal/runtime"
 	"streamspace/internal/testenv"
+	"streamspace/internal/tickets"
 )
 
 // runningTerminal starts an xterm session for tok and waits until it runs.
@@ -90,7 +92,6 @@ func TestGatewayLevelsReachTheDesktop(t *testing.T) {
 		e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200).Decode(t, &got)
 		return got.ActiveConnections == 2
 	})
-	_ = strings.TrimSpace
 }
 
 func diffPixels(a, b []byte) int {
@@ -191,4 +192,73 @@ func TestGatewayClosesStreamsWhoseAccessEnded(t *testing.T) {
 		e.Do("DELETE", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200)
 		closesWithin5s(t, e, v, "terminated", 4404)
 	})
+}
+
+// A ticket works once, for 60 s, for its own session and user; anything else is refused with a
+// clear reason and never shows a desktop.
+func TestGatewayRefusesBadTickets(t *testing.T) {
+	e := startLocal(t)
+	alice, bob := e.Token("alice", ""), e.Token("bob", "")
+	seen(t, e, bob)
+	s := runningTerminal(t, e, alice, nil)
+	other := runningTerminal(t, e, alice, nil)
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(t, 201)
+
+	connect, _ := connectURL(t, e, alice, s.ID)
+	ticket := ticketOf(t, connect)
+	v := openTicket(t, e, s.ID, ticket)
+	if r := refusedWith(t, e, s.ID, ticket, 4409); !strings.Contains(r, "used already") {
+		t.Errorf("second use: reason %q", r)
+	}
+	if err := v.alive(); err != nil {
+		t.Fatalf("the first stream after its ticket was reused: %v", err)
+	}
+
+	claims, err := e.App.Tickets.Verify(ticketOf(t, mustConnect(t, e, alice, s.ID)), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := claims
+	expired.ExpiresAt = time.Now().Add(-time.Second).Unix()
+	refusedWith(t, e, s.ID, sign(t, e, expired), 4402)
+
+	fresh := ticketOf(t, mustConnect(t, e, alice, s.ID))
+	tampered := []byte(fresh)
+	i := strings.LastIndexByte(fresh, '.') - 3
+	tampered[i] ^= 1
+	refusedWith(t, e, s.ID, string(tampered), 4401)
+	refusedWith(t, e, other.ID, fresh, 4401) // a ticket for s at other's address
+	refusedWith(t, e, s.ID, "not-a-ticket", 4401)
+	refusedWith(t, e, s.ID, "", 4401)
+
+	// A ticket naming bob for a connection issued to alice: the connection is not his.
+	forged := claims
+	forged.UserID, forged.Level, forged.ConnectionID = "bob", "view", mustConnID(t, e, alice, s.ID)
+	refusedWith(t, e, s.ID, sign(t, e, forged), 4409)
+	// bob's view ticket claiming control: signed tickets cannot be edited, so only a forged one
+	// could say so, and even then his access is re-checked.
+	bobs, err := e.App.Tickets.Verify(ticketOf(t, mustConnect(t, e, bob, s.ID)), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobs.Level = "control"
+	refusedWith(t, e, s.ID, sign(t, e, bobs), 4403)
+}
+
+func mustConnect(t *testing.T, e *testenv.Env, tok, id string) string {
+	u, _ := connectURL(t, e, tok, id)
+	return u
+}
+
+func mustConnID(t *testing.T, e *testenv.Env, tok, id string) string {
+	_, c := connectURL(t, e, tok, id)
+	return c
+}
+
+func sign(t *testing.T, e *testenv.Env, c tickets.Claims) string {
+	tk, err := e.App.Tickets.Sign(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
 }
