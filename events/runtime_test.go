@@ -45,10 +45,10 @@ func TestRuntimeSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if se.State != "running" || !strings.HasPrefix(se.URL, "http://127.0.0.1:") {
-		t.Fatalf("after the sample: state %s url %q, want running with a loopback URL", se.State, se.URL)
+	if se.State != "running" || se.URL != env.GatewayURL+"/s/"+id {
+		t.Fatalf("after the sample: state %s url %q, want running behind the gateway", se.State, se.URL)
 	}
-	if got := driver.Running(); len(got) != 1 || got[0] != id || len(driver.Processes(id)) != 4 {
+	if got := driver.Running(); len(got) != 1 || got[0] != id || len(driver.Processes(id)) != 3 {
 		t.Fatalf("running %v with processes %v: want this one session, started once", got, driver.Processes(id))
 	}
 }

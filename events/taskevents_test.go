@@ -35,12 +35,12 @@ func TestTaskEventsSamples(t *testing.T) {
 		file          string
 		action, state string // the session before: last runtime action and observed state
 		want, reason  string
-		url           string
+		viewer        bool // running: the gateway's viewer page, the task's private address behind it
 	}{
-		{"taskevents-running.json", sessions.ActionStart, sessions.StatePending, sessions.StateRunning, "", "http://203.0.113.25:3000/"},
-		{"taskevents-stopped-hibernated.json", sessions.ActionHibernate, sessions.StateRunning, sessions.StateHibernated, "", ""},
-		{"taskevents-stopped-cannot-pull.json", sessions.ActionStart, sessions.StatePending, sessions.StateFailed, "the session's image could not be downloaded", ""},
-		{"taskevents-stopped-exited.json", sessions.ActionStart, sessions.StateRunning, sessions.StateFailed, "the session's program ended (exit code 1)", ""},
+		{"taskevents-running.json", sessions.ActionStart, sessions.StatePending, sessions.StateRunning, "", true},
+		{"taskevents-stopped-hibernated.json", sessions.ActionHibernate, sessions.StateRunning, sessions.StateHibernated, "", false},
+		{"taskevents-stopped-cannot-pull.json", sessions.ActionStart, sessions.StatePending, sessions.StateFailed, "the session's image could not be downloaded", false},
+		{"taskevents-stopped-exited.json", sessions.ActionStart, sessions.StateRunning, sessions.StateFailed, "the session's program ended (exit code 1)", false},
 	}
 	n := 0
 	for _, s := range samples {
@@ -96,8 +96,15 @@ func TestTaskEventsSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.State != c.want || !strings.HasPrefix(got.Error, c.reason) || got.URL != c.url {
-				t.Errorf("session %s %q at %q, want %s %q at %q", got.State, got.Error, got.URL, c.want, c.reason, c.url)
+			wantURL := ""
+			if c.viewer {
+				wantURL = env.GatewayURL + "/s/" + se.ID
+				if got.Runtime == nil || !strings.HasPrefix(got.Runtime.Upstream, "tcp:10.") {
+					t.Errorf("runtime %+v: want the task's private address as the gateway's upstream", got.Runtime)
+				}
+			}
+			if got.State != c.want || !strings.HasPrefix(got.Error, c.reason) || got.URL != wantURL {
+				t.Errorf("session %s %q at %q, want %s %q at %q", got.State, got.Error, got.URL, c.want, c.reason, wantURL)
 			}
 		})
 	}

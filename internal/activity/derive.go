@@ -168,37 +168,31 @@ func (b *builder) session(oldImg, newImg image) error {
 }
 
 func (b *builder) connection(oldImg, newImg image) error {
-	var c sessions.Connection
-	typ, img := "user.connected", newImg
-	switch b.rec.EventName {
-	case "INSERT":
-	case "REMOVE":
-		typ, img = "user.disconnected", oldImg
-	default:
-		return nil
-	}
-	if err := attributevalue.UnmarshalMap(img, &c); err != nil {
+	what, c, err := sessions.ConnectionTransition(b.rec.EventName, oldImg, newImg)
+	if err != nil || what == "" {
 		return err
 	}
-	reason := "disconnected"
-	if b.rec.UserIdentity != nil && b.rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
-		reason = "expired"
-	}
+	expired := c.CloseReason == "" && b.rec.UserIdentity != nil && b.rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com"
 	b.actor = &auth.Actor{UserID: c.UserID, IP: c.IP, UserAgent: c.UserAgent}
 	connected, _ := time.Parse(time.RFC3339Nano, c.ConnectedAt)
-	if typ == "user.connected" {
-		b.at = connected
-	} else {
-		b.floor = connected
-	}
 	meta := map[string]any{"connectionId": c.ConnectionID, "permissionLevel": c.PermissionLevel}
-	if typ == "user.disconnected" {
-		meta["reason"] = reason
-		if reason == "expired" {
-			b.actor = &auth.Actor{UserID: c.UserID}
-		}
+	if what == sessions.ConnOpened {
+		b.at = connected
+		b.add(c.SessionID, "connection.opened", c.UserID+" opened a stream ("+c.PermissionLevel+")", meta)
+		return nil
 	}
-	b.add(c.SessionID, typ, c.UserID+" "+strings.TrimPrefix(typ, "user."), meta)
+	b.floor = connected
+	meta["reason"] = c.CloseReason
+	switch {
+	case expired:
+		meta["reason"], b.actor = "expired", &auth.Actor{UserID: c.UserID}
+	case c.CloseReason == "":
+		meta["reason"] = "disconnected"
+	}
+	if c.DurationMs > 0 || c.BytesOut > 0 {
+		meta["bytesIn"], meta["bytesOut"], meta["durationMs"] = c.BytesIn, c.BytesOut, c.DurationMs
+	}
+	b.add(c.SessionID, "connection.closed", c.UserID+"'s stream closed: "+meta["reason"].(string), meta)
 	return nil
 }
 

@@ -25,7 +25,7 @@ var Types = map[string]string{
 	"session.created": Lifecycle, "session.started": Lifecycle, "session.stopped": Lifecycle,
 	"session.hibernated": State, "session.woken": State, "session.terminated": Lifecycle,
 	"session.deleted": Lifecycle, "session.transferred": Access,
-	"user.connected": Connection, "user.disconnected": Connection, "user.heartbeat": Connection,
+	"connection.opened": Connection, "connection.closed": Connection, "user.heartbeat": Connection,
 	"state.changed": State, "resources.updated": Configuration, "config.updated": Configuration,
 	"tags.updated": Configuration, "access.granted": Access, "access.denied": Access,
 	"share.created": Access, "share.revoked": Access, "invitation.created": Access,

@@ -49,7 +49,8 @@ func TestActivityRecordedByThePlatform(t *testing.T) {
 	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "collaborate"}).Want(t, 201)
 	e.Do("POST", p+"/status", admin, map[string]any{"state": "running", "url": "http://x"}).Want(t, 200)
 	var c struct{ ConnectionID string }
-	e.Do("POST", p+"/connect", bob, nil).Want(t, 200).Decode(t, &c)
+	e.Do("POST", p+"/connect", alice, nil).Want(t, 200) // a ticket never used: no activity
+	c.ConnectionID = openAsGateway(t, e, bob, s.ID)
 	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"audited"}}).Want(t, 200)
 	e.Do("PATCH", p, alice, map[string]any{"desiredState": "hibernated"}).Want(t, 200)
 	e.Do("POST", p+"/status", admin, map[string]any{"state": "hibernated"}).Want(t, 200)
@@ -58,9 +59,9 @@ func TestActivityRecordedByThePlatform(t *testing.T) {
 
 	want := []struct{ typ, actor string }{
 		{"session.created", "alice"}, {"share.created", "alice"}, {"access.granted", "alice"},
-		{"state.changed", "admin"}, {"session.started", "admin"}, {"user.connected", "bob"},
+		{"state.changed", "admin"}, {"session.started", "admin"}, {"connection.opened", "bob"},
 		{"tags.updated", "alice"}, {"config.updated", "alice"}, {"state.changed", "admin"},
-		{"session.hibernated", "admin"}, {"user.disconnected", "bob"},
+		{"session.hibernated", "admin"}, {"connection.closed", "bob"},
 		{"state.changed", "alice"}, {"session.terminated", "alice"}, {"session.deleted", "alice"},
 	}
 	tl := waitActivity(t, e, alice, p+"/activity/timeline?limit=500", len(want))
@@ -99,7 +100,7 @@ func TestActivityRecordedByThePlatform(t *testing.T) {
 	var page struct{ Items []act }
 	e.Do("GET", p+"/activity?limit=2", bob, nil).Want(t, 200) // bob's share outlives the session: the history stays readable
 	e.Do("GET", p+"/activity?category=connection", alice, nil).Want(t, 200).Decode(t, &page)
-	if len(page.Items) != 2 || page.Items[0].EventType != "user.disconnected" {
+	if len(page.Items) != 2 || page.Items[0].EventType != "connection.closed" {
 		t.Errorf("category filter: %+v", page.Items)
 	}
 	// A stranger gets 404; a user reads their own activity but not another's.
@@ -145,7 +146,7 @@ func TestRegressionDefects1to6_Activity(t *testing.T) {
 	}
 	// 2: type and category validated.
 	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "session.exploded"}).Want(t, 400)
-	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "user.connected", "eventCategory": "error"}).Want(t, 400)
+	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "connection.opened", "eventCategory": "error"}).Want(t, 400)
 	e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "tags.updated", "metadata": map[string]string{"x": strings.Repeat("a", 9000)}}).Want(t, 400)
 	// 3: activity is automatic (session.created is there without anyone posting it).
 	got := waitActivity(t, e, alice, p+"/activity", 2)

@@ -30,11 +30,12 @@ func TestEveryListIsPaged(t *testing.T) {
 	seen(t, e, append([]string{alice}, others...)...)
 	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
 	sp := "/api/v1/sessions/" + s.ID
+	e.Do("POST", sp+"/status", e.Token("admin", ""), map[string]any{"state": "running"}).Want(t, 200) // collaborators need a running desktop
 	tm := newTeam(t, e, alice, "paged")
 	for i, tok := range others {
 		uid := fmt.Sprintf("user%d", i)
 		e.Do("POST", sp+"/share", alice, map[string]string{"sharedWithUserId": uid, "permissionLevel": "view"}).Want(t, 201)
-		e.Do("POST", sp+"/connect", tok, nil).Want(t, 200) // a collaborator per user
+		openAsGateway(t, e, tok, s.ID) // a collaborator per user
 		e.Do("POST", sp+"/invitations", alice, map[string]any{"permissionLevel": "view"}).Want(t, 201)
 		e.Do("POST", sp+"/recordings", alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 201)
 		if i < n-1 { // with alice, the owner: n members

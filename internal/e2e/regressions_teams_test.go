@@ -151,7 +151,7 @@ func TestRegressionDefect24_ShareLevelsEnforced(t *testing.T) {
 			PermissionLevel, URL string
 		}
 		e.Do("POST", p+"/connect", toks[c.who], nil).Want(t, c.connect).Decode(t, &conn)
-		if conn.PermissionLevel != c.level || (c.level == "view") != strings.Contains(conn.URL, "view_only=true") {
+		if conn.PermissionLevel != c.level || !strings.Contains(conn.URL, "#ticket=") {
 			t.Errorf("%s connect: %+v", c.who, conn)
 		}
 		e.Do("POST", p+"/heartbeat", toks[c.who], nil).Want(t, c.heartbeat)

@@ -52,7 +52,7 @@ func TestTeamAndSharingWalkthrough(t *testing.T) {
 	var conn struct{ PermissionLevel, URL string }
 	e.Do("POST", p+"/status", e.Token("admin", ""), map[string]any{"state": "running", "url": "http://127.0.0.1:6080/vnc.html"}).Want(t, 200)
 	e.Do("POST", p+"/connect", carol, nil).Want(t, 200).Decode(t, &conn)
-	if conn.PermissionLevel != "view" || !strings.Contains(conn.URL, "view_only=true") {
+	if conn.PermissionLevel != "view" || !strings.Contains(conn.URL, "#ticket=") {
 		t.Errorf("carol's connection: %+v", conn)
 	}
 	e.Do("POST", p+"/heartbeat", carol, nil).Want(t, 403)

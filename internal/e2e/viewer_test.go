@@ -12,7 +12,11 @@ import (
 
 	"github.com/coder/websocket"
 
+	"streamspace/internal/access"
+	"streamspace/internal/gateway"
 	"streamspace/internal/rfb"
+	rt "streamspace/internal/runtime"
+	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
 	"streamspace/internal/tickets"
 )
@@ -189,4 +193,33 @@ func hasPrefixAny(s string, prefixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// openAsGateway gets a ticket for tok and opens its connection exactly as the gateway does,
+// for stacks that run no desktops: the session gets a (never dialled) desktop address first.
+// The session must already be running.
+func openAsGateway(t testing.TB, e *testenv.Env, tok, id string) string {
+	t.Helper()
+	ctx := rt.WithActor(context.Background())
+	se, err := e.App.SessionStore().Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se.Runtime == nil || se.Runtime.Upstream == "" {
+		next := sessions.Runtime{Action: sessions.ActionStart, Secret: "testpass", Upstream: "unix:/nonexistent/vnc.sock"}
+		if _, err := e.App.Sessions().ApplyRuntime(ctx, rt.Caller, id, sessions.RuntimeUpdate{Runtime: next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	connect, connID := connectURL(t, e, tok, id)
+	claims, err := e.App.Tickets.Verify(ticketOf(t, connect), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	level, _ := access.ParseLevel(claims.Level)
+	a := &gateway.Authority{Sessions: e.App.Sessions(), Users: e.App.Users(), Keys: e.App.APIKeys().Store, Access: e.App.Access}
+	if _, ref, err := a.Open(context.Background(), claims, level); ref != nil || err != nil {
+		t.Fatalf("open %s's connection: %v %v", claims.UserID, ref, err)
+	}
+	return connID
 }

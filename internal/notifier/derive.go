@@ -3,7 +3,6 @@
 package notifier
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -156,27 +155,14 @@ func deriveSession(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, t
 }
 
 func deriveConnection(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
-	var typ string
-	img := newImg
-	switch rec.EventName {
-	case "INSERT":
-		typ = events.SessionConnected
-	case "REMOVE":
-		typ, img = events.SessionDisconnected, oldImg
-	default:
-		return nil, nil // a heartbeat extending the connection's expiry
+	what, c, err := sessions.ConnectionTransition(rec.EventName, oldImg, newImg)
+	if err != nil || what == "" {
+		return nil, err
 	}
-	var c sessions.Connection
-	if err := attributevalue.UnmarshalMap(img, &c); err != nil {
-		return nil, fmt.Errorf("decode connection: %w", err)
-	}
+	typ := events.SessionConnected
 	data := map[string]any{"connectionId": c.ConnectionID, "userId": c.UserID, "permissionLevel": c.PermissionLevel}
-	if typ == events.SessionDisconnected {
-		reason := "disconnected"
-		if rec.UserIdentity != nil && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
-			reason = "expired"
-		}
-		data["reason"] = reason
+	if what == sessions.ConnClosed {
+		typ, data["reason"] = events.SessionDisconnected, closeReason(rec, c)
 	}
 	// Owner and team are read from the session at delivery: the connection's copy may predate a transfer.
 	se := sessions.Session{ID: c.SessionID}
@@ -273,4 +259,16 @@ func deriveMember(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts
 	d["teamId"], d["userId"], d["role"] = m.TeamID, m.UserID, m.Role
 	return []Change{{TeamID: m.TeamID, TeamOnly: true, Extra: []string{m.UserID}, Event: events.Envelope{
 		ID: events.ID(rec.EventID, typ), Type: typ, UserID: m.UserID, TeamID: m.TeamID, Timestamp: ts, Data: d}}}, nil
+}
+
+// closeReason is why a connection ended: what the gateway recorded, or that it expired (TTL),
+// or was ended through the API.
+func closeReason(rec lambdaevents.DynamoDBEventRecord, c sessions.Connection) string {
+	switch {
+	case c.CloseReason != "":
+		return c.CloseReason
+	case rec.UserIdentity != nil && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com":
+		return "expired"
+	}
+	return "disconnected"
 }

@@ -6,6 +6,7 @@ import "net/http"
 var errorNames = map[int]string{
 	400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 410: "Gone",
 	412: "PreconditionFailed", 413: "PayloadTooLarge", 429: "TooManyRequests", 500: "InternalError",
+	503: "ServiceUnavailable",
 }
 
 var errorDescriptions = map[int]string{
@@ -19,6 +20,7 @@ var errorDescriptions = map[int]string{
 	413: "The body is over 64 KiB (over 10 MB the gateway itself answers).",
 	429: "The API key is over its hourly limit.",
 	500: "A server fault: logged with the request id, no detail given.",
+	503: "A part of this installation the route needs is not configured (e.g. no streaming gateway).",
 }
 
 // problem is the Problem schema with its status pinned to the response's own.

@@ -114,8 +114,11 @@ var ops = map[string]op{
 		headers: []string{"If-Match"}, body: "TagsReplace", ok: []reply{sessionOK}, errs: ifMatchErr},
 	"PATCH /api/v1/sessions/{id}/tags": {id: "editSessionTags", tag: "sessions", summary: "Add and remove tags",
 		headers: []string{"If-Match"}, body: "TagsEdit", ok: []reply{sessionOK}, errs: ifMatchErr},
-	"POST /api/v1/sessions/{id}/connect": {id: "connectSession", tag: "sessions", summary: "Connect as a viewer (view access watches, collaborate and control interact)",
-		ok: []reply{{status: 200, schema: "Connection"}}, errs: conflict},
+	"POST /api/v1/sessions/{id}/connect": {id: "connectSession", tag: "sessions", summary: "Get a single-use link to the desktop (view access watches, collaborate and control interact)",
+		desc: "The url opens the streaming gateway's viewer with a ticket in its fragment, valid once for 60 s (expiresAt) for this user, " +
+			"session and level. The connection counts (activeConnections, collaborators) once the gateway opens it, and the gateway " +
+			"closes it within 5 s of the caller's access ending. 503 when this installation has no streaming gateway.",
+		ok: []reply{{status: 200, schema: "Connection"}}, errs: []int{409, 503}},
 	"POST /api/v1/sessions/{id}/disconnect": {id: "disconnectSession", tag: "sessions", summary: "End one of the caller's connections",
 		body: "ConnectionInput", ok: []reply{noContent}, errs: conflict},
 	"POST /api/v1/sessions/{id}/heartbeat": {id: "sessionHeartbeat", tag: "sessions", summary: "Record activity (collaborate access, live sessions)",
