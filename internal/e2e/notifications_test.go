@@ -41,7 +41,7 @@ func TestOwnerReceivesSessionEventsStrangerDoesNot(t *testing.T) {
 		t.Errorf("session.updated data: %s", m.Raw)
 	}
 	var c struct{ ConnectionID string }
-	e.Do("POST", p+"/connect", alice, nil).Want(t, 200).Decode(t, &c)
+	c.ConnectionID = openAsGateway(t, e, alice, s.ID) // the gateway opens what connect issued
 	aws.Expect("session.connected", s.ID, wait)
 	e.Do("POST", p+"/heartbeat", alice, nil).Want(t, 200)
 	aws.Expect("session.heartbeat", s.ID, wait)
