@@ -262,3 +262,79 @@ func sign(t *testing.T, e *testenv.Env, c tickets.Claims) string {
 	}
 	return tk
 }
+
+// No desktop secret leaves the platform: the session's VNC password appears in no API
+// response, event, activity entry or log line, and the tickets (which are credentials too)
+// appear in no log line, event or activity entry, over a whole life: start, streams at two
+// levels, hibernate, wake, terminate.
+func TestNoDesktopSecretLeavesThePlatform(t *testing.T) {
+	e := startLocal(t)
+	alice, bob, root := e.Token("alice", ""), e.Token("bob", ""), e.Token("root", "admin")
+	seen(t, e, bob)
+	ownerWS := e.MustDialWS(alice, nil)
+	adminWS := e.MustDialWS(root, nil)
+	s := runningTerminal(t, e, alice, nil)
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(t, 201)
+
+	var issued []string
+	for _, tok := range []string{alice, bob} {
+		connect, _ := connectURL(t, e, tok, s.ID)
+		issued = append(issued, ticketOf(t, connect))
+		v := openTicket(t, e, s.ID, issued[len(issued)-1])
+		if err := v.frame(1, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		v.conn.Close()
+	}
+	se, err := e.App.SessionStore().Get(context.Background(), s.ID)
+	if err != nil || se.Runtime == nil || len(se.Runtime.Secret) < 8 {
+		t.Fatalf("the session's runtime: %+v %v", se.Runtime, err)
+	}
+	secret := se.Runtime.Secret
+	e.Do("PATCH", p, alice, map[string]string{"desiredState": "hibernated"}).Want(t, 200)
+	waitState(t, e, alice, s.ID, "hibernated")
+	e.Do("PATCH", p, alice, map[string]string{"desiredState": "running"}).Want(t, 200)
+	waitState(t, e, alice, s.ID, "running")
+	connect, _ := connectURL(t, e, alice, s.ID)
+	issued = append(issued, ticketOf(t, connect))
+	e.Do("DELETE", p, alice, nil).Want(t, 200)
+	waitState(t, e, alice, s.ID, "terminated")
+	time.Sleep(time.Second) // the last stream records reach the consumers
+	waitActivity(t, e, alice, p+"/activity/timeline?limit=500", 8)
+	e.Do("GET", p+"/activity/timeline?limit=500", alice, nil).Want(t, 200)
+	e.Do("GET", p+"/collaborators", alice, nil).Want(t, 200)
+
+	var events strings.Builder
+	for _, ws := range []*testenv.WS{ownerWS, adminWS} {
+		for _, m := range ws.Drain(100 * time.Millisecond) {
+			events.Write(m.Raw)
+		}
+	}
+	places := map[string]string{"API responses": e.Responses.String(), "events": events.String(), "logs": e.Logs.String()}
+	if events.Len() == 0 || !strings.Contains(places["API responses"], "connection.opened") {
+		t.Fatalf("nothing to search: %d bytes of events, activity without connection.opened", events.Len())
+	}
+	for where, text := range places {
+		if strings.Contains(text, secret) {
+			t.Errorf("the session's VNC password is in the %s", where)
+		}
+		if where == "API responses" {
+			continue // connect answers carry the tickets: that is their purpose
+		}
+		for _, tk := range issued {
+			if strings.Contains(text, tk) || strings.Contains(text, tk[strings.LastIndexByte(tk, '.')+1:]) {
+				t.Errorf("a ticket is in the %s", where)
+			}
+		}
+	}
+}
+
+func waitState(t *testing.T, e *testenv.Env, tok, id, want string) {
+	t.Helper()
+	waitUntil(t, startWait, "the session is "+want, func() bool {
+		var got session
+		e.Do("GET", "/api/v1/sessions/"+id, tok, nil).Want(t, 200).Decode(t, &got)
+		return got.State == want
+	})
+}

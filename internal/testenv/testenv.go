@@ -98,6 +98,8 @@ type Env struct {
 	*stack.Stack
 	T    testing.TB
 	Logs *Logs
+	// Responses keeps every response body Do received (tests grep them for secrets).
+	Responses Logs
 }
 
 // Start brings up an isolated local stack; modify adjusts its configuration.
@@ -191,6 +193,7 @@ func (e *Env) Do(method, path, token string, body any, headers ...string) Respon
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	out := Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	_, _ = e.Responses.Write(append(b, '\n'))
 	e.checkContract(method, path, req.Header, raw, out)
 	return out
 }
