@@ -15,6 +15,7 @@ function show(s, text, code = 0, reason = "") {
   Object.assign(state, { state: s, code, reason });
   document.body.dataset.state = s;
   status.textContent = text;
+  if (s === "closed" || s === "refused") fullscreen.hidden = true;
 }
 
 const messages = {
@@ -52,11 +53,13 @@ if (!ticket) {
   const ws = new WebSocket(url, ["binary", "streamspace.ticket." + ticket]);
   ws.addEventListener("close", (e) => {
     if (state.state === "closed" || state.state === "refused") return;
-    const known = messages[e.code];
-    const text = known ? `${known} ${e.reason}` : e.reason || "The stream ended.";
-    show(state.state === "connected" ? "closed" : "refused", text.trim() + " Open the session again from StreamSpace to reconnect.", e.code, e.reason);
+    // The gateway's reason says what happened in words; the code's message is the fallback.
+    let text = e.reason ? e.reason[0].toUpperCase() + e.reason.slice(1) : messages[e.code] || "The stream ended";
+    if (!/[.!?]$/.test(text)) text += ".";
+    show(state.state === "connected" ? "closed" : "refused", text + " Open the session again from StreamSpace to reconnect.", e.code, e.reason);
   });
   const rfb = new RFB(screen, ws, { shared: true });
+  state.rfb = rfb; // for embedding pages (and tests that play a tampered client)
   rfb.viewOnly = lvl === "view";
   rfb.scaleViewport = true;
   rfb.resizeSession = false;
