@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"embed"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"streamspace/internal/auth"
 	"streamspace/internal/ids"
 	"streamspace/internal/rfb"
+	"streamspace/internal/routes"
 	"streamspace/internal/sessions"
 	"streamspace/internal/tickets"
 )
@@ -84,15 +86,28 @@ func New(cfg Config) *Server {
 		cfg.Dial = d.DialContext
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), pending: make(chan struct{}, cfg.MaxPending), bySession: map[string]map[*Stream]bool{}}
-	s.mux.HandleFunc("GET "+Prefix+"healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	s.mux.HandleFunc("GET "+Prefix+"s/{id}", s.viewer)
-	s.mux.HandleFunc("GET "+Prefix+"viewer.js", s.asset("viewer.js", "text/javascript"))
-	s.mux.HandleFunc("GET "+Prefix+"viewer.css", s.asset("viewer.css", "text/css"))
-	s.mux.Handle("GET "+Prefix+"novnc/", http.StripPrefix(Prefix+"novnc/", s.novnc()))
-	s.mux.HandleFunc("GET "+Prefix+"ws/{id}", s.stream)
+	handlers := map[string]http.Handler{
+		Prefix + "healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = w.Write([]byte("ok\n"))
+		}),
+		Prefix + "s/{id}":          http.HandlerFunc(s.viewer),
+		Prefix + "viewer.js":       s.asset("viewer.js", "text/javascript"),
+		Prefix + "viewer.css":      s.asset("viewer.css", "text/css"),
+		Prefix + "novnc/{file...}": http.StripPrefix(Prefix+"novnc/", s.novnc()),
+		Prefix + "ws/{id}":         http.HandlerFunc(s.stream),
+	}
+	for _, r := range routes.Gateway {
+		h, ok := handlers[r.Path]
+		if !ok {
+			panic("gateway: no handler for " + r.Path) // the route table and this list are one change
+		}
+		s.mux.Handle(r.Method+" "+r.Path, h)
+		delete(handlers, r.Path)
+	}
+	if len(handlers) > 0 {
+		panic(fmt.Sprintf("gateway: handlers outside the route table: %v", handlers))
+	}
 	s.mux.HandleFunc(Prefix, func(w http.ResponseWriter, _ *http.Request) { plain(w, http.StatusNotFound, "not found") })
 	return s
 }
@@ -134,14 +149,14 @@ func (s *Server) viewer(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-func (s *Server) asset(name, ctype string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) asset(name, ctype string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := web.ReadFile("web/" + name)
 		w.Header().Set("Content-Type", ctype+"; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_, _ = w.Write(b)
-	}
+	})
 }
 
 // novnc serves the client's modules only (core/, vendor/), never a listing.

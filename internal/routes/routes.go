@@ -161,3 +161,22 @@ func Functions() []string {
 	}
 	return out
 }
+
+// GatewayRoute is one path of the streaming gateway: its own program (an ECS service behind
+// CloudFront's /gateway/* in AWS), not an API Gateway route, so not in All.
+type GatewayRoute struct {
+	Method, Path string
+	// Auth says what admits a caller: "ticket" (a single-use stream ticket in
+	// Sec-WebSocket-Protocol, docs/gateway.md) or "none" (static, secret-free content).
+	Auth string
+}
+
+// Gateway is everything the gateway serves; its router is built from this list.
+var Gateway = []GatewayRoute{
+	{Method: "GET", Path: "/gateway/healthz", Auth: "none"},
+	{Method: "GET", Path: "/gateway/s/{id}", Auth: "none"},
+	{Method: "GET", Path: "/gateway/viewer.js", Auth: "none"},
+	{Method: "GET", Path: "/gateway/viewer.css", Auth: "none"},
+	{Method: "GET", Path: "/gateway/novnc/{file...}", Auth: "none"},
+	{Method: "GET", Path: "/gateway/ws/{id}", Auth: "ticket"},
+}
