@@ -96,9 +96,9 @@ var ops = map[string]op{
 		ok: []reply{{status: 200, schema: "APIKeyUsage"}}},
 
 	"POST /api/v1/sessions": {id: "createSession", tag: "sessions", summary: "Start a session (quota checked atomically)",
-		desc:    "The owner is the caller. A replay of the same Idempotency-Key and body answers 201 with the session as it is now and Idempotent-Replayed: true; the same key with another request is 409. A refused quota is 403 (type …/quota-exceeded).",
+		desc:    "The owner is the caller. A replay of the same Idempotency-Key and body answers 201 with the session as it is now and Idempotent-Replayed: true, or 404 when the caller can no longer see it (transferred, unshared); the same key with another request is 409. A refused quota is 403 (type …/quota-exceeded).",
 		headers: idemKey, body: "SessionInput",
-		ok: []reply{{status: 201, schema: "Session", headers: []string{"ETag", "Location", "Idempotent-Replayed"}}}, errs: conflict},
+		ok: []reply{{status: 201, schema: "Session", headers: []string{"ETag", "Location", "Idempotent-Replayed"}}}, errs: []int{404, 409}},
 	"GET /api/v1/sessions": {id: "listSessions", tag: "sessions", summary: "The caller's sessions (operators and admins: anyone's, or all)",
 		query: []param{limit(50, 1, 100), cursor, text("ownerId", 128, "another owner's sessions (operator, admin)"),
 			{"all", schema{"type": "string", "enum": []string{"true", "false"}}, "every session (operator, admin); not with ownerId"},
@@ -118,7 +118,7 @@ var ops = map[string]op{
 		desc: "The url opens the streaming gateway's viewer with a ticket in its fragment, valid once for 60 s (expiresAt) for this user, " +
 			"session and level. The connection counts (activeConnections, collaborators) once the gateway opens it, and the gateway " +
 			"closes it within 5 s of the caller's access ending. 503 when this installation has no streaming gateway.",
-		ok: []reply{{status: 200, schema: "Connection"}}, errs: []int{409, 503}},
+		ok: []reply{{status: 200, schema: "Connection", headers: []string{"Cache-Control"}}}, errs: []int{409, 503}},
 	"POST /api/v1/sessions/{id}/disconnect": {id: "disconnectSession", tag: "sessions", summary: "End one of the caller's connections",
 		body: "ConnectionInput", ok: []reply{noContent}, errs: conflict},
 	"POST /api/v1/sessions/{id}/heartbeat": {id: "sessionHeartbeat", tag: "sessions", summary: "Record activity (collaborate access, live sessions)",

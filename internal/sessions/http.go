@@ -183,6 +183,7 @@ func (h handler) connect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "no-store") // the ticket is a credential
 	httpx.WriteJSON(w, http.StatusOK, res)
 	return nil
 }

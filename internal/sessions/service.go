@@ -121,7 +121,20 @@ func (sv *Service) CreateClaimed(ctx context.Context, c auth.Caller, in CreateIn
 		DesiredState: StateRunning, Resources: res, Tags: tags, IdleTimeout: idle, MaxSessionDuration: maxDur,
 		PersistentHome: in.PersistentHome == nil || *in.PersistentHome, LastActivity: now, CreatedAt: now, UpdatedAt: now, Version: 1,
 		Actor: auth.ActorFrom(ctx)}
-	return sv.Store.Create(ctx, se, amt, sv.Limits, idem)
+	created, replayed, err := sv.Store.Create(ctx, se, amt, sv.Limits, idem)
+	if err != nil || !replayed {
+		return created, replayed, err
+	}
+	// A replay answers the session as it is now, so as any read would: one the caller can no
+	// longer see (transferred, unshared) is 404, not a look at someone else's session.
+	g, err := sv.Access.Decide(ctx, c, access.Subject{SessionID: created.ID, OwnerID: created.OwnerID, TeamID: created.TeamID})
+	if err != nil {
+		return Session{}, false, err
+	}
+	if g.Level < access.View {
+		return Session{}, false, ErrNotFound
+	}
+	return created, true, nil
 }
 
 func boundedSeconds(field string, v *int, def, lo, hi int) (int, error) {
