@@ -43,8 +43,10 @@ var ErrBadCredentials = errors.New("bad credentials")
 
 func refused(reason error) error { return fmt.Errorf("%w: %v", ErrBadCredentials, reason) }
 
-// Credential extracts the presented credential: Authorization: Bearer, X-API-Key, or ?token=.
-func Credential(headers, query map[string]string) string {
+// Credential extracts the presented credential: Authorization: Bearer or X-API-Key. Only the
+// WebSocket handshake also reads ?token= (WebSocketCredential): browsers cannot set headers
+// there, and anywhere else a token in a URL ends up in histories, proxies and logs (SEC-17).
+func Credential(headers map[string]string) string {
 	for k, v := range headers {
 		switch strings.ToLower(k) {
 		case "authorization":
@@ -54,6 +56,14 @@ func Credential(headers, query map[string]string) string {
 		case "x-api-key":
 			return strings.TrimSpace(v)
 		}
+	}
+	return ""
+}
+
+// WebSocketCredential is Credential, or ?token= for browsers.
+func WebSocketCredential(headers, query map[string]string) string {
+	if c := Credential(headers); c != "" {
+		return c
 	}
 	return query["token"]
 }
@@ -139,7 +149,7 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 
 // HandleHTTP answers an HTTP API authorizer request.
 func (a *Authorizer) HandleHTTP(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	c, err := a.Authenticate(ctx, Credential(ev.Headers, ev.QueryStringParameters))
+	c, err := a.Authenticate(ctx, Credential(ev.Headers))
 	if err != nil && !errors.Is(err, ErrBadCredentials) {
 		a.Log.ErrorContext(ctx, "authorizer fault", slog.String("route", ev.RouteKey), slog.String("error", err.Error()))
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, errors.New("internal error")
@@ -153,7 +163,7 @@ func (a *Authorizer) HandleHTTP(ctx context.Context, ev events.APIGatewayV2Custo
 
 // HandleWebSocket answers the WebSocket $connect authorizer request.
 func (a *Authorizer) HandleWebSocket(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
-	c, err := a.Authenticate(ctx, Credential(ev.Headers, ev.QueryStringParameters))
+	c, err := a.Authenticate(ctx, WebSocketCredential(ev.Headers, ev.QueryStringParameters))
 	if err != nil && !errors.Is(err, ErrBadCredentials) {
 		a.Log.ErrorContext(ctx, "authorizer fault", slog.String("route", "$connect"), slog.String("error", err.Error()))
 		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("internal error")

@@ -22,3 +22,13 @@ func TestSEC07IdempotentReplayChecksAccess(t *testing.T) {
 	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 404)
 }
+
+// SEC-17: a token in the query string opens nothing on the HTTP API (it is only for the
+// WebSocket handshake, where browsers cannot set headers).
+func TestSEC17NoTokensInHTTPQueryStrings(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	e.Do("GET", "/api/v1/users/me?token="+alice, "", nil).Want(t, 401)
+	e.Do("GET", "/api/v1/users/me", alice, nil).Want(t, 200)
+	e.MustDialWS(alice, nil) // the WebSocket still takes ?token=
+}
