@@ -60,6 +60,10 @@ func ParseMemory(s string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("not a memory quantity")
 	}
+	// Bound n before multiplying: 2^54+1 Gi would otherwise wrap to 1 GiB (SEC-19).
+	if n < 0 || n > MaxMemoryMiB/mult {
+		return 0, fmt.Errorf("must be from 128Mi to %dGi", MaxMemoryMiB/1024)
+	}
 	mib := n * mult
 	if mib < 128 || mib > MaxMemoryMiB {
 		return 0, fmt.Errorf("must be from 128Mi to %dGi", MaxMemoryMiB/1024)
