@@ -128,7 +128,7 @@ func (sv *Service) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	se, _, err := sv.Sessions.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	se, g, err := sv.Sessions.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -136,6 +136,9 @@ func (sv *Service) list(w http.ResponseWriter, r *http.Request) error {
 	items, next, err := sv.Store.List(r.Context(), q)
 	if err != nil {
 		return err
+	}
+	for i := range items {
+		items[i] = items[i].For(g)
 	}
 	httpx.WritePage(w, items, next)
 	return nil
@@ -151,7 +154,7 @@ func (sv *Service) timeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	se, _, err := sv.Sessions.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	se, g, err := sv.Sessions.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -162,7 +165,7 @@ func (sv *Service) timeline(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]timelineEntry, len(items))
 	for i, a := range items {
-		out[i] = timelineEntry{Activity: a}
+		out[i] = timelineEntry{Activity: a.For(g)}
 		if i > 0 { // never negative: an entry with only a whole-second time may follow a finer one
 			out[i].DurationSinceMs = max(0, a.Timestamp.Sub(items[i-1].Timestamp).Milliseconds())
 		}

@@ -5,8 +5,10 @@ package activity
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
+	"streamspace/internal/access"
 	"streamspace/internal/problem"
 )
 
@@ -74,4 +76,18 @@ func Validate(eventType, category string) (string, error) {
 		return "", problem.Invalid("eventCategory", fmt.Sprintf("%s belongs to the %s category", eventType, want))
 	}
 	return category, nil
+}
+
+// For is the entry as a reader with grant g may see it (SEC-12): where people were (IP address,
+// User-Agent) only for those who manage the session, and who the session is shared with (the
+// access entries' details) likewise, since GET …/shares is theirs alone.
+func (a Activity) For(g access.Grant) Activity {
+	if g.Manage {
+		return a
+	}
+	a.IP, a.UserAgent = "", ""
+	if a.EventCategory == Access {
+		a.Metadata, a.Description = nil, strings.ReplaceAll(a.EventType, ".", " ")
+	}
+	return a
 }

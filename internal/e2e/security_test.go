@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	"streamspace/internal/testenv"
@@ -31,4 +32,29 @@ func TestSEC17NoTokensInHTTPQueryStrings(t *testing.T) {
 	e.Do("GET", "/api/v1/users/me?token="+alice, "", nil).Want(t, 401)
 	e.Do("GET", "/api/v1/users/me", alice, nil).Want(t, 200)
 	e.MustDialWS(alice, nil) // the WebSocket still takes ?token=
+}
+
+// SEC-12: a view-level reader of the activity log sees neither where people were (IP address,
+// User-Agent) nor whom the session is shared with; the owner sees both.
+func TestSEC12ActivityHidesPeopleFromViewers(t *testing.T) {
+	e := testenv.Start(t)
+	alice, carol := e.Token("alice", ""), e.Token("carol", "")
+	seen(t, e, carol)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"x"}}, "User-Agent", "AliceLaptop/1.0 (private device id 1234)").Want(t, 200)
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "carol", "permissionLevel": "view"}).Want(t, 201)
+	waitActivity(t, e, alice, p+"/activity/timeline", 4)
+	for _, route := range []string{p + "/activity?limit=100", p + "/activity/timeline?limit=100"} {
+		owner := string(e.Do("GET", route, alice, nil).Want(t, 200).Body)
+		viewer := string(e.Do("GET", route, carol, nil).Want(t, 200).Body)
+		if !strings.Contains(owner, "AliceLaptop") || !strings.Contains(owner, `"sharedWithUserId":"carol"`) {
+			t.Fatalf("%s: the owner should see the details: %s", route, owner)
+		}
+		for _, private := range []string{"AliceLaptop", `"ip":`, `"sharedWithUserId"`, "shared with carol"} {
+			if strings.Contains(viewer, private) {
+				t.Errorf("%s: a view-level reader sees %s", route, private)
+			}
+		}
+	}
 }
