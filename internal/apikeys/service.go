@@ -157,7 +157,7 @@ func (sv *Service) Observe(r *http.Request, c auth.Caller, rt routes.Route, stat
 		return
 	}
 	gw, _ := core.GetAPIGatewayV2ContextFromContext(r.Context())
-	rec := Record{KeyID: c.KeyID, Method: r.Method, Route: rt.Key(), Path: r.URL.Path, Status: status,
+	rec := Record{KeyID: c.KeyID, Method: r.Method, Route: rt.Key(), Path: rt.Redacted(r.PathValue), Status: status,
 		IP: gw.HTTP.SourceIP, UserAgent: truncate(r.UserAgent(), 512), RequestID: gw.RequestID, Time: sv.now()}
 	if rec.RequestID == "" {
 		rec.RequestID = ids.New("req")

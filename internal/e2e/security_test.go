@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"streamspace/internal/testenv"
 )
@@ -56,5 +57,30 @@ func TestSEC12ActivityHidesPeopleFromViewers(t *testing.T) {
 				t.Errorf("%s: a view-level reader sees %s", route, private)
 			}
 		}
+	}
+}
+
+// SEC-14: the usage log of an API key records the route with its secret parameters left out:
+// an invitation token accepted with a key is not kept, nor shown.
+func TestSEC14UsageLogKeepsNoInvitationToken(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob := e.Token("alice", ""), e.Token("bob", "")
+	seen(t, e, bob)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	var inv struct{ Token string }
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/invitations", alice, map[string]any{"permissionLevel": "view", "maxUses": 2}).Want(t, 201).Decode(t, &inv)
+	var key struct{ ID, Key string }
+	e.Do("POST", "/api/v1/api-keys", bob, map[string]any{"name": "k", "scopes": []string{"sharing:write", "sessions:read"}}).Want(t, 201).Decode(t, &key)
+	e.Do("POST", "/api/v1/invitations/"+inv.Token+"/accept", key.Key, nil).Want(t, 200)
+	var usage struct {
+		RecentRequests []struct{ Path, Route string }
+	}
+	waitUntil(t, 10*time.Second, "the accept is in the usage log", func() bool {
+		e.Do("GET", "/api/v1/api-keys/"+key.ID+"/usage", bob, nil).Want(t, 200).Decode(t, &usage)
+		return len(usage.RecentRequests) > 0
+	})
+	body := string(e.Do("GET", "/api/v1/api-keys/"+key.ID+"/usage", bob, nil).Want(t, 200).Body)
+	if strings.Contains(body, inv.Token) || usage.RecentRequests[0].Path != "/api/v1/invitations/{token}/accept" {
+		t.Fatalf("usage log: %s", body)
 	}
 }

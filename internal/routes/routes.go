@@ -54,6 +54,25 @@ type Route struct {
 // net/http ServeMux pattern.
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
+// SecretParams are path parameters that are credentials (an invitation's token): never logged
+// nor recorded.
+var SecretParams = map[string]bool{"token": true}
+
+// Redacted is the request's path with its parameters filled in by value(name), except secret
+// ones, which stay as {name}: what usage logs record (SEC-14).
+func (r Route) Redacted(value func(string) string) string {
+	parts := strings.Split(r.Path, "/")
+	for i, p := range parts {
+		if name, ok := strings.CutPrefix(p, "{"); ok {
+			name = strings.TrimSuffix(strings.TrimSuffix(name, "}"), "+")
+			if !SecretParams[name] {
+				parts[i] = value(name)
+			}
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
 // MuxPattern converts greedy {name+} parameters to ServeMux's {name...}.
 func (r Route) MuxPattern() string {
 	return r.Method + " " + strings.ReplaceAll(r.Path, "+}", "...}")
