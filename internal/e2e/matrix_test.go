@@ -112,31 +112,32 @@ type sessionRule struct {
 }
 
 var sessionRules = map[string]sessionRule{
-	"GET /api/v1/sessions/{id}":                             {level: 1},
-	"PATCH /api/v1/sessions/{id}":                           {level: 3, body: map[string]any{"idleTimeout": 900}},
-	"DELETE /api/v1/sessions/{id}":                          {level: 1, delete: true},
-	"PUT /api/v1/sessions/{id}/tags":                        {level: 3, body: map[string]any{"tags": []string{"x"}}},
-	"PATCH /api/v1/sessions/{id}/tags":                      {level: 3, body: map[string]any{"add": []string{"y"}}},
-	"POST /api/v1/sessions/{id}/connect":                    {level: 1},
-	"POST /api/v1/sessions/{id}/disconnect":                 {level: 1, body: map[string]string{"connectionId": unknownConn}, allowedDetail: "connection not found"},
-	"POST /api/v1/sessions/{id}/heartbeat":                  {level: 2},
-	"POST /api/v1/sessions/{id}/status":                     {level: 1, adminOnly: true, body: map[string]any{"state": "running", "url": "http://y"}},
-	"POST /api/v1/sessions/{id}/transfer":                   {level: 1, manage: true, body: map[string]string{"newOwnerUserId": "stranger"}},
-	"POST /api/v1/sessions/{id}/share":                      {level: 1, manage: true, body: map[string]string{"sharedWithUserId": "stranger", "permissionLevel": "view"}},
-	"GET /api/v1/sessions/{id}/shares":                      {level: 1, manage: true},
-	"DELETE /api/v1/sessions/{id}/shares/{shareId}":         {level: 1, manage: true},
-	"POST /api/v1/sessions/{id}/invitations":                {level: 1, manage: true, body: map[string]string{"permissionLevel": "view"}},
-	"GET /api/v1/sessions/{id}/invitations":                 {level: 1, manage: true},
-	"GET /api/v1/sessions/{id}/collaborators":               {level: 1},
-	"POST /api/v1/sessions/{id}/activity/log":               {level: 1, body: map[string]string{"eventType": "user.heartbeat"}},
-	"GET /api/v1/sessions/{id}/activity":                    {level: 1},
-	"GET /api/v1/sessions/{id}/activity/timeline":           {level: 1},
-	"POST /api/v1/sessions/{id}/recordings":                 {level: 3, body: map[string]string{"type": "video", "format": "webm"}},
-	"GET /api/v1/sessions/{id}/recordings":                  {level: 1},
-	"GET /api/v1/sessions/{id}/recordings/{recordingId}":    {level: 1, allowedDetail: "recording not found"},
-	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}":  {level: 3, body: map[string]string{"status": "completed"}, allowedDetail: "recording not found"},
-	"DELETE /api/v1/sessions/{id}/recordings/{recordingId}": {level: 3, allowedDetail: "recording not found"},
-	"DELETE /api/v1/sessions/{id}/collaborators/{userId}":   {level: 1, manage: true, allowedDetail: "collaborator not found"},
+	"GET /api/v1/sessions/{id}":                               {level: 1},
+	"PATCH /api/v1/sessions/{id}":                             {level: 3, body: map[string]any{"idleTimeout": 900}},
+	"DELETE /api/v1/sessions/{id}":                            {level: 1, delete: true},
+	"PUT /api/v1/sessions/{id}/tags":                          {level: 3, body: map[string]any{"tags": []string{"x"}}},
+	"PATCH /api/v1/sessions/{id}/tags":                        {level: 3, body: map[string]any{"add": []string{"y"}}},
+	"POST /api/v1/sessions/{id}/connect":                      {level: 1},
+	"POST /api/v1/sessions/{id}/disconnect":                   {level: 1, body: map[string]string{"connectionId": unknownConn}, allowedDetail: "connection not found"},
+	"POST /api/v1/sessions/{id}/heartbeat":                    {level: 2},
+	"POST /api/v1/sessions/{id}/status":                       {level: 1, adminOnly: true, body: map[string]any{"state": "running", "url": "http://y"}},
+	"POST /api/v1/sessions/{id}/transfer":                     {level: 1, manage: true, body: map[string]string{"newOwnerUserId": "stranger"}},
+	"POST /api/v1/sessions/{id}/share":                        {level: 1, manage: true, body: map[string]string{"sharedWithUserId": "stranger", "permissionLevel": "view"}},
+	"GET /api/v1/sessions/{id}/shares":                        {level: 1, manage: true},
+	"DELETE /api/v1/sessions/{id}/shares/{shareId}":           {level: 1, manage: true},
+	"POST /api/v1/sessions/{id}/invitations":                  {level: 1, manage: true, body: map[string]string{"permissionLevel": "view"}},
+	"GET /api/v1/sessions/{id}/invitations":                   {level: 1, manage: true},
+	"DELETE /api/v1/sessions/{id}/invitations/{invitationId}": {level: 1, manage: true, allowedDetail: "invitation not found"},
+	"GET /api/v1/sessions/{id}/collaborators":                 {level: 1},
+	"POST /api/v1/sessions/{id}/activity/log":                 {level: 1, body: map[string]string{"eventType": "user.heartbeat"}},
+	"GET /api/v1/sessions/{id}/activity":                      {level: 1},
+	"GET /api/v1/sessions/{id}/activity/timeline":             {level: 1},
+	"POST /api/v1/sessions/{id}/recordings":                   {level: 3, body: map[string]string{"type": "video", "format": "webm"}},
+	"GET /api/v1/sessions/{id}/recordings":                    {level: 1},
+	"GET /api/v1/sessions/{id}/recordings/{recordingId}":      {level: 1, allowedDetail: "recording not found"},
+	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}":    {level: 3, body: map[string]string{"status": "completed"}, allowedDetail: "recording not found"},
+	"DELETE /api/v1/sessions/{id}/recordings/{recordingId}":   {level: 3, allowedDetail: "recording not found"},
+	"DELETE /api/v1/sessions/{id}/collaborators/{userId}":     {level: 1, manage: true, allowedDetail: "collaborator not found"},
 }
 
 func expectSession(r sessionRule, a actor) string {
@@ -228,6 +229,7 @@ func fill(path string, f fixture, extra string) string {
 	path = strings.ReplaceAll(path, "{id}", f.session)
 	path = strings.ReplaceAll(path, "{shareId}", f.shareID)
 	path = strings.ReplaceAll(path, "{recordingId}", "rec_01jd0000000000000000000000")
+	path = strings.ReplaceAll(path, "{invitationId}", "inv_01jd0000000000000000000000")
 	path = strings.ReplaceAll(path, "{teamId}", f.team)
 	path = strings.ReplaceAll(path, "{userId}", extra)
 	return strings.ReplaceAll(path, "{permission}", extra)

@@ -84,3 +84,40 @@ func TestSEC14UsageLogKeepsNoInvitationToken(t *testing.T) {
 		t.Fatalf("usage log: %s", body)
 	}
 }
+
+// SEC-03: invitations are no backdoor. A team admin cannot accept his own invitation; one who
+// lost the team loses what his invitations would grant; the previous owner's invitations end
+// with a transfer; and whoever manages the session now revokes any invitation by its id.
+func TestSEC03InvitationsAreNoBackdoor(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob, carol := e.Token("alice", ""), e.Token("bob", ""), e.Token("carol", "")
+	seen(t, e, bob, carol)
+	tm := newTeam(t, e, alice, "sec03")
+	e.Do("POST", "/api/v1/teams/"+tm.ID+"/members", alice, map[string]string{"userId": "bob", "role": "admin"}).Want(t, 201)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal", "teamId": tm.ID})
+	p := "/api/v1/sessions/" + s.ID
+	invite := func(tok string) (string, string) {
+		var inv struct{ ID, Token string }
+		e.Do("POST", p+"/invitations", tok, map[string]any{"permissionLevel": "control", "maxUses": 10}).Want(t, 201).Decode(t, &inv)
+		return inv.ID, inv.Token
+	}
+	_, bobs := invite(bob)
+	e.Do("POST", "/api/v1/invitations/"+bobs+"/accept", bob, nil).Want(t, 409) // his own
+	e.Do("DELETE", "/api/v1/teams/"+tm.ID+"/members/bob", alice, nil).Want(t, 204)
+	e.Do("POST", "/api/v1/invitations/"+bobs+"/accept", carol, nil).Want(t, 410) // bob may no longer share
+	e.Do("GET", p, carol, nil).Want(t, 404)
+
+	// Transfer: alice's old invitations end; bob, the new owner, revokes one by id.
+	e.Do("POST", "/api/v1/teams/"+tm.ID+"/members", alice, map[string]string{"userId": "bob", "role": "member"}).Want(t, 201)
+	oldID, old := invite(alice)
+	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+	e.Do("POST", "/api/v1/invitations/"+old+"/accept", carol, nil).Want(t, 410)
+	e.Do("DELETE", p+"/invitations/"+oldID, carol, nil).Want(t, 404) // not hers to see
+	e.Do("DELETE", p+"/invitations/"+oldID, bob, nil).Want(t, 204)
+	e.Do("DELETE", p+"/invitations/"+oldID, alice, nil).Want(t, 409) // the team's owner manages it too: already revoked
+	e.Do("DELETE", p+"/invitations/inv_00000000000000000000000000", bob, nil).Want(t, 404)
+	newID, fresh := invite(bob)
+	e.Do("POST", "/api/v1/invitations/"+fresh+"/accept", carol, nil).Want(t, 200)
+	e.Do("GET", p, carol, nil).Want(t, 200)
+	_ = newID
+}

@@ -187,9 +187,11 @@ var ops = map[string]op{
 		headers: idemKey, body: "InvitationInput", ok: []reply{{status: 201, schema: "InvitationCreated", headers: []string{"Cache-Control", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/sessions/{id}/invitations": {id: "listInvitations", tag: "sharing", summary: "A session's invitations, newest first (never their tokens)",
 		query: page50, ok: []reply{{status: 200, schema: "InvitationPage"}}},
-	"DELETE /api/v1/invitations/{token}": {id: "revokeInvitation", tag: "sharing", summary: "Revoke an invitation", ok: []reply{noContent}, errs: conflict},
+	"DELETE /api/v1/sessions/{id}/invitations/{invitationId}": {id: "revokeSessionInvitation", tag: "sharing",
+		summary: "Revoke one of the session's invitations by id (whoever manages the session now)", ok: []reply{noContent}, errs: conflict},
+	"DELETE /api/v1/invitations/{token}": {id: "revokeInvitation", tag: "sharing", summary: "Revoke an invitation by its token", ok: []reply{noContent}, errs: conflict},
 	"POST /api/v1/invitations/{token}/accept": {id: "acceptInvitation", tag: "sharing", summary: "Accept an invitation as the caller",
-		desc:    "At most maxUses acceptances ever, even when raced. Accepting again while usable consumes nothing. Used up, expired or revoked, or the session terminated: 410. The owner: 409.",
+		desc:    "At most maxUses acceptances ever, even when raced. Accepting again while usable consumes nothing. Used up, expired or revoked, the session terminated or transferred since the invitation was made, or its creator no longer allowed to share the session: 410. The owner, the invitation's creator or anyone who already manages the session: 409.",
 		headers: idemKey, body: "Empty", bodyOptional: true, ok: []reply{{status: 200, schema: "InvitationAccepted", headers: replayed}}, errs: []int{409, 410}},
 	"GET /api/v1/sessions/{id}/collaborators": {id: "listCollaborators", tag: "sharing", summary: "Users with live connections (view access), by user id",
 		query: page50, ok: []reply{{status: 200, schema: "CollaboratorPage"}}},
@@ -224,14 +226,15 @@ var ops = map[string]op{
 
 // pathParams describes the route table's path variables.
 var pathParams = map[string]param{
-	"id":          {"id", schema{"type": "string"}, "the resource's id (a malformed or invisible one is 404)"},
-	"userId":      {"userId", schema{"type": "string"}, "a user id (the identity provider's sub)"},
-	"name":        {"name", schema{"type": "string"}, "a template name"},
-	"teamId":      {"teamId", schema{"type": "string"}, "a team id (team_…)"},
-	"permission":  {"permission", schema{"type": "string", "enum": access.AllTeamPermissions}, "a team permission; unknown is 400"},
-	"shareId":     {"shareId", schema{"type": "string"}, "a share id (shr_…)"},
-	"token":       {"token", schema{"type": "string"}, "the invitation token"},
-	"recordingId": {"recordingId", schema{"type": "string"}, "a recording id (rec_…)"},
+	"id":           {"id", schema{"type": "string"}, "the resource's id (a malformed or invisible one is 404)"},
+	"userId":       {"userId", schema{"type": "string"}, "a user id (the identity provider's sub)"},
+	"name":         {"name", schema{"type": "string"}, "a template name"},
+	"teamId":       {"teamId", schema{"type": "string"}, "a team id (team_…)"},
+	"permission":   {"permission", schema{"type": "string", "enum": access.AllTeamPermissions}, "a team permission; unknown is 400"},
+	"shareId":      {"shareId", schema{"type": "string"}, "a share id (shr_…)"},
+	"invitationId": {"invitationId", schema{"type": "string"}, "an invitation id (inv_…), as the session's invitation list shows it"},
+	"token":        {"token", schema{"type": "string"}, "the invitation token"},
+	"recordingId":  {"recordingId", schema{"type": "string"}, "a recording id (rec_…)"},
 }
 
 // tags are the document's areas, in order.

@@ -137,6 +137,7 @@ var All = []Route{
 	{Function: FnSharing, Method: "DELETE", Path: v1 + "/sessions/{id}/shares/{shareId}", Scope: ScopeSharingWrite},
 	{Function: FnSharing, Method: "POST", Path: v1 + "/sessions/{id}/invitations", Scope: ScopeSharingWrite},
 	{Function: FnSharing, Method: "GET", Path: v1 + "/sessions/{id}/invitations", Scope: ScopeSharingRead},
+	{Function: FnSharing, Method: "DELETE", Path: v1 + "/sessions/{id}/invitations/{invitationId}", Scope: ScopeSharingWrite},
 	{Function: FnSharing, Method: "DELETE", Path: v1 + "/invitations/{token}", Scope: ScopeSharingWrite},
 	{Function: FnSharing, Method: "POST", Path: v1 + "/invitations/{token}/accept", Scope: ScopeSharingWrite},
 	{Function: FnSharing, Method: "GET", Path: v1 + "/sessions/{id}/collaborators", Scope: ScopeSharingRead},

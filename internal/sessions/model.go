@@ -42,6 +42,8 @@ type Session struct {
 	CreatedAt          time.Time           `json:"createdAt" dynamodbav:"createdAt"`
 	UpdatedAt          time.Time           `json:"updatedAt" dynamodbav:"updatedAt"`
 	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
+	// TransferredAt is when the session last changed owner: invitations made before it ended then.
+	TransferredAt *time.Time `json:"-" dynamodbav:"transferredAt,omitempty"`
 	Version            int                 `json:"version" dynamodbav:"version"`
 	// Actor made the last change (for the activity log; not part of the API).
 	Actor *auth.Actor `json:"-" dynamodbav:"actor,omitempty"`

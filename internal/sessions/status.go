@@ -56,7 +56,8 @@ func (sv *Service) Transfer(ctx context.Context, c auth.Caller, id, newOwner str
 			if newOwner == old.OwnerID {
 				return nil, nil, problem.Conflict("the session already belongs to " + newOwner)
 			}
-			next.OwnerID = newOwner
+			now := sv.now()
+			next.OwnerID, next.TransferredAt = newOwner, &now
 			if !old.Live() {
 				return nil, nil, nil
 			}

@@ -58,6 +58,7 @@ func Register(rt *httpx.Router, sv *Service) {
 	rt.Handle("DELETE /api/v1/sessions/{id}/shares/{shareId}", sv.unshare)
 	rt.Handle("POST /api/v1/sessions/{id}/invitations", sv.invite)
 	rt.Handle("GET /api/v1/sessions/{id}/invitations", sv.invitations)
+	rt.Handle("DELETE /api/v1/sessions/{id}/invitations/{invitationId}", sv.revokeInvitationByID)
 	rt.Handle("DELETE /api/v1/invitations/{token}", sv.revokeInvitation)
 	rt.Handle("POST /api/v1/invitations/{token}/accept", sv.accept)
 	rt.Handle("GET /api/v1/sessions/{id}/collaborators", sv.collaborators)
@@ -246,7 +247,8 @@ func (sv *Service) invite(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	inv := Invitation{ID: ids.New("inv"), SessionID: se.ID, PermissionLevel: in.PermissionLevel, MaxUses: maxUses,
-		ValidUntil: until.UTC(), ValidUntilUnix: until.Unix(), TokenPrefix: token[:6], CreatedBy: c.UserID, CreatedAt: now}
+		ValidUntil: until.UTC(), ValidUntilUnix: until.Unix(), TokenPrefix: token[:6], CreatedBy: c.UserID, CreatedAt: now,
+		CreatorRole: c.ExternalRole}
 	// A replay answers the invitation without its token: the token is shown once, and only its
 	// hash is stored anywhere.
 	if err := idem.Respond(http.StatusCreated, "", inv); err != nil {
@@ -359,6 +361,9 @@ func (sv *Service) accept(w http.ResponseWriter, r *http.Request) error {
 	}
 	if se.Final() {
 		return problem.Gone("the session is terminated")
+	}
+	if err := sv.acceptable(r.Context(), c, se, inv); err != nil {
+		return err
 	}
 	// Keep a stronger share the user already holds; otherwise write the invitation's level.
 	lvl, _ := access.ParseLevel(inv.PermissionLevel)
@@ -474,5 +479,60 @@ func (sv *Service) sharedSessions(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	httpx.WritePage(w, items, next)
+	return nil
+}
+
+// acceptable holds an invitation to what a direct share is held to (SEC-03): nobody grants
+// himself access through it, and it is only as good as its creator's right to share now.
+func (sv *Service) acceptable(ctx context.Context, c auth.Caller, se sessions.Session, inv Invitation) error {
+	subject := access.Subject{SessionID: se.ID, OwnerID: se.OwnerID, TeamID: se.TeamID}
+	if inv.CreatedBy == c.UserID {
+		return problem.Conflict("you cannot accept an invitation you created")
+	}
+	if g, err := sv.Access.Decide(ctx, c, subject); err != nil {
+		return err
+	} else if g.Manage {
+		return problem.Conflict("you already manage this session")
+	}
+	if se.TransferredAt != nil && inv.CreatedAt.Before(*se.TransferredAt) {
+		return problem.Gone("the invitation ended when the session changed owner")
+	}
+	creator, err := sv.Users.Get(ctx, inv.CreatedBy)
+	if errors.Is(err, users.ErrNotFound) {
+		return problem.Gone("the invitation's creator no longer exists")
+	} else if err != nil {
+		return err
+	}
+	cc := auth.Caller{UserID: creator.ID, Role: auth.HighestRole(auth.RoleUser, creator.Role, inv.CreatorRole)}
+	if g, err := sv.Access.Decide(ctx, cc, subject); err != nil {
+		return err
+	} else if !g.Manage {
+		return problem.Gone("the invitation's creator can no longer share this session")
+	}
+	return nil
+}
+
+// revokeInvitationByID lets whoever manages the session now revoke any of its invitations by
+// the id the list shows (the token was only ever seen by its creator; SEC-03).
+func (sv *Service) revokeInvitationByID(w http.ResponseWriter, r *http.Request) error {
+	se, _, err := sv.session(r.Context(), httpx.Caller(r), r.PathValue("id"), true)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("invitationId")
+	if !ids.Valid("inv", id) {
+		return problem.NotFound("invitation")
+	}
+	hash, found, err := sv.Store.InvitationHash(r.Context(), se.ID, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return problem.NotFound("invitation")
+	}
+	if err := sv.Store.RevokeInvitation(r.Context(), hash); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

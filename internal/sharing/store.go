@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -60,6 +61,9 @@ type Invitation struct {
 	TokenPrefix     string    `json:"tokenPrefix" dynamodbav:"tokenPrefix"`
 	CreatedBy       string    `json:"createdBy" dynamodbav:"createdBy"`
 	CreatedAt       time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	// CreatorRole is the platform role the creator had from outside the user store (an identity
+	// provider's claim): with the stored role, what re-checks that the creator may still share.
+	CreatorRole string `json:"-" dynamodbav:"creatorRole,omitempty"`
 }
 
 // Usable reports why an invitation cannot be accepted ("" when it can).
@@ -305,6 +309,24 @@ func (st *Store) Invitations(ctx context.Context, sessionID string, limit int, c
 		return nil, "", err
 	}
 	return invs, ddb.EncodeCursor(out.LastEvaluatedKey), nil
+}
+
+// InvitationHash finds one of a session's invitations by id (GSI1) and returns its token's hash.
+func (st *Store) InvitationHash(ctx context.Context, sessionID, id string) (string, bool, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :s AND GSI1SK = :id"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("INVITES#" + sessionID), ":id": s(id)}})
+	if err != nil {
+		return "", false, fmt.Errorf("find invitation: %w", err)
+	}
+	if len(out.Items) == 0 {
+		return "", false, nil
+	}
+	pk, _ := out.Items[0][ddb.PK].(*types.AttributeValueMemberS)
+	if pk == nil {
+		return "", false, nil
+	}
+	return strings.TrimPrefix(pk.Value, "INVITE#"), true, nil
 }
 
 // RevokeInvitation stops an invitation; revoking twice is a conflict.
