@@ -19,10 +19,8 @@ import (
 	"streamspace/internal/testenv"
 )
 
-// staticIP stands in for the EC2 lookup of a task's public address.
-type staticIP string
-
-func (s staticIP) PublicIP(context.Context, string) (string, error) { return string(s), nil }
+// gatewayURL is the streaming gateway's public base (the functions' GATEWAY_URL).
+const gatewayURL = "https://d111111abcdef8.cloudfront.net/gateway"
 
 // TestTaskEventsSamples hands each recorded ECS task state change to the task-events handler
 // for a session that waits on that task (the sample's startedBy rewritten to it), as
@@ -35,12 +33,13 @@ func TestTaskEventsSamples(t *testing.T) {
 		file          string
 		action, state string // the session before: last runtime action and observed state
 		want, reason  string
-		viewer        bool // running: the gateway's viewer page, the task's private address behind it
+		viewer        bool   // the session's url is then its viewer page on the gateway
+		upstream      string // where the gateway reaches the desktop
 	}{
-		{"taskevents-running.json", sessions.ActionStart, sessions.StatePending, sessions.StateRunning, "", true},
-		{"taskevents-stopped-hibernated.json", sessions.ActionHibernate, sessions.StateRunning, sessions.StateHibernated, "", false},
-		{"taskevents-stopped-cannot-pull.json", sessions.ActionStart, sessions.StatePending, sessions.StateFailed, "the session's image could not be downloaded", false},
-		{"taskevents-stopped-exited.json", sessions.ActionStart, sessions.StateRunning, sessions.StateFailed, "the session's program ended (exit code 1)", false},
+		{"taskevents-running.json", sessions.ActionStart, sessions.StatePending, sessions.StateRunning, "", true, "tcp:10.80.3.47:5900"},
+		{"taskevents-stopped-hibernated.json", sessions.ActionHibernate, sessions.StateRunning, sessions.StateHibernated, "", false, ""},
+		{"taskevents-stopped-cannot-pull.json", sessions.ActionStart, sessions.StatePending, sessions.StateFailed, "the session's image could not be downloaded", false, ""},
+		{"taskevents-stopped-exited.json", sessions.ActionStart, sessions.StateRunning, sessions.StateFailed, "the session's program ended (exit code 1)", false, ""},
 	}
 	n := 0
 	for _, s := range samples {
@@ -77,7 +76,7 @@ func TestTaskEventsSamples(t *testing.T) {
 			}
 			record(sessions.ActionStart, nil)
 			if c.state == sessions.StateRunning {
-				record(sessions.ActionStart, &sessions.StatusReport{State: sessions.StateRunning, URL: "http://203.0.113.25:3000/"})
+				record(sessions.ActionStart, &sessions.StatusReport{State: sessions.StateRunning})
 			}
 			if c.action == sessions.ActionHibernate {
 				desired := sessions.StateHibernated
@@ -87,8 +86,9 @@ func TestTaskEventsSamples(t *testing.T) {
 				record(sessions.ActionHibernate, nil)
 			}
 			ev.Detail = bytes.ReplaceAll(ev.Detail, []byte(d.StartedBy), []byte(se.ID))
-			h := &ecs.TaskEvents{Sessions: env.App.Sessions(), Cluster: d.ClusterArn, Port: 3000, PublicIPs: staticIP("203.0.113.25"),
-				Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			sv := env.App.Sessions()
+			sv.GatewayURL = gatewayURL
+			h := &ecs.TaskEvents{Sessions: sv, Cluster: d.ClusterArn, Port: ecs.DefaultPort, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			if err := h.Handle(ctx, ev); err != nil {
 				t.Fatal(err)
 			}
@@ -96,15 +96,17 @@ func TestTaskEventsSamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantURL := ""
+			url := ""
 			if c.viewer {
-				wantURL = env.GatewayURL + "/s/" + se.ID
-				if got.Runtime == nil || !strings.HasPrefix(got.Runtime.Upstream, "tcp:10.") {
-					t.Errorf("runtime %+v: want the task's private address as the gateway's upstream", got.Runtime)
-				}
+				url = gatewayURL + "/s/" + se.ID
 			}
-			if got.State != c.want || !strings.HasPrefix(got.Error, c.reason) || got.URL != wantURL {
-				t.Errorf("session %s %q at %q, want %s %q at %q", got.State, got.Error, got.URL, c.want, c.reason, wantURL)
+			upstream := ""
+			if got.Runtime != nil {
+				upstream = got.Runtime.Upstream
+			}
+			if got.State != c.want || !strings.HasPrefix(got.Error, c.reason) || got.URL != url || (c.upstream != "" && upstream != c.upstream) {
+				t.Errorf("session %s %q at %q (upstream %q), want %s %q at %q (upstream %q)", got.State, got.Error, got.URL, upstream,
+					c.want, c.reason, url, c.upstream)
 			}
 		})
 	}

@@ -84,4 +84,5 @@ func newAlarms(s awscdk.Stack, r *refs) {
 		alarm(q.id+"Alarm", q.id+" holds "+q.holds, "AWS/SQS",
 			"ApproximateNumberOfMessagesVisible", "QueueName", q.name, "Maximum", 1, atLeast)
 	}
+	gatewayAlarms(s, r, topic.Ref())
 }

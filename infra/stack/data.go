@@ -93,8 +93,13 @@ func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
 		},
 	})
 	b.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	denyInsecureTransport(s, "RecordingsBucketPolicy", b)
+	return b
+}
 
-	awss3.NewCfnBucketPolicy(s, jsii.String("RecordingsBucketPolicy"), &awss3.CfnBucketPolicyProps{
+// denyInsecureTransport is a bucket's policy refusing plain HTTP to everyone.
+func denyInsecureTransport(s awscdk.Stack, id string, b awss3.CfnBucket) {
+	awss3.NewCfnBucketPolicy(s, jsii.String(id), &awss3.CfnBucketPolicyProps{
 		Bucket: b.Ref(),
 		PolicyDocument: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -107,7 +112,6 @@ func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
 			})},
 		}),
 	})
-	return b
 }
 
 // newDeadLetterQueue parks the stream records a consumer could not process after retries and

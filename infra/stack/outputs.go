@@ -28,7 +28,16 @@ func newOutputs(s awscdk.Stack, r *refs) {
 	out("RuntimeDeadLetterQueueUrl", "Dead-letter queue of session stream records the runtime could not act on", rt.runtimeDLQ.Ref(), nil)
 	out("TaskEventsDeadLetterQueueUrl", "Dead-letter queue of ECS task state events that were not recorded", rt.taskEventsDLQ.Ref(), nil)
 	out("SessionClusterArn", "ECS cluster of the session tasks", rt.cluster.AttrArn(), nil)
-	out("SessionSecurityGroupId", "Security group of the session tasks (ingress on StreamingPort only)", rt.securityGroup.Ref(), nil)
+	out("SessionSecurityGroupId", "Security group of the session tasks (ingress on 5900 from the gateway's tasks only)", rt.securityGroup.Ref(), nil)
 	out("SessionFileSystemId", "EFS file system of persistent homes (retained when the stack is deleted)", rt.fileSystem.Ref(), nil)
 	out("SessionLogGroupName", "CloudWatch log group of the session containers", rt.logGroup.Ref(), nil)
+	out("SessionEnvBucketName", "S3 bucket of the per-session environment files (session-env/, expire after a day)", rt.envBucket.Ref(), nil)
+	g := r.gateway
+	out("GatewayUrl", "Public base of the streaming gateway (GATEWAY_URL; viewer pages are <GatewayUrl>/s/<session id>)", gatewayURL(), nil)
+	out("GatewayDistributionDomainName", "The gateway's CloudFront name (the DNS target of GatewayDomainName, if set)", g.distribution.AttrDomainName(), nil)
+	out("GatewayDistributionId", "The gateway's CloudFront distribution", g.distribution.Ref(), nil)
+	out("GatewayClusterArn", "ECS cluster of the streaming gateway", g.cluster.AttrArn(), nil)
+	out("GatewayServiceName", "ECS service of the streaming gateway", g.service.AttrName(), nil)
+	out("GatewayLogGroupName", "CloudWatch log group of the streaming gateway", g.logGroup.Ref(), nil)
+	out("TicketKeysSecretArn", "Secrets Manager secret of the stream tickets' keyring (rotate it as docs/deploy.md says)", g.ticketKeys.Ref(), nil)
 }

@@ -18,10 +18,24 @@ type parameters struct {
 	UsageRetentionDays, ActivityRetentionDays, RecordingsMaxRetentionDays, LogRetentionDays awscdk.CfnParameter
 	AutoHibernateIdleSessions, AlarmEmail                                                   awscdk.CfnParameter
 	// Session runtime (ECS Fargate; docs/runtime.md)
-	SessionVpcId, SessionSubnetId1, SessionSubnetId2, SessionAssignPublicIp, StreamingPort awscdk.CfnParameter
-	StreamingIngressCidr, SessionCpuArchitecture                                           awscdk.CfnParameter
+	SessionVpcId, SessionSubnetId1, SessionSubnetId2, SessionAssignPublicIp, SessionCpuArchitecture awscdk.CfnParameter
+	GatewayLoadBalancerSubnetId1, GatewayLoadBalancerSubnetId2                                      awscdk.CfnParameter
+	// Streaming gateway (ECS Fargate service behind CloudFront; docs/runtime.md)
+	GatewayImageUri, GatewayCpuArchitecture, GatewayMaxTasks, GatewayConnectionsAlarmThreshold awscdk.CfnParameter
+	GatewayDomainName, GatewayCertificateArn, CloudFrontPrefixListId                           awscdk.CfnParameter
 
-	CreateUserPoolCond, HasAlarmEmail awscdk.CfnCondition
+	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId awscdk.CfnCondition
+	// PrefixListIds is CloudFrontOriginFacingPrefixList (region → PrefixListId).
+	PrefixListIds awscdk.CfnMapping
+}
+
+// cloudFrontOriginFacing is the id of the managed prefix list
+// com.amazonaws.global.cloudfront.origin-facing per region: CloudFormation cannot look a prefix
+// list up by name, and the id differs per region (CloudFrontPrefixListId overrides).
+var cloudFrontOriginFacing = []struct{ region, id string }{
+	{"us-east-1", "pl-3b927c52"}, {"us-east-2", "pl-b6a144df"}, {"us-west-1", "pl-4ea04527"}, {"us-west-2", "pl-82a045eb"},
+	{"eu-west-1", "pl-4fa04526"}, {"eu-west-2", "pl-93a247fa"}, {"eu-central-1", "pl-a3a144ca"},
+	{"ap-southeast-1", "pl-31a34658"}, {"ap-southeast-2", "pl-b8a742d1"}, {"ap-northeast-1", "pl-58a04531"},
 }
 
 // logRetentionDays are the values CloudWatch Logs accepts.
@@ -89,22 +103,61 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.SessionVpcId = pattern("SessionVpcId", "", "^(vpc-[0-9a-f]+)?$", "VPC of the session tasks. Empty (the default): the stack creates a small VPC of its own (two public subnets in two availability zones, an internet gateway, no NAT). Set it together with SessionSubnetId1 and SessionSubnetId2 to use a VPC you already have.")
 	p.SessionSubnetId1 = pattern("SessionSubnetId1", "", "^(subnet-[0-9a-f]+)?$", "First subnet of SessionVpcId for session tasks (only used when SessionVpcId is set). SessionSubnetId1 and SessionSubnetId2 must be in two different availability zones: the homes' EFS file system gets one mount target in each. With SessionAssignPublicIp ENABLED they must route to an internet gateway; with DISABLED they need a NAT gateway (or VPC endpoints) to pull images.")
 	p.SessionSubnetId2 = pattern("SessionSubnetId2", "", "^(subnet-[0-9a-f]+)?$", "Second subnet of SessionVpcId for session tasks (see SessionSubnetId1).")
-	p.SessionAssignPublicIp = oneOf("SessionAssignPublicIp", "Whether each session task gets a public IPv4 address (its streaming URL then points at it). DISABLED: the URL uses the task's private address, reachable only from inside the VPC (a VPN, a peered network or your own load balancer).", "ENABLED", "DISABLED")
-	p.StreamingPort = num("StreamingPort", 3000, 1024, 65535, "TCP port on which a session image serves its web client over HTTP (3000 is the LinuxServer.io images' default; the task also receives it as CUSTOM_PORT and STREAMSPACE_PORT).")
-	p.StreamingIngressCidr = pattern("StreamingIngressCidr", "0.0.0.0/0", `^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$`, "IPv4 range allowed to reach the sessions' streaming port (the only port open on a session task). 0.0.0.0/0 lets any browser in, guarded by the session's streaming password; narrow it to your office or VPN range when you can.")
+	p.SessionAssignPublicIp = oneOf("SessionAssignPublicIp", "Whether session and gateway tasks get a public IPv4 address, for their outbound traffic only (image pulls, AWS APIs, what a desktop browses): no security group admits anything from the internet. DISABLED: the subnets need a NAT gateway or VPC endpoints instead.", "ENABLED", "DISABLED")
 	p.SessionCpuArchitecture = oneOf("SessionCpuArchitecture", "CPU architecture of the session tasks. ARM64 (Graviton) costs about 20% less; every template image must then have an arm64 variant (the LinuxServer.io images do).", "X86_64", "ARM64")
+	p.GatewayLoadBalancerSubnetId1 = pattern("GatewayLoadBalancerSubnetId1", "", "^(subnet-[0-9a-f]+)?$", "First private subnet of SessionVpcId for the gateway's internal load balancer (only used when SessionVpcId is set; then both are required, in two availability zones CloudFront VPC origins support). Without SessionVpcId the stack creates two.")
+	p.GatewayLoadBalancerSubnetId2 = pattern("GatewayLoadBalancerSubnetId2", "", "^(subnet-[0-9a-f]+)?$", "Second private subnet for the gateway's load balancer (see GatewayLoadBalancerSubnetId1).")
 
-	// An existing VPC needs its two subnets (the EFS mount targets and the tasks go there).
+	// No default: the gateway runs the image `make images` pushed.
+	p.GatewayImageUri = awscdk.NewCfnParameter(s, jsii.String("GatewayImageUri"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"), AllowedPattern: jsii.String(`^[^\s]+$`),
+		Description: jsii.String("Container image of the streaming gateway (cmd/gateway), e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/streamspace-gateway:<tag>, as `make images` pushes it. Push the images before deploying."),
+	})
+	p.GatewayCpuArchitecture = oneOf("GatewayCpuArchitecture", "CPU architecture of the gateway tasks; it must match the gateway image.", "X86_64", "ARM64")
+	p.GatewayMaxTasks = num("GatewayMaxTasks", 10, 2, 100, "Most gateway tasks autoscaling may run (at least 2 always run, one per availability zone).")
+	p.GatewayConnectionsAlarmThreshold = num("GatewayConnectionsAlarmThreshold", 4000, 1, 0, "Active TCP connections of the gateway's load balancer (viewer side and gateway side, so about two per open stream) above which an alarm fires.")
+	p.GatewayDomainName = pattern("GatewayDomainName", "", `^(([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9])?$`, "Optional domain of the gateway (e.g. stream.example.com), an alias of its CloudFront distribution; needs GatewayCertificateArn. Empty: the distribution's own *.cloudfront.net name and certificate.")
+	p.GatewayCertificateArn = pattern("GatewayCertificateArn", "", "^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$", "ACM certificate for GatewayDomainName, issued in us-east-1 (CloudFront's region for certificates). Only with GatewayDomainName.")
+	p.CloudFrontPrefixListId = pattern("CloudFrontPrefixListId", "", "^(pl-[0-9a-f]+)?$", "Id of the managed prefix list com.amazonaws.global.cloudfront.origin-facing in this region (aws ec2 describe-managed-prefix-lists). Empty: the stack's own table of regions (CloudFrontOriginFacingPrefixList); required in a region that table lacks.")
+
+	// An existing VPC needs its two subnets (the EFS mount targets and the tasks go there) and two
+	// private ones for the gateway's load balancer.
 	notEmpty := func(param awscdk.CfnParameter) awscdk.ICfnConditionExpression {
 		return awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(param.ValueAsString(), jsii.String("")))
+	}
+	required := func(param awscdk.CfnParameter, name string) *awscdk.CfnRuleAssertion {
+		return &awscdk.CfnRuleAssertion{Assert: notEmpty(param), AssertDescription: jsii.String(name + " is required when SessionVpcId is set")}
 	}
 	awscdk.NewCfnRule(s, jsii.String("ExistingSessionNetwork"), &awscdk.CfnRuleProps{
 		RuleCondition: notEmpty(p.SessionVpcId),
 		Assertions: &[]*awscdk.CfnRuleAssertion{
-			{Assert: notEmpty(p.SessionSubnetId1), AssertDescription: jsii.String("SessionSubnetId1 is required when SessionVpcId is set")},
-			{Assert: notEmpty(p.SessionSubnetId2), AssertDescription: jsii.String("SessionSubnetId2 is required when SessionVpcId is set")},
+			required(p.SessionSubnetId1, "SessionSubnetId1"), required(p.SessionSubnetId2, "SessionSubnetId2"),
+			required(p.GatewayLoadBalancerSubnetId1, "GatewayLoadBalancerSubnetId1"), required(p.GatewayLoadBalancerSubnetId2, "GatewayLoadBalancerSubnetId2"),
 		},
 	})
+	// A custom domain needs its certificate, and a certificate is only used with its domain.
+	awscdk.NewCfnRule(s, jsii.String("GatewayCustomDomain"), &awscdk.CfnRuleProps{
+		RuleCondition: awscdk.Fn_ConditionOr(notEmpty(p.GatewayDomainName), notEmpty(p.GatewayCertificateArn)),
+		Assertions: &[]*awscdk.CfnRuleAssertion{
+			{Assert: notEmpty(p.GatewayDomainName), AssertDescription: jsii.String("GatewayCertificateArn is set but GatewayDomainName is empty")},
+			{Assert: notEmpty(p.GatewayCertificateArn), AssertDescription: jsii.String("GatewayDomainName needs GatewayCertificateArn (an ACM certificate in us-east-1)")},
+		},
+	})
+	// Without CloudFrontPrefixListId the region must be in CloudFrontOriginFacingPrefixList.
+	mapping := map[string]*map[string]any{}
+	regions := make([]*string, len(cloudFrontOriginFacing))
+	for i, r := range cloudFrontOriginFacing {
+		mapping[r.region] = &map[string]any{"PrefixListId": r.id}
+		regions[i] = jsii.String(r.region)
+	}
+	awscdk.NewCfnRule(s, jsii.String("CloudFrontPrefixListKnown"), &awscdk.CfnRuleProps{
+		RuleCondition: awscdk.Fn_ConditionEquals(p.CloudFrontPrefixListId.ValueAsString(), jsii.String("")),
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionContains(&regions, awscdk.Aws_REGION()),
+			AssertDescription: jsii.String("set CloudFrontPrefixListId to this region's com.amazonaws.global.cloudfront.origin-facing prefix list (aws ec2 describe-managed-prefix-lists)"),
+		}},
+	})
+	p.PrefixListIds = awscdk.NewCfnMapping(s, jsii.String("CloudFrontOriginFacingPrefixList"), &awscdk.CfnMappingProps{Mapping: &mapping})
 
 	// Condition and parameter share the name CreateUserPool in template.yaml; construct ids must
 	// differ, logical ids may not.
@@ -114,6 +167,10 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.CreateUserPoolCond.OverrideLogicalId(jsii.String("CreateUserPool"))
 	p.HasAlarmEmail = awscdk.NewCfnCondition(s, jsii.String("HasAlarmEmail"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.AlarmEmail.ValueAsString(), jsii.String(""))),
+	})
+	p.HasGatewayDomain = awscdk.NewCfnCondition(s, jsii.String("HasGatewayDomain"), &awscdk.CfnConditionProps{Expression: notEmpty(p.GatewayDomainName)})
+	p.HasCloudFrontPrefixListId = awscdk.NewCfnCondition(s, jsii.String("HasCloudFrontPrefixListId"), &awscdk.CfnConditionProps{
+		Expression: notEmpty(p.CloudFrontPrefixListId),
 	})
 	return p
 }

@@ -238,10 +238,23 @@ var samMutations = []mutation{
 	{"IAM condition dropped", func(t tmpl) { delete(statementBySid(t, "RuntimeFunctionRole", "RunSessionTasks"), "Condition") },
 		`RuntimeFunctionRole.Properties.Grants["Allow ecs:RunTask on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"]: only in SAM`},
 	{"session task role gains a grant", func(t tmpl) {
-		properties(t, "SessionTaskRole")["Policies"] = []any{tmpl{"PolicyName": "Mutation", "PolicyDocument": tmpl{"Statement": []any{
-			tmpl{"Effect": "Allow", "Action": "s3:GetObject", "Resource": sub("${RecordingsBucket.Arn}/*")},
-		}}}}
+		properties(t, "SessionTaskRole")["Policies"] = append(properties(t, "SessionTaskRole")["Policies"].([]any), tmpl{"PolicyName": "Mutation",
+			"PolicyDocument": tmpl{"Statement": []any{tmpl{"Effect": "Allow", "Action": "s3:GetObject", "Resource": sub("${RecordingsBucket.Arn}/*")}}}})
 	}, `SessionTaskRole.Properties.Grants["Allow s3:GetObject on ${RecordingsBucket.Arn}/*"]: only in SAM`},
+	{"ticket header not forwarded", func(t tmpl) {
+		hc := properties(t, "GatewayOriginRequestPolicy")["OriginRequestPolicyConfig"].(tmpl)["HeadersConfig"].(tmpl)
+		hc["Headers"] = slices.DeleteFunc(hc["Headers"].([]any), func(h any) bool { return h == "Sec-WebSocket-Protocol" })
+	}, "GatewayOriginRequestPolicy.Properties.OriginRequestPolicyConfig.HeadersConfig.Headers"},
+	{"gateway scans MainTable", func(t tmpl) {
+		addAction(statementBySid(t, "GatewayTaskRole", "SessionsAndConnections"), "dynamodb:Scan")
+	},
+		`GatewayTaskRole.Properties.Grants["Allow dynamodb:Scan on ${MainTable.Arn}"]: only in SAM`},
+	{"sessions function told another gateway", func(t tmpl) {
+		properties(t, "SessionsFunction")["Environment"].(tmpl)["Variables"].(tmpl)["GATEWAY_URL"] = "https://example.com/gateway"
+	}, "SessionsFunction.Properties.Environment.Variables.GATEWAY_URL: SAM https://example.com/gateway"},
+	{"environment files kept longer", func(t tmpl) {
+		properties(t, "SessionEnvBucket")["LifecycleConfiguration"].(tmpl)["Rules"].([]any)[0].(tmpl)["ExpirationInDays"] = 7
+	}, "SessionEnvBucket.Properties.LifecycleConfiguration.Rules[Id=ExpireSessionEnvironmentFiles].ExpirationInDays: SAM 7, CDK 1"},
 }
 
 // cdkMutations change the synthesized CDK template alone.
@@ -334,9 +347,25 @@ var cdkMutations = []mutation{
 		"Resources.AlarmEmailSubscription.Condition: only in SAM"},
 	{"parallelization", func(t tmpl) { properties(t, "RuntimeFunctionMainTableStream")["ParallelizationFactor"] = 1 },
 		"RuntimeFunctionMainTableStream.Properties.ParallelizationFactor: SAM 5, CDK 1"},
-	{"streaming port open to another range", func(t tmpl) {
-		properties(t, "SessionSecurityGroup")["SecurityGroupIngress"].([]any)[0].(tmpl)["CidrIp"] = "10.0.0.0/8"
-	}, "SessionSecurityGroup.Properties.SecurityGroupIngress[0].CidrIp: SAM ${StreamingIngressCidr}, CDK 10.0.0.0/8"},
+	{"VNC open to another group", func(t tmpl) {
+		properties(t, "SessionSecurityGroup")["SecurityGroupIngress"].([]any)[0].(tmpl)["SourceSecurityGroupId"] = tmpl{"Ref": "GatewayLoadBalancerSecurityGroup"}
+	}, "SessionSecurityGroup.Properties.SecurityGroupIngress[0].SourceSecurityGroupId: SAM ${GatewaySecurityGroup}, CDK ${GatewayLoadBalancerSecurityGroup}"},
+	{"one gateway task", func(t tmpl) { properties(t, "GatewayService")["DesiredCount"] = 1 },
+		"GatewayService.Properties.DesiredCount: SAM 2, CDK 1"},
+	{"load balancer on the internet", func(t tmpl) { properties(t, "GatewayLoadBalancer")["Scheme"] = "internet-facing" },
+		"GatewayLoadBalancer.Properties.Scheme: SAM internal, CDK internet-facing"},
+	{"WebSocket cached", func(t tmpl) {
+		dc := properties(t, "GatewayDistribution")["DistributionConfig"].(tmpl)
+		dc["CacheBehaviors"].([]any)[0].(tmpl)["CachePolicyId"] = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+	}, "GatewayDistribution.Properties.DistributionConfig.CacheBehaviors[0].CachePolicyId: SAM 4135ea2d-6df8-44a3-9df3-4b5a84be39ad, CDK 658327ea-f89d-4fab-a63d-7e88639e58f6"},
+	{"session task role reads environment files", func(t tmpl) {
+		properties(t, "SessionTaskRole")["Policies"] = append(properties(t, "SessionTaskRole")["Policies"].([]any), tmpl{"PolicyName": "Mutation",
+			"PolicyDocument": tmpl{"Statement": []any{tmpl{"Effect": "Allow", "Action": "s3:GetObject", "Resource": sub("${SessionEnvBucket.Arn}/session-env/*")}}}})
+	}, `SessionTaskRole.Properties.Grants["Allow s3:GetObject on ${SessionEnvBucket.Arn}/session-env/*"]: only in CDK`},
+	{"homes mountable as root", func(t tmpl) {
+		fsp := properties(t, "SessionFileSystem")["FileSystemPolicy"].(tmpl)
+		fsp["Statement"] = fsp["Statement"].([]any)[:2]
+	}, "SessionFileSystem.Properties.FileSystemPolicy.Statement[Sid=DenyRootAccess].Action: only in SAM"},
 	{"execution role trusted from any account", func(t tmpl) {
 		for _, st := range properties(t, "SessionExecutionRole")["AssumeRolePolicyDocument"].(tmpl)["Statement"].([]any) {
 			delete(st.(tmpl), "Condition")

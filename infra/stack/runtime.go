@@ -7,8 +7,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsefs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -29,6 +31,43 @@ type runtimeRefs struct {
 	runtimeDLQ, taskEventsDLQ awssqs.CfnQueue
 	createNetwork             awscdk.CfnCondition
 	subnetA, subnetB, vpc     awscdk.CfnResource
+	// The per-session environment files (session id, VNC password) and their key.
+	envBucket awss3.CfnBucket
+	envKey    awskms.CfnKey
+	// The gateway's load balancer subnets (private) and security groups.
+	lbSubnetA, lbSubnetB      awscdk.CfnResource
+	gatewaySG, loadBalancerSG awsec2.CfnSecurityGroup
+}
+
+// vpcID is the sessions' VPC: the stack's own unless SessionVpcId names one.
+func (rt *runtimeRefs) vpcID(p *parameters) *string {
+	return ifCondition("CreateSessionNetwork", rt.vpc.Ref(), p.SessionVpcId.ValueAsString())
+}
+
+// subnets lists two subnets: the stack's own, or two parameters with an existing VPC (Fn::Sub,
+// as template.yaml writes them).
+func subnets(a, b awscdk.CfnResource, paramA, paramB string) *[]*string {
+	return awscdk.Token_AsList(awscdk.Fn_ConditionIf(jsii.String("CreateSessionNetwork"),
+		[]*string{a.Ref(), b.Ref()},
+		[]*string{awscdk.Fn_Sub(jsii.String("${"+paramA+"}"), nil), awscdk.Fn_Sub(jsii.String("${"+paramB+"}"), nil)}), nil)
+}
+
+// gatewayURL is the gateway's public base (GATEWAY_URL): the custom domain if given, else the
+// distribution's own name.
+func gatewayURL() *string {
+	return ifCondition("HasGatewayDomain", awscdk.Fn_Sub(jsii.String("https://${GatewayDomainName}/gateway"), nil),
+		awscdk.Fn_Sub(jsii.String("https://${GatewayDistribution.DomainName}/gateway"), nil))
+}
+
+// envFileObjects are the environment files (session-env/<session id>.env).
+func (rt *runtimeRefs) envFileObjects() *string {
+	return jsii.String(*rt.envBucket.AttrArn() + "/session-env/*")
+}
+
+// viaS3 limits a key grant to what S3 asks of KMS on the caller's behalf.
+func viaS3(st awsiam.PolicyStatement) awsiam.PolicyStatement {
+	st.AddCondition(jsii.String("StringEquals"), map[string]any{"kms:ViaService": awscdk.Fn_Sub(jsii.String("s3.${AWS::Region}.amazonaws.com"), nil)})
+	return st
 }
 
 func ifCondition(cond string, yes, no *string) *string {
@@ -49,34 +88,7 @@ func newRuntimeResources(s awscdk.Stack, r *refs) *runtimeRefs {
 		RetentionInDays: p.LogRetentionDays.ValueAsNumber(),
 	})
 	rt.logGroup.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
-
-	ecsTasks := func() awsiam.IPrincipal {
-		return awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil).WithConditions(&map[string]any{
-			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
-		})
-	}
-	// What ECS itself uses to start a session task: pull its image, write its logs.
-	rt.executionRole = awsiam.NewRole(s, jsii.String("SessionExecutionRole"), &awsiam.RoleProps{
-		Description: jsii.String("ECS task execution role of session tasks (image pull and logs only)"),
-		AssumedBy:   ecsTasks(),
-		InlinePolicies: &map[string]awsiam.PolicyDocument{"PullImagesWriteLogs": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-			Statements: &[]awsiam.PolicyStatement{
-				allow("EcrSignIn", []string{"ecr:GetAuthorizationToken"}, jsii.String("*")),
-				allow("PullAccountImages", []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
-					awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"), nil)),
-				allow("WriteSessionLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, rt.logGroup.AttrArn()),
-			},
-		})},
-	})
-	overrideID(rt.executionRole, "SessionExecutionRole")
-	// The session containers' own identity: the person in the session controls the container,
-	// so it may call nothing at all.
-	rt.taskRole = awsiam.NewRole(s, jsii.String("SessionTaskRole"), &awsiam.RoleProps{
-		Description: jsii.String("Task role of session containers (no permissions)"),
-		AssumedBy:   ecsTasks(),
-	})
-	overrideID(rt.taskRole, "SessionTaskRole")
-
+	newSessionSecrets(s, rt)
 	newSessionNetwork(s, r, rt)
 
 	rt.fileSystem = awsefs.NewCfnFileSystem(s, jsii.String("SessionFileSystem"), &awsefs.CfnFileSystemProps{
@@ -88,6 +100,10 @@ func newRuntimeResources(s awscdk.Stack, r *refs) *runtimeRefs {
 			&awsefs.CfnFileSystem_LifecyclePolicyProperty{TransitionToPrimaryStorageClass: jsii.String("AFTER_1_ACCESS")},
 		},
 		BackupPolicy: &awsefs.CfnFileSystem_BackupPolicyProperty{Status: jsii.String("ENABLED")},
+		// No statement allows anything: anonymous (non-IAM) clients, which only a policy could
+		// admit, are refused; IAM principals need their own grant (the session task role's), and
+		// even then only over TLS, only through an access point, never as root.
+		FileSystemPolicy: homesPolicy(),
 		FileSystemTags: &[]*awsefs.CfnFileSystem_ElasticFileSystemTagProperty{{
 			Key: jsii.String("Name"), Value: awscdk.Fn_Sub(jsii.String("${AWS::StackName}-homes"), nil),
 		}},
@@ -104,16 +120,132 @@ func newRuntimeResources(s awscdk.Stack, r *refs) *runtimeRefs {
 			SubnetId:       ifCondition("CreateSessionNetwork", m.subnet.Ref(), awscdk.Fn_Sub(jsii.String("${"+m.param+"}"), nil)),
 			SecurityGroups: &[]any{r.nfsSecurityGroup.Ref()},
 		})
-		// cfn-lint resolves the subnet parameter to its empty default, but that branch is only
-		// taken when SessionVpcId is set, and then the ExistingSessionNetwork rule requires it.
-		mt.AddMetadata(jsii.String("cfn-lint"), map[string]any{"config": map[string]any{"ignore_checks": []string{"W1031"}}})
-		// The same finding from CDK's own synth-time validation.
-		awscdk.Validations_Of(mt).Acknowledge(&awscdk.Acknowledgment{
-			Id:     jsii.String("CloudFormation-Validate::W1031"),
-			Reason: jsii.String("the subnet parameter is only used when SessionVpcId is set, and then the ExistingSessionNetwork rule requires it"),
-		})
+		acknowledgeSubnetParameters(mt)
 	}
+
+	// What ECS itself uses to start a session task: pull its image, write its logs, read the
+	// session's environment file (this role, not the task role: the desktop itself reads no file).
+	rt.executionRole = awsiam.NewRole(s, jsii.String("SessionExecutionRole"), &awsiam.RoleProps{
+		Description: jsii.String("ECS task execution role of session tasks (image pull and logs only)"),
+		AssumedBy:   ecsTasksOfThisAccount(),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{
+			"PullImagesWriteLogs": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+				Statements: &[]awsiam.PolicyStatement{
+					allow("EcrSignIn", []string{"ecr:GetAuthorizationToken"}, jsii.String("*")),
+					allow("PullAccountImages", []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}, accountRepositories()),
+					allow("WriteSessionLogs", []string{"logs:CreateLogStream", "logs:PutLogEvents"}, rt.logGroup.AttrArn()),
+				},
+			}),
+			"ReadSessionEnvironmentFiles": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+				Statements: &[]awsiam.PolicyStatement{
+					allow("ReadSessionEnvironmentFiles", []string{"s3:GetObject"}, rt.envFileObjects()),
+					allow("LocateSessionEnvironmentBucket", []string{"s3:GetBucketLocation"}, rt.envBucket.AttrArn()),
+					viaS3(allow("DecryptSessionEnvironmentFiles", []string{"kms:Decrypt"}, rt.envKey.AttrArn())),
+				},
+			}),
+		},
+	})
+	overrideID(rt.executionRole, "SessionExecutionRole")
+	// The session containers' own identity: the person in the session controls the container,
+	// so it may only mount a home through an access point (IAM authorization on the volume).
+	mount := allow("MountHomesThroughAccessPoints", []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"}, rt.fileSystem.AttrArn())
+	mount.AddCondition(jsii.String("StringLike"), map[string]any{"elasticfilesystem:AccessPointArn": awscdk.Fn_Sub(
+		jsii.String("arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:access-point/*"), nil)})
+	rt.taskRole = awsiam.NewRole(s, jsii.String("SessionTaskRole"), &awsiam.RoleProps{
+		Description: jsii.String("Task role of session containers (mount a home through its access point, nothing else)"),
+		AssumedBy:   ecsTasksOfThisAccount(),
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"MountHomesThroughAccessPoints": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
+			Statements: &[]awsiam.PolicyStatement{mount},
+		})},
+	})
+	overrideID(rt.taskRole, "SessionTaskRole")
 	return rt
+}
+
+// ecsTasksOfThisAccount is the trust of every task role of the stack: ECS tasks of this account.
+func ecsTasksOfThisAccount() awsiam.IPrincipal {
+	return awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil).WithConditions(&map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+	})
+}
+
+// accountRepositories are the ECR repositories of the account (template and gateway images).
+func accountRepositories() *string {
+	return awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"), nil)
+}
+
+// acknowledgeSubnetParameters: cfn-lint resolves the subnet parameters to their empty defaults,
+// but that branch is only taken when SessionVpcId is set, and then the ExistingSessionNetwork
+// rule requires them.
+func acknowledgeSubnetParameters(res awscdk.CfnResource) {
+	res.AddMetadata(jsii.String("cfn-lint"), map[string]any{"config": map[string]any{"ignore_checks": []string{"W1031"}}})
+	// The same finding from CDK's own synth-time validation.
+	awscdk.Validations_Of(res).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("CloudFormation-Validate::W1031"),
+		Reason: jsii.String("the subnet parameter is only used when SessionVpcId is set, and then the ExistingSessionNetwork rule requires it"),
+	})
+}
+
+// homesPolicy is the homes' file system policy (template.yaml has the same, statement for
+// statement).
+func homesPolicy() map[string]any {
+	clientActions := []string{"elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"}
+	deny := func(sid string, action any, condition map[string]any) map[string]any {
+		st := map[string]any{"Sid": sid, "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Action": action, "Resource": "*"}
+		if condition != nil {
+			st["Condition"] = condition
+		}
+		return st
+	}
+	return map[string]any{"Version": "2012-10-17", "Statement": []any{
+		deny("DenyWithoutTls", clientActions, map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}),
+		deny("DenyWithoutAccessPoint", clientActions, map[string]any{"Null": map[string]any{"elasticfilesystem:AccessPointArn": "true"}}),
+		deny("DenyRootAccess", "elasticfilesystem:ClientRootAccess", nil),
+	}}
+}
+
+// newSessionSecrets: the key and bucket of the per-session environment files.
+func newSessionSecrets(s awscdk.Stack, rt *runtimeRefs) {
+	rt.envKey = awskms.NewCfnKey(s, jsii.String("SessionEnvKey"), &awskms.CfnKeyProps{
+		Description:       jsii.String("Encrypts the per-session environment files (VNC passwords) in SessionEnvBucket."),
+		EnableKeyRotation: jsii.Bool(true),
+		KeyPolicy: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &[]awsiam.PolicyStatement{
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String("AccountAdministersTheKey"),
+				Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"), nil))},
+				Actions:    jsii.Strings("kms:*"),
+				Resources:  jsii.Strings("*"),
+			}),
+		}}),
+	})
+	// One small file per starting or running session; the runtime deletes it when the session
+	// hibernates or ends, and anything left behind expires after a day.
+	rt.envBucket = awss3.NewCfnBucket(s, jsii.String("SessionEnvBucket"), &awss3.CfnBucketProps{
+		BucketEncryption: &awss3.CfnBucket_BucketEncryptionProperty{
+			ServerSideEncryptionConfiguration: []any{&awss3.CfnBucket_ServerSideEncryptionRuleProperty{
+				ServerSideEncryptionByDefault: &awss3.CfnBucket_ServerSideEncryptionByDefaultProperty{
+					SseAlgorithm: jsii.String("aws:kms"), KmsMasterKeyId: rt.envKey.AttrArn(),
+				},
+				// One data key per bucket instead of a KMS call per object.
+				BucketKeyEnabled: jsii.Bool(true),
+			}},
+		},
+		PublicAccessBlockConfiguration: &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{
+			BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
+			IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true),
+		},
+		OwnershipControls: &awss3.CfnBucket_OwnershipControlsProperty{
+			Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}},
+		},
+		LifecycleConfiguration: &awss3.CfnBucket_LifecycleConfigurationProperty{
+			Rules: []any{&awss3.CfnBucket_RuleProperty{
+				Id: jsii.String("ExpireSessionEnvironmentFiles"), Status: jsii.String("Enabled"), ExpirationInDays: jsii.Number(1),
+				AbortIncompleteMultipartUpload: &awss3.CfnBucket_AbortIncompleteMultipartUploadProperty{DaysAfterInitiation: jsii.Number(1)},
+			}},
+		},
+	})
+	rt.envBucket.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	denyInsecureTransport(s, "SessionEnvBucketPolicy", rt.envBucket)
 }
 
 // newSessionNetwork: a small public VPC (two subnets in two zones, an internet gateway, no NAT)
@@ -160,15 +292,57 @@ func newSessionNetwork(s awscdk.Stack, r *refs, rt *runtimeRefs) {
 	rt.subnetA = subnet("SessionSubnetA", "10.80.0.0/20", 0, "-a")
 	rt.subnetB = subnet("SessionSubnetB", "10.80.16.0/20", 1, "-b")
 
-	vpcID := ifCondition("CreateSessionNetwork", vpc.Ref(), p.SessionVpcId.ValueAsString())
-	rt.securityGroup = awsec2.NewCfnSecurityGroup(s, jsii.String("SessionSecurityGroup"), &awsec2.CfnSecurityGroupProps{
-		GroupDescription: jsii.String("StreamSpace session tasks (streaming port only)"),
+	// Private subnets of the gateway's internal load balancer: CloudFront reaches it through a
+	// VPC origin, nothing routes here from the internet (a route table without routes).
+	lbRoutes := conditional(awsec2.NewCfnRouteTable(s, jsii.String("GatewayLoadBalancerRouteTable"), &awsec2.CfnRouteTableProps{VpcId: vpc.Ref()}))
+	lbSubnet := func(id, cidr string, zone float64, suffix string) awscdk.CfnResource {
+		sn := conditional(awsec2.NewCfnSubnet(s, jsii.String(id), &awsec2.CfnSubnetProps{
+			VpcId: vpc.Ref(), CidrBlock: jsii.String(cidr),
+			AvailabilityZone:    awscdk.Fn_Select(jsii.Number(zone), awscdk.Fn_GetAzs(jsii.String(""))),
+			MapPublicIpOnLaunch: jsii.Bool(false),
+			Tags:                &[]*awscdk.CfnTag{{Key: jsii.String("Name"), Value: awscdk.Fn_Sub(jsii.String("${AWS::StackName}-gateway-lb"+suffix), nil)}},
+		}))
+		conditional(awsec2.NewCfnSubnetRouteTableAssociation(s, jsii.String(id+"Routes"), &awsec2.CfnSubnetRouteTableAssociationProps{
+			SubnetId: sn.Ref(), RouteTableId: lbRoutes.Ref(),
+		}))
+		return sn
+	}
+	rt.lbSubnetA = lbSubnet("GatewayLoadBalancerSubnetA", "10.80.32.0/24", 0, "-a")
+	rt.lbSubnetB = lbSubnet("GatewayLoadBalancerSubnetB", "10.80.33.0/24", 1, "-b")
+
+	vpcID := rt.vpcID(p)
+	// The internal load balancer: HTTP from CloudFront's origin-facing addresses only.
+	rt.loadBalancerSG = awsec2.NewCfnSecurityGroup(s, jsii.String("GatewayLoadBalancerSecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		GroupDescription: jsii.String("StreamSpace gateway load balancer (HTTP from CloudFront only)"),
 		VpcId:            vpcID,
 		SecurityGroupIngress: []any{&awsec2.CfnSecurityGroup_IngressProperty{
-			Description: jsii.String("Browsers reach the session's web client"),
+			Description: jsii.String("CloudFront (VPC origin) reaches the load balancer"),
 			IpProtocol:  jsii.String("tcp"),
-			FromPort:    p.StreamingPort.ValueAsNumber(), ToPort: p.StreamingPort.ValueAsNumber(),
-			CidrIp: p.StreamingIngressCidr.ValueAsString(),
+			FromPort:    jsii.Number(80), ToPort: jsii.Number(80),
+			SourcePrefixListId: ifCondition("HasCloudFrontPrefixListId", p.CloudFrontPrefixListId.ValueAsString(),
+				p.PrefixListIds.FindInMap(awscdk.Aws_REGION(), jsii.String("PrefixListId"), nil)),
+		}},
+	})
+	// Gateway tasks: in, only their HTTP port from the load balancer.
+	rt.gatewaySG = awsec2.NewCfnSecurityGroup(s, jsii.String("GatewaySecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		GroupDescription: jsii.String("StreamSpace streaming gateway tasks (HTTP from their load balancer only)"),
+		VpcId:            vpcID,
+		SecurityGroupIngress: []any{&awsec2.CfnSecurityGroup_IngressProperty{
+			Description: jsii.String("The load balancer reaches the gateway"),
+			IpProtocol:  jsii.String("tcp"),
+			FromPort:    jsii.Number(8080), ToPort: jsii.Number(8080),
+			SourceSecurityGroupId: rt.loadBalancerSG.Ref(),
+		}},
+	})
+	// Session tasks: in, only the VNC port from the gateway's tasks (no public ingress at all).
+	rt.securityGroup = awsec2.NewCfnSecurityGroup(s, jsii.String("SessionSecurityGroup"), &awsec2.CfnSecurityGroupProps{
+		GroupDescription: jsii.String("StreamSpace session tasks (VNC from the streaming gateway only)"),
+		VpcId:            vpcID,
+		SecurityGroupIngress: []any{&awsec2.CfnSecurityGroup_IngressProperty{
+			Description: jsii.String("The streaming gateway reaches the desktop's VNC server"),
+			IpProtocol:  jsii.String("tcp"),
+			FromPort:    jsii.Number(5900), ToPort: jsii.Number(5900),
+			SourceSecurityGroupId: rt.gatewaySG.Ref(),
 		}},
 	})
 	r.nfsSecurityGroup = awsec2.NewCfnSecurityGroup(s, jsii.String("SessionFileSystemSecurityGroup"), &awsec2.CfnSecurityGroupProps{
@@ -212,7 +386,8 @@ func (r *refs) runtimeFunction() *function {
 			"ECS_FAMILY_PREFIX":    awscdk.Aws_STACK_NAME(),
 			"ECS_CPU_ARCHITECTURE": p.SessionCpuArchitecture.ValueAsString(),
 			"EFS_FILE_SYSTEM_ID":   rt.fileSystem.Ref(),
-			"STREAMING_PORT":       p.StreamingPort.ValueAsString(),
+			// Each start's secrets go to a file here (session-env/<id>.env), not into RunTask.
+			"SESSION_ENV_BUCKET_ARN": rt.envBucket.AttrArn(),
 		},
 		policies: [][]awsiam.PolicyStatement{
 			tableAccess(dynamoCrudActions, r.main.TableArn()),
@@ -225,6 +400,8 @@ func (r *refs) runtimeFunction() *function {
 				withCondition(allow("PassSessionRoles", []string{"iam:PassRole"}, rt.executionRole.RoleArn(), rt.taskRole.RoleArn()),
 					"StringEquals", "iam:PassedToService", "ecs-tasks.amazonaws.com"),
 				allow("CreateHomeAccessPoints", []string{"elasticfilesystem:CreateAccessPoint"}, rt.fileSystem.AttrArn()),
+				allow("WriteSessionEnvironmentFiles", []string{"s3:PutObject", "s3:DeleteObject"}, rt.envFileObjects()),
+				viaS3(allow("EncryptSessionEnvironmentFiles", []string{"kms:GenerateDataKey"}, rt.envKey.AttrArn())),
 			},
 			// SAM adds this one for the event source's on-failure destination.
 			{allow("", []string{"sqs:SendMessage"}, rt.runtimeDLQ.AttrArn())},
@@ -239,9 +416,9 @@ func (r *refs) taskEventsFunction() *function {
 		name:        "taskevents",
 		description: "Records ECS task state changes of session tasks as observed session states",
 		env: map[string]*string{
-			"ECS_CLUSTER":          rt.cluster.AttrArn(),
-			"ECS_ASSIGN_PUBLIC_IP": r.params.SessionAssignPublicIp.ValueAsString(),
-			"STREAMING_PORT":       r.params.StreamingPort.ValueAsString(),
+			"ECS_CLUSTER": rt.cluster.AttrArn(),
+			// A running session's url is its viewer page on the gateway.
+			"GATEWAY_URL": gatewayURL(),
 		},
 		// An event that fails is retried by Lambda twice, then parked.
 		async: &awslambda.CfnEventInvokeConfigProps{
@@ -255,8 +432,6 @@ func (r *refs) taskEventsFunction() *function {
 			// SAM adds this one for the on-failure destination of asynchronous invocations.
 			{allow("", []string{"sqs:SendMessage"}, rt.taskEventsDLQ.AttrArn())},
 			tableAccess(dynamoCrudActions, r.main.TableArn()),
-			// EC2 Describe* actions support no resource-level permissions.
-			{allow("FindTaskPublicAddresses", []string{"ec2:DescribeNetworkInterfaces"}, jsii.String("*"))},
 		},
 	}
 }

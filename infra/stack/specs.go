@@ -23,7 +23,14 @@ func (r *refs) functions() []*function {
 		"USER_MAX_SESSIONS":   r.params.UserMaxSessions.ValueAsString(),
 		"USER_MAX_CPU_MILLIS": r.params.UserMaxCpuMillis.ValueAsString(),
 		"USER_MAX_MEMORY_MIB": r.params.UserMaxMemoryMiB.ValueAsString(),
+		// Connect signs stream tickets for the gateway and answers its viewer page's URL.
+		"GATEWAY_URL":            gatewayURL(),
+		"TICKET_KEYS_SECRET_ARN": r.gateway.ticketKeys.Ref(),
 	}
+	// The stream tickets' keyring (connect signs with its signing key).
+	sessions.policies = append(sessions.policies, []awsiam.PolicyStatement{
+		allow("ReadTicketKeys", []string{"secretsmanager:GetSecretValue"}, r.gateway.ticketKeys.Ref()),
+	})
 	manageConnections := func(method string) *string {
 		return awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/"+method+"/@connections/*"), nil)
 	}

@@ -28,8 +28,9 @@ const Description = "StreamSpace Serverless control plane: HTTP API functions (m
 	"DynamoDB tables, the session recordings bucket, the two consumers of the main table's stream " +
 	"(notifier, auditor), the once-a-minute session scheduler, and the session runtime (a third stream " +
 	"consumer that runs sessions as ECS Fargate tasks with EFS homes, and the handler of their task " +
-	"state changes). Routes mirror internal/routes/routes.go and tables mirror internal/ddb/tables.go; " +
-	"internal/infratest checks both."
+	"state changes), and the streaming gateway (an ECS Fargate service behind an internal load " +
+	"balancer, reached over HTTPS through CloudFront). Routes mirror internal/routes/routes.go and " +
+	"tables mirror internal/ddb/tables.go; internal/infratest checks both."
 
 // Props configure the stack.
 type Props struct {
@@ -53,6 +54,7 @@ type refs struct {
 	webSocketAPI            awsapigatewayv2.CfnApi
 	alarmTopic              awssns.CfnTopic
 	runtime                 *runtimeRefs
+	gateway                 *gatewayRefs
 	nfsSecurityGroup        awsec2.CfnSecurityGroup
 	fns                     map[string]awslambda.Function // by name ("sessions")
 	fnOrder                 []string                      // names, in template order
@@ -84,6 +86,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.userPool = newUserPool(s, r.params)
 	r.webSocketAPI = newWebSocketAPI(s)
 	r.runtime = newRuntimeResources(s, r)
+	r.gateway = newGateway(s, r)
 
 	for _, f := range r.functions() {
 		r.fns[f.name] = newFunction(s, r, f)

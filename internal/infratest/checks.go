@@ -150,10 +150,8 @@ var unscopableActions = map[string]string{
 	// permissions for either action.
 	"ecs:DescribeTaskDefinition": "no resource-level permissions (runtime: reuse a registered task definition)",
 	"ecs:RegisterTaskDefinition": "no resource-level permissions (runtime: first start of a template)",
-	// The session execution role signs in to ECR before pulling a private template image.
-	"ecr:GetAuthorizationToken": "no resource-level permissions (session image pulls from ECR)",
-	// A task's public IP is on its network interface; EC2 Describe* actions cannot be scoped.
-	"ec2:DescribeNetworkInterfaces": "no resource-level permissions (task events: a session's public IP)",
+	// The session and gateway execution roles sign in to ECR before pulling a private image.
+	"ecr:GetAuthorizationToken": "no resource-level permissions (session and gateway image pulls from ECR)",
 }
 
 // patternResources are IAM resources, written as the Fn::Sub string, that name no resource of
@@ -162,8 +160,9 @@ var unscopableActions = map[string]string{
 var patternResources = map[string]string{
 	// Task definitions the runtime registers: families <stack>-<template>[-home-<user hash>].
 	"arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*": "the runtime's task definition families",
-	// Template images may live in any ECR repository of the account (templates name them at run time).
-	"arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*": "private template images in the account's ECR",
+	// Template images may live in any ECR repository of the account (templates name them at run
+	// time), and so may the gateway's image (GatewayImageUri).
+	"arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*": "private template and gateway images in the account's ECR",
 }
 
 // awsManagedPolicies are the AWS managed policies SAM attaches on its own, by policy name (the

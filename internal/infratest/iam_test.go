@@ -40,8 +40,10 @@ var wantGrants = map[string][]string{
 	"MetaFunction": nil, // health and version touch nothing (and no auth, so no API-key usage)
 	// Every authenticated HTTP function keeps the API-key rate counters (UpdateItem) and the
 	// usage log and counters (TransactWriteItems / PutItem / UpdateItem) in AuditTable.
-	"UsersFunction":    grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
-	"SessionsFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	"UsersFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
+	// Connect signs stream tickets with the keyring's signing key (TicketKeysSecret).
+	"SessionsFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID),
+		[]string{"secretsmanager:GetSecretValue " + ticketKeysSecret}),
 	// Keys live in MainTable; their usage statistics are read from AuditTable (GetItem / Query /
 	// BatchGetItem) besides its own request accounting.
 	"ApikeysFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
@@ -85,15 +87,17 @@ var wantGrants = map[string][]string{
 	// Reads sessions and templates and records the runtime's bookkeeping and observations
 	// (TransactWriteItems when a failure releases quota); stops this cluster's tasks; tags what
 	// it creates; passes exactly the two session roles to ECS; creates home access points on
-	// the homes' file system; parks failed batches. RunTask is on the task definition pattern
-	// (patternResources) with an ecs:cluster condition: runtimeAccessDiffs pins it.
+	// the homes' file system; writes and deletes the sessions' environment files (encrypting
+	// them with the stack's key); parks failed batches. RunTask is on the task definition
+	// pattern (patternResources) with an ecs:cluster condition: runtimeAccessDiffs pins it.
 	runtimeFunction: grantList(dynamoCrud(ddb.MainLogicalID), []string{
 		"ecs:StopTask " + sessionCluster, "ecs:TagResource " + sessionCluster,
 		"iam:PassRole " + sessionExecutionRole, "iam:PassRole " + sessionTaskRole,
-		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + runtimeDLQ}),
+		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + runtimeDLQ,
+		"s3:PutObject " + sessionEnvBucket, "s3:DeleteObject " + sessionEnvBucket, "kms:GenerateDataKey " + sessionEnvKey}),
 	// Finds the session of a task event and records what it says (a failure releases quota:
-	// TransactWriteItems); ec2:DescribeNetworkInterfaces (Resource "*") finds the public IP;
-	// events it failed on three times are parked.
+	// TransactWriteItems); the event carries the task's private address, so nothing else is
+	// looked up; events it failed on three times are parked.
 	taskEventsFunction: grantList(dynamoCrud(ddb.MainLogicalID), []string{"sqs:SendMessage " + taskEventsDLQ}),
 }
 

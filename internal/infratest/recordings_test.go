@@ -56,6 +56,12 @@ var wantS3Access = map[string][]string{
 		"s3:GetObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 		"s3:PutObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 	},
+	// Writes and deletes the sessions' environment files (never reads them back; ECS does,
+	// with the session execution role).
+	runtimeFunction: {
+		"s3:DeleteObject ${" + sessionEnvBucket + ".Arn}/session-env/*",
+		"s3:PutObject ${" + sessionEnvBucket + ".Arn}/session-env/*",
+	},
 }
 
 // arnText writes an IAM Resource the way a Fn::Sub would: !GetAtt X.Arn → "${X.Arn}", Ref X →

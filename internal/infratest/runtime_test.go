@@ -26,6 +26,12 @@ const (
 	sessionFileSystemSG  = "SessionFileSystemSecurityGroup"
 	sessionLogGroup      = "SessionLogGroup"
 	createSessionNetwork = "CreateSessionNetwork" // the condition
+	// The per-session environment files (session id, VNC password) and their key.
+	sessionEnvBucket = "SessionEnvBucket"
+	sessionEnvKey    = "SessionEnvKey"
+	envFileObjects   = "${" + sessionEnvBucket + ".Arn}/session-env/*"
+	viaS3            = `{"StringEquals":{"kms:ViaService":{"Fn::Sub":"s3.${AWS::Region}.amazonaws.com"}}}`
+	viaAccessPoint   = `{"StringLike":{"elasticfilesystem:AccessPointArn":{"Fn::Sub":"arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:access-point/*"}}}`
 )
 
 // eventRuleFunctions are the functions an event-pattern rule (not a schedule) invokes.
@@ -60,12 +66,18 @@ var wantRuntimeAccess = map[string][]string{
 		`iam:PassRole ${SessionTaskRole.Arn} {"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`,
 		"elasticfilesystem:CreateAccessPoint ${SessionFileSystem.Arn}",
 		"sqs:SendMessage ${RuntimeDeadLetterQueue.Arn}",
+		// Writes and deletes the sessions' environment files; never reads one.
+		"s3:PutObject " + envFileObjects,
+		"s3:DeleteObject " + envFileObjects,
+		"kms:GenerateDataKey ${SessionEnvKey.Arn} " + viaS3,
 	},
+	// The event holds the task's private address: no EC2 lookup.
 	"TaskEventsFunctionRole": {
-		"ec2:DescribeNetworkInterfaces *",
 		"sqs:SendMessage ${TaskEventsDeadLetterQueue.Arn}",
 	},
-	// ECS pulls the image (ECR: sign-in, then the account's repositories) and writes the logs.
+	// ECS pulls the image (ECR: sign-in, then the account's repositories), writes the logs, and
+	// reads the session's environment file (decrypting it through S3 only) when it starts the
+	// container.
 	sessionExecutionRole: {
 		"ecr:GetAuthorizationToken *",
 		"ecr:BatchCheckLayerAvailability arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*",
@@ -73,9 +85,16 @@ var wantRuntimeAccess = map[string][]string{
 		"ecr:GetDownloadUrlForLayer arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*",
 		"logs:CreateLogStream ${SessionLogGroup.Arn}",
 		"logs:PutLogEvents ${SessionLogGroup.Arn}",
+		"s3:GetObject " + envFileObjects,
+		"s3:GetBucketLocation ${SessionEnvBucket.Arn}",
+		"kms:Decrypt ${SessionEnvKey.Arn} " + viaS3,
 	},
-	// The person in the session controls the container: its role may do nothing.
-	sessionTaskRole: nil,
+	// The person in the session controls the container: its role may only mount a home, and
+	// only through an access point (the file system policy refuses the rest).
+	sessionTaskRole: {
+		"elasticfilesystem:ClientMount ${SessionFileSystem.Arn} " + viaAccessPoint,
+		"elasticfilesystem:ClientWrite ${SessionFileSystem.Arn} " + viaAccessPoint,
+	},
 }
 
 // runtimeAccess lists a role's statements outside DynamoDB as wantRuntimeAccess writes them.
@@ -103,8 +122,8 @@ func runtimeAccess(tmpl cfn, role string) []string {
 	return out
 }
 
-// runtimeAccessDiffs compares every role of wantRuntimeAccess; the session roles carry no
-// managed policy either.
+// runtimeAccessDiffs compares every role of wantRuntimeAccess; the task roles (sessions' and
+// gateway's) carry no managed policy and trust only ECS tasks of this account.
 func runtimeAccessDiffs(tmpl cfn) []string {
 	var diffs []string
 	for _, role := range keys(wantRuntimeAccess) {
@@ -114,7 +133,7 @@ func runtimeAccessDiffs(tmpl cfn) []string {
 		}
 		diffs = append(diffs, diffSets(role+" access", wantRuntimeAccess[role], runtimeAccess(tmpl, role))...)
 	}
-	for _, role := range []string{sessionExecutionRole, sessionTaskRole} {
+	for _, role := range []string{sessionExecutionRole, sessionTaskRole, gatewayExecutionRole, gatewayTaskRole} {
 		p := props(tmpl, role)
 		if m := p["ManagedPolicyArns"]; m != nil {
 			diffs = append(diffs, fmt.Sprintf("%s has managed policies %v; it gets only its inline grants", role, m))
@@ -127,8 +146,8 @@ func runtimeAccessDiffs(tmpl cfn) []string {
 			diffs = append(diffs, fmt.Sprintf("%s trust policy %v, want only %v", role, trust, want))
 		}
 	}
-	for _, fn := range []string{runtimeFunction, taskEventsFunction} {
-		for _, id := range []string{sessionExecutionRole, sessionTaskRole} {
+	for _, fn := range allFunctions() {
+		for _, id := range []string{sessionExecutionRole, sessionTaskRole, gatewayExecutionRole, gatewayTaskRole} {
 			if functionRole(tmpl, fn) == id {
 				diffs = append(diffs, fmt.Sprintf("%s runs as the session role %s", fn, id))
 			}
@@ -156,26 +175,35 @@ var runtimeEnv = map[string]map[string]string{
 		"ECS_FAMILY_PREFIX":      "${AWS::StackName}", // patternResources: task-definition/${AWS::StackName}-*
 		"ECS_CPU_ARCHITECTURE":   "${SessionCpuArchitecture}",
 		"EFS_FILE_SYSTEM_ID":     "${SessionFileSystem}",
-		"STREAMING_PORT":         "${StreamingPort}",
+		"SESSION_ENV_BUCKET_ARN": "${SessionEnvBucket.Arn}",
 	},
 	taskEventsFunction: {
-		"ECS_CLUSTER":          "${SessionCluster.Arn}",
-		"ECS_ASSIGN_PUBLIC_IP": "${SessionAssignPublicIp}",
-		"STREAMING_PORT":       "${StreamingPort}",
+		"ECS_CLUSTER": "${SessionCluster.Arn}",
 	},
 }
 
 // runtimeParameters are the runtime's parameters whose values the Go code parses: exact enums
 // (cfn-lint checks only that the default is allowed) and bounds.
 var runtimeParameters = map[string]cfn{
-	"SessionAssignPublicIp":  {"Type": "String", "Default": "ENABLED", "AllowedValues": []any{"ENABLED", "DISABLED"}},
-	"SessionCpuArchitecture": {"Type": "String", "Default": "X86_64", "AllowedValues": []any{"X86_64", "ARM64"}},
-	"StreamingPort":          {"Type": "Number", "Default": float64(3000), "MinValue": float64(1024), "MaxValue": float64(65535)},
-	"SessionVpcId":           {"Type": "String", "Default": ""},
-	"SessionSubnetId1":       {"Type": "String", "Default": ""},
-	"SessionSubnetId2":       {"Type": "String", "Default": ""},
-	"StreamingIngressCidr":   {"Type": "String", "Default": "0.0.0.0/0"},
+	"SessionAssignPublicIp":        {"Type": "String", "Default": "ENABLED", "AllowedValues": []any{"ENABLED", "DISABLED"}},
+	"SessionCpuArchitecture":       {"Type": "String", "Default": "X86_64", "AllowedValues": []any{"X86_64", "ARM64"}},
+	"SessionVpcId":                 {"Type": "String", "Default": ""},
+	"SessionSubnetId1":             {"Type": "String", "Default": ""},
+	"SessionSubnetId2":             {"Type": "String", "Default": ""},
+	"GatewayLoadBalancerSubnetId1": {"Type": "String", "Default": ""},
+	"GatewayLoadBalancerSubnetId2": {"Type": "String", "Default": ""},
+	// No default: the gateway runs the image `make images` pushed.
+	"GatewayImageUri":        {"Type": "String", "Default": nil},
+	"GatewayCpuArchitecture": {"Type": "String", "Default": "X86_64", "AllowedValues": []any{"X86_64", "ARM64"}},
+	// At least the two tasks the service always runs.
+	"GatewayMaxTasks":        {"Type": "Number", "Default": float64(10), "MinValue": float64(2), "MaxValue": float64(100)},
+	"GatewayDomainName":      {"Type": "String", "Default": ""},
+	"GatewayCertificateArn":  {"Type": "String", "Default": ""},
+	"CloudFrontPrefixListId": {"Type": "String", "Default": ""},
 }
+
+// removedParameters were the direct stream's; nothing of the stack may offer them any more.
+var removedParameters = []string{"StreamingPort", "StreamingIngressCidr"}
 
 func runtimeConfigDiffs(tmpl cfn) []string {
 	var diffs []string
@@ -190,11 +218,16 @@ func runtimeConfigDiffs(tmpl cfn) []string {
 			}
 		}
 		for name := range vars {
-			if strings.HasPrefix(name, "ECS_") || strings.HasPrefix(name, "EFS_") || name == "STREAMING_PORT" {
+			if strings.HasPrefix(name, "ECS_") || strings.HasPrefix(name, "EFS_") || strings.HasPrefix(name, "SESSION_") || name == "STREAMING_PORT" {
 				if _, ok := runtimeEnv[fn][name]; !ok {
 					diffs = append(diffs, fmt.Sprintf("%s: unexpected runtime variable %s", fn, name))
 				}
 			}
+		}
+	}
+	for _, name := range removedParameters {
+		if get(tmpl, "Parameters", name) != nil {
+			diffs = append(diffs, "parameter "+name+" is back: sessions take no traffic but the gateway's")
 		}
 	}
 	for _, name := range keys(runtimeParameters) {
@@ -319,9 +352,11 @@ func TestTaskEventRule(t *testing.T) {
 func ingressRules(tmpl cfn, sg string) []string {
 	var out []string
 	for _, r := range asList(props(tmpl, sg)["SecurityGroupIngress"]) {
-		src := r.(map[string]any)["CidrIp"]
-		if src == nil {
-			src = get(r, "SourceSecurityGroupId")
+		var src any
+		for _, k := range []string{"CidrIp", "CidrIpv6", "SourceSecurityGroupId", "SourcePrefixListId"} {
+			if v := get(r, k); v != nil && src == nil {
+				src = v
+			}
 		}
 		out = append(out, fmt.Sprintf("%v %s-%s %s", get(r, "IpProtocol"), arnText(get(r, "FromPort")), arnText(get(r, "ToPort")), arnText(src)))
 	}
@@ -333,13 +368,14 @@ func ingressRules(tmpl cfn, sg string) []string {
 	return out
 }
 
-// sessionNetworkDiffs: session tasks accept only the streaming port from StreamingIngressCidr;
-// the homes' mount targets accept only NFS from session tasks; the homes are encrypted and
-// retained; the stack's own network exists only under CreateSessionNetwork (SessionVpcId empty);
-// the cluster's tasks log to a log group with retention.
+// sessionNetworkDiffs: session tasks accept only the VNC port from the gateway's tasks (no
+// public ingress at all); the homes' mount targets accept only NFS from session tasks; the
+// homes are encrypted and retained; the stack's own network exists only under
+// CreateSessionNetwork (SessionVpcId empty); the cluster's tasks log to a log group with
+// retention.
 func sessionNetworkDiffs(tmpl cfn) []string {
 	var diffs []string
-	diffs = append(diffs, diffSets(sessionSG+" ingress", []string{"tcp ${StreamingPort}-${StreamingPort} ${StreamingIngressCidr}"}, ingressRules(tmpl, sessionSG))...)
+	diffs = append(diffs, diffSets(sessionSG+" ingress", []string{"tcp 5900-5900 ${" + gatewaySG + "}"}, ingressRules(tmpl, sessionSG))...)
 	diffs = append(diffs, diffSets(sessionFileSystemSG+" ingress", []string{"tcp 2049-2049 ${" + sessionSG + "}"}, ingressRules(tmpl, sessionFileSystemSG))...)
 
 	fs := props(tmpl, sessionFileSystem)
@@ -379,11 +415,12 @@ func sessionNetworkDiffs(tmpl cfn) []string {
 			}
 		}
 	}
-	if len(resourcesOfType(tmpl, "AWS::EC2::Subnet")) != 2 {
-		diffs = append(diffs, "the sessions' network must have exactly two subnets (two availability zones)")
+	// Two public subnets for the tasks, two private ones for the gateway's load balancer.
+	if len(resourcesOfType(tmpl, "AWS::EC2::Subnet")) != 4 {
+		diffs = append(diffs, "the sessions' network must have exactly four subnets (tasks and load balancer, two availability zones each)")
 	}
-	if len(resourcesOfType(tmpl, "AWS::ECS::Cluster")) != 1 || props(tmpl, sessionCluster) == nil {
-		diffs = append(diffs, "want exactly one ECS cluster, "+sessionCluster)
+	if got := resourcesOfType(tmpl, "AWS::ECS::Cluster"); !slices.Equal(got, []string{gatewayCluster, sessionCluster}) {
+		diffs = append(diffs, fmt.Sprintf("ECS clusters %v, want exactly %s and %s", got, gatewayCluster, sessionCluster))
 	}
 	if !isRef(props(tmpl, sessionLogGroup)["RetentionInDays"], "LogRetentionDays") {
 		diffs = append(diffs, sessionLogGroup+": RetentionInDays must be {Ref: LogRetentionDays}")
@@ -456,13 +493,38 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 			st := statementsOf(props(tmpl, sessionExecutionRole)["AssumeRolePolicyDocument"])[0]
 			st["Principal"] = cfn{"Service": "lambda.amazonaws.com"}
 		}, runtimeAccessDiffs, "SessionExecutionRole trust policy"},
-		{"task events may describe anything in EC2", func(tmpl cfn) {
-			stmt(tmpl, "TaskEventsFunctionRole", "FindTaskPublicAddresses")["Action"] = []any{"ec2:DescribeNetworkInterfaces", "ec2:DescribeInstances"}
-		}, iamFindings, `Resource "*" for [ec2:DescribeNetworkInterfaces ec2:DescribeInstances]`},
+		{"task events look up addresses again", func(tmpl cfn) {
+			p := props(tmpl, "TaskEventsFunctionRole")
+			p["Policies"] = append(asList(p["Policies"]), cfn{"PolicyName": "Mutation", "PolicyDocument": cfn{"Statement": []any{cfn{
+				"Effect": "Allow", "Action": "ec2:DescribeNetworkInterfaces", "Resource": "*"}}}})
+		}, iamFindings, `Resource "*" for [ec2:DescribeNetworkInterfaces]`},
+		{"runtime reads environment files", func(tmpl cfn) {
+			stmt(tmpl, "RuntimeFunctionRole", "WriteSessionEnvironmentFiles")["Action"] = []any{"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+		}, runtimeAccessDiffs, `RuntimeFunctionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/session-env/*"`},
+		{"execution role reads the whole bucket", func(tmpl cfn) {
+			stmt(tmpl, sessionExecutionRole, "ReadSessionEnvironmentFiles")["Resource"] = cfn{"Fn::Sub": "${SessionEnvBucket.Arn}/*"}
+		}, runtimeAccessDiffs, `SessionExecutionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/*"`},
+		{"execution role decrypts outside S3", func(tmpl cfn) {
+			delete(stmt(tmpl, sessionExecutionRole, "DecryptSessionEnvironmentFiles"), "Condition")
+		},
+			runtimeAccessDiffs, `SessionExecutionRole access: unexpected "kms:Decrypt ${SessionEnvKey.Arn}"`},
+		{"session task role mounts without an access point", func(tmpl cfn) {
+			delete(stmt(tmpl, sessionTaskRole, "MountHomesThroughAccessPoints"), "Condition")
+		}, runtimeAccessDiffs, `SessionTaskRole access: unexpected "elasticfilesystem:ClientMount ${SessionFileSystem.Arn}"`},
+		{"session task role gains root access", func(tmpl cfn) {
+			addAction := stmt(tmpl, sessionTaskRole, "MountHomesThroughAccessPoints")
+			addAction["Action"] = append(asList(addAction["Action"]), "elasticfilesystem:ClientRootAccess")
+		}, runtimeAccessDiffs, `SessionTaskRole access: unexpected "elasticfilesystem:ClientRootAccess`},
 		{"ECS_CLUSTER missing", func(tmpl cfn) { delete(envVars(tmpl, runtimeFunction), "ECS_CLUSTER") },
 			runtimeConfigDiffs, "RuntimeFunction: environment lacks ECS_CLUSTER"},
-		{"STREAMING_PORT from a literal", func(tmpl cfn) { envVars(tmpl, taskEventsFunction)["STREAMING_PORT"] = "3000" },
-			runtimeConfigDiffs, "TaskEventsFunction: environment STREAMING_PORT = 3000"},
+		{"environment files in another bucket", func(tmpl cfn) {
+			envVars(tmpl, runtimeFunction)["SESSION_ENV_BUCKET_ARN"] = cfn{"Fn::GetAtt": []any{recordingsBucket, "Arn"}}
+		}, runtimeConfigDiffs, "RuntimeFunction: environment SESSION_ENV_BUCKET_ARN = ${RecordingsBucket.Arn}"},
+		{"task events get a runtime variable", func(tmpl cfn) { envVars(tmpl, taskEventsFunction)["STREAMING_PORT"] = "3000" },
+			runtimeConfigDiffs, "TaskEventsFunction: unexpected runtime variable STREAMING_PORT"},
+		{"streaming ingress parameter back", func(tmpl cfn) {
+			asMap(tmpl["Parameters"])["StreamingIngressCidr"] = cfn{"Type": "String", "Default": "0.0.0.0/0"}
+		}, runtimeConfigDiffs, "parameter StreamingIngressCidr is back"},
 		{"family prefix drifts from the IAM pattern", func(tmpl cfn) { envVars(tmpl, runtimeFunction)["ECS_FAMILY_PREFIX"] = "sessions" },
 			runtimeConfigDiffs, "ECS_FAMILY_PREFIX"},
 		{"public IP switch takes any string", func(tmpl cfn) {
@@ -499,9 +561,14 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 			alarmDiffs, "TaskEventsDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one"},
 		{"runtime IteratorAge alarm missing", func(tmpl cfn) { delete(resources(tmpl), "RuntimeFunctionIteratorAgeAlarm") },
 			alarmDiffs, "RuntimeFunction has IteratorAge alarms [], want exactly one"},
-		{"streaming port open to a fixed range", func(tmpl cfn) {
-			asMap(asList(props(tmpl, sessionSG)["SecurityGroupIngress"])[0])["CidrIp"] = "0.0.0.0/0"
-		}, sessionNetworkDiffs, `SessionSecurityGroup ingress: unexpected "tcp ${StreamingPort}-${StreamingPort} 0.0.0.0/0"`},
+		{"VNC open to the internet", func(tmpl cfn) {
+			r := asMap(asList(props(tmpl, sessionSG)["SecurityGroupIngress"])[0])
+			delete(r, "SourceSecurityGroupId")
+			r["CidrIp"] = "0.0.0.0/0"
+		}, sessionNetworkDiffs, `SessionSecurityGroup ingress: unexpected "tcp 5900-5900 0.0.0.0/0"`},
+		{"VNC open to the load balancer", func(tmpl cfn) {
+			asMap(asList(props(tmpl, sessionSG)["SecurityGroupIngress"])[0])["SourceSecurityGroupId"] = cfn{"Ref": gatewayLBSG}
+		}, sessionNetworkDiffs, `SessionSecurityGroup ingress: unexpected "tcp 5900-5900 ${GatewayLoadBalancerSecurityGroup}"`},
 		{"SSH opened on session tasks", func(tmpl cfn) {
 			p := props(tmpl, sessionSG)
 			p["SecurityGroupIngress"] = append(asList(p["SecurityGroupIngress"]), cfn{"IpProtocol": "tcp", "FromPort": float64(22), "ToPort": float64(22), "CidrIp": "0.0.0.0/0"})

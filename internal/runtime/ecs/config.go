@@ -1,14 +1,13 @@
 // Package ecs runs sessions as ECS Fargate tasks (docs/runtime.md, "AWS (ECS Fargate)"): one
 // task per running session from its template's image, sized to the smallest Fargate size that
-// holds the session's resources, with the user's home on EFS when the session keeps it. Task
-// state changes come back through EventBridge (TaskEvents).
+// holds the session's resources, with a home of its owner and template on EFS when the session
+// keeps it. The session's secrets reach the task in an environment file in S3, never in the
+// RunTask request. Task state changes come back through EventBridge (TaskEvents).
 package ecs
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 )
 
@@ -28,20 +27,20 @@ type Config struct {
 	FamilyPrefix    string
 	CPUArchitecture string // ECS_CPU_ARCHITECTURE: X86_64 (default) or ARM64
 	FileSystemID    string // EFS_FILE_SYSTEM_ID: persistent homes; "" = sessions cannot keep one
-	Port            int    // STREAMING_PORT: where the image serves its web client (default 3000)
-	// HomePath is where a persistent home is mounted in the container: /config, the
-	// LinuxServer.io images' home (SESSION_HOME_PATH overrides it).
+	// EnvBucketARN is the bucket of the per-session environment files (SESSION_ENV_BUCKET_ARN):
+	// the runtime writes one before each start and deletes it when the session stops.
+	EnvBucketARN string
+	// Port is where the desktop's VNC server listens (the image contract: RFB on 5900).
+	Port int
+	// HomePath is where a persistent home is mounted in the container, the desktop user's HOME
+	// in the image contract (SESSION_HOME_PATH overrides it).
 	HomePath string
-	// HomeUID and HomeGID own the files of a persistent home (the access point's POSIX user);
-	// the task also gets them as PUID/PGID, which LinuxServer.io images run the app as.
-	HomeUID, HomeGID int64
 }
 
 // Defaults.
 const (
-	DefaultPort     = 3000
-	DefaultHomePath = "/config"
-	DefaultHomeID   = 1000
+	DefaultPort     = 5900
+	DefaultHomePath = "/home/streamspace"
 )
 
 // ConfigFromEnv reads the Lambda environment. It fails on a missing or malformed value instead
@@ -52,8 +51,8 @@ func ConfigFromEnv() (Config, error) {
 		ExecutionRoleARN: os.Getenv("ECS_EXECUTION_ROLE_ARN"), TaskRoleARN: os.Getenv("ECS_TASK_ROLE_ARN"),
 		LogGroup: os.Getenv("ECS_LOG_GROUP"), Region: os.Getenv("AWS_REGION"),
 		FamilyPrefix: envOr("ECS_FAMILY_PREFIX", "streamspace"), CPUArchitecture: envOr("ECS_CPU_ARCHITECTURE", "X86_64"),
-		FileSystemID: os.Getenv("EFS_FILE_SYSTEM_ID"), HomePath: envOr("SESSION_HOME_PATH", DefaultHomePath),
-		HomeUID: DefaultHomeID, HomeGID: DefaultHomeID,
+		FileSystemID: os.Getenv("EFS_FILE_SYSTEM_ID"), EnvBucketARN: os.Getenv("SESSION_ENV_BUCKET_ARN"),
+		Port: DefaultPort, HomePath: envOr("SESSION_HOME_PATH", DefaultHomePath),
 	}
 	for _, s := range strings.Split(os.Getenv("ECS_SUBNETS"), ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -64,9 +63,6 @@ func ConfigFromEnv() (Config, error) {
 	if c.AssignPublicIP, err = publicIP(envOr("ECS_ASSIGN_PUBLIC_IP", "ENABLED")); err != nil {
 		return c, err
 	}
-	if c.Port, err = port(os.Getenv("STREAMING_PORT")); err != nil {
-		return c, err
-	}
 	return c, nil
 }
 
@@ -75,7 +71,7 @@ func (c Config) Validate() error {
 	var missing []string
 	for name, v := range map[string]string{"ECS_CLUSTER": c.Cluster, "ECS_SECURITY_GROUP": c.SecurityGroup,
 		"ECS_EXECUTION_ROLE_ARN": c.ExecutionRoleARN, "ECS_TASK_ROLE_ARN": c.TaskRoleARN, "ECS_LOG_GROUP": c.LogGroup,
-		"AWS_REGION": c.Region} {
+		"AWS_REGION": c.Region, "SESSION_ENV_BUCKET_ARN": c.EnvBucketARN} {
 		if v == "" {
 			missing = append(missing, name)
 		}
@@ -89,7 +85,19 @@ func (c Config) Validate() error {
 	if c.CPUArchitecture != "X86_64" && c.CPUArchitecture != "ARM64" {
 		return fmt.Errorf("ecs runtime: ECS_CPU_ARCHITECTURE %q is not X86_64 or ARM64", c.CPUArchitecture)
 	}
+	if _, err := c.envBucket(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// envBucket is the name of the environment files' bucket (its ARN is arn:<partition>:s3:::<name>).
+func (c Config) envBucket() (string, error) {
+	_, name, ok := strings.Cut(c.EnvBucketARN, ":::")
+	if !ok || !strings.HasPrefix(c.EnvBucketARN, "arn:") || name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("ecs runtime: SESSION_ENV_BUCKET_ARN %q is not an S3 bucket ARN", c.EnvBucketARN)
+	}
+	return name, nil
 }
 
 func envOr(k, def string) string {
@@ -107,15 +115,4 @@ func publicIP(v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("ecs runtime: ECS_ASSIGN_PUBLIC_IP %q is not ENABLED or DISABLED", v)
-}
-
-func port(v string) (int, error) {
-	if v == "" {
-		return DefaultPort, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 65535 {
-		return 0, errors.New("ecs runtime: STREAMING_PORT must be a TCP port number")
-	}
-	return n, nil
 }

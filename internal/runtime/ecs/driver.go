@@ -39,6 +39,7 @@ type Driver struct {
 	Cfg Config
 	ECS ECSAPI
 	EFS EFSAPI
+	S3  S3API
 	Log *slog.Logger
 }
 
@@ -65,10 +66,16 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 		if d.Cfg.FileSystemID == "" {
 			return runtime.Observation{}, runtime.Failed("this installation has no file system for persistent homes")
 		}
-		home = func(ctx context.Context) (string, error) { return d.homeAccessPoint(ctx, spec.OwnerID) }
+		home = func(ctx context.Context) (string, error) {
+			return d.homeAccessPoint(ctx, spec.OwnerID, spec.TemplateName)
+		}
 	}
 	family := d.family(spec.TemplateName, spec.OwnerID, spec.PersistentHome)
 	taskDef, err := d.ensureTaskDefinition(ctx, family, spec.Image, spec.TemplateName, home)
+	if err != nil {
+		return runtime.Observation{}, err
+	}
+	env, err := d.writeEnvFile(ctx, spec)
 	if err != nil {
 		return runtime.Observation{}, err
 	}
@@ -76,20 +83,30 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 	if d.Cfg.AssignPublicIP {
 		assign = types.AssignPublicIpEnabled
 	}
+	// Nothing secret in the request: it is kept by CloudTrail, returned by DescribeTasks and
+	// copied into every task state event. The task reads its secrets from the file instead.
 	out, err := d.ECS.RunTask(ctx, &ecs.RunTaskInput{
 		Cluster: aws.String(d.Cfg.Cluster), TaskDefinition: aws.String(taskDef), LaunchType: types.LaunchTypeFargate,
 		Count: aws.Int32(1), StartedBy: aws.String(spec.SessionID), ClientToken: aws.String(clientToken(spec)),
 		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{
 			Subnets: d.Cfg.Subnets, SecurityGroups: []string{d.Cfg.SecurityGroup}, AssignPublicIp: assign}},
 		Overrides: &types.TaskOverride{Cpu: aws.String(strconv.Itoa(cpu)), Memory: aws.String(strconv.Itoa(mem)),
-			ContainerOverrides: []types.ContainerOverride{{Name: aws.String(containerName), Environment: secretEnv(spec)}}},
+			ContainerOverrides: []types.ContainerOverride{{Name: aws.String(containerName), EnvironmentFiles: []types.EnvironmentFile{env}}}},
 		Tags: []types.Tag{tag(TagSessionID, spec.SessionID), tag(TagOwnerID, spec.OwnerID), tag(TagTemplate, spec.TemplateName)},
 	})
-	if err != nil {
-		return runtime.Observation{}, runTaskError(err)
+	if err == nil && (len(out.Failures) > 0 || len(out.Tasks) == 0) {
+		err = runtime.Failed(placementFailure(out.Failures))
+	} else if err != nil {
+		err = runTaskError(err)
 	}
-	if len(out.Failures) > 0 || len(out.Tasks) == 0 {
-		return runtime.Observation{}, runtime.Failed(placementFailure(out.Failures))
+	if _, failed := runtime.AsFailure(err); failed {
+		// No task will read the file; the lifecycle rule would only remove it a day later.
+		if derr := d.deleteEnvFile(ctx, spec.SessionID); derr != nil {
+			d.log().WarnContext(ctx, "environment file kept", slog.String("sessionId", spec.SessionID), slog.String("error", derr.Error()))
+		}
+	}
+	if err != nil {
+		return runtime.Observation{}, err
 	}
 	arn := aws.ToString(out.Tasks[0].TaskArn)
 	d.log().InfoContext(ctx, "session task started", slog.String("sessionId", spec.SessionID), slog.String("task", arn),
@@ -105,14 +122,6 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 func clientToken(spec runtime.Spec) string {
 	h := sha256.Sum256([]byte(spec.SessionID + "\x00" + spec.Handle))
 	return "ss-" + hex.EncodeToString(h[:20])
-}
-
-// secretEnv is the per-start part of the image contract: the streaming passwords (docs/runtime.md).
-func secretEnv(spec runtime.Spec) []types.KeyValuePair {
-	return []types.KeyValuePair{
-		kv("STREAMSPACE_SESSION_ID", spec.SessionID),
-		kv("STREAMSPACE_VNC_PASSWORD", spec.Secret),
-	}
 }
 
 // runTaskError sorts RunTask's errors: what will not work on a retry becomes a Failure for the
@@ -149,11 +158,15 @@ func placementFailure(fs []types.Failure) string {
 	return "the session could not be placed: " + reason
 }
 
-// Hibernate stops the session's task; its home (on EFS) stays. The task's STOPPED event
+// Hibernate stops the session's task and deletes its environment file (the task read it when
+// it started; a wake writes a new one); its home (on EFS) stays. The task's STOPPED event
 // reports the session hibernated, unless nothing runs any more: then it is hibernated now.
 func (d *Driver) Hibernate(ctx context.Context, spec runtime.Spec) (runtime.Observation, error) {
 	stopped, err := d.stop(ctx, spec.Handle, reasonHibernate)
 	if err != nil {
+		return runtime.Observation{}, err
+	}
+	if err := d.deleteEnvFile(ctx, spec.SessionID); err != nil {
 		return runtime.Observation{}, err
 	}
 	if stopped {
@@ -162,11 +175,13 @@ func (d *Driver) Hibernate(ctx context.Context, spec runtime.Spec) (runtime.Obse
 	return runtime.Observation{}, nil
 }
 
-// Terminate stops the session's task. A persistent home stays (it is the user's, not the
-// session's); a session without one has nothing else to remove.
+// Terminate stops the session's task and deletes its environment file. A persistent home stays
+// (it belongs to the owner and template, not to the session).
 func (d *Driver) Terminate(ctx context.Context, spec runtime.Spec) error {
-	_, err := d.stop(ctx, spec.Handle, reasonTerminate)
-	return err
+	if _, err := d.stop(ctx, spec.Handle, reasonTerminate); err != nil {
+		return err
+	}
+	return d.deleteEnvFile(ctx, spec.SessionID)
 }
 
 // stop asks ECS to stop a task; true means it is already stopped or unknown (nothing runs, so
@@ -186,18 +201,19 @@ func (d *Driver) stop(ctx context.Context, task, reason string) (bool, error) {
 	return out.Task != nil && aws.ToString(out.Task.LastStatus) == "STOPPED", nil
 }
 
-// homeAccessPoint returns the user's home access point on the file system, creating it the
-// first time: a deterministic ClientToken makes a repeat return AccessPointAlreadyExists with the
-// id of the first. Its POSIX user owns every file (the app runs as that user too).
-func (d *Driver) homeAccessPoint(ctx context.Context, ownerID string) (string, error) {
-	hash := userHash(ownerID)
-	tok := sha256.Sum256([]byte(d.Cfg.FileSystemID + "\x00" + ownerID))
-	uid, gid := d.Cfg.HomeUID, d.Cfg.HomeGID
+// homeAccessPoint returns the access point of one owner's home for one template, creating it
+// the first time: a deterministic ClientToken makes a repeat return AccessPointAlreadyExists with
+// the id of the first. Its POSIX identity is the home's own (homeID): every file operation through
+// it is done as that uid and gid, whatever the container claims, and it owns the directory.
+func (d *Driver) homeAccessPoint(ctx context.Context, ownerID, template string) (string, error) {
+	hash := homeHash(ownerID, template)
+	tok := sha256.Sum256([]byte(d.Cfg.FileSystemID + "\x00" + ownerID + "\x00" + template))
+	id := homeID(ownerID, template)
 	out, err := d.EFS.CreateAccessPoint(ctx, &efs.CreateAccessPointInput{
 		ClientToken: aws.String("home-" + hex.EncodeToString(tok[:20])), FileSystemId: aws.String(d.Cfg.FileSystemID),
-		PosixUser: &efstypes.PosixUser{Uid: aws.Int64(uid), Gid: aws.Int64(gid)},
+		PosixUser: &efstypes.PosixUser{Uid: aws.Int64(id), Gid: aws.Int64(id)},
 		RootDirectory: &efstypes.RootDirectory{Path: aws.String("/homes/" + hash),
-			CreationInfo: &efstypes.CreationInfo{OwnerUid: aws.Int64(uid), OwnerGid: aws.Int64(gid), Permissions: aws.String("750")}},
+			CreationInfo: &efstypes.CreationInfo{OwnerUid: aws.Int64(id), OwnerGid: aws.Int64(id), Permissions: aws.String("700")}},
 	})
 	var exists *efstypes.AccessPointAlreadyExists
 	if errors.As(err, &exists) && aws.ToString(exists.AccessPointId) != "" {

@@ -13,6 +13,7 @@ import (
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
 	"streamspace/internal/ids"
@@ -85,7 +86,7 @@ func envMap(kvs []types.KeyValuePair) map[string]string {
 func TestStartRunsOneTaskPerSession(t *testing.T) {
 	w := newWorld(t)
 	rec := &recordingECS{ECSAPI: w.ECS}
-	d := &Driver{Cfg: w.Cfg, ECS: rec, EFS: w.EFS}
+	d := &Driver{Cfg: w.Cfg, ECS: rec, EFS: w.EFS, S3: w.S3}
 	spec := firefoxSpec("alice@example.com")
 	obs, err := d.Start(testCtx(t), spec)
 	if err != nil {
@@ -108,10 +109,16 @@ func TestStartRunsOneTaskPerSession(t *testing.T) {
 	if ov == nil || aws.ToString(ov.Cpu) != "1024" || aws.ToString(ov.Memory) != "2048" || len(ov.ContainerOverrides) != 1 {
 		t.Fatalf("overrides %+v: want the session's size 1024/2048 and one container override", ov)
 	}
-	env := envMap(ov.ContainerOverrides[0].Environment)
-	if aws.ToString(ov.ContainerOverrides[0].Name) != containerName || env["STREAMSPACE_VNC_PASSWORD"] != spec.Secret ||
-		env["STREAMSPACE_SESSION_ID"] != spec.SessionID {
-		t.Errorf("container override %s %v: want the streaming passwords and session id", aws.ToString(ov.ContainerOverrides[0].Name), env)
+	// The secrets travel in a file the execution role reads, not in the request.
+	co := rec.lastRun().Overrides.ContainerOverrides
+	wantFile := w.Cfg.EnvBucketARN + "/session-env/" + spec.SessionID + ".env"
+	if len(co) != 1 || aws.ToString(co[0].Name) != containerName || len(co[0].Environment) != 0 || len(co[0].EnvironmentFiles) != 1 ||
+		co[0].EnvironmentFiles[0].Type != types.EnvironmentFileTypeS3 || aws.ToString(co[0].EnvironmentFiles[0].Value) != wantFile {
+		t.Errorf("container overrides %+v: want no environment, only the file %s", co, wantFile)
+	}
+	if body, ok := w.envFileBody(t, spec.SessionID); !ok ||
+		body != "STREAMSPACE_SESSION_ID="+spec.SessionID+"\nSTREAMSPACE_VNC_PASSWORD="+spec.Secret+"\n" {
+		t.Errorf("environment file %q (present %v): want the session id and the VNC password", body, ok)
 	}
 	// The network: the task's interface is in the configured subnet with the session security
 	// group (the emulator creates it); assignPublicIp only shows in the request.
@@ -159,7 +166,7 @@ func TestStartRunsOneTaskPerSession(t *testing.T) {
 	}
 	ctr := def.ContainerDefinitions[0]
 	if aws.ToString(ctr.Name) != containerName || aws.ToString(ctr.Image) != spec.Image || !aws.ToBool(ctr.Essential) ||
-		len(ctr.PortMappings) != 1 || aws.ToInt32(ctr.PortMappings[0].ContainerPort) != int32(DefaultPort) || len(ctr.MountPoints) != 0 {
+		len(ctr.PortMappings) != 1 || aws.ToInt32(ctr.PortMappings[0].ContainerPort) != 5900 || len(ctr.MountPoints) != 0 {
 		t.Errorf("container %s image %s ports %+v mounts %+v", aws.ToString(ctr.Name), aws.ToString(ctr.Image), ctr.PortMappings, ctr.MountPoints)
 	}
 	lc := ctr.LogConfiguration
@@ -167,8 +174,9 @@ func TestStartRunsOneTaskPerSession(t *testing.T) {
 		lc.Options["awslogs-region"] != "us-east-1" || lc.Options["awslogs-stream-prefix"] != "session" {
 		t.Errorf("log configuration %+v", lc)
 	}
-	if e := envMap(ctr.Environment); e["CUSTOM_PORT"] != "3000" || e["STREAMSPACE_PORT"] != "3000" || e["PUID"] != "1000" || e["PASSWORD"] != "" {
-		t.Errorf("definition environment %v: want the port and user, and no password (per start only)", e)
+	if len(ctr.Environment) != 0 || len(ctr.EnvironmentFiles) != 0 || len(ctr.Secrets) != 0 {
+		t.Errorf("definition environment %v files %v secrets %v: want none (the secrets come with each start)", envMap(ctr.Environment),
+			ctr.EnvironmentFiles, ctr.Secrets)
 	}
 	if defTags[TagTemplate] != "firefox-browser" || len(defTags[TagSpec]) != 24 {
 		t.Errorf("definition tags %v", defTags)
@@ -218,12 +226,13 @@ func TestTaskDefinitionIsReusedUntilTheTemplateChanges(t *testing.T) {
 	}
 }
 
-// A persistent home is the user's EFS access point (root /homes/<hash>, owned by the app's
-// user) in the task definition's volume, mounted at /config; a wake runs on the same home.
-func TestPersistentHomeIsAnAccessPointPerUser(t *testing.T) {
+// A persistent home is an EFS access point per owner and template (root /homes/<hash>, a POSIX
+// identity of its own that owns the directory, mode 700), mounted with TLS and IAM at the
+// desktop user's HOME; a wake runs on the same home, another template or user gets another.
+func TestPersistentHomeIsAnAccessPointPerOwnerAndTemplate(t *testing.T) {
 	w := newWorld(t)
 	fsAPI := &idempotentEFS{EFSAPI: w.EFS}
-	d := &Driver{Cfg: w.Cfg, ECS: w.ECS, EFS: fsAPI}
+	d := &Driver{Cfg: w.Cfg, ECS: w.ECS, EFS: fsAPI, S3: w.S3}
 	spec := firefoxSpec("alice@example.com")
 	spec.PersistentHome = true
 	first, err := d.Start(testCtx(t), spec)
@@ -232,7 +241,8 @@ func TestPersistentHomeIsAnAccessPointPerUser(t *testing.T) {
 	}
 	task := w.describeTask(t, first.Handle)
 	def, _ := w.describeDefinition(t, aws.ToString(task.TaskDefinitionArn))
-	if want := w.Cfg.FamilyPrefix + "-firefox-browser-home-" + userHash("alice@example.com"); aws.ToString(def.Family) != want {
+	hash := homeHash("alice@example.com", "firefox-browser")
+	if want := w.Cfg.FamilyPrefix + "-firefox-browser-home-" + hash; aws.ToString(def.Family) != want {
 		t.Errorf("family %s, want %s", aws.ToString(def.Family), want)
 	}
 	if len(def.Volumes) != 1 || def.Volumes[0].EfsVolumeConfiguration == nil {
@@ -240,21 +250,29 @@ func TestPersistentHomeIsAnAccessPointPerUser(t *testing.T) {
 	}
 	vol := def.Volumes[0].EfsVolumeConfiguration
 	ap := aws.ToString(vol.AuthorizationConfig.AccessPointId)
-	if aws.ToString(vol.FileSystemId) != w.Cfg.FileSystemID || vol.TransitEncryption != types.EFSTransitEncryptionEnabled || ap == "" {
-		t.Errorf("EFS volume %+v", vol)
+	if aws.ToString(vol.FileSystemId) != w.Cfg.FileSystemID || vol.TransitEncryption != types.EFSTransitEncryptionEnabled || ap == "" ||
+		vol.AuthorizationConfig.Iam != types.EFSAuthorizationConfigIAMEnabled {
+		t.Errorf("EFS volume %+v: want TLS, IAM and an access point", vol)
 	}
 	mounts := def.ContainerDefinitions[0].MountPoints
-	if len(mounts) != 1 || aws.ToString(mounts[0].ContainerPath) != "/config" || aws.ToString(mounts[0].SourceVolume) != aws.ToString(def.Volumes[0].Name) {
-		t.Errorf("mount points %+v: want the home at /config", mounts)
+	if len(mounts) != 1 || aws.ToString(mounts[0].ContainerPath) != "/home/streamspace" || aws.ToString(mounts[0].SourceVolume) != aws.ToString(def.Volumes[0].Name) {
+		t.Errorf("mount points %+v: want the home at /home/streamspace", mounts)
 	}
 	aps, err := w.EFS.DescribeAccessPoints(testCtx(t), &efs.DescribeAccessPointsInput{FileSystemId: aws.String(w.Cfg.FileSystemID)})
 	if err != nil || len(aps.AccessPoints) != 1 {
 		t.Fatalf("access points %v %+v: want one", err, aps)
 	}
 	got := aps.AccessPoints[0]
-	if aws.ToString(got.AccessPointId) != ap || aws.ToString(got.RootDirectory.Path) != "/homes/"+userHash("alice@example.com") ||
-		aws.ToInt64(got.PosixUser.Uid) != 1000 || aws.ToInt64(got.PosixUser.Gid) != 1000 {
-		t.Errorf("access point %s root %s user %+v", aws.ToString(got.AccessPointId), aws.ToString(got.RootDirectory.Path), got.PosixUser)
+	id := homeID("alice@example.com", "firefox-browser")
+	ci := got.RootDirectory.CreationInfo
+	if aws.ToString(got.AccessPointId) != ap || aws.ToString(got.RootDirectory.Path) != "/homes/"+hash ||
+		aws.ToInt64(got.PosixUser.Uid) != id || aws.ToInt64(got.PosixUser.Gid) != id || ci == nil ||
+		aws.ToInt64(ci.OwnerUid) != id || aws.ToInt64(ci.OwnerGid) != id || aws.ToString(ci.Permissions) != "700" {
+		t.Errorf("access point %s root %s user %+v creation %+v: want /homes/%s owned by %d, mode 700", aws.ToString(got.AccessPointId),
+			aws.ToString(got.RootDirectory.Path), got.PosixUser, ci, hash, id)
+	}
+	if id < homeIDBase || id >= 1<<31 {
+		t.Errorf("home identity %d: want one above the images' users and below 2^31", id)
 	}
 
 	// Hibernate, then wake: a new task on the same definition, so the same home.
@@ -274,10 +292,11 @@ func TestPersistentHomeIsAnAccessPointPerUser(t *testing.T) {
 			aws.ToString(w.describeTask(t, second.Handle).TaskDefinitionArn), aws.ToString(task.TaskDefinitionArn))
 	}
 	if fsAPI.creates != 1 {
-		t.Errorf("%d CreateAccessPoint calls for one user and template, want 1 (the family remembers its home)", fsAPI.creates)
+		t.Errorf("%d CreateAccessPoint calls for one home, want 1 (the family remembers its home)", fsAPI.creates)
 	}
 
-	// Another template of the same user: its own family, the same home (the ClientToken).
+	// Another template of the same owner: another home (sharing one session exposes that
+	// session's files only) with another identity.
 	other := firefoxSpec("alice@example.com")
 	other.PersistentHome, other.TemplateName, other.Image = true, "chromium", "lscr.io/linuxserver/chromium:latest"
 	obs, err := d.Start(testCtx(t), other)
@@ -285,8 +304,11 @@ func TestPersistentHomeIsAnAccessPointPerUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	odef, _ := w.describeDefinition(t, aws.ToString(w.describeTask(t, obs.Handle).TaskDefinitionArn))
-	if got := aws.ToString(odef.Volumes[0].EfsVolumeConfiguration.AuthorizationConfig.AccessPointId); got != ap {
-		t.Errorf("chromium home %s, want alice's %s", got, ap)
+	if got := aws.ToString(odef.Volumes[0].EfsVolumeConfiguration.AuthorizationConfig.AccessPointId); got == ap {
+		t.Errorf("alice's chromium home is her firefox home %s", got)
+	}
+	if homeID("alice@example.com", "chromium") == id {
+		t.Error("alice's chromium home has the identity of her firefox home")
 	}
 	// Another user: another home.
 	bob := firefoxSpec("bob")
@@ -298,6 +320,9 @@ func TestPersistentHomeIsAnAccessPointPerUser(t *testing.T) {
 	bdef, _ := w.describeDefinition(t, aws.ToString(w.describeTask(t, obs.Handle).TaskDefinitionArn))
 	if got := aws.ToString(bdef.Volumes[0].EfsVolumeConfiguration.AuthorizationConfig.AccessPointId); got == ap {
 		t.Errorf("bob got alice's home %s", got)
+	}
+	if fsAPI.creates != 3 {
+		t.Errorf("%d CreateAccessPoint calls for three homes, want 3", fsAPI.creates)
 	}
 }
 
@@ -327,6 +352,9 @@ func TestHibernateAndTerminateStopTheTask(t *testing.T) {
 			if aws.ToString(task.DesiredStatus) != "STOPPED" || aws.ToString(task.StoppedReason) != c.reason {
 				t.Errorf("task desired %s reason %q, want STOPPED with %q", aws.ToString(task.DesiredStatus), aws.ToString(task.StoppedReason), c.reason)
 			}
+			if _, ok := w.envFileBody(t, spec.SessionID); ok {
+				t.Errorf("the environment file outlives the %s", c.name)
+			}
 			if err := c.act(spec); err != nil { // redelivered: stopping a stopped task is fine
 				t.Errorf("again: %v", err)
 			}
@@ -340,7 +368,7 @@ func TestHibernateAndTerminateStopTheTask(t *testing.T) {
 	}}
 	spec := firefoxSpec("alice")
 	spec.Handle = "arn:aws:ecs:us-east-1:123456789012:task/sessions/0f4e5c0ab8d94f1c9b2a7d3e6c1f8a90"
-	obs, err := (&Driver{Cfg: w.Cfg, ECS: stillRunning}).Hibernate(testCtx(t), spec)
+	obs, err := (&Driver{Cfg: w.Cfg, ECS: stillRunning, S3: w.S3}).Hibernate(testCtx(t), spec)
 	if err != nil || obs.State != "" {
 		t.Errorf("hibernate while the task still runs: %+v %v, want no state yet", obs, err)
 	}
@@ -352,13 +380,13 @@ func TestHibernateAndTerminateStopTheTask(t *testing.T) {
 	gone := &recordingECS{ECSAPI: w.ECS, stopTask: func(context.Context, *awsecs.StopTaskInput) (*awsecs.StopTaskOutput, error) {
 		return nil, &smithy.GenericAPIError{Code: "InvalidParameterException", Message: "The referenced task was not found."}
 	}}
-	if err := (&Driver{Cfg: w.Cfg, ECS: gone}).Terminate(testCtx(t), spec); err != nil {
+	if err := (&Driver{Cfg: w.Cfg, ECS: gone, S3: w.S3}).Terminate(testCtx(t), spec); err != nil {
 		t.Errorf("terminate a forgotten task: %v, want success", err)
 	}
 	throttled := &recordingECS{ECSAPI: w.ECS, stopTask: func(context.Context, *awsecs.StopTaskInput) (*awsecs.StopTaskOutput, error) {
 		return nil, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 	}}
-	if err := (&Driver{Cfg: w.Cfg, ECS: throttled}).Terminate(testCtx(t), spec); err == nil {
+	if err := (&Driver{Cfg: w.Cfg, ECS: throttled, S3: w.S3}).Terminate(testCtx(t), spec); err == nil {
 		t.Error("terminate while throttled: no error, want one (the stream retries)")
 	}
 }
@@ -369,7 +397,7 @@ func TestRetriedStartIsIdempotent(t *testing.T) {
 	w := newWorld(t)
 	rec := &recordingECS{ECSAPI: w.ECS}
 	rec.runTask = idempotentRunTask(w.ECS)
-	d := &Driver{Cfg: w.Cfg, ECS: rec, EFS: w.EFS}
+	d := &Driver{Cfg: w.Cfg, ECS: rec, EFS: w.EFS, S3: w.S3}
 	spec := firefoxSpec("alice")
 	first, err := d.Start(testCtx(t), spec)
 	if err != nil {
@@ -422,6 +450,7 @@ func TestStartFailures(t *testing.T) {
 		spec    func(*runtime.Spec)
 		cfg     func(*Config)
 		runTask func(context.Context, *awsecs.RunTaskInput) (*awsecs.RunTaskOutput, error)
+		s3      S3API
 		reason  string // "" = a retryable error, not a Failure
 	}{
 		{name: "no image", spec: func(s *runtime.Spec) { s.Image = "" }, reason: `the template "firefox-browser" has no container image`},
@@ -437,6 +466,8 @@ func TestStartFailures(t *testing.T) {
 		{name: "throttled", runTask: apiErr("ThrottlingException", "Rate exceeded")},
 		{name: "server fault", runTask: apiErr("ServerException", "Service Unavailable")},
 		{name: "permissions", runTask: apiErr("AccessDeniedException", "not authorized to perform: ecs:RunTask")},
+		// The file must exist before the task starts: a start that cannot write it does not run.
+		{name: "environment file not written", s3: failingS3{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -448,7 +479,10 @@ func TestStartFailures(t *testing.T) {
 			if c.spec != nil {
 				c.spec(&spec)
 			}
-			d := &Driver{Cfg: cfg, ECS: &recordingECS{ECSAPI: w.ECS, runTask: c.runTask}, EFS: w.EFS}
+			d := &Driver{Cfg: cfg, ECS: &recordingECS{ECSAPI: w.ECS, runTask: c.runTask}, EFS: w.EFS, S3: w.S3}
+			if c.s3 != nil {
+				d.S3 = c.s3
+			}
 			_, err := d.Start(testCtx(t), spec)
 			f, isFailure := runtime.AsFailure(err)
 			switch {
@@ -459,17 +493,47 @@ func TestStartFailures(t *testing.T) {
 			case c.reason != "" && (!isFailure || !strings.Contains(f.Reason, c.reason)):
 				t.Errorf("error %v, want a Failure containing %q", err, c.reason)
 			}
+			// A start that cannot succeed leaves no file with the session's secret behind.
+			if _, ok := w.envFileBody(t, spec.SessionID); ok && isFailure {
+				t.Errorf("failed start left the environment file of %s", spec.SessionID)
+			}
 		})
 	}
 	// A cluster that does not exist (misconfiguration) is retried, not blamed on the session.
 	cfg := w.Cfg
 	cfg.Cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/no-such-cluster"
-	_, err := (&Driver{Cfg: cfg, ECS: w.ECS, EFS: w.EFS}).Start(testCtx(t), firefoxSpec("alice"))
+	_, err := (&Driver{Cfg: cfg, ECS: w.ECS, EFS: w.EFS, S3: w.S3}).Start(testCtx(t), firefoxSpec("alice"))
 	if _, isFailure := runtime.AsFailure(err); err == nil || isFailure {
 		t.Errorf("unknown cluster: %v, want a retryable error", err)
 	}
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		t.Errorf("unknown cluster: %v, want the API error wrapped", err)
+	}
+}
+
+// failingS3 refuses every write, as S3 does without permission on the bucket or its key.
+type failingS3 struct{}
+
+func (failingS3) PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied"}
+}
+
+func (failingS3) DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied"}
+}
+
+// The configuration names the environment files' bucket by ARN; anything else is refused
+// before a session could start without its secrets.
+func TestConfigNeedsTheEnvironmentBucket(t *testing.T) {
+	base := Config{Cluster: "c", Subnets: []string{"subnet-1"}, SecurityGroup: "sg-1", ExecutionRoleARN: "x", TaskRoleARN: "t",
+		LogGroup: "l", Region: "us-east-1", CPUArchitecture: "X86_64"}
+	for arn, ok := range map[string]bool{"": false, "streamspace-env": false, "arn:aws:s3:::bucket/prefix": false,
+		"arn:aws:s3:::streamspace-sessionenvbucket-1a2b": true, "arn:aws-cn:s3:::b": true} {
+		c := base
+		c.EnvBucketARN = arn
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("SESSION_ENV_BUCKET_ARN %q: %v, want valid %v", arn, err, ok)
+		}
 	}
 }

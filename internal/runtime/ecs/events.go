@@ -60,8 +60,7 @@ type Container struct {
 	ExitCode   *int   `json:"exitCode"`
 }
 
-// eni returns a detail of the task's network interface attachment (networkInterfaceId,
-// privateIPv4Address).
+// eni returns a detail of the task's network interface attachment (privateIPv4Address).
 func (t TaskDetail) eni(name string) string {
 	for _, a := range t.Attachments {
 		if a.Type != "eni" && a.Type != "ElasticNetworkInterface" {
@@ -76,23 +75,15 @@ func (t TaskDetail) eni(name string) string {
 	return ""
 }
 
-// Addresses finds the public IPv4 address of a network interface ("" while it has none).
-type Addresses interface {
-	PublicIP(ctx context.Context, networkInterfaceID string) (string, error)
-}
-
 // TaskEvents records ECS task state changes of session tasks as observed session states, the
 // way POST /sessions/{id}/status does (sessions.Service.ApplyRuntime as runtime.Caller).
 type TaskEvents struct {
 	Sessions *sessions.Service
 	// Cluster is the session cluster's ARN: events of other clusters are ignored ("" = any).
 	Cluster string
-	// Port is the streaming port the session URL points at.
+	// Port is where the gateway reaches the task's VNC server.
 	Port int
-	// PublicIPs finds a task's public address; nil means tasks have none (private subnets) and
-	// the URL uses the private address.
-	PublicIPs Addresses
-	Log       *slog.Logger
+	Log  *slog.Logger
 }
 
 // ErrNotRecordedYet is returned for a running task of a session that is waiting for a start
@@ -173,11 +164,11 @@ func (h *TaskEvents) observation(ctx context.Context, se sessions.Session, t Tas
 		if action != sessions.ActionStart || (se.State != sessions.StatePending && se.State != sessions.StateHibernated) {
 			return sessions.StatusReport{}, false, nil
 		}
-		url, err := h.upstream(ctx, t)
+		up, err := h.upstream(t)
 		if err != nil {
 			return sessions.StatusReport{}, false, err
 		}
-		return sessions.StatusReport{State: sessions.StateRunning, URL: url}, true, nil
+		return sessions.StatusReport{State: sessions.StateRunning, URL: up}, true, nil
 	case action == sessions.ActionHibernate && se.State == sessions.StateRunning:
 		return sessions.StatusReport{State: sessions.StateHibernated}, true, nil
 	case t.StoppedReason == reasonHibernate && se.DesiredState == sessions.StateHibernated && se.State == sessions.StateRunning:
@@ -192,11 +183,9 @@ func (h *TaskEvents) observation(ctx context.Context, se sessions.Session, t Tas
 	return sessions.StatusReport{}, false, nil // terminated, already recorded, or a repeat
 }
 
-// url is where the session's web client answers: the task's public address when tasks get one,
-// else its private address (docs/runtime.md, network model).
 // upstream is where the gateway reaches the task's VNC server: its private address, whatever
 // public one it may have (session tasks take no traffic but the gateway's).
-func (h *TaskEvents) upstream(_ context.Context, t TaskDetail) (string, error) {
+func (h *TaskEvents) upstream(t TaskDetail) (string, error) {
 	ip := t.eni("privateIPv4Address")
 	if ip == "" {
 		return "", fmt.Errorf("task %s has no IP address in its event", t.TaskArn)

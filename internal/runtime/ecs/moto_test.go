@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/efs"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // One moto server (an emulator of the AWS APIs, moto 5) serves every test of the package: it
@@ -92,6 +95,7 @@ type clients struct {
 	ECS *awsecs.Client
 	EFS *efs.Client
 	EC2 *ec2.Client
+	S3  *s3.Client
 }
 
 func motoClients(t testing.TB) clients {
@@ -101,12 +105,14 @@ func motoClients(t testing.TB) clients {
 		ECS: awsecs.NewFromConfig(cfg, func(o *awsecs.Options) { o.BaseEndpoint = aws.String(url) }, stringNumbers),
 		EFS: efs.NewFromConfig(cfg, func(o *efs.Options) { o.BaseEndpoint = aws.String(url) }),
 		EC2: ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(url) }),
+		// Path-style: the emulator's endpoint is an address, not a name buckets can prefix.
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(url), true }),
 	}
 }
 
 // world is what a deployed stack provides, created in the emulator for one test: a cluster, a
-// subnet and security group, an EFS file system. Names are unique per test (the emulator is
-// shared).
+// subnet and security group, an EFS file system, the environment files' bucket. Names are unique
+// per test (the emulator is shared).
 type world struct {
 	clients
 	Cfg Config
@@ -146,13 +152,36 @@ func newWorld(t *testing.T) world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
 	return world{clients: c, Cfg: Config{
 		Cluster: aws.ToString(cl.Cluster.ClusterArn), Subnets: []string{aws.ToString(sub.Subnet.SubnetId)},
 		SecurityGroup: aws.ToString(sg.GroupId), AssignPublicIP: true,
 		ExecutionRoleARN: "arn:aws:iam::123456789012:role/session-execution", TaskRoleARN: "arn:aws:iam::123456789012:role/session-task",
 		LogGroup: "/ecs/" + name + "/sessions", Region: "us-east-1", FamilyPrefix: name, CPUArchitecture: "X86_64",
-		FileSystemID: aws.ToString(fs.FileSystemId), Port: DefaultPort, HomePath: DefaultHomePath, HomeUID: DefaultHomeID, HomeGID: DefaultHomeID,
+		FileSystemID: aws.ToString(fs.FileSystemId), EnvBucketARN: "arn:aws:s3:::" + name, Port: DefaultPort, HomePath: DefaultHomePath,
 	}}
 }
 
-func (w world) driver() *Driver { return &Driver{Cfg: w.Cfg, ECS: w.ECS, EFS: w.EFS} }
+func (w world) driver() *Driver { return &Driver{Cfg: w.Cfg, ECS: w.ECS, EFS: w.EFS, S3: w.S3} }
+
+// envFileBody reads a session's environment file from the emulator; false when there is none.
+func (w world) envFileBody(t *testing.T, sessionID string) (string, bool) {
+	t.Helper()
+	bucket, _ := w.Cfg.envBucket()
+	out, err := w.S3.GetObject(testCtx(t), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(envFileKey(sessionID))})
+	var missing *s3types.NoSuchKey
+	if errors.As(err, &missing) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatalf("read the environment file of %s: %v", sessionID, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), true
+}

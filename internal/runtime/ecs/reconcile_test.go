@@ -1,33 +1,54 @@
 package ecs
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
-	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsecs "github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"streamspace/internal/access"
 	"streamspace/internal/runtime"
 	"streamspace/internal/sessions"
+	"streamspace/internal/tickets"
 )
 
 // The whole AWS path on the emulators: the reconciler starts a session's task through the ECS
 // driver (moto), the task's RUNNING state comes back through the task-events handler, Connect
-// hands out the password the task was given, hibernate stops the task, a wake runs a new one,
-// terminate stops that.
+// hands out a ticket to the gateway's viewer page, hibernate stops the task, a wake runs a new
+// one, terminate stops that. Every RunTask request is recorded: the session's VNC password is in
+// none of them (nor in what ECS returns about the task), only in the environment file, which
+// exists while a task may read it and is gone once the session hibernates or terminates.
 func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 	x := newHarness(t)
-	x.h.PublicIPs = nil // the emulator gives tasks no public address: the URL uses the private one
 	w := newWorld(t)
 	x.h.Cluster = w.Cfg.Cluster
-	rec := &runtime.Reconciler{Sessions: x.env.App.Sessions(), Templates: x.env.App.Templates(), Driver: w.driver(),
+	rec := &recordingECS{ECSAPI: w.ECS}
+	driver := &Driver{Cfg: w.Cfg, ECS: rec, EFS: w.EFS, S3: w.S3}
+	keys, err := tickets.NewKeySet("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := tickets.Static(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := func() *sessions.Service {
+		sv := gatewayed(x.env.App.Sessions())
+		sv.Tickets = ring
+		return sv
+	}
+	reconciler := &runtime.Reconciler{Sessions: service(), Templates: x.env.App.Templates(), Driver: driver,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx := runtime.WithActor(x.ctx)
 	reconcile := func(id string) sessions.Session {
 		t.Helper()
-		for range 2 { // the first pass of a start only writes the streaming secrets
-			if err := rec.Reconcile(ctx, id); err != nil {
+		for range 2 { // the first pass of a start only writes the session's secret
+			if err := reconciler.Reconcile(ctx, id); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -50,6 +71,15 @@ func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 		}
 		return x.get(se.ID)
 	}
+	// envFile says whether the session's environment file exists, and checks what it holds.
+	envFile := func(se sessions.Session) bool {
+		t.Helper()
+		body, ok := w.envFileBody(t, se.ID)
+		if ok && !strings.Contains(body, "STREAMSPACE_VNC_PASSWORD="+se.Runtime.Secret+"\n") {
+			t.Errorf("environment file of %s: %q, want its VNC password", se.ID, body)
+		}
+		return ok
+	}
 
 	created, _, err := x.env.App.Sessions().Create(x.ctx, alice, sessions.CreateInput{TemplateName: "firefox-browser"}, "")
 	if err != nil {
@@ -59,10 +89,13 @@ func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 	if se.State != sessions.StatePending || se.Runtime == nil || se.Runtime.Action != sessions.ActionStart || se.Runtime.Handle == "" {
 		t.Fatalf("after the start: %s %+v, want pending with the task recorded", se.State, se.Runtime)
 	}
+	secret := se.Runtime.Secret
+	if len(secret) != 8 {
+		t.Fatalf("VNC password %q, want 8 characters", secret)
+	}
 	task := w.describeTask(t, se.Runtime.Handle)
-	env := envMap(task.Overrides.ContainerOverrides[0].Environment)
-	if aws.ToString(task.StartedBy) != se.ID || env["STREAMSPACE_VNC_PASSWORD"] != se.Runtime.Secret {
-		t.Fatalf("task startedBy %s env %v: want the session and its secrets", aws.ToString(task.StartedBy), env)
+	if aws.ToString(task.StartedBy) != se.ID || !envFile(se) {
+		t.Fatalf("task startedBy %s, environment file present %v: want the session's task and its file", aws.ToString(task.StartedBy), envFile(se))
 	}
 	first := se.Runtime.Handle
 
@@ -75,15 +108,25 @@ func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 		}
 	}
 	se = running(se)
-	if se.State != sessions.StateRunning || ip == "" || se.URL != "http://"+ip+":3000/" {
-		t.Fatalf("after RUNNING: %s %q, want running at http://%s:3000/", se.State, se.URL, ip)
+	if se.State != sessions.StateRunning || ip == "" || se.URL != viewerURL(se.ID) || se.Runtime.Upstream != "tcp:"+ip+":5900" {
+		t.Fatalf("after RUNNING: %s %q upstream %q, want running at %s, upstream tcp:%s:5900", se.State, se.URL, se.Runtime.Upstream,
+			viewerURL(se.ID), ip)
 	}
-	conn, err := x.env.App.Sessions().Connect(x.ctx, alice, se.ID)
+	if !envFile(se) {
+		t.Error("the environment file is gone while the task runs")
+	}
+	conn, err := service().Connect(x.ctx, alice, se.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := se.URL + "#password=" + url.QueryEscape(env["PASSWORD"]); conn.URL != want || !conn.Ready {
-		t.Errorf("connect URL %q ready %v, want %q (the password the task was given)", conn.URL, conn.Ready, want)
+	ticket, ok := strings.CutPrefix(conn.URL, viewerURL(se.ID)+"#ticket=")
+	if !ok || !conn.Ready || strings.Contains(conn.URL, secret) {
+		t.Fatalf("connect URL %q ready %v, want the viewer page with a ticket and no password", conn.URL, conn.Ready)
+	}
+	claims, err := ring.Verify(ticket, time.Now())
+	if err != nil || claims.SessionID != se.ID || claims.UserID != alice.UserID || claims.Level != access.Control.String() ||
+		claims.ConnectionID != conn.ConnectionID {
+		t.Errorf("ticket claims %+v (%v), want session %s, user %s, control, connection %s", claims, err, se.ID, alice.UserID, conn.ConnectionID)
 	}
 
 	x.desire(se.ID, sessions.StateHibernated)
@@ -94,11 +137,17 @@ func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 	if st := w.describeTask(t, first); aws.ToString(st.DesiredStatus) != "STOPPED" {
 		t.Errorf("the hibernated session's task is %s, want STOPPED", aws.ToString(st.DesiredStatus))
 	}
+	if envFile(se) {
+		t.Error("the environment file outlives the hibernate")
+	}
 
 	x.desire(se.ID, sessions.StateRunning)
 	se = reconcile(se.ID)
 	if se.Runtime.Handle == first || se.Runtime.Action != sessions.ActionStart {
 		t.Fatalf("wake: %+v, want a new task", se.Runtime)
+	}
+	if !envFile(se) {
+		t.Error("wake: no environment file for the new task")
 	}
 	if se = running(se); se.State != sessions.StateRunning {
 		t.Fatalf("woken session %s, want running", se.State)
@@ -113,5 +162,36 @@ func TestReconcilerDrivesSessionsOnECS(t *testing.T) {
 	}
 	if st := w.describeTask(t, se.Runtime.Handle); aws.ToString(st.DesiredStatus) != "STOPPED" || aws.ToString(st.StoppedReason) != reasonTerminate {
 		t.Errorf("terminated session's task: %s %q", aws.ToString(st.DesiredStatus), aws.ToString(st.StoppedReason))
+	}
+	if envFile(se) {
+		t.Error("the environment file outlives the terminate")
+	}
+
+	// Two starts, two RunTask requests: neither holds the password, in any field.
+	rec.mu.Lock()
+	runs := append([]*awsecs.RunTaskInput(nil), rec.runs...)
+	rec.mu.Unlock()
+	if len(runs) != 2 {
+		t.Errorf("%d RunTask requests, want 2 (start, wake)", len(runs))
+	}
+	for i, in := range runs {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("RunTask request %d holds the session's VNC password: %s", i+1, b)
+		}
+		if !strings.Contains(string(b), se.ID+".env") {
+			t.Errorf("RunTask request %d names no environment file of the session: %s", i+1, b)
+		}
+	}
+	// What ECS keeps and hands out about the tasks (DescribeTasks, and so every task state event).
+	out, err := w.ECS.DescribeTasks(x.ctx, &awsecs.DescribeTasksInput{Cluster: aws.String(w.Cfg.Cluster), Tasks: []string{first, se.Runtime.Handle}})
+	if err != nil || len(out.Tasks) != 2 {
+		t.Fatalf("describe the session's tasks: %v %+v", err, out)
+	}
+	if b, _ := json.Marshal(out.Tasks); strings.Contains(string(b), secret) {
+		t.Errorf("DescribeTasks shows the session's VNC password: %s", b)
 	}
 }

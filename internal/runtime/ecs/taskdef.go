@@ -3,11 +3,11 @@ package ecs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,21 +41,38 @@ const (
 // homeVolume is the task definition volume of a persistent home.
 const homeVolume = "home"
 
-// userHash names a user's home without putting the user id (an e-mail, perhaps) in resource
-// names: 16 hex digits of SHA-256.
-func userHash(ownerID string) string {
-	h := sha256.Sum256([]byte(ownerID))
+// homeHash names a persistent home, one per owner and template, without putting the user id
+// (an e-mail, perhaps) in resource names: 16 hex digits of SHA-256. It names the home's task
+// definition family and its directory on the file system.
+func homeHash(ownerID, template string) string {
+	h := sha256.Sum256([]byte("home\x00" + ownerID + "\x00" + template))
 	return hex.EncodeToString(h[:8])
 }
 
+// Home identities are uids/gids in [homeIDBase, homeIDBase+homeIDSpan): above the ids images
+// and distributions hand out, below 2^31 (tools that read ids as signed 32-bit numbers).
+const (
+	homeIDBase = 100000
+	homeIDSpan = 1<<31 - homeIDBase
+)
+
+// homeID is the POSIX uid and gid of one home, derived from the same hash as its name, so two
+// homes share an identity only by a hash collision (about 1 in 2 billion per pair). Isolation
+// does not rest on it alone: each home is reachable only through its own access point, which
+// fixes the root directory and the identity (docs/runtime.md, threat model).
+func homeID(ownerID, template string) int64 {
+	h := sha256.Sum256([]byte("home\x00" + ownerID + "\x00" + template))
+	return homeIDBase + int64(binary.BigEndian.Uint32(h[:4])%homeIDSpan)
+}
+
 // family is the task definition family of a template: <prefix>-<template>, and
-// <prefix>-<template>-home-<user hash> for persistent homes (the access point is part of the
-// task definition, so each user with a home has a family of their own).
+// <prefix>-<template>-home-<home hash> for persistent homes (the access point is part of the
+// task definition, so each home has a family of its own).
 func (d *Driver) family(template, ownerID string, home bool) string {
 	name := d.Cfg.FamilyPrefix + "-" + familySafe(template)
 	suffix := ""
 	if home {
-		suffix = "-home-" + userHash(ownerID)
+		suffix = "-home-" + homeHash(ownerID, template)
 	}
 	if max := 255 - len(suffix); len(name) > max {
 		name = name[:max]
@@ -74,23 +91,17 @@ func familySafe(s string) string {
 }
 
 // taskDefinition is the definition a session of this template (and home) runs, without tags.
+// It holds nothing secret: the session id and VNC password come with each start, in a file.
 func (d *Driver) taskDefinition(family, image, accessPoint string) *ecs.RegisterTaskDefinitionInput {
 	c := d.Cfg
-	port := int32(c.Port)
 	ctr := types.ContainerDefinition{
 		Name: aws.String(containerName), Image: aws.String(image), Essential: aws.Bool(true),
 		// A soft reservation as large as the smallest task: it limits nothing on Fargate (the
 		// container may use all the task's memory), and the ECS emulator the tests use needs a
 		// container-level memory value to place a task.
 		MemoryReservation: aws.Int32(512),
-		PortMappings:      []types.PortMapping{{ContainerPort: aws.Int32(port), Protocol: types.TransportProtocolTcp}},
-		// The image contract (docs/runtime.md): the same port under LinuxServer.io's name and
-		// ours; the app runs as the home's owner; the passwords come with each start.
-		Environment: []types.KeyValuePair{
-			kv("CUSTOM_PORT", strconv.Itoa(c.Port)), kv("STREAMSPACE_PORT", strconv.Itoa(c.Port)),
-			kv("CUSTOM_USER", "streamspace"),
-			kv("PUID", strconv.FormatInt(c.HomeUID, 10)), kv("PGID", strconv.FormatInt(c.HomeGID, 10)),
-		},
+		// The VNC server (image contract); only the gateway's security group may reach it.
+		PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(int32(c.Port)), Protocol: types.TransportProtocolTcp}},
 		LogConfiguration: &types.LogConfiguration{LogDriver: types.LogDriverAwslogs, Options: map[string]string{
 			"awslogs-group": c.LogGroup, "awslogs-region": c.Region, "awslogs-stream-prefix": "session"}},
 	}
@@ -104,19 +115,16 @@ func (d *Driver) taskDefinition(family, image, accessPoint string) *ecs.Register
 	}
 	if accessPoint != "" {
 		ctr.MountPoints = []types.MountPoint{{SourceVolume: aws.String(homeVolume), ContainerPath: aws.String(c.HomePath)}}
-		// An access point requires encryption in transit; no IAM authorization: the task role has
-		// no permissions, the mount targets' security group admits session tasks only.
+		// Encryption in transit and IAM authorization: the file system policy refuses any other
+		// mount (no TLS, no access point, no IAM identity), and the task role may mount only
+		// through access points.
 		in.Volumes = []types.Volume{{Name: aws.String(homeVolume), EfsVolumeConfiguration: &types.EFSVolumeConfiguration{
 			FileSystemId: aws.String(c.FileSystemID), TransitEncryption: types.EFSTransitEncryptionEnabled,
 			AuthorizationConfig: &types.EFSAuthorizationConfig{AccessPointId: aws.String(accessPoint),
-				Iam: types.EFSAuthorizationConfigIAMDisabled}}}}
+				Iam: types.EFSAuthorizationConfigIAMEnabled}}}}
 	}
 	in.ContainerDefinitions = []types.ContainerDefinition{ctr}
 	return in
-}
-
-func kv(k, v string) types.KeyValuePair {
-	return types.KeyValuePair{Name: aws.String(k), Value: aws.String(v)}
 }
 
 // fingerprint identifies a definition's content (the input without tags).

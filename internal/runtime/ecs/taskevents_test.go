@@ -11,9 +11,6 @@ import (
 	"testing"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"streamspace/internal/auth"
 	"streamspace/internal/runtime"
@@ -27,7 +24,10 @@ const (
 	sampleCluster = "arn:aws:ecs:us-east-1:123456789012:cluster/streamspace-SessionCluster-Xk2vQ7pLm3Rt"
 	sampleTask    = "arn:aws:ecs:us-east-1:123456789012:task/streamspace-SessionCluster-Xk2vQ7pLm3Rt/0f4e5c0ab8d94f1c9b2a7d3e6c1f8a90"
 	otherTask     = "arn:aws:ecs:us-east-1:123456789012:task/streamspace-SessionCluster-Xk2vQ7pLm3Rt/99999999999999999999999999999999"
-	samplePublic  = "203.0.113.25"
+	// samplePrivate is the task's address in the RUNNING sample: where the gateway reaches it.
+	samplePrivate = "10.80.3.47"
+	// testGateway is the gateway's public base (GATEWAY_URL), as the stack's CloudFront gives it.
+	testGateway = "https://d111111abcdef8.cloudfront.net/gateway"
 )
 
 // sample reads a recorded event with its session rewritten to id.
@@ -57,11 +57,6 @@ func taskOf(t *testing.T, ev lambdaevents.CloudWatchEvent) string {
 	return d.TaskArn
 }
 
-// fixedIPs is the public address of every task (the EC2 lookup has its own test, on moto).
-type fixedIPs string
-
-func (f fixedIPs) PublicIP(context.Context, string) (string, error) { return string(f), nil }
-
 type harness struct {
 	t   *testing.T
 	env *testenv.Env
@@ -71,9 +66,19 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	env := testenv.Start(t)
-	h := &TaskEvents{Sessions: env.App.Sessions(), Cluster: sampleCluster, Port: DefaultPort, PublicIPs: fixedIPs(samplePublic)}
+	h := &TaskEvents{Sessions: gatewayed(env.App.Sessions()), Cluster: sampleCluster, Port: DefaultPort}
 	return &harness{t: t, env: env, h: h, ctx: testCtx(t)}
 }
+
+// gatewayed is the sessions service as the functions of a deployed stack have it: with the
+// gateway's base (GATEWAY_URL), so a running session's url is its viewer page.
+func gatewayed(sv *sessions.Service) *sessions.Service {
+	sv.GatewayURL = testGateway
+	return sv
+}
+
+// viewerURL is a session's public url on the test gateway.
+func viewerURL(id string) string { return testGateway + "/s/" + id }
 
 var alice = auth.Caller{UserID: "alice", Role: auth.RoleUser}
 
@@ -117,9 +122,9 @@ func (x *harness) deliver(file, id string) error {
 	return x.h.Handle(x.ctx, sample(x.t, file, id))
 }
 
-// A session's task: RUNNING makes it running with the URL of the task's streaming port;
-// redelivery changes nothing; after a hibernate, STOPPED makes it hibernated; a late RUNNING
-// of the same task does not bring it back.
+// A session's task: RUNNING makes it running, its url the gateway's viewer page and its upstream
+// the task's private address on the VNC port; redelivery changes nothing; after a hibernate,
+// STOPPED makes it hibernated; a late RUNNING of the same task does not bring it back.
 func TestTaskEventsRunAndHibernate(t *testing.T) {
 	x := newHarness(t)
 	se := x.session(sessions.ActionStart, sampleTask)
@@ -127,8 +132,9 @@ func TestTaskEventsRunAndHibernate(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := x.get(se.ID)
-	if got.State != sessions.StateRunning || got.URL != "http://"+samplePublic+":3000/" {
-		t.Fatalf("after RUNNING: %s %q, want running at http://%s:3000/", got.State, got.URL, samplePublic)
+	if got.State != sessions.StateRunning || got.URL != viewerURL(se.ID) || got.Runtime.Upstream != "tcp:"+samplePrivate+":5900" {
+		t.Fatalf("after RUNNING: %s %q upstream %q, want running at %s, upstream tcp:%s:5900", got.State, got.URL, got.Runtime.Upstream,
+			viewerURL(se.ID), samplePrivate)
 	}
 	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
 		t.Fatal(err)
@@ -272,45 +278,24 @@ func TestTaskEventsRetryAStartNotRecordedYet(t *testing.T) {
 	}
 }
 
-// Without public addresses the URL points at the task's private address from the event.
-func TestTaskEventsPrivateAddress(t *testing.T) {
+// The gateway reaches the task on the private address of the event, whatever public address the
+// task may have: no lookup, and the session's url never names the task.
+func TestTaskEventsUpstreamIsThePrivateAddress(t *testing.T) {
 	x := newHarness(t)
-	x.h.PublicIPs = nil
 	se := x.session(sessions.ActionStart, sampleTask)
 	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := x.get(se.ID); got.URL != "http://10.80.3.47:3000/" {
-		t.Errorf("URL %q, want the private address http://10.80.3.47:3000/", got.URL)
+	got := x.get(se.ID)
+	if got.Runtime.Upstream != "tcp:"+samplePrivate+":5900" || got.URL != viewerURL(se.ID) || strings.Contains(got.URL, samplePrivate) {
+		t.Errorf("upstream %q url %q, want tcp:%s:5900 and the viewer page %s", got.Runtime.Upstream, got.URL, samplePrivate, viewerURL(se.ID))
 	}
-}
-
-// The public IP comes from the task's network interface (EC2), here on the emulator.
-func TestEC2AddressesFindThePublicIP(t *testing.T) {
-	w := newWorld(t)
-	ctx := testCtx(t)
-	eni, err := w.EC2.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(w.Cfg.Subnets[0]),
-		Groups: []string{w.Cfg.SecurityGroup}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := aws.ToString(eni.NetworkInterface.NetworkInterfaceId)
-	a := EC2Addresses{EC2: w.EC2}
-	if ip, err := a.PublicIP(ctx, id); err != nil || ip != "" {
-		t.Errorf("before an address: %q %v, want none yet", ip, err)
-	}
-	addr, err := w.EC2.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: ec2types.DomainTypeVpc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.EC2.AssociateAddress(ctx, &ec2.AssociateAddressInput{AllocationId: addr.AllocationId, NetworkInterfaceId: aws.String(id)}); err != nil {
-		t.Fatal(err)
-	}
-	if ip, err := a.PublicIP(ctx, id); err != nil || ip != aws.ToString(addr.PublicIp) {
-		t.Errorf("public IP %q %v, want %s", ip, err, aws.ToString(addr.PublicIp))
-	}
-	if _, err := a.PublicIP(ctx, "eni-00000000000000000"); err == nil {
-		t.Error("unknown interface: no error")
+	// An event without the task's address cannot be recorded: it is retried, not stored empty.
+	other := x.session(sessions.ActionStart, sampleTask)
+	ev := sample(t, "taskevents-running.json", other.ID)
+	ev.Detail = []byte(strings.ReplaceAll(string(ev.Detail), samplePrivate, ""))
+	if err := x.h.Handle(x.ctx, ev); err == nil {
+		t.Error("RUNNING without a private address: no error, want one (Lambda retries)")
 	}
 }
 
