@@ -28,6 +28,7 @@ type Stream struct {
 	opened   time.Time
 
 	bytesIn, bytesOut atomic.Int64 // viewer → desktop (what passed), desktop → viewer
+	pinged            time.Time    // the last WebSocket ping (the watcher's alone)
 	lastInput         atomic.Int64 // unix seconds of the last input that reached the desktop
 
 	// ended says why the desktop went away (the session stopping, or a fault).
@@ -117,4 +118,14 @@ func (s *Stream) filter(m rfb.ClientMessage) (rfb.ClientMessage, bool) {
 		return m, !view
 	}
 	return m, true
+}
+
+// ping keeps an idle stream open through load balancers (an ALB drops a connection silent for
+// 60 s) and finds viewers that vanished without closing: no pong within 10 s ends the stream.
+func (s *Stream) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.ws.Ping(ctx); err != nil {
+		s.Close(refuse(int(websocket.StatusGoingAway), "the viewer stopped answering"))
+	}
 }

@@ -22,6 +22,9 @@ const renewEvery = 60 * time.Second
 // streams close: the 5 s promise holds even when the check itself fails.
 const unverifiableAfter = 5 * time.Second
 
+// pingEvery is how often an open stream is pinged: well inside a load balancer's idle timeout.
+const pingEvery = 25 * time.Second
+
 // activityEvery throttles how often viewers' input marks the session active.
 const activityEvery = 60 * time.Second
 
@@ -176,6 +179,10 @@ func (w *watcher) check(ctx context.Context, id string, list []*Stream) {
 			continue
 		}
 		keep = append(keep, st.ticket.ConnectionID)
+		if now.Sub(st.pinged) >= pingEvery {
+			st.pinged = now
+			go st.ping()
+		}
 		if in := st.lastInput.Load(); in > 0 && time.Unix(in, 0).After(now.Add(-activityEvery)) {
 			inputBy = st
 		}
