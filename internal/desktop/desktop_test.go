@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"image/png"
 	"io"
 	"net"
 	"os"
@@ -109,11 +108,7 @@ func waitDrawn(t *testing.T, c *vncclient.Client) {
 		}
 		err = vncclient.NotBlank(img)
 		if err == nil {
-			if dir := os.Getenv("STREAMSPACE_SCREENSHOTS"); dir != "" {
-				f, _ := os.Create(filepath.Join(dir, t.Name()+".png"))
-				_ = png.Encode(f, img)
-				f.Close()
-			}
+			vncclient.SaveShot(os.Getenv("STREAMSPACE_SCREENSHOTS"), t.Name(), img)
 			return
 		}
 		if time.Now().After(deadline) {

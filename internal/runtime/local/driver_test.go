@@ -12,11 +12,16 @@ import (
 	"streamspace/internal/runtime"
 )
 
-// tempDir is a test folder that session users can reach (t.TempDir's parent is 0700).
+// tempDir is a test folder that session users can reach, with a path short enough for the
+// sessions' Unix sockets (t.TempDir's parent is 0700 and named after the test).
 func tempDir(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+	dir, err := os.MkdirTemp("", "ss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
 	return dir

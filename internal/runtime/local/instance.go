@@ -44,7 +44,7 @@ func (d *Driver) launch(ctx context.Context, spec runtime.Spec, l layout) (*inst
 		return nil, errors.New("the session has no VNC secret")
 	}
 	in := &instance{spec: spec, secret: spec.Secret, dir: l.sessDir}
-	sock := filepath.Join(l.displayDir, "vnc.sock")
+	sock := l.socket
 	geometry := d.Geometry
 	desk, err := desktop.Start(ctx, desktop.Spec{
 		App: appArgs(spec.Command), Home: l.home, RunDir: l.runDir, DisplayDir: l.displayDir, Geometry: geometry,

@@ -39,8 +39,8 @@ func (d *Driver) isolation() (bool, error) {
 
 // layout is where one session's processes live and as whom they run (nil users: the stack's).
 type layout struct {
-	sessDir, home, runDir, displayDir string
-	user, displayUser                 *syscall.Credential
+	sessDir, home, runDir, displayDir, socket string
+	user, displayUser                         *syscall.Credential
 }
 
 // prepare makes the session's folders. Isolated, the runtime folders are root's and traversable
@@ -65,7 +65,12 @@ func (d *Driver) prepare(spec runtime.Spec, isolated bool) (l layout, err error)
 	if l.home, err = filepath.Abs(d.Home(spec)); err != nil {
 		return l, err
 	}
-	l.runDir, l.displayDir = filepath.Join(l.sessDir, "run"), filepath.Join(l.sessDir, "display")
+	l.runDir, l.displayDir = filepath.Join(l.sessDir, "run"), filepath.Join(l.sessDir, "vnc")
+	l.socket = filepath.Join(l.displayDir, "vnc.sock")
+	if len(l.socket) > maxSocketPath {
+		return l, runtime.Failed(fmt.Sprintf("the session's VNC socket %s would be %d bytes long, more than a Unix socket's %d: "+
+			"keep the stack's data in a shorter path (streamspace run -data /var/lib/streamspace)", l.socket, len(l.socket), maxSocketPath))
+	}
 	for _, p := range []string{root, filepath.Join(root, "sessions"), filepath.Join(root, "homes"), l.sessDir} {
 		if err := mkdirMode(p, shared); err != nil {
 			return l, err
@@ -112,6 +117,10 @@ func (d *Driver) prepare(spec runtime.Spec, isolated bool) (l layout, err error)
 	}
 	return l, nil
 }
+
+// maxSocketPath is the longest path a Unix socket takes (sun_path, 108 bytes with its NUL);
+// x11vnc aborts on a longer one.
+const maxSocketPath = 107
 
 func homeHolder(rel string) string        { return "home:" + rel }
 func displayHolder(session string) string { return "display:" + session }

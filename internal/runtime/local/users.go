@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -19,17 +22,57 @@ const (
 	uidCount = 1 << 20
 )
 
-// users hands out session uids and remembers them in <runtime>/uids.json. A uid is never handed
-// out twice (not even after its home is gone): files a session left outside its home (in /tmp)
-// can never become another session's.
+// users remembers the uids of one runtime folder's homes and sessions in <runtime>/uids.json.
 type users struct {
 	path string
 	mu   sync.Mutex
 	st   struct {
-		Next uint32            `json:"next"` // offset of the next uid never handed out
-		IDs  map[string]uint32 `json:"ids"`  // holder ("home:<path under the runtime folder>", "display:<session id>") → uid
+		IDs map[string]uint32 `json:"ids"` // holder ("home:<path under the runtime folder>", "display:<session id>") → uid
 	}
 	loaded bool
+}
+
+// machineUIDs counts the session uids handed out on this machine, by every stack (make run,
+// test stacks, each with its own runtime folder): a uid is never handed out twice, not even
+// after its home is gone, so files a session left outside its home (in /tmp) or another
+// stack's homes can never become another session's.
+var machineUIDs = "/var/lib/streamspace/session-uids"
+
+// nextUID takes the next uid from the machine's counter, under an exclusive lock.
+func nextUID() (uint32, error) {
+	if err := os.MkdirAll(filepath.Dir(machineUIDs), 0o700); err != nil {
+		return 0, err
+	}
+	f, err := os.OpenFile(machineUIDs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return 0, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return 0, err
+	}
+	var next uint32
+	if s := strings.TrimSpace(string(b)); s != "" {
+		v, err := strconv.ParseUint(s, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", machineUIDs, err)
+		}
+		next = uint32(v)
+	}
+	if next >= uidCount {
+		return 0, fmt.Errorf("all %d session uids have been handed out on this machine (%s)", uidCount, machineUIDs)
+	}
+	if err := f.Truncate(0); err != nil {
+		return 0, err
+	}
+	if _, err := f.WriteAt([]byte(strconv.FormatUint(uint64(next+1), 10)+"\n"), 0); err != nil {
+		return 0, err
+	}
+	return uidBase + next, f.Sync()
 }
 
 // get returns the holder's uid, handing out a new one on first use.
@@ -41,11 +84,10 @@ func (u *users) get(holder string) (*syscall.Credential, error) {
 	}
 	id, ok := u.st.IDs[holder]
 	if !ok {
-		if u.st.Next >= uidCount {
-			return nil, fmt.Errorf("all %d session uids have been handed out (%s)", uidCount, u.path)
+		var err error
+		if id, err = nextUID(); err != nil {
+			return nil, err
 		}
-		id = uidBase + u.st.Next
-		u.st.Next++
 		u.st.IDs[holder] = id
 		if err := u.save(); err != nil {
 			return nil, err
