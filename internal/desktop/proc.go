@@ -37,6 +37,9 @@ func (d *Desktop) start(s Spec, name string, args, env []string, dir string, use
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = env, dir, out, out, extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: user}
+	// A process that ended counts as ended even when something it started still holds its
+	// output open (when the output is not a file, os/exec copies it until then).
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return failed(name, "cannot start %s: %v", name, err)
 	}
