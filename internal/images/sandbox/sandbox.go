@@ -87,10 +87,16 @@ func setup(c Config) error {
 		{"read-only root", func() error {
 			return syscall.Mount("", r, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV, "")
 		}},
-		{"/proc", func() error { return syscall.Mount("proc", r+"/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "") }},
+		{"/proc", func() error {
+			return syscall.Mount("proc", r+"/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "")
+		}},
 		{"/dev", func() error { return devices(r + "/dev") }},
-		{"/tmp", func() error { return syscall.Mount("tmpfs", r+"/tmp", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777") }},
-		{"/run", func() error { return syscall.Mount("tmpfs", r+"/run", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=755") }},
+		{"/tmp", func() error {
+			return syscall.Mount("tmpfs", r+"/tmp", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777")
+		}},
+		{"/run", func() error {
+			return syscall.Mount("tmpfs", r+"/run", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=755")
+		}},
 		{"loopback", loopbackUp},
 	}
 	for _, w := range c.Writable {
