@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"streamspace/internal/templates"
 )
 
 func TestDefinitions(t *testing.T) {
@@ -328,5 +330,28 @@ func TestResolveAndRegion(t *testing.T) {
 	}
 	if ECRRegion(reg) != "eu-west-1" || ECRRegion("127.0.0.1:5000") != "" {
 		t.Errorf("regions: %q %q", ECRRegion(reg), ECRRegion("127.0.0.1:5000"))
+	}
+}
+
+// The seeded templates of Firefox, Chromium and the terminal run images defined here.
+func TestTemplatesUseOurImages(t *testing.T) {
+	defs, err := Load(filepath.Join(repoRoot(), "images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"terminal": true, "firefox-browser": true, "chromium": true}
+	for _, tpl := range templates.Catalog {
+		repo, _, _ := strings.Cut(tpl.Image, ":")
+		name, ours := strings.CutPrefix(repo, RepositoryPrefix+"/")
+		if !ours {
+			continue
+		}
+		if _, err := Find(defs, name); err != nil {
+			t.Errorf("template %s: %v", tpl.Name, err)
+		}
+		delete(want, tpl.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("templates not on our images: %v", want)
 	}
 }
