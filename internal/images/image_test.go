@@ -36,6 +36,28 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 	if layer == "" {
 		t.Skipf("%s is not set: make test builds the terminal image's root filesystem (needs root and mmdebstrap)", LayerEnv)
 	}
+	runImage(t, "terminal", layer, 2)
+}
+
+// MoreLayersEnv lists other images to run the same way, name=layer,... (not in make test: each
+// root filesystem is a few hundred MB more to build), e.g. after make images:
+// STREAMSPACE_IMAGE_LAYERS=chromium=$PWD/.cache/images/rootfs/chromium-<key>.tar.gz.
+const MoreLayersEnv = "STREAMSPACE_IMAGE_LAYERS"
+
+func TestMoreImagesServeTheirDesktops(t *testing.T) {
+	list := os.Getenv(MoreLayersEnv)
+	if list == "" {
+		t.Skipf("%s is not set", MoreLayersEnv)
+	}
+	for _, item := range strings.Split(list, ",") {
+		name, layer, _ := strings.Cut(item, "=")
+		t.Run(name, func(t *testing.T) { runImage(t, name, layer, 32) })
+	}
+}
+
+// runImage unpacks an image's layers, runs it in a sandbox and checks its desktop: drawn (at
+// least minColours colours), behind its password, every process as uid 1000, a clean stop.
+func runImage(t *testing.T, name, layer string, minColours int) {
 	if os.Geteuid() != 0 {
 		t.Skip("running an image needs root (namespaces, mounts)")
 	}
@@ -43,7 +65,7 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := Find(defs, "terminal")
+	im, err := Find(defs, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,21 +73,7 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 	started := time.Now()
 	// The root filesystem layer exactly as it is pushed, then the entrypoint's layer.
 	untar(t, root, "-xzf", layer)
-	bin := filepath.Join(t.TempDir(), "desktop")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/desktop")
-	build.Dir, build.Env = repoRoot(), append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build cmd/desktop: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var top bytes.Buffer
-	if err := TarFiles(&top, EntrypointFiles(b)); err != nil {
-		t.Fatal(err)
-	}
-	untarFrom(t, root, &top)
+	untarFrom(t, root, entrypointLayer(t))
 	t.Logf("image unpacked in %s", time.Since(started).Round(time.Millisecond))
 	checkNoPrivileges(t, root)
 
@@ -79,6 +87,7 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = &out, &out
+	started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +135,12 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("screen: %v", err)
 		}
-		if err = vncclient.NotBlank(img); err == nil {
-			t.Logf("xterm drawn %s after start; screenshot %s", time.Since(started).Round(time.Millisecond),
-				vncclient.SaveShot(os.Getenv("STREAMSPACE_SCREENSHOTS"), "terminal-image", img))
+		if err = vncclient.NotBlank(img); err == nil && vncclient.Colours(img) < minColours {
+			err = fmt.Errorf("%d colours, want at least %d", vncclient.Colours(img), minColours)
+		}
+		if err == nil {
+			t.Logf("%s drawn %s after start; screenshot %s", im.Command[0], time.Since(started).Round(time.Millisecond),
+				vncclient.SaveShot(os.Getenv("STREAMSPACE_SCREENSHOTS"), name+"-image", img))
 			break
 		}
 		if time.Now().After(deadline) {
@@ -141,7 +153,7 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 	// its environment, cannot be read by them.
 	procs := sandboxProcesses(t, pid)
 	if len(procs) < 4 {
-		t.Errorf("processes in the image: %v, want the entrypoint, Xvfb, xterm (and its shell), x11vnc", procs)
+		t.Errorf("processes in the image: %v, want the entrypoint, Xvfb, the application, x11vnc", procs)
 	}
 	for p, uid := range procs {
 		if uid != UID {
@@ -162,6 +174,25 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the entrypoint did not stop within 30 s of SIGTERM")
 	}
+}
+
+// entrypointLayer is the image's second layer, with cmd/desktop built now (static).
+func entrypointLayer(t *testing.T) *bytes.Buffer {
+	bin := filepath.Join(t.TempDir(), "desktop")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/desktop")
+	build.Dir, build.Env = repoRoot(), append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/desktop: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top bytes.Buffer
+	if err := TarFiles(&top, EntrypointFiles(b)); err != nil {
+		t.Fatal(err)
+	}
+	return &top
 }
 
 // sandboxProcesses maps the processes in the sandbox's PID namespace to their uids.
