@@ -27,10 +27,18 @@ func tempDir(t *testing.T) string {
 	return dir
 }
 
+// asStack lets a test run sessions whoever runs it: as root isolated, otherwise unisolated.
+func asStack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Setenv(UnisolatedEnv, "1")
+	}
+}
+
 // make run keeps its data in a relative folder (.local): the processes, which run in the
 // session's folder, must still find their files. (They did not: x11vnc could not open its
 // password file.)
 func TestRelativeDataFolder(t *testing.T) {
+	asStack(t)
 	t.Chdir(tempDir(t))
 	d := &Driver{Dir: filepath.Join(".local", "runtime")}
 	t.Cleanup(d.Close)
@@ -71,6 +79,7 @@ func TestRelativeDataFolder(t *testing.T) {
 
 // A missing program fails the start with the exact install command.
 func TestMissingProgramNamesTheInstallCommand(t *testing.T) {
+	asStack(t)
 	d := &Driver{Dir: tempDir(t)}
 	_, err := d.Start(context.Background(), runtime.Spec{SessionID: "sess_missing", Command: "streamspace-absent-app"})
 	f, ok := runtime.AsFailure(err)
