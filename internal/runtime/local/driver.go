@@ -51,7 +51,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 			return in.observation(), nil
 		}
 		d.mu.Unlock()
-		in.stop()
+		d.halt(in)
 		d.mu.Lock()
 		delete(d.instances, spec.SessionID)
 	}
@@ -113,7 +113,7 @@ func (d *Driver) Close() {
 	var wg sync.WaitGroup
 	for _, in := range all {
 		wg.Add(1)
-		go func() { defer wg.Done(); in.stop() }()
+		go func() { defer wg.Done(); d.halt(in) }()
 	}
 	wg.Wait()
 }
@@ -138,7 +138,7 @@ func (d *Driver) stop(id string) {
 	delete(d.instances, id)
 	d.mu.Unlock()
 	if in != nil {
-		in.stop()
+		d.halt(in)
 	}
 }
 
@@ -148,7 +148,7 @@ func (d *Driver) watch(in *instance) {
 	if in.desk.Stopping() {
 		return
 	}
-	in.stop()
+	d.halt(in)
 	d.mu.Lock()
 	if d.instances[in.spec.SessionID] == in {
 		delete(d.instances, in.spec.SessionID)

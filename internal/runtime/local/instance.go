@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"streamspace/internal/desktop"
 	"streamspace/internal/runtime"
@@ -22,6 +23,8 @@ type instance struct {
 	handle   string
 	upstream string // unix:<the VNC server's socket>
 	desk     *desktop.Desktop
+	// user and displayUser run the application and the display (nil: unisolated).
+	user, displayUser *syscall.Credential
 
 	mu  sync.Mutex
 	cpu sample // the last usage reading
@@ -34,7 +37,6 @@ func (in *instance) observation() runtime.Observation {
 func (in *instance) logPath(name string) string { return filepath.Join(in.dir, name+".log") }
 
 func (in *instance) alive() bool { return in.desk.Alive() }
-func (in *instance) stop()       { in.desk.Stop() }
 
 // launch starts the session's desktop (display, application, VNC server) as the session's
 // users. The VNC server listens on a Unix socket in the display user's folder: only the
@@ -43,7 +45,7 @@ func (d *Driver) launch(ctx context.Context, spec runtime.Spec, l layout) (*inst
 	if spec.Secret == "" {
 		return nil, errors.New("the session has no VNC secret")
 	}
-	in := &instance{spec: spec, secret: spec.Secret, dir: l.sessDir}
+	in := &instance{spec: spec, secret: spec.Secret, dir: l.sessDir, user: l.user, displayUser: l.displayUser}
 	sock := l.socket
 	geometry := d.Geometry
 	desk, err := desktop.Start(ctx, desktop.Spec{

@@ -6,7 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"streamspace/internal/runtime"
 )
@@ -202,4 +206,66 @@ func ProtectDataDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// halt stops a session's processes, then ends whatever its users still run: a shell's
+// background job, or a daemon the application started in a session of its own (xterm's shell
+// is one), would outlive the session, and a collaborator whose access ended could keep it as a
+// foothold. The home's user is spared while another running session shares that home.
+func (d *Driver) halt(in *instance) {
+	in.desk.Stop()
+	var uids []uint32
+	if in.displayUser != nil {
+		uids = append(uids, in.displayUser.Uid)
+	}
+	if in.user != nil && !d.homeInUse(in) {
+		uids = append(uids, in.user.Uid)
+	}
+	killUsers(uids)
+}
+
+// homeInUse reports whether another running session has in's home user.
+func (d *Driver) homeInUse(in *instance) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, other := range d.instances {
+		if other != in && other.user != nil && other.user.Uid == in.user.Uid && other.alive() {
+			return true
+		}
+	}
+	return false
+}
+
+// killUsers sends SIGKILL to every live process of the given users (session users only: never
+// 0), until none is left (a process may fork while it is being killed).
+func killUsers(uids []uint32) {
+	for range 5 {
+		found := false
+		stats, _ := filepath.Glob("/proc/[0-9]*/status")
+		for _, p := range stats {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			var uid uint64
+			zombie := false
+			for _, line := range strings.Split(string(b), "\n") {
+				switch f := strings.Fields(line); {
+				case len(f) > 1 && f[0] == "State:":
+					zombie = f[1] == "Z" || f[1] == "X"
+				case len(f) > 1 && f[0] == "Uid:":
+					uid, _ = strconv.ParseUint(f[1], 10, 32)
+				}
+			}
+			if uid != 0 && !zombie && slices.Contains(uids, uint32(uid)) {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				found = true
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -265,10 +265,26 @@ func TestSessionsAreIsolated(t *testing.T) {
 		t.Errorf("alice's application may signal her display (uid %d): %s", aliceDisplay.Uid, out)
 	}
 
+	// A job left running outside the application's process group (as a shell's `setsid cmd &`
+	// would) ends with the session: nothing of alice's outlives it.
+	job := exec.Command("sleep", "300")
+	job.SysProcAttr = &syscall.SysProcAttr{Credential: aliceApp, Setsid: true}
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	jobDone := make(chan error, 1)
+	go func() { jobDone <- job.Wait() }()
+
 	// Terminate: alice's display uid is released (never handed out again), her persistent home
 	// keeps its uid; bob runs on.
 	if err := d.Terminate(context.Background(), alice); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-jobDone:
+	case <-time.After(5 * time.Second):
+		t.Error("alice's background job outlived her session")
+		_ = job.Process.Kill()
 	}
 	b, _ := os.ReadFile(filepath.Join(data, "runtime", "uids.json"))
 	if bytes.Contains(b, []byte(displayHolder(alice.SessionID))) || !bytes.Contains(b, []byte(strconv.Itoa(int(aliceApp.Uid)))) {
