@@ -15,11 +15,11 @@ INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_RUNTIME_PACKA
 	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME=$(CURDIR)/.cache/cdk-home
 
 .PHONY: runtime-packages run test build lint bench token cli dynamodb-local novnc clean
-.PHONY: synth cdk
+.PHONY: synth cdk images push-images image-tools desktop-bin
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run | test | build | lint | bench | token USER=alice [ROLE=admin] | synth | cdk ARGS=... | clean"
+	@echo "make run | test | build | lint | bench | token USER=alice [ROLE=admin] | synth | cdk ARGS=... | images | push-images REGISTRY=... | clean"
 
 dynamodb-local: $(DDB_LOCAL)/DynamoDBLocal.jar
 $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
@@ -29,7 +29,7 @@ $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
 NOVNC := .cache/novnc-1.7.0
 novnc: $(NOVNC)/core/rfb.js
 $(NOVNC)/core/rfb.js: scripts/fetch-novnc.sh
-	@scripts/fetch-novnc.sh $(NOVNC)
+	@scripts/fetch-novnc.sh $(NOVNC) >/dev/null
 
 ## run: the whole local stack (DynamoDB Local, APIs, notifier, token issuer); Ctrl-C stops it.
 run: dynamodb-local novnc cli
@@ -47,11 +47,16 @@ runtime-packages:
 cli:
 	@$(GO) build -o .cache/bin/streamspace ./cmd/streamspace
 
-## test: every test, against one shared DynamoDB Local instance.
-test: dynamodb-local novnc runtime-packages
+## test: every test, against one shared DynamoDB Local instance. As root it first builds (or
+## reuses, cached by its package list) the terminal image's root filesystem, which
+## internal/images runs end to end.
+test: dynamodb-local novnc runtime-packages image-tools
 	$(GO) vet ./...
 	cd infra && $(GO) vet ./...
-	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 20m ./...
+	@layer=""; if [ "$$(id -u)" = 0 ]; then layer=$$($(GO) run ./cmd/imagebuild rootfs terminal) || exit 1; \
+	  else echo "not root: the terminal image is not built, its test skips"; fi; \
+	  set -x; STREAMSPACE_TERMINAL_LAYER=$${layer:+$(CURDIR)/$$layer} DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) \
+	  scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 20m ./...
 	cd infra && $(INFRA_ENV) $(GO) test -count=1 -timeout 20m ./...
 
 ## build: one arm64 bootstrap per function, with sizes.
@@ -60,6 +65,28 @@ build:
 	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o bin/$$f/bootstrap ./functions/$$f || exit 1; \
 	  printf '%-12s %6.1f MB\n' $$f "$$(echo "scale=1; $$(stat -c %s bin/$$f/bootstrap)/1048576" | bc)"; \
 	done
+
+## images: the desktop images (images/<name>) and the gateway image,
+## as OCI image layouts in .cache/images/<name>.oci (root: mmdebstrap keeps file owners).
+images: image-tools desktop-bin
+	$(GO) run ./cmd/imagebuild desktop -entrypoint .cache/bin/desktop
+	@if [ -d cmd/gateway ]; then \
+	  novnc=$$(scripts/fetch-novnc.sh) && \
+	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o .cache/bin/gateway ./cmd/gateway && \
+	  $(GO) run ./cmd/imagebuild gateway -binary .cache/bin/gateway -novnc $$novnc; \
+	else echo "no cmd/gateway yet: the gateway image is skipped"; fi
+
+## push-images: push what make images built to REGISTRY as streamspace/<name>:$(TAG) (default
+## latest), with ECR credentials from the AWS SDK's usual sources; missing repositories are created.
+push-images:
+	@test -n "$(REGISTRY)" || { echo "usage: make push-images REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com [TAG=latest]"; exit 2; }
+	$(GO) run ./cmd/imagebuild push -registry $(REGISTRY) -tag $(or $(TAG),latest)
+
+image-tools:
+	@scripts/ensure-image-tools.sh
+
+desktop-bin:
+	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o .cache/bin/desktop ./cmd/desktop
 
 lint:
 	$(GO) vet ./...

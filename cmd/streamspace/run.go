@@ -31,10 +31,10 @@ func runCmd(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := os.MkdirAll(*data, 0o755); err != nil {
+	if err := os.MkdirAll(*data, 0o711); err != nil {
 		return err
 	}
-	logFile, err := os.OpenFile(filepath.Join(*data, "streamspace.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(*data, "streamspace.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}

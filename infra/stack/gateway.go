@@ -333,7 +333,7 @@ func newGatewayDistribution(s awscdk.Stack, g *gatewayRefs) {
 			},
 			CacheBehaviors: []any{
 				// The viewer's WebSocket (wss:// only): never cached, handshake headers forwarded.
-				behavior("/gateway/ws", "https-only", cachingDisabled, true, false),
+				behavior("/gateway/ws/*", "https-only", cachingDisabled, true, false),
 				// noVNC, static and versioned with the gateway image: cached at the edge.
 				behavior("/gateway/novnc/*", "redirect-to-https", cachingOptimized, false, true),
 				// Viewer pages and the health check: per session, never cached.

@@ -113,7 +113,7 @@ func TestGatewayCloudFront(t *testing.T) {
 			"DistributionConfig": assertions.Match_ObjectLike(&obj{
 				"Origins": []any{assertions.Match_ObjectLike(&obj{"VpcOriginConfig": obj{"VpcOriginId": obj{"Fn::GetAtt": []any{"GatewayVpcOrigin", "Id"}}}})},
 				"CacheBehaviors": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&obj{
-					"PathPattern": "/gateway/ws", "CachePolicyId": cachingDisabled, "ViewerProtocolPolicy": "https-only",
+					"PathPattern": "/gateway/ws/*", "CachePolicyId": cachingDisabled, "ViewerProtocolPolicy": "https-only",
 					"OriginRequestPolicyId": obj{"Ref": "GatewayOriginRequestPolicy"},
 				})}),
 			}),

@@ -424,7 +424,7 @@ func cloudFrontDiffs(tmpl cfn) []string {
 		}
 	}
 	want := map[string]behavior{
-		"/gateway/ws":      {cachingDisabled, gatewayOriginPolicy, "https-only"},
+		"/gateway/ws/*":    {cachingDisabled, gatewayOriginPolicy, "https-only"},
 		"/gateway/novnc/*": {cachingOptimized, "", "redirect-to-https"},
 		"/gateway/*":       {cachingDisabled, gatewayOriginPolicy, "redirect-to-https"},
 		"(default)":        {cachingDisabled, "", "redirect-to-https"},
@@ -434,8 +434,8 @@ func cloudFrontDiffs(tmpl cfn) []string {
 			diffs = append(diffs, fmt.Sprintf("%s behavior %s: %+v, want %+v", gatewayDistribution, path, got[path], want[path]))
 		}
 	}
-	if i, j := slices.Index(order, "/gateway/ws"), slices.Index(order, "/gateway/*"); i < 0 || j < i {
-		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/ws must come before /gateway/*", gatewayDistribution, order))
+	if i, j := slices.Index(order, "/gateway/ws/*"), slices.Index(order, "/gateway/*"); i < 0 || j < i {
+		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/ws/* must come before /gateway/*", gatewayDistribution, order))
 	}
 	if i, j := slices.Index(order, "/gateway/novnc/*"), slices.Index(order, "/gateway/*"); i < 0 || j < i {
 		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/novnc/* must come before /gateway/*", gatewayDistribution, order))
@@ -709,8 +709,8 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 		{"everything forwarded", func(tmpl cfn) {
 			asMap(asList(props(tmpl, "GatewayListenerRule")["Conditions"])[0])["PathPatternConfig"] = cfn{"Values": []any{"/*"}}
 		}, gatewayNetworkDiffs, `unexpected "path-pattern [/*] → GatewayTargetGroup"`},
-		{"WebSocket cached", func(tmpl cfn) { behavior(tmpl, "/gateway/ws")["CachePolicyId"] = cachingOptimized },
-			cloudFrontDiffs, "behavior /gateway/ws"},
+		{"WebSocket cached", func(tmpl cfn) { behavior(tmpl, "/gateway/ws/*")["CachePolicyId"] = cachingOptimized },
+			cloudFrontDiffs, "behavior /gateway/ws/*"},
 		{"ticket header not forwarded", func(tmpl cfn) {
 			hc := asMap(get(props(tmpl, gatewayOriginPolicy), "OriginRequestPolicyConfig", "HeadersConfig"))
 			hc["Headers"] = slices.DeleteFunc(asList(hc["Headers"]), func(h any) bool { return h == "Sec-WebSocket-Protocol" })
@@ -721,7 +721,7 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 			dc := asMap(get(props(tmpl, gatewayDistribution), "DistributionConfig"))
 			bs := asList(dc["CacheBehaviors"])
 			dc["CacheBehaviors"] = append(bs[1:], bs[0])
-		}, cloudFrontDiffs, "/gateway/ws must come before /gateway/*"},
+		}, cloudFrontDiffs, "/gateway/ws/* must come before /gateway/*"},
 		{"origin on the internet", func(tmpl cfn) {
 			o := asMap(asList(get(props(tmpl, gatewayDistribution), "DistributionConfig", "Origins"))[0])
 			delete(o, "VpcOriginConfig")

@@ -44,7 +44,7 @@ type Session struct {
 	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
 	// TransferredAt is when the session last changed owner: invitations made before it ended then.
 	TransferredAt *time.Time `json:"-" dynamodbav:"transferredAt,omitempty"`
-	Version            int                 `json:"version" dynamodbav:"version"`
+	Version       int        `json:"version" dynamodbav:"version"`
 	// Actor made the last change (for the activity log; not part of the API).
 	Actor *auth.Actor `json:"-" dynamodbav:"actor,omitempty"`
 	// Runtime is the runtime's bookkeeping (handle, streaming secrets); never sent to clients.

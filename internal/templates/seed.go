@@ -8,13 +8,16 @@ import (
 	"streamspace/internal/resources"
 )
 
-// Catalog is the seeded catalog: LinuxServer.io images, as the original's git catalogs named them.
+// Catalog is the seeded catalog. Firefox, Chromium and the terminal run images of ours
+// ("streamspace/<name>", built from images/<name> by make images, pushed to the stack's ECR by
+// make push-images, resolved against it by images.Resolve); the others still name
+// LinuxServer.io images, as the original's git catalogs did, which do not serve VNC on 5900.
 var Catalog = []Template{
 	{Name: "firefox-browser", DisplayName: "Firefox", Description: "Mozilla Firefox web browser",
-		Category: "Web Browsers", Tags: []string{"browser", "web", "mozilla"}, Image: "lscr.io/linuxserver/firefox:latest",
+		Category: "Web Browsers", Tags: []string{"browser", "web", "mozilla"}, Image: "streamspace/firefox-browser:latest",
 		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "firefox-esr"},
 	{Name: "chromium", DisplayName: "Chromium", Description: "Open-source Chromium web browser",
-		Category: "Web Browsers", Tags: []string{"browser", "web", "chrome"}, Image: "lscr.io/linuxserver/chromium:latest",
+		Category: "Web Browsers", Tags: []string{"browser", "web", "chrome"}, Image: "streamspace/chromium:latest",
 		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "chromium"},
 	{Name: "vscode", DisplayName: "VS Code", Description: "Visual Studio Code in the browser (code-server)",
 		Category: "Development", Tags: []string{"ide", "editor", "development"}, Image: "lscr.io/linuxserver/code-server:latest",
@@ -26,7 +29,7 @@ var Catalog = []Template{
 		Category: "Graphics", Tags: []string{"graphics", "image", "design"}, Image: "lscr.io/linuxserver/gimp:latest",
 		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "gimp"},
 	{Name: "terminal", DisplayName: "Terminal", Description: "A Linux desktop with a terminal",
-		Category: "Development", Tags: []string{"shell", "terminal", "linux"}, Image: "lscr.io/linuxserver/webtop:ubuntu-xfce",
+		Category: "Development", Tags: []string{"shell", "terminal", "linux"}, Image: "streamspace/terminal:latest",
 		DefaultResources: resources.Resources{CPU: "500m", Memory: "512Mi"}, LocalCommand: "xterm"},
 }
 

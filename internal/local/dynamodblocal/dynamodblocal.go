@@ -65,7 +65,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(dbPath, 0o755); err != nil {
+		if err := os.MkdirAll(dbPath, 0o700); err != nil {
 			return nil, err
 		}
 		args = append(args, "-dbPath", dbPath)

@@ -38,7 +38,7 @@ func New(dir, baseURL string) (*Store, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	return &Store{Dir: dir, BaseURL: baseURL, secret: secret}, os.MkdirAll(dir, 0o755)
+	return &Store{Dir: dir, BaseURL: baseURL, secret: secret}, os.MkdirAll(dir, 0o700)
 }
 
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9/_.-]{1,512}$`)
@@ -87,7 +87,7 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := filepath.Join(s.Dir, filepath.FromSlash(key))
 	switch r.Method {
 	case http.MethodPut:
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			http.Error(w, "cannot store", http.StatusInternalServerError)
 			return
 		}

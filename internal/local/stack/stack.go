@@ -128,12 +128,19 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		cfg.Limits = sessions.DefaultLimits
 	}
 
+	if cfg.DataDir != "" {
+		// Session processes run as other users and cross this folder to reach runtime/: nothing
+		// else in it (keys, DynamoDB's files, logs) may be readable by them.
+		if err := local.ProtectDataDir(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("data folder: %w", err)
+		}
+	}
 	st.DynamoDB = cfg.DynamoEndpoint
 	if st.DynamoDB == "" {
 		o := dynamodblocal.Options{Dir: cfg.DynamoDBLocalDir, Port: cfg.DynamoPort}
 		if cfg.DataDir != "" {
 			o.DBPath = filepath.Join(cfg.DataDir, "dynamodb")
-			f, ferr := os.OpenFile(filepath.Join(cfg.DataDir, "dynamodb-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			f, ferr := os.OpenFile(filepath.Join(cfg.DataDir, "dynamodb-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 			if ferr == nil {
 				o.Log = f
 				st.closers = append(st.closers, func() { f.Close() })
@@ -418,8 +425,8 @@ func (st *Stack) deadLetter(consumer, dataDir string) func([]events.DynamoDBEven
 		var f *os.File
 		if dataDir != "" {
 			dir := filepath.Join(dataDir, "dead-letters")
-			if os.MkdirAll(dir, 0o755) == nil {
-				f, _ = os.OpenFile(filepath.Join(dir, consumer+".jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if os.MkdirAll(dir, 0o700) == nil {
+				f, _ = os.OpenFile(filepath.Join(dir, consumer+".jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 			}
 		}
 		for _, r := range recs {

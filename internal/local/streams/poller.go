@@ -360,10 +360,10 @@ func (p *Poller) saveCheckpoint() error {
 	}
 	b, _ := json.Marshal(p.checkpoint)
 	tmp := p.CheckpointPath + ".tmp"
-	if err := os.MkdirAll(filepath.Dir(p.CheckpointPath), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p.CheckpointPath), 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, p.CheckpointPath)

@@ -17,13 +17,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"streamspace/internal/runtime"
 	"streamspace/internal/sessions"
 )
 
 // Driver is the local runtime.Driver. One Driver owns the processes it started; Close stops them.
+// Running as root it runs each session as unprivileged users of its own (isolation.go).
 type Driver struct {
 	// Dir holds sessions/<id>/ (logs, sockets, the session's home) and homes/<owner>/ (persistent homes).
 	Dir string
@@ -36,6 +36,10 @@ type Driver struct {
 
 	mu        sync.Mutex
 	instances map[string]*instance
+	users     *users
+	warned    sync.Once
+	// euid is the stack's effective uid (tests pretend not to be root).
+	euid func() int
 }
 
 // Start runs the session's processes, or returns the ones already running for it.
@@ -47,20 +51,24 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 			return in.observation(), nil
 		}
 		d.mu.Unlock()
-		in.stop()
+		d.halt(in)
 		d.mu.Lock()
 		delete(d.instances, spec.SessionID)
 	}
 	d.mu.Unlock()
 
-	if err := d.missing(spec.Command); err != nil {
-		return runtime.Observation{}, err
-	}
-	sessDir, home, err := d.dirs(spec)
+	isolated, err := d.isolation()
 	if err != nil {
 		return runtime.Observation{}, err
 	}
-	in, err := d.launch(ctx, spec, sessDir, home)
+	if err := d.missing(spec.Command); err != nil {
+		return runtime.Observation{}, err
+	}
+	l, err := d.prepare(spec, isolated)
+	if err != nil {
+		return runtime.Observation{}, err
+	}
+	in, err := d.launch(ctx, spec, l)
 	if err != nil {
 		return runtime.Observation{}, err
 	}
@@ -86,7 +94,14 @@ func (d *Driver) Terminate(ctx context.Context, spec runtime.Spec) error {
 	if !sessionIDRE.MatchString(spec.SessionID) {
 		return fmt.Errorf("not a session id: %q", spec.SessionID)
 	}
-	return os.RemoveAll(filepath.Join(d.Dir, "sessions", spec.SessionID))
+	if err := os.RemoveAll(d.SessionDir(spec.SessionID)); err != nil {
+		return err
+	}
+	holders := []string{displayHolder(spec.SessionID)}
+	if !spec.PersistentHome {
+		holders = append(holders, homeHolder(filepath.Join("sessions", spec.SessionID, "home")))
+	}
+	return d.uids().release(holders...)
 }
 
 // Close stops every session's processes (the local stack is shutting down).
@@ -98,7 +113,7 @@ func (d *Driver) Close() {
 	var wg sync.WaitGroup
 	for _, in := range all {
 		wg.Add(1)
-		go func() { defer wg.Done(); in.stop() }()
+		go func() { defer wg.Done(); d.halt(in) }()
 	}
 	wg.Wait()
 }
@@ -123,17 +138,17 @@ func (d *Driver) stop(id string) {
 	delete(d.instances, id)
 	d.mu.Unlock()
 	if in != nil {
-		in.stop()
+		d.halt(in)
 	}
 }
 
 // watch reports processes that end on their own.
 func (d *Driver) watch(in *instance) {
-	name, err := in.firstExit()
-	if in.stopping() {
+	name, err := in.desk.Wait()
+	if in.desk.Stopping() {
 		return
 	}
-	in.stop()
+	d.halt(in)
 	d.mu.Lock()
 	if d.instances[in.spec.SessionID] == in {
 		delete(d.instances, in.spec.SessionID)
@@ -157,26 +172,6 @@ func (d *Driver) log() *slog.Logger {
 }
 
 var sessionIDRE = regexp.MustCompile(`^sess_[0-9A-Za-z]+$`)
-
-// dirs makes the session's folder and picks its home: its own, or the owner's persistent one.
-func (d *Driver) dirs(spec runtime.Spec) (sessDir, home string, err error) {
-	if !sessionIDRE.MatchString(spec.SessionID) {
-		return "", "", fmt.Errorf("not a session id: %q", spec.SessionID)
-	}
-	// The processes run in the session's folder: every path they are given must be absolute.
-	if sessDir, err = filepath.Abs(d.SessionDir(spec.SessionID)); err != nil {
-		return "", "", err
-	}
-	if home, err = filepath.Abs(d.Home(spec)); err != nil {
-		return "", "", err
-	}
-	for _, p := range []string{sessDir, home} {
-		if err := os.MkdirAll(p, 0o700); err != nil {
-			return "", "", fmt.Errorf("session folder: %w", err)
-		}
-	}
-	return sessDir, home, nil
-}
 
 // packages names the Debian package of each program the driver needs.
 var packages = map[string]string{"Xvfb": "xvfb", "x11vnc": "x11vnc"}
@@ -203,25 +198,6 @@ func (d *Driver) missing(command string) error {
 		strings.Join(pkgs, ", "), strings.Join(pkgs, " ")))
 }
 
-// waitFor polls ok until it holds, the deadline passes or a process dies.
-func waitFor(ctx context.Context, in *instance, what string, within time.Duration, ok func() bool) error {
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if name, dead := in.deadProcess(); dead {
-			return runtime.Failed(fmt.Sprintf("%s exited while starting the session; see %s", name, in.logPath(name)))
-		}
-		if time.Now().After(deadline) {
-			return runtime.Failed(fmt.Sprintf("%s was not ready after %s", what, within))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
 // Processes lists the process ids of a session's running processes (display, app, VNC server).
 func (d *Driver) Processes(id string) []int {
 	d.mu.Lock()
@@ -230,24 +206,23 @@ func (d *Driver) Processes(id string) []int {
 	if in == nil {
 		return nil
 	}
-	var pids []int
-	for _, p := range in.procs {
-		if !p.ended() {
-			pids = append(pids, p.cmd.Process.Pid)
-		}
-	}
-	return pids
+	return in.desk.Pids()
 }
 
-// Home is the home folder a session gets. Owner ids come from identity providers: they are
-// hashed into a safe folder name.
+// Home is the home folder a session gets: its own, or with a persistent home the one of its
+// owner and template. Not one per owner: sharing one session must not hand a collaborator the
+// owner's other applications' data (browser profiles, files). Owner ids come from identity
+// providers: they are hashed into a safe folder name.
 func (d *Driver) Home(spec runtime.Spec) string {
 	if spec.PersistentHome {
-		sum := sha256.Sum256([]byte(spec.OwnerID))
+		sum := sha256.Sum256([]byte(spec.OwnerID + "\x00" + spec.TemplateName))
 		return filepath.Join(d.Dir, "homes", hex.EncodeToString(sum[:8]))
 	}
-	return filepath.Join(d.Dir, "sessions", spec.SessionID, "home")
+	return filepath.Join(d.SessionDir(spec.SessionID), "home")
 }
 
 // SessionDir is the folder of a session's logs, sockets and (unless persistent) home.
 func (d *Driver) SessionDir(id string) string { return filepath.Join(d.Dir, "sessions", id) }
+
+// appArgs is the template's command; the desktop adds what Chromium needs where it runs.
+func appArgs(command string) []string { return strings.Fields(command) }

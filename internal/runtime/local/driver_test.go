@@ -12,17 +12,46 @@ import (
 	"streamspace/internal/runtime"
 )
 
+// tempDir is a test folder that session users can reach, with a path short enough for the
+// sessions' Unix sockets (t.TempDir's parent is 0700 and named after the test).
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// asStack lets a test run sessions whoever runs it: as root isolated, otherwise unisolated.
+func asStack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Setenv(UnisolatedEnv, "1")
+	}
+}
+
 // make run keeps its data in a relative folder (.local): the processes, which run in the
 // session's folder, must still find their files. (They did not: x11vnc could not open its
 // password file.)
 func TestRelativeDataFolder(t *testing.T) {
-	t.Chdir(t.TempDir())
+	asStack(t)
+	t.Chdir(tempDir(t))
 	d := &Driver{Dir: filepath.Join(".local", "runtime")}
 	t.Cleanup(d.Close)
 	spec := runtime.Spec{SessionID: "sess_relative", OwnerID: "alice", Command: "sleep 60",
 		Secret: "ctrl1234"}
 	obs, err := d.Start(context.Background(), spec)
 	if err != nil {
+		if f, ok := runtime.AsFailure(err); ok {
+			if _, path, ok := strings.Cut(f.Reason, "; see "); ok {
+				b, _ := os.ReadFile(path)
+				t.Logf("%s:\n%s", path, b)
+			}
+		}
 		t.Fatalf("start: %v", err)
 	}
 	// The VNC server answers on the session's socket, and nowhere a browser could reach.
@@ -50,7 +79,8 @@ func TestRelativeDataFolder(t *testing.T) {
 
 // A missing program fails the start with the exact install command.
 func TestMissingProgramNamesTheInstallCommand(t *testing.T) {
-	d := &Driver{Dir: t.TempDir()}
+	asStack(t)
+	d := &Driver{Dir: tempDir(t)}
 	_, err := d.Start(context.Background(), runtime.Spec{SessionID: "sess_missing", Command: "streamspace-absent-app"})
 	f, ok := runtime.AsFailure(err)
 	if !ok || !strings.Contains(f.Reason, "sudo apt-get install -y streamspace-absent-app") {

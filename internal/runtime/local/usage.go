@@ -30,8 +30,8 @@ func (d *Driver) Usage(id string) (u sessions.Usage, handle string, ok bool) {
 		return sessions.Usage{}, "", false
 	}
 	groups := map[int]bool{}
-	for _, p := range in.procs {
-		groups[p.cmd.Process.Pid] = true
+	for _, g := range in.desk.Groups() {
+		groups[g] = true
 	}
 	ticks, rssPages := groupTotals(groups)
 	now := time.Now()
