@@ -31,7 +31,7 @@ func main() {
 	if err := a.TicketKeys().Refresh(ctx); err != nil {
 		log.Fatal(err) // a gateway that cannot read its keys must not take traffic
 	}
-	gw := a.Gateway(envOr("NOVNC_DIR", "/opt/novnc"))
+	gw := a.Gateway(envOr("NOVNC_DIR", "/opt/novnc"), nil)
 	srv := &http.Server{Addr: envOr("GATEWAY_ADDR", ":8080"), Handler: gw, ReadHeaderTimeout: 10 * time.Second}
 	loop, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -174,9 +175,10 @@ func (a *App) TicketKeys() *tickets.Keyring {
 	return a.Tickets
 }
 
-// Gateway is the streaming gateway (its own program in AWS, in process locally).
-func (a *App) Gateway(noVNCDir string) *gateway.Server {
-	return gateway.New(gateway.Config{Tickets: a.TicketKeys(), NoVNCDir: noVNCDir, Log: a.Log,
+// Gateway is the streaming gateway (its own program in AWS, in process locally); dial reaches
+// desktops (nil: the network).
+func (a *App) Gateway(noVNCDir string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *gateway.Server {
+	return gateway.New(gateway.Config{Tickets: a.TicketKeys(), NoVNCDir: noVNCDir, Log: a.Log, Dial: dial,
 		Authority: &gateway.Authority{Sessions: a.Sessions(), Users: a.Users(), Keys: a.APIKeys().Store, Access: a.Access,
 			BootstrapAdmins: a.Cfg.BootstrapAdmins}})
 }

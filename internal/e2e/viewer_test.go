@@ -18,14 +18,12 @@ import (
 	rt "streamspace/internal/runtime"
 	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
-	"streamspace/internal/tickets"
 )
 
 // viewer is a Go stand-in for noVNC: it opens a stream through the gateway with a ticket, as
 // the viewer page does, and reads the desktop's picture.
 type viewer struct {
 	t    testing.TB
-	ws   *websocket.Conn
 	conn net.Conn
 	r    *bufio.Reader
 	fb   *rfb.Framebuffer
@@ -56,14 +54,7 @@ func ticketOf(t testing.TB, connect string) string {
 
 // dialGateway opens the viewer WebSocket with a ticket (no RFB yet).
 func dialGateway(e *testenv.Env, sessionID, ticket string) (*websocket.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+e.GatewayAddr+"/gateway/ws/"+sessionID,
-		&websocket.DialOptions{Subprotocols: []string{"binary", tickets.Protocol + ticket}})
-	if err == nil {
-		ws.SetReadLimit(64 << 20)
-	}
-	return ws, err
+	return e.DialGateway(sessionID, ticket)
 }
 
 // openViewer connects as tok and completes the RFB handshake through the gateway.
@@ -75,23 +66,12 @@ func openViewer(t testing.TB, e *testenv.Env, tok, id string) *viewer {
 
 func openTicket(t testing.TB, e *testenv.Env, id, ticket string) *viewer {
 	t.Helper()
-	ws, err := dialGateway(e, id, ticket)
-	if err != nil {
-		t.Fatalf("viewer WebSocket: %v", err)
-	}
-	v := &viewer{t: t, ws: ws, conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary)}
-	t.Cleanup(func() { v.conn.Close() })
-	_ = v.conn.SetDeadline(time.Now().Add(15 * time.Second))
-	init, err := rfb.Dial(v.conn, "")
+	conn, init, err := e.Stream(id, ticket)
 	if err != nil {
 		t.Fatalf("RFB through the gateway: %v (%s)", err, closeReason(err))
 	}
-	_ = v.conn.SetDeadline(time.Time{})
-	v.init, v.r = init, bufio.NewReader(v.conn)
-	v.fb = rfb.NewFramebuffer(int(init.Width), int(init.Height))
-	if err := rfb.Setup(v.conn); err != nil {
-		t.Fatal(err)
-	}
+	v := &viewer{t: t, conn: conn, init: init, r: bufio.NewReader(conn), fb: rfb.NewFramebuffer(int(init.Width), int(init.Height))}
+	t.Cleanup(func() { v.conn.Close() })
 	return v
 }
 

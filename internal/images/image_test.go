@@ -1,10 +1,14 @@
 package images
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"image/png"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +20,11 @@ import (
 
 	"streamspace/internal/desktop/vncclient"
 	"streamspace/internal/images/sandbox"
+	"streamspace/internal/local/stack"
+	"streamspace/internal/rfb"
+	rt "streamspace/internal/runtime"
+	"streamspace/internal/sessions"
+	"streamspace/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -149,6 +158,8 @@ func runImage(t *testing.T, name, layer string, minColours int) {
 		time.Sleep(300 * time.Millisecond)
 	}
 
+	throughGateway(t, pid, name, password)
+
 	// Every process of the image runs as its user; the entrypoint, which holds the password in
 	// its environment, cannot be read by them.
 	procs := sandboxProcesses(t, pid)
@@ -267,4 +278,70 @@ func untarFrom(t *testing.T, dir string, r *bytes.Buffer) {
 func repoRoot() string {
 	dir, _ := filepath.Abs(filepath.Join("..", ".."))
 	return dir
+}
+
+// throughGateway puts the running image behind a real local stack's streaming gateway, as ECS
+// puts a task behind the AWS one: a session whose desktop is the image, a ticket from
+// POST …/connect, a viewer WebSocket to the gateway, which authenticates to the image's VNC
+// server with the session's secret; the picture that comes back is the image's desktop.
+func throughGateway(t *testing.T, pid int, name, password string) {
+	e := testenv.Start(t, func(c *stack.Config) {
+		c.GatewayDial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr != "image:5900" {
+				return nil, fmt.Errorf("no desktop at %s", addr)
+			}
+			return sandbox.Dial(pid, "127.0.0.1:5900", 5*time.Second) // the image's own network
+		}
+	})
+	alice := e.Token("alice", "")
+	var s struct{ ID string }
+	e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": name}).Want(t, 201).Decode(t, &s)
+	if _, err := e.App.Sessions().ApplyRuntime(rt.WithActor(context.Background()), rt.Caller, s.ID, sessions.RuntimeUpdate{
+		Runtime: sessions.Runtime{Action: sessions.ActionStart, Secret: password, Upstream: "tcp:image:5900"},
+		Report:  &sessions.StatusReport{State: sessions.StateRunning}}); err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := e.Ticket(alice, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, init, err := e.Stream(s.ID, ticket)
+	if err != nil {
+		t.Fatalf("the image through the gateway: %v", err)
+	}
+	defer conn.Close()
+	fb, r := rfb.NewFramebuffer(int(init.Width), int(init.Height)), bufio.NewReader(conn)
+	deadline := time.Now().Add(30 * time.Second)
+	for rfb.Distinct(fb.Image, 2) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the image's desktop stayed blank through the gateway")
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write(rfb.UpdateRequest(false, 0, 0, init.Width, init.Height)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			typ, err := fb.ReadServerMessage(r)
+			if err != nil {
+				t.Fatalf("reading the desktop through the gateway: %v", err)
+			}
+			if typ == rfb.MsgFramebufferUpdate {
+				break
+			}
+		}
+	}
+	dir := os.Getenv("STREAMSPACE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	shot := filepath.Join(dir, name+"-image-through-gateway.png")
+	f, err := os.Create(shot)
+	if err == nil {
+		err = png.Encode(f, fb.Image)
+		f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the %s image through the gateway: %dx%d %q, screenshot %s", name, init.Width, init.Height, init.Name, shot)
 }

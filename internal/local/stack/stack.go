@@ -58,7 +58,9 @@ type Config struct {
 	// under /gateway/ on the HTTP address, one origin with the API as CloudFront makes it in AWS.
 	GatewayAddr string
 	// NoVNCDir holds the noVNC client the gateway serves (default: DefaultNoVNCDir()).
-	NoVNCDir        string
+	NoVNCDir string
+	// GatewayDial lets tests reach desktops the network cannot (an image in its own namespace).
+	GatewayDial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	BootstrapAdmins []string // default ["admin"]
 	CORSOrigins     []string // default ["*"]
 	Limits          sessions.Limits
@@ -234,7 +236,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if novnc == "" {
 		novnc = DefaultNoVNCDir()
 	}
-	st.Gateway = st.App.Gateway(novnc)
+	st.Gateway = st.App.Gateway(novnc, cfg.GatewayDial)
 	authz := st.App.Authorizer().Handle
 	httpGW := apigw.NewHTTP(fns, authz, cfg.CORSOrigins, log, map[string]http.Handler{
 		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store, gateway.Prefix: st.Gateway})
