@@ -388,6 +388,8 @@ func (r *refs) runtimeFunction() *function {
 			"EFS_FILE_SYSTEM_ID":   rt.fileSystem.Ref(),
 			// Each start's secrets go to a file here (session-env/<id>.env), not into RunTask.
 			"SESSION_ENV_BUCKET_ARN": rt.envBucket.AttrArn(),
+			// Our images (streamspace/<name>, make push-images) are pulled from this account's ECR.
+			"ECS_IMAGE_REGISTRY": awscdk.Fn_Sub(jsii.String("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}"), nil),
 		},
 		policies: [][]awsiam.PolicyStatement{
 			tableAccess(dynamoCrudActions, r.main.TableArn()),

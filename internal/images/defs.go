@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"streamspace/internal/imageref"
 	"strings"
 )
 
@@ -87,15 +88,8 @@ func readList(path string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// Resolve turns a template's image into the reference ECS pulls: images we own are named
-// "streamspace/<name>[:tag]" in templates and live in the stack's registry (the account's ECR,
-// where make push-images puts them); any other reference is used as it is.
-func Resolve(image, registry string) string {
-	if registry == "" || !strings.HasPrefix(image, RepositoryPrefix+"/") {
-		return image
-	}
-	return strings.TrimSuffix(registry, "/") + "/" + image
-}
+// Resolve and RepositoryPrefix live in imageref, which the ECS runtime imports without this
+// package's image-building dependencies.
+var Resolve = imageref.Resolve
 
-// RepositoryPrefix names our images' repositories: streamspace/terminal, streamspace/gateway, ...
-const RepositoryPrefix = "streamspace"
+const RepositoryPrefix = imageref.RepositoryPrefix

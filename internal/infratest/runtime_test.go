@@ -176,6 +176,7 @@ var runtimeEnv = map[string]map[string]string{
 		"ECS_CPU_ARCHITECTURE":   "${SessionCpuArchitecture}",
 		"EFS_FILE_SYSTEM_ID":     "${SessionFileSystem}",
 		"SESSION_ENV_BUCKET_ARN": "${SessionEnvBucket.Arn}",
+		"ECS_IMAGE_REGISTRY":     "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}",
 	},
 	taskEventsFunction: {
 		"ECS_CLUSTER": "${SessionCluster.Arn}",

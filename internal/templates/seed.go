@@ -10,7 +10,7 @@ import (
 
 // Catalog is the seeded catalog. Firefox, Chromium and the terminal run images of ours
 // ("streamspace/<name>", built from images/<name> by make images, pushed to the stack's ECR by
-// make push-images, resolved against it by images.Resolve); the others still name
+// make push-images, resolved against it by imageref.Resolve); the others still name
 // LinuxServer.io images, as the original's git catalogs did, which do not serve VNC on 5900.
 var Catalog = []Template{
 	{Name: "firefox-browser", DisplayName: "Firefox", Description: "Mozilla Firefox web browser",

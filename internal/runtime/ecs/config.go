@@ -35,6 +35,9 @@ type Config struct {
 	// HomePath is where a persistent home is mounted in the container, the desktop user's HOME
 	// in the image contract (SESSION_HOME_PATH overrides it).
 	HomePath string
+	// ImageRegistry is where our own images live (ECS_IMAGE_REGISTRY, the account's ECR):
+	// templates name them streamspace/<name>, resolved against it (imageref.Resolve).
+	ImageRegistry string
 }
 
 // Defaults.
@@ -52,7 +55,7 @@ func ConfigFromEnv() (Config, error) {
 		LogGroup: os.Getenv("ECS_LOG_GROUP"), Region: os.Getenv("AWS_REGION"),
 		FamilyPrefix: envOr("ECS_FAMILY_PREFIX", "streamspace"), CPUArchitecture: envOr("ECS_CPU_ARCHITECTURE", "X86_64"),
 		FileSystemID: os.Getenv("EFS_FILE_SYSTEM_ID"), EnvBucketARN: os.Getenv("SESSION_ENV_BUCKET_ARN"),
-		Port: DefaultPort, HomePath: envOr("SESSION_HOME_PATH", DefaultHomePath),
+		Port: DefaultPort, HomePath: envOr("SESSION_HOME_PATH", DefaultHomePath), ImageRegistry: os.Getenv("ECS_IMAGE_REGISTRY"),
 	}
 	for _, s := range strings.Split(os.Getenv("ECS_SUBNETS"), ",") {
 		if s = strings.TrimSpace(s); s != "" {

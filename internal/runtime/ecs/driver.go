@@ -17,6 +17,7 @@ import (
 	efstypes "github.com/aws/aws-sdk-go-v2/service/efs/types"
 	"github.com/aws/smithy-go"
 
+	"streamspace/internal/imageref"
 	"streamspace/internal/runtime"
 	"streamspace/internal/sessions"
 )
@@ -71,7 +72,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 		}
 	}
 	family := d.family(spec.TemplateName, spec.OwnerID, spec.PersistentHome)
-	taskDef, err := d.ensureTaskDefinition(ctx, family, spec.Image, spec.TemplateName, home)
+	taskDef, err := d.ensureTaskDefinition(ctx, family, imageref.Resolve(spec.Image, d.Cfg.ImageRegistry), spec.TemplateName, home)
 	if err != nil {
 		return runtime.Observation{}, err
 	}

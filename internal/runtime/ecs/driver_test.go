@@ -224,6 +224,17 @@ func TestTaskDefinitionIsReusedUntilTheTemplateChanges(t *testing.T) {
 	if n := len(w.revisions(t, w.Cfg.FamilyPrefix+"-firefox-browser")); n != 2 {
 		t.Errorf("%d revisions registered, want 2", n)
 	}
+	// Our own images are named streamspace/<name> in templates and pulled from the stack's ECR.
+	d.Cfg.ImageRegistry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+	spec = firefoxSpec("erin")
+	spec.Image = "streamspace/firefox-browser:latest"
+	if obs, err = d.Start(testCtx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	td, _ := w.describeDefinition(t, aws.ToString(w.describeTask(t, obs.Handle).TaskDefinitionArn))
+	if got := aws.ToString(td.ContainerDefinitions[0].Image); got != d.Cfg.ImageRegistry+"/streamspace/firefox-browser:latest" {
+		t.Errorf("image %q, want ours from the stack's registry", got)
+	}
 }
 
 // A persistent home is an EFS access point per owner and template (root /homes/<hash>, a POSIX

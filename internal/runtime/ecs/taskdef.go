@@ -96,6 +96,9 @@ func (d *Driver) taskDefinition(family, image, accessPoint string) *ecs.Register
 	c := d.Cfg
 	ctr := types.ContainerDefinition{
 		Name: aws.String(containerName), Image: aws.String(image), Essential: aws.Bool(true),
+		// The desktop's entrypoint is PID 1 and reaps nothing: an init process does, so the
+		// application's orphans do not pile up as zombies.
+		LinuxParameters: &types.LinuxParameters{InitProcessEnabled: aws.Bool(true)},
 		// A soft reservation as large as the smallest task: it limits nothing on Fargate (the
 		// container may use all the task's memory), and the ECS emulator the tests use needs a
 		// container-level memory value to place a task.
