@@ -59,6 +59,9 @@ func (sv *Service) log(w http.ResponseWriter, r *http.Request) error {
 	if b, _ := json.Marshal(in.Metadata); len(b) > maxMetadata {
 		return problem.Invalid("metadata", "must be at most 8 KiB as JSON")
 	}
+	if err := storable(in.Metadata, 1); err != nil {
+		return problem.Invalid("metadata", err.Error())
+	}
 	idem, err := idempotency.FromRequest(r, c.UserID, in, sv.now())
 	if err != nil {
 		return err

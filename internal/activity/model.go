@@ -4,6 +4,7 @@ package activity
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -90,4 +91,34 @@ func (a Activity) For(g access.Grant) Activity {
 		a.Metadata, a.Description = nil, strings.ReplaceAll(a.EventType, ".", " ")
 	}
 	return a
+}
+
+// storable checks what JSON accepts but DynamoDB refuses (SEC-11): numbers beyond its range
+// (magnitudes from 1e-130 to 9.99e125, or 0), nesting past its 32 levels, empty map keys.
+func storable(v any, depth int) error {
+	if depth > 31 {
+		return fmt.Errorf("is nested more than 31 levels deep")
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if k == "" {
+				return fmt.Errorf("has an empty key")
+			}
+			if err := storable(e, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := storable(e, depth+1); err != nil {
+				return err
+			}
+		}
+	case float64:
+		if a := math.Abs(x); math.IsInf(x, 0) || math.IsNaN(x) || a > 9.99e125 || (a != 0 && a < 1e-130) {
+			return fmt.Errorf("has the number %g, outside what can be stored (magnitudes 1e-130 to 9.99e125)", x)
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/problem"
 	"streamspace/internal/idempotency"
 )
 
@@ -134,6 +135,14 @@ func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) 
 	}
 	if !q.Until.IsZero() { // until is inclusive to the second
 		to = q.Until.UTC().Truncate(time.Second).Add(time.Second).Format(secondLayout)
+	}
+	// DynamoDB refuses a start key outside the key condition: a cursor kept across a change of
+	// since/until (or forged) is the client's mistake, not a server fault (SEC-11).
+	if start != nil {
+		sk, _ := start[skAttr].(*types.AttributeValueMemberS)
+		if sk == nil || sk.Value < from || sk.Value > to {
+			return nil, "", problem.Invalid("cursor", "does not belong to this listing (its since/until changed?)")
+		}
 	}
 	in := &dynamodb.QueryInput{TableName: &st.Table, ScanIndexForward: aws.Bool(q.Oldest), Limit: aws.Int32(int32(q.Limit)),
 		KeyConditionExpression:    aws.String("#pk = :pk AND #sk BETWEEN :from AND :to"),

@@ -121,3 +121,35 @@ func TestSEC03InvitationsAreNoBackdoor(t *testing.T) {
 	e.Do("GET", p, carol, nil).Want(t, 200)
 	_ = newID
 }
+
+// SEC-11: client input never makes the activity area answer 500: a cursor outside the
+// listing's since/until window, and metadata JSON accepts but DynamoDB cannot store, are 400s
+// that name the field.
+func TestSEC11ActivityInputIsNever500(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	for i := 0; i < 3; i++ {
+		e.Do("POST", p+"/activity/log", alice, map[string]any{"eventType": "user.heartbeat"}).Want(t, 201)
+	}
+	var page struct{ NextCursor string }
+	e.Do("GET", p+"/activity?limit=1", alice, nil).Want(t, 200).Decode(t, &page)
+	if page.NextCursor == "" {
+		t.Fatal("no cursor to reuse")
+	}
+	for _, q := range []string{"since=2099-01-01T00:00:00Z", "until=2000-01-01T00:00:00Z"} {
+		for _, route := range []string{p + "/activity", p + "/activity/timeline", "/api/v1/activity/users/alice"} {
+			r := e.Do("GET", route+"?limit=1&"+q+"&cursor="+page.NextCursor, alice, nil)
+			if r.Status != 400 || !strings.Contains(string(r.Body), "cursor") {
+				t.Errorf("%s with %s and an old cursor: %d %s, want 400 naming cursor", route, q, r.Status, r.Body)
+			}
+		}
+	}
+	for _, meta := range []string{`{"n":1e200}`, `{"n":1e-200}`, `{"":"x"}`, strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)} {
+		r := e.Do("POST", p+"/activity/log", alice, `{"eventType":"user.heartbeat","metadata":`+meta+`}`)
+		if r.Status != 400 || !strings.Contains(string(r.Body), "metadata") {
+			t.Errorf("metadata %.30s: %d %s, want 400 naming metadata", meta, r.Status, r.Body)
+		}
+	}
+}
