@@ -24,3 +24,14 @@ func (p ManagementPoster) Post(ctx context.Context, connectionID string, data []
 	}
 	return err
 }
+
+// Close ends a connection from the server's side (DELETE @connections/{id}); a connection
+// already gone is no error.
+func (p ManagementPoster) Close(ctx context.Context, connectionID string) error {
+	_, err := p.Client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: &connectionID})
+	var gone *types.GoneException
+	if errors.As(err, &gone) {
+		return nil
+	}
+	return err
+}

@@ -32,11 +32,17 @@ type Listener struct {
 	ConnectionID string `dynamodbav:"connectionId"`
 	UserID       string `dynamodbav:"userId"` // who is connected
 	Role         string `dynamodbav:"role"`
+	// KeyID is the API key the connection was opened with (revoking it closes the connection).
+	KeyID string `dynamodbav:"keyId,omitempty"`
 }
 
 // Audience keys.
 func UserAudience(userID string) string       { return "USER#" + userID }
 func SessionAudience(sessionID string) string { return "SESSION#" + sessionID }
+
+// KeyAudience indexes the connections opened with an API key. No event is addressed to it: the
+// notifier reads it to close those connections when the key is revoked.
+func KeyAudience(keyID string) string { return "KEY#" + keyID }
 
 type item struct {
 	Listener

@@ -13,6 +13,7 @@ import (
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
 	"streamspace/internal/ids"
+	"streamspace/internal/routes"
 	"streamspace/internal/sessions"
 )
 
@@ -105,11 +106,19 @@ func (h *WebSocket) connect(ctx context.Context, req events.APIGatewayWebsocketP
 	if err != nil {
 		return reply(http.StatusUnauthorized, map[string]string{"message": "unauthorized"}), nil
 	}
+	// Events are about sessions (and the teams and keys around them): a key receives them only
+	// with the scope that reads sessions (SEC-06).
+	if !c.HasScope(routes.ScopeSessionsRead) {
+		return reply(http.StatusForbidden, map[string]string{"message": "this API key lacks the sessions:read scope events need"}), nil
+	}
 	auds, status, msg := h.audiences(ctx, c, req.QueryStringParameters)
 	if status != 0 {
 		return reply(status, map[string]string{"message": msg}), nil
 	}
-	l := Listener{ConnectionID: req.RequestContext.ConnectionID, UserID: c.UserID, Role: c.Role}
+	l := Listener{ConnectionID: req.RequestContext.ConnectionID, UserID: c.UserID, Role: c.Role, KeyID: c.KeyID}
+	if c.ViaAPIKey() {
+		auds = append(auds, KeyAudience(c.KeyID))
+	}
 	if err := h.Conns.Add(ctx, l, auds, h.now()); err != nil {
 		h.Log.ErrorContext(ctx, "connect", slog.String("error", err.Error()))
 		return reply(http.StatusInternalServerError, nil), nil

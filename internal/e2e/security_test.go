@@ -153,3 +153,37 @@ func TestSEC11ActivityInputIsNever500(t *testing.T) {
 		}
 	}
 }
+
+// SEC-06: a WebSocket opened with an API key needs the key's sessions:read scope, and revoking
+// the key closes its connections (within 5 s) while the owner's other connections stay.
+func TestSEC06KeyWebSocketsHonourScopesAndRevocation(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	var narrow, key struct{ ID, Key string }
+	e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": "teams", "scopes": []string{"teams:read"}}).Want(t, 201).Decode(t, &narrow)
+	e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": "events", "scopes": []string{"sessions:read"}}).Want(t, 201).Decode(t, &key)
+	if _, status, err := e.DialWS(narrow.Key, nil); err == nil || status != 403 {
+		t.Fatalf("a teams:read key's WebSocket: status %d %v, want 403", status, err)
+	}
+	viaKey := e.MustDialWS(key.Key, nil)
+	viaToken := e.MustDialWS(alice, nil)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	viaKey.Expect("session.created", s.ID, 5*time.Second)
+	viaToken.Expect("session.created", s.ID, 5*time.Second)
+
+	e.Do("POST", "/api/v1/api-keys/"+key.ID+"/revoke", alice, nil).Want(t, 200)
+	start := time.Now()
+	closed := false
+	for !closed && time.Since(start) < 8*time.Second {
+		select {
+		case _, ok := <-viaKey.Msgs:
+			closed = !ok
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if !closed || time.Since(start) > 5*time.Second {
+		t.Fatalf("the revoked key's WebSocket: closed %v after %s, want closed within 5 s", closed, time.Since(start))
+	}
+	e.Do("PUT", "/api/v1/sessions/"+s.ID+"/tags", alice, map[string]any{"tags": []string{"after"}}).Want(t, 200)
+	viaToken.Expect("session.tags.updated", s.ID, 5*time.Second)
+}

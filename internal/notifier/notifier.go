@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -22,6 +23,8 @@ var ErrGone = connections.ErrGone
 // Poster sends one message to one connection (the API Gateway management API).
 type Poster interface {
 	Post(ctx context.Context, connectionID string, data []byte) error
+	// Close ends a connection from the server's side (a revoked key's).
+	Close(ctx context.Context, connectionID string) error
 }
 
 // Notifier handles stream batches.
@@ -64,6 +67,11 @@ func (n *Notifier) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEv
 	for _, ch := range changes {
 		if err := n.deliver(ctx, ch); err != nil {
 			return err
+		}
+		if ch.Event.Type == events.APIKeyRevoked {
+			if err := n.closeKey(ctx, ch); err != nil {
+				return err
+			}
 		}
 		if ch.Event.Type == events.SessionCreated {
 			n.count("SessionsCreated", 1)
@@ -263,4 +271,28 @@ func (n *Notifier) count(name string, v int) {
 	if n.counts != nil && v > 0 {
 		n.counts[name] += v
 	}
+}
+
+// closeKey ends every WebSocket opened with a key that was just revoked (after telling its owner):
+// a revoked credential keeps no event flowing (SEC-06).
+func (n *Notifier) closeKey(ctx context.Context, ch Change) error {
+	data, _ := ch.Event.Data.(map[string]any)
+	keyID, _ := data["keyId"].(string)
+	if keyID == "" {
+		return nil
+	}
+	ls, err := n.Conns.Listeners(ctx, connections.KeyAudience(keyID), n.now())
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if err := n.Poster.Close(ctx, l.ConnectionID); err != nil {
+			return fmt.Errorf("close the connection of revoked key %s: %w", keyID, err)
+		}
+		if err := n.Conns.Remove(ctx, l.ConnectionID); err != nil {
+			return err
+		}
+		n.Log.InfoContext(ctx, "closed the connection of a revoked key", slog.String("connectionId", l.ConnectionID), slog.String("keyId", keyID))
+	}
+	return nil
 }
