@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -28,7 +29,17 @@ func TestRuntimeSample(t *testing.T) {
 	if _, err := env.App.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &env.App.Cfg.Tables.Main, Item: item}); err != nil {
 		t.Fatal(err)
 	}
-	driver := &local.Driver{Dir: t.TempDir()}
+	// Session users must reach the runtime folder (t.TempDir's parent is 0700), by a short path
+	// (Unix socket paths are limited).
+	dir, err := os.MkdirTemp("", "ss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	driver := &local.Driver{Dir: dir}
 	t.Cleanup(driver.Close)
 	rec := env.App.Reconciler(driver)
 	id := strings.TrimPrefix(ev.Records[0].Change.Keys["PK"].String(), "SESSION#")
