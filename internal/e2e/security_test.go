@@ -187,3 +187,21 @@ func TestSEC06KeyWebSocketsHonourScopesAndRevocation(t *testing.T) {
 	e.Do("PUT", "/api/v1/sessions/"+s.ID+"/tags", alice, map[string]any{"tags": []string{"after"}}).Want(t, 200)
 	viaToken.Expect("session.tags.updated", s.ID, 5*time.Second)
 }
+
+// SEC-20: a control share may change and hibernate a session but not end it (DELETE's right),
+// and the version route does not name the toolchain.
+func TestSEC20ControlShareCannotTerminateAndVersionIsQuiet(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob := e.Token("alice", ""), e.Token("bob", "")
+	seen(t, e, bob)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "control"}).Want(t, 201)
+	e.Do("PATCH", p, bob, map[string]any{"idleTimeout": 900}).Want(t, 200)
+	e.Do("PATCH", p, bob, map[string]string{"desiredState": "terminated"}).Want(t, 403)
+	e.Do("DELETE", p, bob, nil).Want(t, 403)
+	e.Do("PATCH", p, alice, map[string]string{"desiredState": "terminated"}).Want(t, 200)
+	if body := string(e.Do("GET", "/api/v1/version", "", nil).Want(t, 200).Body); strings.Contains(body, "go1.") {
+		t.Fatalf("version names the toolchain: %s", body)
+	}
+}

@@ -3,7 +3,6 @@ package meta
 
 import (
 	"net/http"
-	"runtime"
 
 	"streamspace/internal/httpx"
 	"streamspace/internal/openapi"
@@ -20,7 +19,8 @@ func Register(rt *httpx.Router) {
 		return nil
 	})
 	rt.Handle("GET /api/v1/version", func(w http.ResponseWriter, r *http.Request) error {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": Version, "apiVersion": "v1", "go": runtime.Version()})
+		// No toolchain version: it would tell an attacker which standard-library CVEs apply (SEC-20).
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"version": Version, "apiVersion": "v1"})
 		return nil
 	})
 	// The document is built from the route table and the handlers' types when first asked for,

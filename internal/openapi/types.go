@@ -29,7 +29,6 @@ type health struct {
 type version struct {
 	Version    string `json:"version"`
 	APIVersion string `json:"apiVersion"`
-	Go         string `json:"go"`
 }
 
 // document is this document, as GET /openapi.json answers it.

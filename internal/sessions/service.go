@@ -318,6 +318,11 @@ func (sv *Service) Patch(ctx context.Context, c auth.Caller, id string, in Patch
 					return nil, nil, problem.Conflict(err.Error())
 				}
 				if *in.DesiredState == StateTerminated {
+					// Ending a session for good is DELETE's right (owner, team.sessions.delete,
+					// admin), whichever route asks: a control share may hibernate, not terminate.
+					if !g.Delete {
+						return nil, nil, problem.Forbidden("terminating the session is for its owner")
+					}
 					return sv.terminate(old, next)
 				}
 				next.DesiredState = *in.DesiredState
