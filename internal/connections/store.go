@@ -19,6 +19,9 @@ import (
 // Lifetime is API Gateway's limit on a WebSocket connection; records expire with it (TTL).
 const Lifetime = 2 * time.Hour
 
+// MaxPerUser bounds one user's open WebSocket connections (tabs, scripts, keys together).
+const MaxPerUser = 20
+
 // Store keeps, in the connections table, one META item per connection and one item per
 // audience it listens to. Every item's GSI1PK names an audience: USER#<id> (everything about
 // that user's sessions) or SESSION#<id>; the notifier finds recipients with one query per audience.
@@ -43,6 +46,10 @@ func SessionAudience(sessionID string) string { return "SESSION#" + sessionID }
 // KeyAudience indexes the connections opened with an API key. No event is addressed to it: the
 // notifier reads it to close those connections when the key is revoked.
 func KeyAudience(keyID string) string { return "KEY#" + keyID }
+
+// OpenedBy indexes a user's own connections, whatever they listen to (Count); no event is
+// addressed to it either.
+func OpenedBy(userID string) string { return "BY#" + userID }
 
 type item struct {
 	Listener
@@ -150,4 +157,10 @@ func (s *Store) Listeners(ctx context.Context, audience string, now time.Time) (
 		return nil, fmt.Errorf("find listeners: %w", err)
 	}
 	return out, nil
+}
+
+// Count is how many live connections the user opened, whatever they listen to.
+func (s *Store) Count(ctx context.Context, userID string, now time.Time) (int, error) {
+	ls, err := s.Listeners(ctx, OpenedBy(userID), now)
+	return len(ls), err
 }

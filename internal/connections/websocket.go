@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -115,7 +116,16 @@ func (h *WebSocket) connect(ctx context.Context, req events.APIGatewayWebsocketP
 	if status != 0 {
 		return reply(status, map[string]string{"message": msg}), nil
 	}
+	// Each event costs a post per connection of its recipients: one user's connections are
+	// bounded, so nobody can make the notifier's work for everyone grow without end (U-2).
+	if n, err := h.Conns.Count(ctx, c.UserID, h.now()); err != nil {
+		h.Log.ErrorContext(ctx, "connect", slog.String("error", err.Error()))
+		return reply(http.StatusInternalServerError, nil), nil
+	} else if n >= MaxPerUser {
+		return reply(http.StatusTooManyRequests, map[string]string{"message": fmt.Sprintf("at most %d WebSocket connections per user: close one first", MaxPerUser)}), nil
+	}
 	l := Listener{ConnectionID: req.RequestContext.ConnectionID, UserID: c.UserID, Role: c.Role, KeyID: c.KeyID}
+	auds = append(auds, OpenedBy(c.UserID))
 	if c.ViaAPIKey() {
 		auds = append(auds, KeyAudience(c.KeyID))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -179,8 +180,9 @@ func BenchmarkWarmRequest(b *testing.B) {
 		n, ms(percentile(full, .5)), ms(percentile(full, .99)), ms(percentile(db, .5)), ms(percentile(full, .5)-percentile(db, .5)))
 }
 
-// BenchmarkFanOut measures one change delivered to N connected clients of one user (N from
-// BENCH_FANOUT, default 1000): commit → the last client's receipt.
+// BenchmarkFanOut measures one change delivered to N connected clients (N from BENCH_FANOUT,
+// default 1000): commit → the last client's receipt. The clients are operators watching the
+// owner (one user has at most connections.MaxPerUser), so they are one audience as well.
 func BenchmarkFanOut(b *testing.B) {
 	n := 1000
 	if v := os.Getenv("BENCH_FANOUT"); v != "" {
@@ -190,7 +192,7 @@ func BenchmarkFanOut(b *testing.B) {
 	alice := e.Token("alice", "")
 	clients := make([]*testenv.WS, 0, n)
 	for i := 0; i < n; i++ {
-		clients = append(clients, e.MustDialWS(alice, nil))
+		clients = append(clients, e.MustDialWS(e.Token(fmt.Sprintf("op%d", i), "operator"), url.Values{"user_id": {"alice"}}))
 	}
 	svc := e.App.Sessions()
 	caller := auth.Caller{UserID: "alice", Role: auth.RoleUser}

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
+	"streamspace/internal/connections"
 	"streamspace/internal/testenv"
 )
 
@@ -204,4 +208,32 @@ func TestSEC20ControlShareCannotTerminateAndVersionIsQuiet(t *testing.T) {
 	if body := string(e.Do("GET", "/api/v1/version", "", nil).Want(t, 200).Body); strings.Contains(body, "go1.") {
 		t.Fatalf("version names the toolchain: %s", body)
 	}
+}
+
+// U-2 / SEC-09: one user's WebSocket connections are bounded (whatever they listen to), with a
+// clear refusal; closing one makes room.
+func TestWebSocketConnectionsPerUserAreBounded(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	var open []*testenv.WS
+	for i := 0; i < connections.MaxPerUser; i++ {
+		q := url.Values{}
+		if i%2 == 1 {
+			q.Set("session_id", s.ID)
+		}
+		open = append(open, e.MustDialWS(alice, q))
+	}
+	if _, status, err := e.DialWS(alice, nil); err == nil || status != 429 {
+		t.Fatalf("connection %d: status %d %v, want 429", connections.MaxPerUser+1, status, err)
+	}
+	e.MustDialWS(e.Token("bob", ""), nil) // others are not affected
+	open[0].Conn.Close(websocket.StatusNormalClosure, "")
+	waitUntil(t, 5*time.Second, "a closed connection makes room", func() bool {
+		ws, _, err := e.DialWS(alice, nil)
+		if err == nil {
+			ws.Conn.Close(websocket.StatusNormalClosure, "")
+		}
+		return err == nil
+	})
 }
