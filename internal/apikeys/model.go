@@ -43,6 +43,7 @@ func (k Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Bef
 // Limits of the API.
 const (
 	DefaultRateLimit = 1000
+	MaxKeysPerUser   = 50 // revoked ones count until deleted
 	MaxRateLimit     = 100000
 	SecretPrefix     = "sk_"
 	secretBytes      = 32

@@ -73,6 +73,12 @@ func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, id
 		}
 		limit = *in.RateLimit
 	}
+	// Each key has its own hourly limit: unbounded keys would multiply a user's rate (SEC-20).
+	if n, err := sv.Store.Count(ctx, c.UserID); err != nil {
+		return Created{}, nil, err
+	} else if n >= MaxKeysPerUser {
+		return Created{}, nil, problem.Conflict(fmt.Sprintf("at most %d API keys per user: delete keys you no longer use", MaxKeysPerUser))
+	}
 	now := sv.now()
 	k := Key{ID: ids.New("key"), OwnerID: c.UserID, Name: name, Description: in.Description, Scopes: scopes, RateLimit: limit, CreatedAt: now}
 	if in.ExpiresIn != "" {

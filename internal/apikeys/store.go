@@ -206,3 +206,14 @@ func (st *Store) Usable(ctx context.Context, owner, id string, now time.Time) (b
 	}
 	return !k.Revoked && !k.Expired(now), nil
 }
+
+// Count is how many keys the owner has (revoked ones included, until deleted).
+func (st *Store) Count(ctx context.Context, owner string) (int, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1), Select: types.SelectCount,
+		KeyConditionExpression:    aws.String("GSI1PK = :o"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s("KEYS#" + owner)}})
+	if err != nil {
+		return 0, fmt.Errorf("count api keys: %w", err)
+	}
+	return int(out.Count), nil
+}

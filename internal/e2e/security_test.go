@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"streamspace/internal/apikeys"
 	"streamspace/internal/connections"
 	"streamspace/internal/testenv"
 )
@@ -236,4 +238,25 @@ func TestWebSocketConnectionsPerUserAreBounded(t *testing.T) {
 		}
 		return err == nil
 	})
+}
+
+// SEC-20: a user's API keys are bounded (each carries its own hourly limit); deleting one makes
+// room.
+func TestAPIKeysPerUserAreBounded(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	var first struct{ ID string }
+	for i := 0; i < apikeys.MaxKeysPerUser; i++ {
+		r := e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": fmt.Sprintf("k%d", i)}).Want(t, 201)
+		if i == 0 {
+			r.Decode(t, &first)
+		}
+	}
+	r := e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": "one too many"})
+	if r.Status != 409 || !strings.Contains(string(r.Body), "at most") {
+		t.Fatalf("key %d: %d %s, want 409", apikeys.MaxKeysPerUser+1, r.Status, r.Body)
+	}
+	e.Do("POST", "/api/v1/api-keys", e.Token("bob", ""), map[string]any{"name": "bob's"}).Want(t, 201)
+	e.Do("DELETE", "/api/v1/api-keys/"+first.ID, alice, nil).Want(t, 204)
+	e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": "room again"}).Want(t, 201)
 }
