@@ -11,6 +11,7 @@ import (
 
 	"streamspace/internal/apikeys"
 	"streamspace/internal/connections"
+	"streamspace/internal/sharing"
 	"streamspace/internal/testenv"
 )
 
@@ -259,4 +260,22 @@ func TestAPIKeysPerUserAreBounded(t *testing.T) {
 	e.Do("POST", "/api/v1/api-keys", e.Token("bob", ""), map[string]any{"name": "bob's"}).Want(t, 201)
 	e.Do("DELETE", "/api/v1/api-keys/"+first.ID, alice, nil).Want(t, 204)
 	e.Do("POST", "/api/v1/api-keys", alice, map[string]any{"name": "room again"}).Want(t, 201)
+}
+
+// SEC-09/SEC-20: a session's open invitations are bounded; revoking one makes room.
+func TestOpenInvitationsPerSessionAreBounded(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID + "/invitations"
+	var first struct{ ID string }
+	for i := 0; i < sharing.MaxOpenInvitations; i++ {
+		r := e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 201)
+		if i == 0 {
+			r.Decode(t, &first)
+		}
+	}
+	e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 409)
+	e.Do("DELETE", p+"/"+first.ID, alice, nil).Want(t, 204)
+	e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 201)
 }

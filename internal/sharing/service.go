@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -241,6 +242,11 @@ func (sv *Service) invite(w http.ResponseWriter, r *http.Request) error {
 	}
 	if se.Final() {
 		return problem.Conflict("the session is terminated")
+	}
+	if n, err := sv.Store.OpenInvitations(r.Context(), se.ID, now); err != nil {
+		return err
+	} else if n >= MaxOpenInvitations {
+		return problem.Conflict(fmt.Sprintf("the session has %d open invitations, the most it may have: revoke some first", n))
 	}
 	token, err := newToken()
 	if err != nil {

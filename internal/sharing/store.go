@@ -329,6 +329,23 @@ func (st *Store) InvitationHash(ctx context.Context, sessionID, id string) (stri
 	return strings.TrimPrefix(pk.Value, "INVITE#"), true, nil
 }
 
+// MaxOpenInvitations bounds a session's usable invitations (not revoked, expired or used up).
+const MaxOpenInvitations = 50
+
+// OpenInvitations counts a session's usable invitations (one query of GSI1, counted after the
+// filter).
+func (st *Store) OpenInvitations(ctx context.Context, sessionID string, now time.Time) (int, error) {
+	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1), Select: types.SelectCount,
+		KeyConditionExpression: aws.String("GSI1PK = :s"),
+		FilterExpression:       aws.String("revoked = :f AND validUntilUnix > :now AND uses < maxUses"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("INVITES#" + sessionID),
+			":f": &types.AttributeValueMemberBOOL{Value: false}, ":now": n(now.Unix())}})
+	if err != nil {
+		return 0, fmt.Errorf("count invitations: %w", err)
+	}
+	return int(out.Count), nil
+}
+
 // RevokeInvitation stops an invitation; revoking twice is a conflict.
 func (st *Store) RevokeInvitation(ctx context.Context, hash string) error {
 	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: inviteKey(hash),
