@@ -84,9 +84,16 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (Identity, error) 
 	return id, nil
 }
 
+// audienceOK accepts tokens for this API. Cognito's access tokens carry no aud, only the app
+// client's client_id; that is accepted for Cognito's access tokens alone, so another issuer's
+// token for another resource server, issued to the same client, is not replayable here (SEC-20).
 func (v *JWTVerifier) audienceOK(claims jwt.MapClaims) bool {
 	aud, _ := claims.GetAudience()
-	return slices.Contains(aud, v.cfg.Audience) || str(claims["client_id"]) == v.cfg.Audience
+	if slices.Contains(aud, v.cfg.Audience) {
+		return true
+	}
+	return len(aud) == 0 && str(claims["token_use"]) == "access" && strings.Contains(v.cfg.Issuer, "://cognito-idp.") &&
+		str(claims["client_id"]) == v.cfg.Audience
 }
 
 func str(v any) string {
