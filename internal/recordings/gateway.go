@@ -263,10 +263,26 @@ func (st *Store) Held(ctx context.Context, keys [][2]string) (map[string]Recordi
 	return out, nil
 }
 
+// Policy starts the recordings templates ask for (sessions.PolicyRecorder).
+type Policy struct {
+	Store *Store
+	// MaxRetentionDays is the bucket's object lifetime: a policy recording is kept
+	// DefaultRetentionDays, or less when the bucket keeps objects for less.
+	MaxRetentionDays int
+}
+
+// PolicyCreator is the createdBy of recordings a template asked for.
+const PolicyCreator = "system:template"
+
 // PolicyItem is the write that starts a template's recording of a session that begins to run,
-// for the session's own transaction (sessions.Service.Recorder).
-func (st *Store) PolicyItem(sessionID string, now time.Time, retentionDays int) (types.TransactWriteItem, error) {
-	r := NewGateway(sessionID, "system:template", PolicyTemplate, retentionDays, now)
+// for the session's own transaction.
+func (p Policy) PolicyItem(sessionID string, now time.Time) (types.TransactWriteItem, error) {
+	days := DefaultRetentionDays
+	if p.MaxRetentionDays > 0 {
+		days = min(days, p.MaxRetentionDays)
+	}
+	st := p.Store
+	r := NewGateway(sessionID, PolicyCreator, PolicyTemplate, days, now)
 	item, err := st.item(r)
 	if err != nil {
 		return types.TransactWriteItem{}, err
