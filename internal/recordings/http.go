@@ -1,6 +1,7 @@
 package recordings
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -179,10 +180,23 @@ func (sv *Service) load(r *http.Request) (Recording, access.Level, error) {
 	}
 	id := r.PathValue("recordingId")
 	if !ids.Valid("rec", id) {
-		return Recording{}, 0, ErrNotFound
+		return Recording{}, g.Level, ErrNotFound
 	}
 	rec, err := sv.Store.Get(r.Context(), se.ID, id)
 	return rec, g.Level, err
+}
+
+// loadToChange is load for a change: without control access, a recording that does not exist
+// is refused like one that does (403), so the answer says nothing about which exist.
+func (sv *Service) loadToChange(r *http.Request) (Recording, error) {
+	rec, level, err := sv.load(r)
+	if errors.Is(err, ErrNotFound) && level >= access.View && level < access.Control {
+		return rec, problem.Forbidden("this needs control access to the session")
+	}
+	if err != nil {
+		return rec, err
+	}
+	return rec, mayChange(r, rec, level)
 }
 
 // mayChange is who may stop, finish or delete a recording: control access to the session, as
@@ -253,11 +267,7 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 	// Each attempt applies the given fields to a fresh read: two clients reporting different
 	// fields concurrently both get theirs, and a finish raced by another finish is a 409.
 	err = ddb.RetryOnVersionConflict(im, "recording", func() error {
-		var level access.Level
-		if rec, level, err = sv.load(r); err != nil {
-			return err
-		}
-		if err := mayChange(r, rec, level); err != nil {
+		if rec, err = sv.loadToChange(r); err != nil {
 			return err
 		}
 		if err := ddb.CheckIfMatch(im, "recording", rec.Version); err != nil {
@@ -327,11 +337,8 @@ func gatewayPatch(status string, endedAt *time.Time, dur *int, size *int64, sha 
 }
 
 func (sv *Service) delete(w http.ResponseWriter, r *http.Request) error {
-	rec, level, err := sv.load(r)
+	rec, err := sv.loadToChange(r)
 	if err != nil {
-		return err
-	}
-	if err := mayChange(r, rec, level); err != nil {
 		return err
 	}
 	if rec.Source == SourceGateway && rec.Active() {
