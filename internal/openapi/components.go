@@ -100,8 +100,8 @@ var recordingOverlay = map[string]schema{
 	"id": id("rec"), "sessionId": id("sess"), "type": enum(recordings.Types...), "format": enum(formats...),
 	"status": enum(recStatuses...), "sha256": pattern("^[0-9a-f]{64}$"), "retentionDays": schema{"minimum": 1},
 	"durationSeconds": schema{"minimum": 0}, "sizeBytes": schema{"minimum": 0}, "version": versionSchema,
-	"source": merge2(enum(recordings.Sources...), schema{"description": "client: the client uploads the content; gateway: the streaming gateway records the desktop (format rfb, docs/recordings.md)"}),
-	"policy": merge2(enum(recordings.PolicyTemplate), schema{"description": "template: the session's template records every session; only operators and admins may stop or delete it"}),
+	"source":    merge2(enum(recordings.Sources...), schema{"description": "client: the client uploads the content; gateway: the streaming gateway records the desktop (format rfb, docs/recordings.md)"}),
+	"policy":    merge2(enum(recordings.PolicyTemplate), schema{"description": "template: the session's template records every session; only operators and admins may stop or delete it"}),
 	"endReason": schema{"description": "why a gateway recording ended"},
 }
 

@@ -211,7 +211,7 @@ var ops = map[string]op{
 		query: activityQuery, ok: []reply{{status: 200, schema: "ActivityPage"}}},
 
 	"POST /api/v1/sessions/{id}/recordings": {id: "createRecording", tag: "recordings", summary: "Start a recording: the client's (with an upload URL) or the gateway's (control access)",
-		desc: "A gateway recording needs a running session (else 409); the gateway starts within seconds and records until stopped or the session stops running.",
+		desc:    "A gateway recording needs a running session (else 409); the gateway starts within seconds and records until stopped or the session stops running.",
 		headers: idemKey, body: "RecordingInput", ok: []reply{{status: 201, schema: "RecordingCreated", headers: []string{"Location", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings, oldest first (view access)",
 		query: page50, ok: []reply{{status: 200, schema: "RecordingPage"}}},
