@@ -578,7 +578,7 @@ func (j *job) wait(d time.Duration) bool {
 // tick enforces the caps and checkpoints the tail when due.
 func (j *job) tick() {
 	j.mu.Lock()
-	size := j.up.Size + int64(j.buf.Len())
+	size := j.up.Size + int64(j.buf.Len()+j.w.Pending())
 	elapsed := time.Since(j.up.Origin)
 	j.mu.Unlock()
 	switch {
@@ -702,8 +702,8 @@ func (j *job) data(b []byte) error {
 }
 
 // flushPart uploads everything written since the last part as the next part and records it
-// under the lease (j.mu held). Every part ends a gzip member, so the parts so far always make a
-// readable recording.
+// under the lease (j.mu held). Every part ends with a whole chunk, so the parts so far always
+// make a readable recording.
 func (j *job) flushPart() error {
 	if !j.leaseOK() {
 		return errLeaseStale

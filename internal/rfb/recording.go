@@ -4,7 +4,8 @@ package rfb
 // that it can be replayed into a Framebuffer (here, the CLI's render) or fed to noVNC (the
 // console). docs/recordings.md is the format's reference; in short:
 //
-//	object = gzip( record* )            one or more gzip members, read as one stream
+//	object = chunk*                      chunk = length:u32be gzip-member[length]
+//	the chunks' decompressed bytes, one after the other, are record*; no record spans chunks
 //	record = offset:u32be kind:u8 length:u32be payload[length]
 //	offset = milliseconds since the recording's origin (header.startedAt), never decreasing
 //	kind   = 'H' header (JSON, first and once) | 'S' segment (JSON: a new RFB connection and its
@@ -14,6 +15,7 @@ package rfb
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
@@ -39,11 +41,14 @@ const (
 	RecEnd     byte = 'E'
 )
 
-// MaxRecord bounds one record's payload. Writers keep data records to maxDataRecord; the bound
-// for readers is larger so a reader never refuses what a writer may write.
+// MaxRecord bounds one record's payload, MaxChunk one compressed chunk. Writers keep data
+// records to maxDataRecord and chunks near chunkTarget; the bounds for readers are larger so a
+// reader never refuses what a writer may write.
 const (
 	MaxRecord     = 1 << 20
+	MaxChunk      = 64 << 20
 	maxDataRecord = 64 << 10
+	chunkTarget   = 1 << 20
 )
 
 // RecordingHeader opens a recording.
@@ -76,11 +81,12 @@ type RecordingEnd struct {
 	DurationMs int64  `json:"durationMs"`
 }
 
-// RecordingWriter writes records, compressed, to w. Each record reaches w in whole gzip blocks
-// only at Cut, which ends the current gzip member: what w holds then is a complete prefix of
-// the recording (the gateway cuts before each part it uploads).
+// RecordingWriter writes records to w in compressed chunks. A chunk reaches w whole, at Cut
+// (or by itself once about 1 MiB compressed): what w holds is then always a complete prefix of
+// the recording (the gateway cuts before each part it uploads and each checkpoint).
 type RecordingWriter struct {
 	w      io.Writer
+	member bytes.Buffer
 	gz     *gzip.Writer
 	origin time.Time
 	last   uint32
@@ -92,9 +98,13 @@ type RecordingWriter struct {
 // gateway compresses every recorded desktop at once, and screen content compresses well at
 // any level.
 func NewRecordingWriter(w io.Writer, origin time.Time) *RecordingWriter {
-	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // a valid level: cannot fail
-	return &RecordingWriter{w: w, gz: gz, origin: origin}
+	rw := &RecordingWriter{w: w, origin: origin}
+	rw.gz, _ = gzip.NewWriterLevel(&rw.member, gzip.BestSpeed) // a valid level: cannot fail
+	return rw
 }
+
+// Pending is about how many compressed bytes are not cut yet (the compressor holds some more).
+func (rw *RecordingWriter) Pending() int { return rw.member.Len() }
 
 // Offset is at's offset in milliseconds; it never goes backwards (a wall clock may step).
 func (rw *RecordingWriter) Offset(at time.Time) uint32 {
@@ -113,8 +123,13 @@ func (rw *RecordingWriter) record(at time.Time, kind byte, payload []byte) error
 	rw.last = off
 	rw.buf = AppendRecord(rw.buf[:0], off, kind, payload)
 	rw.dirty = true
-	_, err := rw.gz.Write(rw.buf)
-	return err
+	if _, err := rw.gz.Write(rw.buf); err != nil {
+		return err
+	}
+	if rw.member.Len() >= chunkTarget {
+		return rw.Cut()
+	}
+	return nil
 }
 
 func (rw *RecordingWriter) json(at time.Time, kind byte, v any) error {
@@ -154,7 +169,7 @@ func (rw *RecordingWriter) End(at time.Time, reason string) (RecordingEnd, error
 	return e, rw.json(at, RecEnd, e)
 }
 
-// Cut ends the current gzip member, flushing everything written so far to w.
+// Cut ends the current chunk and writes it to w.
 func (rw *RecordingWriter) Cut() error {
 	if !rw.dirty {
 		return nil
@@ -162,7 +177,16 @@ func (rw *RecordingWriter) Cut() error {
 	if err := rw.gz.Close(); err != nil {
 		return err
 	}
-	rw.gz.Reset(rw.w)
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(rw.member.Len()))
+	if _, err := rw.w.Write(n[:]); err != nil {
+		return err
+	}
+	if _, err := rw.w.Write(rw.member.Bytes()); err != nil {
+		return err
+	}
+	rw.member.Reset()
+	rw.gz.Reset(&rw.member)
 	rw.dirty = false
 	return nil
 }
@@ -186,21 +210,73 @@ type Record struct {
 	Payload []byte
 }
 
-// RecordReader reads the (uncompressed) records of a recording.
+// RecordReader reads the records of a recording's object.
 type RecordReader struct {
 	r      *bufio.Reader
 	peeked *Record
 	err    error
 }
 
-// NewRecordReader reads records from r, which is the recording's object: gzip members, read as
-// one stream.
+// NewRecordReader reads records from r, the recording's object.
 func NewRecordReader(r io.Reader) (*RecordReader, error) {
-	gz, err := gzip.NewReader(r)
-	if err != nil {
-		return nil, fmt.Errorf("recording: not gzip: %w", err)
+	c := &chunks{r: r}
+	if err := c.next(); err != nil {
+		return nil, fmt.Errorf("recording: %w", err)
 	}
-	return &RecordReader{r: bufio.NewReaderSize(gz, 64<<10)}, nil
+	return &RecordReader{r: bufio.NewReaderSize(c, 64<<10)}, nil
+}
+
+// chunks reads the decompressed bytes of the object's chunks as one stream.
+type chunks struct {
+	r   io.Reader
+	cur *io.LimitedReader
+	gz  *gzip.Reader
+	err error
+}
+
+// next opens the next chunk: io.EOF when there is none, io.ErrUnexpectedEOF when it is cut.
+func (c *chunks) next() error {
+	if c.cur != nil { // what the decompressor left of the chunk (nothing, from a writer of ours)
+		if _, err := io.Copy(io.Discard, c.cur); err != nil {
+			return err
+		}
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(c.r, n[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > MaxChunk {
+		return fmt.Errorf("a chunk of %d bytes", size)
+	}
+	c.cur = &io.LimitedReader{R: c.r, N: int64(size)}
+	var err error
+	if c.gz == nil {
+		c.gz, err = gzip.NewReader(c.cur)
+	} else {
+		err = c.gz.Reset(c.cur)
+	}
+	if err != nil {
+		return fmt.Errorf("a chunk that is not gzip: %w", err)
+	}
+	c.gz.Multistream(false)
+	return nil
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	for c.err == nil {
+		n, err := c.gz.Read(p)
+		if n > 0 {
+			return n, nil
+		}
+		switch {
+		case err == io.EOF:
+			c.err = c.next()
+		case err != nil:
+			c.err = io.ErrUnexpectedEOF // a chunk cut short or damaged: the recording ends there
+		}
+	}
+	return 0, c.err
 }
 
 // Peek returns the next record without consuming it; io.EOF at the end.

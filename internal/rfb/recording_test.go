@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"encoding/binary"
 	"image/color"
 	"io"
@@ -47,7 +48,7 @@ var (
 
 func at(p *Player, x, y int) color.RGBA { return p.FB.Image.RGBAAt(x, y) }
 
-// The round trip: what a writer records (split across records, gzip members and segments)
+// The round trip: what a writer records (split across records, chunks and segments)
 // replays to the same pictures at the same offsets.
 func TestRecordingRoundTrip(t *testing.T) {
 	var obj bytes.Buffer
@@ -66,7 +67,7 @@ func TestRecordingRoundTrip(t *testing.T) {
 	full := rawUpdate(0, 0, 32, 24, red)
 	must(w.Data(ms(200), full[:100]))
 	must(w.Data(ms(1500), full[100:2000]))
-	must(w.Cut()) // a part boundary, in the middle of a message
+	must(w.Cut()) // a chunk boundary (a part's end), in the middle of a message
 	must(w.Data(ms(1600), full[2000:]))
 	// A green square at 3 s, copied to the right at 4 s.
 	must(w.Data(ms(3000), rawUpdate(0, 0, 8, 8, green)))
@@ -147,42 +148,44 @@ func TestRecordingRoundTrip(t *testing.T) {
 	}
 }
 
-// cutPoint is where the first gzip member ends.
+// cutPoint is where the first chunk ends.
 func cutPoint(t *testing.T, b []byte) int {
-	br := bytes.NewReader(b)
-	zr, err := gzip.NewReader(br)
-	if err != nil {
-		t.Fatal(err)
+	return 4 + int(binary.BigEndian.Uint32(b))
+}
+
+// chunk frames raw bytes as one chunk of a recording.
+func chunk(raw ...[]byte) []byte {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	for _, r := range raw {
+		_, _ = zw.Write(r)
 	}
-	zr.Multistream(false)
-	if _, err := io.Copy(io.Discard, zr); err != nil {
-		t.Fatal(err)
-	}
-	return len(b) - br.Len()
+	_ = zw.Close()
+	return append(binary.BigEndian.AppendUint32(nil, uint32(gz.Len())), gz.Bytes()...)
 }
 
 func TestRecordingRefusesOtherInput(t *testing.T) {
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(AppendRecord(nil, 0, RecHeader, []byte(`{"format":"something-else","version":1}`)))
+	header := func(js string) []byte { return AppendRecord(nil, 0, RecHeader, []byte(js)) }
+	var plain bytes.Buffer // a gzip stream without the chunk framing
+	zw := gzip.NewWriter(&plain)
+	_, _ = zw.Write(header(`{"format":"streamspace-rfb-recording","version":1}`))
 	_ = zw.Close()
-	var big bytes.Buffer
-	zw = gzip.NewWriter(&big)
-	_, _ = zw.Write(AppendRecord(nil, 0, RecHeader, []byte(`{"format":"streamspace-rfb-recording","version":1,"pixelFormat":{"bitsPerPixel":16}}`)))
-	_ = zw.Close()
-	for name, in := range map[string][]byte{"not gzip": []byte("hello"), "empty": nil, "another format": gz.Bytes(), "another pixel format": big.Bytes()} {
+	for name, in := range map[string][]byte{
+		"not a recording": []byte("hello, world"), "empty": nil, "unframed gzip": plain.Bytes(),
+		"another format":       chunk(header(`{"format":"something-else","version":1}`)),
+		"another version":      chunk(header(`{"format":"streamspace-rfb-recording","version":2}`)),
+		"another pixel format": chunk(header(`{"format":"streamspace-rfb-recording","version":1,"pixelFormat":{"bitsPerPixel":16}}`)),
+	} {
 		if _, err := NewPlayer(bytes.NewReader(in)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// A record claiming more than MaxRecord is refused before anything is allocated.
 	var huge bytes.Buffer
-	zw = gzip.NewWriter(&huge)
-	w := NewRecordingWriter(zw, time.Now())
+	w := NewRecordingWriter(&huge, time.Now())
 	_ = w.Header(RecordingHeader{PixelFormat: RGBA32})
 	_ = w.Cut()
-	_, _ = zw.Write([]byte{0, 0, 0, 1, RecData, 0x7f, 0xff, 0xff, 0xff})
-	_ = zw.Close()
+	huge.Write(chunk([]byte{0, 0, 0, 1, RecData, 0x7f, 0xff, 0xff, 0xff}))
 	rr, err := NewRecordReader(bytes.NewReader(huge.Bytes()))
 	if err != nil {
 		t.Fatal(err)
@@ -220,3 +223,63 @@ func TestSkipperFollowsMessages(t *testing.T) {
 }
 
 func bufioOf(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// Large updates are split into records and chunks of bounded size, and replay unchanged.
+func TestRecordingBoundsRecordsAndChunks(t *testing.T) {
+	const w, h = 1024, 768
+	msg := rectHeader([]byte{MsgFramebufferUpdate, 0, 0, 1}, 0, 0, w, h, EncRaw)
+	pix := make([]byte, 4*w*h)
+	_, _ = rand.Read(pix) // incompressible: 3 MiB compressed
+	msg = append(msg, pix...)
+	var obj bytes.Buffer
+	t0 := time.Now()
+	rw := NewRecordingWriter(&obj, t0)
+	if err := rw.Header(RecordingHeader{PixelFormat: RGBA32}); err != nil {
+		t.Fatal(err)
+	}
+	_ = rw.Segment(t0, RecordingSegment{Width: w, Height: h, Reason: "start"})
+	if err := rw.Data(t0.Add(time.Second), msg); err != nil {
+		t.Fatal(err)
+	}
+	if obj.Len() < 2<<20 || rw.Pending() > chunkTarget+maxDataRecord {
+		t.Fatalf("%d bytes in whole chunks, %d pending: chunks are not cut as they fill", obj.Len(), rw.Pending())
+	}
+	_, _ = rw.End(t0.Add(2*time.Second), "done")
+	_ = rw.Cut()
+	rr, err := NewRecordReader(bytes.NewReader(obj.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, records := 0, 0
+	for b := obj.Bytes(); len(b) > 0; chunks++ {
+		b = b[4+binary.BigEndian.Uint32(b):]
+	}
+	for {
+		rec, err := rr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.Payload) > maxDataRecord {
+			t.Fatalf("a record of %d bytes", len(rec.Payload))
+		}
+		records++
+	}
+	if chunks < 3 || records < 3+len(msg)/maxDataRecord {
+		t.Fatalf("%d chunks, %d records", chunks, records)
+	}
+	p, err := NewPlayer(bytes.NewReader(obj.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PlayUntil(-1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(pix); i += 4 {
+		if !bytes.Equal(p.FB.Image.Pix[i:i+3], pix[i:i+3]) {
+			t.Fatalf("pixel %d differs", i/4)
+		}
+	}
+}
