@@ -516,7 +516,15 @@ func (j *job) record() {
 		}
 		reason = "reconnect"
 		readErr := make(chan error, 1)
-		go func() { readErr <- j.read(conn, init) }()
+		go func() {
+			defer func() {
+				// The reader writes the recording too: a fault there fails this recording only.
+				if p := recover(); p != nil {
+					readErr <- writeError{fmt.Errorf("the gateway failed: %v", p)}
+				}
+			}()
+			readErr <- j.read(conn, init)
+		}()
 	connected:
 		for {
 			select {
@@ -927,8 +935,8 @@ func (j *job) dropObjects(ctx context.Context) {
 func retry[T any](ctx context.Context, op func() (T, error)) (T, error) {
 	var v T
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		if v, err = op(); err == nil || errors.Is(err, recordings.ErrLeaseLost) || errors.Is(err, recordings.ErrNoUpload) {
+	for attempt := 0; ; attempt++ {
+		if v, err = op(); err == nil || errors.Is(err, recordings.ErrLeaseLost) || errors.Is(err, recordings.ErrNoUpload) || attempt == 2 {
 			return v, err
 		}
 		select {
@@ -937,5 +945,4 @@ func retry[T any](ctx context.Context, op func() (T, error)) (T, error) {
 		case <-time.After(time.Duration(1<<attempt) * time.Second):
 		}
 	}
-	return v, err
 }

@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"image/color"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -301,3 +303,48 @@ func TestRecordingEndsWithItsSession(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// faulty is a recordings store whose parts fail (or panic).
+type faulty struct {
+	*objects.Store
+	panics bool
+}
+
+func (f faulty) UploadPart(context.Context, string, string, int32, []byte) (string, error) {
+	if f.panics {
+		panic("the store's client is broken")
+	}
+	return "", errors.New("the bucket is unreachable")
+}
+
+// A recording whose store fails, or whose writing panics, fails by itself: the recording says
+// why, its upload is dropped, and the gateway goes on (the other recording, the desktop).
+func TestRecordingFailsAlone(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		d := newDesktop(t)
+		e := newEnv(t, d)
+		rec := e.start(t)
+		rc := e.recorder("gw-a")
+		rc.Objects = faulty{Store: e.objects, panics: panics}
+		stop := run(rc)
+		var r recordings.Recording
+		waitFor(t, 20*time.Second, "the recording fails", func() bool { r = e.get(t, rec.ID); return !r.Active() })
+		if r.Status != recordings.StatusFailed || !strings.HasPrefix(r.EndReason, gateway.ReasonGatewayFailed) {
+			t.Fatalf("panics %v: %+v", panics, r)
+		}
+		waitFor(t, 5*time.Second, "the upload is dropped", func() bool {
+			entries, _ := os.ReadDir(filepath.Join(e.objects.Dir, ".uploads"))
+			return len(entries) == 0
+		})
+		// The same gateway records the next one with a working store.
+		rc2 := e.recorder("gw-b")
+		next := e.start(t)
+		stop()
+		defer run(rc2)()
+		waitFor(t, 10*time.Second, "the next recording records", func() bool { return e.get(t, next.ID).Recorder == "gw-b" })
+		time.Sleep(500 * time.Millisecond)
+		e.stopRecording(t, next.ID)
+		e.completed(t, next.ID)
+		t.Logf("panics %v: failed with %q", panics, r.EndReason)
+	}
+}
