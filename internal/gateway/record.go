@@ -434,8 +434,8 @@ func (j *job) run() {
 	j.finish(j.why)
 }
 
-// ctx bounds one store operation of a job: the job's work continues through the gateway's
-// shutdown (it checkpoints and releases), so it does not hang on the gateway's context.
+// opCtx bounds one store operation of a job. It is not the gateway's context: a job's work goes on
+// through the gateway's shutdown (it checkpoints and releases).
 func opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
