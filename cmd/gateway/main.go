@@ -1,7 +1,9 @@
 // Command gateway is the streaming gateway as its own program: an ECS Fargate service behind
 // CloudFront and a load balancer in AWS (the local stack runs the same code in process).
 // Configuration comes from the environment (docs/gateway.md): GATEWAY_ADDR, NOVNC_DIR,
-// TICKET_KEYS_SECRET_ARN, the table names and BOOTSTRAP_ADMINS, as the functions read them.
+// TICKET_KEYS_SECRET_ARN, the table names and BOOTSTRAP_ADMINS, as the functions read them;
+// RECORDINGS_BUCKET (where it writes the recordings it makes) and GATEWAY_ID (its name in their
+// leases; default the host name and a random suffix).
 package main
 
 import (

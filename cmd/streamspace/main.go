@@ -3,6 +3,7 @@
 //	streamspace run                      bring up the whole system on loopback
 //	streamspace token -user alice        print a token for a user (-role admin|operator|user)
 //	streamspace invoke NAME -e FILE      invoke a function on an event file (like `sam local invoke`)
+//	streamspace recording render -in F   render a gateway recording's last frame (or -at 5s) to PNG
 package main
 
 import (
@@ -15,6 +16,8 @@ func usage() {
   streamspace run    [-data .local] [-http 127.0.0.1:8080] [-ws 127.0.0.1:8081] [-dynamodb-port 8000]
   streamspace token  -user ID [-role user|operator|admin] [-ttl 12h] [-data .local]
   streamspace invoke FUNCTION -e EVENT.json   (against a running local stack)
+  streamspace recording render -in REC.rfb [-out frame.png] [-at 5s]   (default: the last frame)
+  streamspace recording info -in REC.rfb
 `)
 	os.Exit(2)
 }
@@ -31,6 +34,8 @@ func main() {
 		err = tokenCmd(os.Args[2:])
 	case "invoke":
 		err = invokeCmd(os.Args[2:])
+	case "recording":
+		err = recordingCmd(os.Args[2:])
 	default:
 		usage()
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
-	"streamspace/internal/problem"
 	"streamspace/internal/idempotency"
+	"streamspace/internal/problem"
 )
 
 // Store keeps activity in the audit table:

@@ -64,6 +64,9 @@ type Config struct {
 	// names the Secrets Manager secret with the stream-ticket keys.
 	GatewayURL       string
 	TicketKeysSecret string
+	// GatewayID names a gateway task in the leases of the recordings it makes (GATEWAY_ID;
+	// default: its host name and a random suffix).
+	GatewayID string
 }
 
 // ConfigFromEnv reads the Lambda environment.
@@ -88,6 +91,7 @@ func ConfigFromEnv() Config {
 		ManagementEndpoint: os.Getenv("WEBSOCKET_MANAGEMENT_ENDPOINT"),
 		GatewayURL:         os.Getenv("GATEWAY_URL"),
 		TicketKeysSecret:   os.Getenv("TICKET_KEYS_SECRET_ARN"),
+		GatewayID:          os.Getenv("GATEWAY_ID"),
 	}
 }
 
@@ -164,7 +168,22 @@ func (a *App) hooks() httpx.Hooks { return a.APIKeys().Hooks() }
 // Sessions is the sessions area's service.
 func (a *App) Sessions() *sessions.Service {
 	return &sessions.Service{Store: a.SessionStore(), Users: a.Users(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits,
-		Tickets: a.TicketKeys(), GatewayURL: a.Cfg.GatewayURL}
+		Tickets: a.TicketKeys(), GatewayURL: a.Cfg.GatewayURL,
+		Recorder: recordings.Policy{Store: a.RecordingStore(), MaxRetentionDays: a.Cfg.RecordingsMaxDays}}
+}
+
+// RecordingStore keeps recordings' metadata.
+func (a *App) RecordingStore() *recordings.Store {
+	return &recordings.Store{DB: a.DB, Table: a.Cfg.Tables.Main}
+}
+
+// RecordingObjects holds recordings' content: the configured store (locally), or the S3 bucket
+// named by RECORDINGS_BUCKET.
+func (a *App) RecordingObjects() recordings.Objects {
+	if a.Objects == nil {
+		a.Objects = recordings.S3{Client: s3.NewFromConfig(a.AWS), Bucket: a.Cfg.RecordingsBucket}
+	}
+	return a.Objects
 }
 
 // TicketKeys is the stream-ticket keyring (nil when this installation has none).
@@ -175,12 +194,20 @@ func (a *App) TicketKeys() *tickets.Keyring {
 	return a.Tickets
 }
 
-// Gateway is the streaming gateway (its own program in AWS, in process locally); dial reaches
-// desktops (nil: the network).
+// Gateway is the streaming gateway (its own program in AWS, in process locally), with its
+// recorder; dial reaches desktops (nil: the network).
 func (a *App) Gateway(noVNCDir string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *gateway.Server {
+	var rec *gateway.Recorder
+	if a.Objects != nil || a.Cfg.RecordingsBucket != "" {
+		rec = &gateway.Recorder{Store: a.RecordingStore(), Objects: a.RecordingObjects(), Sessions: a.SessionStore(),
+			ID: a.Cfg.GatewayID, Log: a.Log}
+	} else {
+		a.Log.Warn("RECORDINGS_BUCKET is not set: this gateway makes no recordings")
+	}
 	return gateway.New(gateway.Config{Tickets: a.TicketKeys(), NoVNCDir: noVNCDir, Log: a.Log, Dial: dial,
 		Authority: &gateway.Authority{Sessions: a.Sessions(), Users: a.Users(), Keys: a.APIKeys().Store, Access: a.Access,
-			BootstrapAdmins: a.Cfg.BootstrapAdmins}})
+			BootstrapAdmins: a.Cfg.BootstrapAdmins},
+		Recorder: rec})
 }
 
 // HTTPHandler builds the router of one HTTP function by name (the local stack serves them all).
@@ -253,11 +280,7 @@ func (a *App) ActivityHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnActivity, a.Log, a.hooks())
 	svc := a.Sessions()
 	activity.Register(rt, &activity.Service{Store: a.ActivityStore(), Sessions: svc})
-	objects := a.Objects
-	if objects == nil {
-		objects = recordings.S3{Client: s3.NewFromConfig(a.AWS), Bucket: a.Cfg.RecordingsBucket}
-	}
-	recordings.Register(rt, &recordings.Service{Store: &recordings.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Objects: objects,
+	recordings.Register(rt, &recordings.Service{Store: a.RecordingStore(), Objects: a.RecordingObjects(),
 		Sessions: svc, MaxRetentionDays: a.Cfg.RecordingsMaxDays})
 	return complete(rt)
 }

@@ -35,7 +35,7 @@ func startLocal(t *testing.T) *testenv.Env {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, line := range strings.Split(e.Logs.String(), "\n") {
-				if strings.Contains(line, "runtime") || strings.Contains(line, `"level":"ERROR"`) {
+				if strings.Contains(line, "runtime") || strings.Contains(line, "recording") || strings.Contains(line, `"level":"ERROR"`) {
 					t.Log(line)
 				}
 			}

@@ -48,6 +48,8 @@ type Config struct {
 	MaxStreams, MaxPending int
 	// Dial reaches a desktop (default net.Dialer); tests inject faults.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Recorder makes gateway recordings (record.go); nil: this gateway records nothing.
+	Recorder *Recorder
 }
 
 // Server is a running gateway: an http.Handler plus its re-check loop (Run).
@@ -84,6 +86,9 @@ func New(cfg Config) *Server {
 	if cfg.Dial == nil {
 		d := &net.Dialer{Timeout: 5 * time.Second}
 		cfg.Dial = d.DialContext
+	}
+	if cfg.Recorder != nil && cfg.Recorder.Dial == nil {
+		cfg.Recorder.Dial = cfg.Dial
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), pending: make(chan struct{}, cfg.MaxPending), bySession: map[string]map[*Stream]bool{}}
 	handlers := map[string]http.Handler{

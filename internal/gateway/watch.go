@@ -78,8 +78,15 @@ func (s *Server) snapshot() map[string][]*Stream {
 	return out
 }
 
-// Run re-checks every open stream each CheckEvery until ctx ends, then closes them all.
+// Run re-checks every open stream each CheckEvery until ctx ends, then closes them all. The
+// recorder runs on the same period in its own goroutine: a slow recording round never delays
+// the access checks.
 func (s *Server) Run(ctx context.Context) {
+	if rc := s.cfg.Recorder; rc != nil {
+		done := make(chan struct{})
+		go func() { defer close(done); rc.Run(ctx, s.cfg.CheckEvery) }()
+		defer func() { <-done }()
+	}
 	t := time.NewTicker(s.cfg.CheckEvery)
 	defer t.Stop()
 	w := &watcher{s: s, lastOK: map[string]time.Time{}, renewed: map[string]time.Time{}, active: map[string]time.Time{}}

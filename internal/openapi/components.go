@@ -52,7 +52,7 @@ var (
 	levels        = []string{access.View.String(), access.Collaborate.String(), access.Control.String()}
 	platformRoles = []string{auth.RoleUser, auth.RoleOperator, auth.RoleAdmin}
 	categories    = []string{activity.Lifecycle, activity.Connection, activity.State, activity.Configuration, activity.Access, activity.Error}
-	recStatuses   = []string{recordings.StatusRecording, recordings.StatusCompleted, recordings.StatusFailed}
+	recStatuses   = []string{recordings.StatusRecording, recordings.StatusStopping, recordings.StatusCompleted, recordings.StatusFailed}
 	formats       = slices.Sorted(maps.Keys(recordings.Formats))
 	// templateName is templates.ValidName's rule (DNS-label style).
 	templateName = pattern(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
@@ -100,6 +100,9 @@ var recordingOverlay = map[string]schema{
 	"id": id("rec"), "sessionId": id("sess"), "type": enum(recordings.Types...), "format": enum(formats...),
 	"status": enum(recStatuses...), "sha256": pattern("^[0-9a-f]{64}$"), "retentionDays": schema{"minimum": 1},
 	"durationSeconds": schema{"minimum": 0}, "sizeBytes": schema{"minimum": 0}, "version": versionSchema,
+	"source":    merge2(enum(recordings.Sources...), schema{"description": "client: the client uploads the content; gateway: the streaming gateway records the desktop (format rfb, docs/recordings.md)"}),
+	"policy":    merge2(enum(recordings.PolicyTemplate), schema{"description": "template: the session's template records every session; only operators and admins may stop or delete it"}),
+	"endReason": schema{"description": "why a gateway recording ended"},
 }
 
 var invitationOverlay = map[string]schema{
@@ -253,13 +256,16 @@ var components = []component{
 
 	{name: "Recording", typ: typeOf[recordings.Recording](), overlay: recordingOverlay},
 	{name: "RecordingPage", typ: typeOf[page[recordings.Recording]]()},
-	{name: "RecordingCreated", typ: typeOf[recordingCreated](), desc: "Upload the content with uploadMethod to uploadUrl, sending uploadHeaders.",
+	{name: "RecordingCreated", typ: typeOf[recordingCreated](),
+		desc:    "A client recording: upload the content with uploadMethod to uploadUrl, sending uploadHeaders. A gateway recording has no upload fields: the gateway writes the content.",
 		overlay: map[string]schema{"uploadUrl": str(1, 4096), "uploadMethod": enum("PUT")}},
 	{name: "RecordingView", typ: typeOf[recordingView](), desc: "downloadUrl only while the recording is completed."},
-	{name: "RecordingInput", typ: typeOf[recordingInput](), mode: request, required: []string{"type", "format"},
-		overlay: map[string]schema{"type": enum(recordings.Types...), "format": enum(formats...),
+	{name: "RecordingInput", typ: typeOf[recordingInput](), mode: request,
+		desc: "source client (the default) needs type and format; source gateway records type video in format rfb (both may be left out) of a running session.",
+		overlay: map[string]schema{"source": enum(recordings.Sources...), "type": enum(recordings.Types...), "format": enum(formats...),
 			"retentionDays": schema{"minimum": 1, "description": "default 30, at most the deployment's RecordingsMaxRetentionDays"}}},
-	{name: "RecordingPatch", typ: typeOf[recordingPatch](), mode: request, desc: "Finish a recording once: completed or failed.",
+	{name: "RecordingPatch", typ: typeOf[recordingPatch](), mode: request,
+		desc: "Finish a client recording once: completed or failed, with what the client measured. Stop a gateway recording: status completed alone (202; it is stopping until the gateway completes it).",
 		overlay: map[string]schema{"status": enum(recordings.StatusCompleted, recordings.StatusFailed), "sha256": pattern("^[0-9a-f]{64}$"),
 			"durationSeconds": schema{"minimum": 0}, "sizeBytes": schema{"minimum": 0}}},
 }

@@ -212,16 +212,18 @@ var ops = map[string]op{
 	"GET /api/v1/activity/users/{userId}": {id: "listUserActivity", tag: "activity", summary: "What a user did (that user, operators, admins)",
 		query: activityQuery, ok: []reply{{status: 200, schema: "ActivityPage"}}},
 
-	"POST /api/v1/sessions/{id}/recordings": {id: "createRecording", tag: "recordings", summary: "Start a recording and get its upload URL (control access)",
+	"POST /api/v1/sessions/{id}/recordings": {id: "createRecording", tag: "recordings", summary: "Start a recording: the client's (with an upload URL) or the gateway's (control access)",
+		desc:    "A gateway recording needs a running session (else 409); the gateway starts within seconds and records until stopped or the session stops running.",
 		headers: idemKey, body: "RecordingInput", ok: []reply{{status: 201, schema: "RecordingCreated", headers: []string{"Location", "Idempotent-Replayed"}}}, errs: conflict},
 	"GET /api/v1/sessions/{id}/recordings": {id: "listRecordings", tag: "recordings", summary: "A session's recordings, oldest first (view access)",
 		query: page50, ok: []reply{{status: 200, schema: "RecordingPage"}}},
 	"GET /api/v1/sessions/{id}/recordings/{recordingId}": {id: "getRecording", tag: "recordings", summary: "A recording, with a download URL once completed",
 		ok: []reply{{status: 200, schema: "RecordingView", headers: []string{"ETag"}}}},
-	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}": {id: "finishRecording", tag: "recordings", summary: "Complete or fail a recording, once (control access)",
-		headers: ifMatch, body: "RecordingPatch", ok: []reply{{status: 200, schema: "RecordingView", headers: []string{"ETag"}}}, errs: ifMatchErr},
-	"DELETE /api/v1/sessions/{id}/recordings/{recordingId}": {id: "deleteRecording", tag: "recordings", summary: "Delete a recording and its content (control access)",
-		ok: []reply{noContent}},
+	"PATCH /api/v1/sessions/{id}/recordings/{recordingId}": {id: "finishRecording", tag: "recordings", summary: "Complete or fail a client recording, or stop a gateway recording, once (control access; a template's recording: operators and admins)",
+		headers: ifMatch, body: "RecordingPatch", ok: []reply{{status: 200, schema: "RecordingView", headers: []string{"ETag"}, desc: "A client recording, finished."},
+			{status: 202, schema: "RecordingView", headers: []string{"ETag"}, desc: "A gateway recording, now stopping: the gateway completes it within seconds."}}, errs: ifMatchErr},
+	"DELETE /api/v1/sessions/{id}/recordings/{recordingId}": {id: "deleteRecording", tag: "recordings", summary: "Delete a recording and its content (control access; a template's recording: operators and admins)",
+		desc: "A gateway recording still recording or stopping is 409: stop it first.", ok: []reply{noContent}, errs: conflict},
 }
 
 // pathParams describes the route table's path variables.
@@ -247,5 +249,5 @@ var tags = []struct{ name, desc string }{
 	{"teams", "Teams, members, roles and quotas."},
 	{"sharing", "Shares, invitations, collaborators and transfer."},
 	{"activity", "Each session's audit trail."},
-	{"recordings", "Recording metadata; content through presigned URLs."},
+	{"recordings", "Recording metadata; content through presigned URLs, uploaded by the client or written by the streaming gateway (docs/recordings.md)."},
 }

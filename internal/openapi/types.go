@@ -207,17 +207,19 @@ type timelineEntry struct {
 }
 
 type recordingInput struct {
+	Source        string `json:"source"`
 	Type          string `json:"type"`
 	Format        string `json:"format"`
 	RetentionDays *int   `json:"retentionDays"`
 }
 
+// recordingCreated: the upload fields only for a client recording.
 type recordingCreated struct {
 	Recording       recordings.Recording `json:"recording"`
-	UploadURL       string               `json:"uploadUrl"`
-	UploadMethod    string               `json:"uploadMethod"`
-	UploadHeaders   map[string]string    `json:"uploadHeaders"`
-	UploadExpiresAt time.Time            `json:"uploadExpiresAt"`
+	UploadURL       string               `json:"uploadUrl,omitempty"`
+	UploadMethod    string               `json:"uploadMethod,omitempty"`
+	UploadHeaders   map[string]string    `json:"uploadHeaders,omitempty"`
+	UploadExpiresAt *time.Time           `json:"uploadExpiresAt,omitempty"`
 }
 
 // recordingView: the download link only while the recording is completed.

@@ -1,6 +1,7 @@
 package recordings
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -55,8 +56,19 @@ func (sv *Service) session(r *http.Request, need access.Level) (sessions.Session
 	return se, nil
 }
 
+// DefaultRetentionDays is a recording's retention when none is asked for (at most the bucket's).
+const DefaultRetentionDays = 30
+
+func (sv *Service) maxDays() int {
+	if sv.MaxRetentionDays <= 0 {
+		return 365
+	}
+	return sv.MaxRetentionDays
+}
+
 func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
+		Source        string `json:"source"`
 		Type          string `json:"type"`
 		Format        string `json:"format"`
 		RetentionDays *int   `json:"retentionDays"`
@@ -64,14 +76,28 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := Validate(in.Type, in.Format); err != nil {
-		return err
+	source := in.Source
+	if source == "" {
+		source = SourceClient
 	}
-	maxDays := sv.MaxRetentionDays
-	if maxDays <= 0 {
-		maxDays = 365
+	switch source {
+	case SourceClient:
+		if err := Validate(in.Type, in.Format); err != nil {
+			return err
+		}
+	case SourceGateway:
+		// The gateway records one thing: the desktop's picture, in the RFB recording format.
+		if in.Type != "" && in.Type != GatewayType {
+			return problem.Invalid("type", "the gateway records type video")
+		}
+		if in.Format != "" && in.Format != GatewayFormat {
+			return problem.Invalid("format", "the gateway records format rfb")
+		}
+	default:
+		return problem.Invalid("source", "must be client or gateway")
 	}
-	days := min(30, maxDays)
+	maxDays := sv.maxDays()
+	days := min(DefaultRetentionDays, maxDays)
 	if in.RetentionDays != nil {
 		if *in.RetentionDays < 1 || *in.RetentionDays > maxDays {
 			return problem.Invalid("retentionDays", fmt.Sprintf("must be from 1 to %d", maxDays))
@@ -83,11 +109,15 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := sv.now()
-	id := ids.New("rec")
-	rec := Recording{ID: id, SessionID: se.ID, Type: in.Type, Format: in.Format, Status: StatusRecording, StartedAt: now,
-		StorageKey: "recordings/" + se.ID + "/" + id + "." + in.Format, RetentionDays: days, ExpiresAt: now.AddDate(0, 0, days),
-		CreatedBy: httpx.Caller(r).UserID, CreatedAt: now, UpdatedAt: now, Version: 1}
-	rec.Expiry = rec.ExpiresAt.Unix()
+	var rec Recording
+	if source == SourceGateway {
+		if se.State != sessions.StateRunning {
+			return problem.Conflict("the gateway records a running session; this one is " + se.State)
+		}
+		rec = NewGateway(se.ID, httpx.Caller(r).UserID, "", days, now)
+	} else {
+		rec = newRecording(se.ID, in.Type, in.Format, httpx.Caller(r).UserID, days, now)
+	}
 	// The claim keeps the recording's id, not the answer: the upload URL is a credential, and a
 	// replay presigns a fresh one for the same recording.
 	idem, err := idempotency.FromRequest(r, httpx.Caller(r).UserID, in, now)
@@ -95,7 +125,7 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if idem != nil {
-		idem.ResourceID, idem.Status = id, http.StatusCreated
+		idem.ResourceID, idem.Status = rec.ID, http.StatusCreated
 	}
 	replay, err := sv.Store.Create(r.Context(), rec, idem)
 	if err != nil {
@@ -105,16 +135,21 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 		if rec, err = sv.Store.Get(r.Context(), se.ID, replay.ID()); err != nil {
 			return err
 		}
-		if rec.Status != StatusRecording {
+		if rec.Source == SourceClient && rec.Status != StatusRecording {
 			return problem.Conflict("the recording this Idempotency-Key created is already " + rec.Status + "; its upload URL is no longer given out")
 		}
 		idempotency.MarkReplayed(w)
+	}
+	w.Header().Set("Location", "/api/v1/sessions/"+se.ID+"/recordings/"+rec.ID)
+	if rec.Source == SourceGateway {
+		// Nobody uploads: the gateway writes the object itself.
+		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"recording": rec})
+		return nil
 	}
 	upload, err := sv.Objects.UploadURL(r.Context(), rec.StorageKey, rec.ContentType(), urlTTL)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/sessions/"+se.ID+"/recordings/"+rec.ID)
 	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"recording": rec, "uploadUrl": upload, "uploadMethod": http.MethodPut,
 		"uploadHeaders": map[string]string{"Content-Type": rec.ContentType()}, "uploadExpiresAt": now.Add(urlTTL)})
 	return nil
@@ -137,20 +172,51 @@ func (sv *Service) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (sv *Service) load(r *http.Request, need access.Level) (Recording, error) {
-	se, err := sv.session(r, need)
+// load reads a recording of a session the caller may view.
+func (sv *Service) load(r *http.Request) (Recording, access.Level, error) {
+	se, g, err := sv.Sessions.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
 	if err != nil {
-		return Recording{}, err
+		return Recording{}, 0, err
 	}
 	id := r.PathValue("recordingId")
 	if !ids.Valid("rec", id) {
-		return Recording{}, ErrNotFound
+		return Recording{}, g.Level, ErrNotFound
 	}
-	return sv.Store.Get(r.Context(), se.ID, id)
+	rec, err := sv.Store.Get(r.Context(), se.ID, id)
+	return rec, g.Level, err
+}
+
+// loadToChange is load for a change: without control access, a recording that does not exist
+// is refused like one that does (403), so the answer says nothing about which exist.
+func (sv *Service) loadToChange(r *http.Request) (Recording, error) {
+	rec, level, err := sv.load(r)
+	if errors.Is(err, ErrNotFound) && level >= access.View && level < access.Control {
+		return rec, problem.Forbidden("this needs control access to the session")
+	}
+	if err != nil {
+		return rec, err
+	}
+	return rec, mayChange(r, rec, level)
+}
+
+// mayChange is who may stop, finish or delete a recording: control access to the session, as
+// for creating one; a recording the session's template requires is the platform's, out of reach
+// of the session's users: operators and admins only.
+func mayChange(r *http.Request, rec Recording, level access.Level) error {
+	if rec.Policy == PolicyTemplate {
+		if !httpx.Caller(r).IsOperator() {
+			return problem.Forbidden("the session's template requires this recording: only operators and admins may stop or delete it")
+		}
+		return nil
+	}
+	if level < access.Control {
+		return problem.Forbidden("this needs control access to the session")
+	}
+	return nil
 }
 
 func (sv *Service) get(w http.ResponseWriter, r *http.Request) error {
-	rec, err := sv.load(r, access.View)
+	rec, _, err := sv.load(r)
 	if err != nil {
 		return err
 	}
@@ -197,10 +263,11 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var rec Recording
+	status := http.StatusOK
 	// Each attempt applies the given fields to a fresh read: two clients reporting different
 	// fields concurrently both get theirs, and a finish raced by another finish is a 409.
 	err = ddb.RetryOnVersionConflict(im, "recording", func() error {
-		if rec, err = sv.load(r, access.Control); err != nil {
+		if rec, err = sv.loadToChange(r); err != nil {
 			return err
 		}
 		if err := ddb.CheckIfMatch(im, "recording", rec.Version); err != nil {
@@ -210,6 +277,18 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 			return problem.Conflict("the recording is " + rec.Status + " and can no longer change")
 		}
 		version, now := rec.Version, sv.now()
+		if rec.Source == SourceGateway {
+			if err := gatewayPatch(in.Status, in.EndedAt, in.DurationSeconds, in.SizeBytes, in.SHA256); err != nil {
+				return err
+			}
+			// The gateway sees the stop within its next round (2 s), ends the object and then
+			// completes the recording with what it measured.
+			if err := sv.Store.Stop(r.Context(), rec, version, now); err != nil {
+				return err
+			}
+			rec.Status, rec.UpdatedAt, rec.Version, status = StatusStopping, now, version+1, http.StatusAccepted
+			return nil
+		}
 		if in.Status != "" {
 			rec.Status = in.Status
 			end := now
@@ -235,14 +314,36 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpx.SetETag(w, rec.Version)
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"recording": rec})
+	httpx.WriteJSON(w, status, map[string]any{"recording": rec})
+	return nil
+}
+
+// gatewayPatch checks a PATCH of a gateway recording: it can only be stopped; what it measures
+// is the gateway's to say.
+func gatewayPatch(status string, endedAt *time.Time, dur *int, size *int64, sha string) error {
+	switch {
+	case endedAt != nil:
+		return problem.Invalid("endedAt", "the gateway measures a gateway recording")
+	case dur != nil:
+		return problem.Invalid("durationSeconds", "the gateway measures a gateway recording")
+	case size != nil:
+		return problem.Invalid("sizeBytes", "the gateway measures a gateway recording")
+	case sha != "":
+		return problem.Invalid("sha256", "the gateway measures a gateway recording")
+	case status != StatusCompleted:
+		return problem.Invalid("status", "a gateway recording is stopped with status completed")
+	}
 	return nil
 }
 
 func (sv *Service) delete(w http.ResponseWriter, r *http.Request) error {
-	rec, err := sv.load(r, access.Control)
+	rec, err := sv.loadToChange(r)
 	if err != nil {
 		return err
+	}
+	if rec.Source == SourceGateway && rec.Active() {
+		// The gateway is writing its object: stop it first, so nothing is left behind.
+		return problem.Conflict("the gateway is still recording; stop the recording first")
 	}
 	// The object goes first: a failure leaves the record, so the delete can be retried.
 	if err := sv.Objects.Delete(r.Context(), rec.StorageKey); err != nil {

@@ -1,5 +1,7 @@
 // Package recordings keeps the metadata of session recordings and hands out presigned URLs
-// to upload and download their content (S3 in AWS, a signed local store on a laptop).
+// to upload and download their content (S3 in AWS, a signed local store on a laptop). A
+// recording's content comes from the client (it uploads what it recorded) or from the streaming
+// gateway, which records the desktop itself (docs/recordings.md).
 package recordings
 
 import (
@@ -16,21 +18,46 @@ import (
 
 	"streamspace/internal/ddb"
 	"streamspace/internal/idempotency"
+	"streamspace/internal/ids"
 	"streamspace/internal/problem"
+	"streamspace/internal/rfb"
 )
 
-// Statuses.
+// Statuses. A gateway recording passes through stopping: asked to stop, the gateway finishes
+// the object and then completes it (with its size and checksum) or fails it.
 const (
 	StatusRecording = "recording"
+	StatusStopping  = "stopping"
 	StatusCompleted = "completed"
 	StatusFailed    = "failed"
+)
+
+// Sources of a recording's content.
+const (
+	// SourceClient: the client records and uploads through the presigned URL (items written
+	// before sources existed are client recordings).
+	SourceClient = "client"
+	// SourceGateway: the streaming gateway records the desktop's picture itself, out of reach of
+	// the session's users.
+	SourceGateway = "gateway"
+)
+
+// PolicyTemplate marks a recording started because the session's template records every
+// session (recordSessions): only operators and admins may stop or delete it.
+const PolicyTemplate = "template"
+
+// What the gateway records: a screen recording in the RFB recording format.
+const (
+	GatewayType   = "video"
+	GatewayFormat = "rfb"
 )
 
 // Accepted kinds of recordings and their formats (content types).
 var (
 	Types   = []string{"video", "audio", "screenshot", "log"}
 	Formats = map[string]string{"webm": "video/webm", "mp4": "video/mp4", "ogg": "audio/ogg", "png": "image/png",
-		"jpeg": "image/jpeg", "json": "application/json", "txt": "text/plain"}
+		"jpeg": "image/jpeg", "json": "application/json", "txt": "text/plain", GatewayFormat: rfb.RecordingContentType}
+	Sources = []string{SourceClient, SourceGateway}
 )
 
 // Recording is one recording's metadata.
@@ -54,20 +81,63 @@ type Recording struct {
 	UpdatedAt       time.Time  `json:"updatedAt" dynamodbav:"updatedAt"`
 	// Version counts changes (optimistic lock; ETag); records from before versions count as 1.
 	Version int `json:"version" dynamodbav:"version,omitempty"`
+	// Source says who records the content: client or gateway.
+	Source string `json:"source" dynamodbav:"source,omitempty"`
+	// Policy is "template" when the session's template asked for the recording.
+	Policy string `json:"policy,omitempty" dynamodbav:"policy,omitempty"`
+	// EndReason says why a gateway recording ended (stopped, the session stopped running, a cap).
+	EndReason string `json:"endReason,omitempty" dynamodbav:"endReason,omitempty"`
+
+	// The recording gateway's bookkeeping (never shown): the task holding the lease, until when,
+	// which acquisition of the lease this is, and how far the upload got.
+	Recorder   string  `json:"-" dynamodbav:"recorder,omitempty"`
+	LeaseUntil int64   `json:"-" dynamodbav:"leaseUntil,omitempty"`
+	LeaseGen   int     `json:"-" dynamodbav:"leaseGen,omitempty"`
+	Upload     *Upload `json:"-" dynamodbav:"upload,omitempty"`
 }
 
 // ContentType of the recording's object.
 func (r Recording) ContentType() string { return Formats[r.Format] }
 
-// Validate checks a new recording's kind and format.
+// Active reports whether the recording may still change (recording, or stopping).
+func (r Recording) Active() bool { return r.Status == StatusRecording || r.Status == StatusStopping }
+
+// Validate checks a new client recording's kind and format.
 func Validate(typ, format string) error {
 	if !slices.Contains(Types, typ) {
 		return problem.Invalid("type", fmt.Sprintf("must be one of %v", Types))
+	}
+	if format == GatewayFormat {
+		return problem.Invalid("format", "rfb is what the gateway records: ask for source gateway")
 	}
 	if _, ok := Formats[format]; !ok {
 		return problem.Invalid("format", "must be webm, mp4, ogg, png, jpeg, json or txt")
 	}
 	return nil
+}
+
+// NewGateway is a new recording the gateway is to make of a running session.
+func NewGateway(sessionID, createdBy, policy string, retentionDays int, now time.Time) Recording {
+	r := newRecording(sessionID, GatewayType, GatewayFormat, createdBy, retentionDays, now)
+	r.Source, r.Policy = SourceGateway, policy
+	return r
+}
+
+func newRecording(sessionID, typ, format, createdBy string, days int, now time.Time) Recording {
+	id := ids.New("rec")
+	r := Recording{ID: id, SessionID: sessionID, Type: typ, Format: format, Status: StatusRecording, StartedAt: now,
+		StorageKey: "recordings/" + sessionID + "/" + id + "." + format, RetentionDays: days, ExpiresAt: now.AddDate(0, 0, days),
+		CreatedBy: createdBy, CreatedAt: now, UpdatedAt: now, Version: 1, Source: SourceClient}
+	r.Expiry = r.ExpiresAt.Unix()
+	return r
+}
+
+// normalize fills what items written before a field existed lack.
+func (r *Recording) normalize() {
+	r.Version = ddb.Version(r.Version)
+	if r.Source == "" {
+		r.Source = SourceClient
+	}
 }
 
 // Store keeps recordings in their session's partition: SESSION#<id> / REC#<recordingId>.
@@ -84,7 +154,6 @@ func key(sessionID, id string) map[string]types.AttributeValue {
 // ErrNotFound is returned for unknown recordings.
 var ErrNotFound = problem.NotFound("recording")
 
-// Put writes a recording; version is the updatedAt it must still have ("" = must not exist).
 // Create writes a new recording, with the Idempotency-Key claim when there is one; a non-nil
 // record means the key already created one (replay it).
 func (st *Store) Create(ctx context.Context, r Recording, idem *idempotency.Claim) (*idempotency.Record, error) {
@@ -105,6 +174,11 @@ func (st *Store) item(r Recording) (map[string]types.AttributeValue, error) {
 		item[k] = v
 	}
 	item["entity"] = &types.AttributeValueMemberS{Value: "recording"}
+	if r.Source == SourceGateway && r.Active() {
+		// Sparse: only gateway recordings still to be made are in the gateway's work index.
+		item[ddb.GSI4PK] = &types.AttributeValueMemberS{Value: GatewayPK}
+		item[ddb.GSI4SK] = &types.AttributeValueMemberS{Value: dueKey(r.due(), r.ID)}
+	}
 	return item, nil
 }
 
@@ -117,23 +191,32 @@ func (st *Store) Get(ctx context.Context, sessionID, id string) (Recording, erro
 	if out.Item == nil {
 		return Recording{}, ErrNotFound
 	}
+	return unmarshal(out.Item)
+}
+
+func unmarshal(item map[string]types.AttributeValue) (Recording, error) {
 	var r Recording
-	err = attributevalue.UnmarshalMap(out.Item, &r)
-	r.Version = ddb.Version(r.Version)
-	return r, err
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return Recording{}, fmt.Errorf("decode recording: %w", err)
+	}
+	r.normalize()
+	return r, nil
 }
 
 // Update writes r over the recording read at version (r.Version must be version+1), conditional
 // on that version: a concurrent change is ddb.ErrVersionConflict, and the caller reads again.
+//
+// Only client recordings are written whole: a gateway recording's item also holds the gateway's
+// lease and upload, which change without a new version, so it changes through Stop and the
+// gateway's own targeted writes (gateway.go).
 func (st *Store) Update(ctx context.Context, r Recording, version int) error {
-	item, err := attributevalue.MarshalMap(r)
+	if r.Source == SourceGateway {
+		return errors.New("recordings: a gateway recording is not written whole")
+	}
+	item, err := st.item(r)
 	if err != nil {
 		return err
 	}
-	for k, v := range key(r.SessionID, r.ID) {
-		item[k] = v
-	}
-	item["entity"] = &types.AttributeValueMemberS{Value: "recording"}
 	cond, names, vals := ddb.VersionCondition(version)
 	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: item,
 		ConditionExpression: aws.String("attribute_exists(PK) AND " + cond), ExpressionAttributeNames: names, ExpressionAttributeValues: vals})
@@ -164,7 +247,7 @@ func (st *Store) List(ctx context.Context, sessionID string, limit int, cursor s
 		return nil, "", err
 	}
 	for i := range out {
-		out[i].Version = ddb.Version(out[i].Version)
+		out[i].normalize()
 	}
 	return out, ddb.EncodeCursor(res.LastEvaluatedKey), nil
 }
@@ -180,9 +263,43 @@ func (st *Store) Delete(ctx context.Context, sessionID, id string) error {
 	return err
 }
 
-// Objects stores recording content behind presigned URLs.
+// Objects stores recording content: behind presigned URLs for clients, and written from the
+// server side by the gateway (Writer).
 type Objects interface {
 	UploadURL(ctx context.Context, key, contentType string, ttl time.Duration) (string, error)
 	DownloadURL(ctx context.Context, key string, ttl time.Duration) (string, error)
 	Delete(ctx context.Context, key string) error
+	Writer
+}
+
+// Writer is how the gateway writes a recording it makes, without holding it in memory: a
+// multipart upload (S3's rules: parts of at least MinPartSize except the last, numbers 1 to
+// 10000, assembled in the order given at completion; parts not named there are dropped), plus
+// whole small objects for the tail not yet in a part (checkpoints a task that takes over the
+// recording reads back).
+type Writer interface {
+	CreateUpload(ctx context.Context, key, contentType string) (uploadID string, err error)
+	UploadPart(ctx context.Context, key, uploadID string, n int32, body []byte) (etag string, err error)
+	CompleteUpload(ctx context.Context, key, uploadID string, parts []Part) error
+	AbortUpload(ctx context.Context, key, uploadID string) error
+	Put(ctx context.Context, key, contentType string, body []byte) error
+	// Get reads a whole object of at most max bytes (ErrNoObject when there is none).
+	Get(ctx context.Context, key string, max int64) ([]byte, error)
+}
+
+// MinPartSize is S3's smallest part but the last.
+const MinPartSize = 5 << 20
+
+// ErrNoObject is Get's answer for a key that holds nothing.
+var ErrNoObject = errors.New("recordings: no such object")
+
+// ErrNoUpload is UploadPart's or CompleteUpload's answer for an upload that no longer exists
+// (completed, aborted, or expired by the bucket's lifecycle rule).
+var ErrNoUpload = errors.New("recordings: no such upload")
+
+// Part is one uploaded part of a recording's object.
+type Part struct {
+	N    int32  `dynamodbav:"n"`
+	ETag string `dynamodbav:"etag"`
+	Size int64  `dynamodbav:"size"`
 }

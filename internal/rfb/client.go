@@ -1,7 +1,6 @@
 package rfb
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,16 +32,59 @@ func NewFramebuffer(w, h int) *Framebuffer {
 // maxSide bounds a framebuffer's width and height (RFB allows 65535; no desktop is that big).
 const maxSide = 16384
 
+// ServerReader is what server messages are read from: a *bufio.Reader on a live connection,
+// or a recording's stream (which must not read ahead of the message being applied).
+type ServerReader interface {
+	io.Reader
+	io.ByteReader
+	Discard(n int) (int, error)
+}
+
+// canvas is what a server message acts on: a Framebuffer keeps the pixels, a Skipper only the
+// size (the recorder needs message boundaries, not pictures).
+type canvas interface {
+	size() (int, int)
+	raw(r ServerReader, x, y, w, h int) error
+	copyRect(sx, sy, x, y, w, h int)
+	resize(w, h int)
+}
+
 // ReadServerMessage reads one server message from r and applies it to fb; it returns the
 // message type. Only the encodings Setup asks for are understood.
-func (fb *Framebuffer) ReadServerMessage(r *bufio.Reader) (byte, error) {
+func (fb *Framebuffer) ReadServerMessage(r ServerReader) (byte, error) {
+	return readServerMessage(r, fb)
+}
+
+// Skipper follows a server's messages without keeping their pixels: it knows where each
+// message ends and the desktop's size, in constant memory.
+type Skipper struct {
+	Width, Height int
+	// Resized is set when a message changed the size (the caller then asks for a full update).
+	Resized bool
+}
+
+// ReadServerMessage reads (and discards) one server message.
+func (s *Skipper) ReadServerMessage(r ServerReader) (byte, error) { return readServerMessage(r, s) }
+
+func (s *Skipper) size() (int, int) { return s.Width, s.Height }
+func (s *Skipper) raw(r ServerReader, x, y, w, h int) error {
+	if x+w > s.Width || y+h > s.Height {
+		return errors.New("rfb: rectangle outside the framebuffer")
+	}
+	_, err := r.Discard(4 * w * h)
+	return err
+}
+func (s *Skipper) copyRect(int, int, int, int, int, int) {}
+func (s *Skipper) resize(w, h int)                       { s.Width, s.Height, s.Resized = w, h, true }
+
+func readServerMessage(r ServerReader, c canvas) (byte, error) {
 	t, err := r.ReadByte()
 	if err != nil {
 		return 0, err
 	}
 	switch t {
 	case MsgFramebufferUpdate:
-		return t, fb.update(r)
+		return t, update(r, c)
 	case MsgSetColourMap:
 		var h [5]byte
 		if _, err := io.ReadFull(r, h[:]); err != nil {
@@ -70,7 +112,7 @@ func (fb *Framebuffer) ReadServerMessage(r *bufio.Reader) (byte, error) {
 	return t, fmt.Errorf("rfb: unexpected server message %d", t)
 }
 
-func (fb *Framebuffer) update(r *bufio.Reader) error {
+func update(r ServerReader, c canvas) error {
 	var h [3]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return err
@@ -86,7 +128,7 @@ func (fb *Framebuffer) update(r *bufio.Reader) error {
 		enc := int32(binary.BigEndian.Uint32(rh[8:]))
 		switch enc {
 		case EncRaw:
-			if err := fb.raw(r, x, y, w, hh); err != nil {
+			if err := c.raw(r, x, y, w, hh); err != nil {
 				return err
 			}
 		case EncCopyRect:
@@ -94,14 +136,12 @@ func (fb *Framebuffer) update(r *bufio.Reader) error {
 			if _, err := io.ReadFull(r, src[:]); err != nil {
 				return err
 			}
-			fb.copyRect(int(binary.BigEndian.Uint16(src[0:])), int(binary.BigEndian.Uint16(src[2:])), x, y, w, hh)
+			c.copyRect(int(binary.BigEndian.Uint16(src[0:])), int(binary.BigEndian.Uint16(src[2:])), x, y, w, hh)
 		case EncDesktopSize:
 			if w > maxSide || hh > maxSide {
 				return fmt.Errorf("rfb: desktop size %dx%d", w, hh)
 			}
-			next := image.NewRGBA(image.Rect(0, 0, w, hh))
-			copy(next.Pix, fb.Image.Pix) // what fits; the server sends the rest
-			fb.Image = next
+			c.resize(w, hh)
 		default:
 			return fmt.Errorf("rfb: encoding %d was not asked for", enc)
 		}
@@ -109,7 +149,19 @@ func (fb *Framebuffer) update(r *bufio.Reader) error {
 	return nil
 }
 
-func (fb *Framebuffer) raw(r io.Reader, x, y, w, h int) error {
+func (fb *Framebuffer) size() (int, int) { b := fb.Image.Bounds(); return b.Dx(), b.Dy() }
+
+// resize keeps what fits of the picture; the server sends the rest.
+func (fb *Framebuffer) resize(w, h int) {
+	next := image.NewRGBA(image.Rect(0, 0, w, h))
+	ow, oh := fb.size()
+	for j := 0; j < min(h, oh); j++ {
+		copy(next.Pix[next.PixOffset(0, j):next.PixOffset(0, j)+4*min(w, ow)], fb.Image.Pix[fb.Image.PixOffset(0, j):])
+	}
+	fb.Image = next
+}
+
+func (fb *Framebuffer) raw(r ServerReader, x, y, w, h int) error {
 	b := fb.Image.Bounds()
 	if x+w > b.Dx() || y+h > b.Dy() {
 		return errors.New("rfb: rectangle outside the framebuffer")

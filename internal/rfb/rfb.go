@@ -21,9 +21,16 @@ const (
 
 // PixelFormat is RFC 6143 §7.4.
 type PixelFormat struct {
-	BitsPerPixel, Depth, BigEndian, TrueColor uint8
-	RedMax, GreenMax, BlueMax                 uint16
-	RedShift, GreenShift, BlueShift           uint8
+	BitsPerPixel uint8  `json:"bitsPerPixel"`
+	Depth        uint8  `json:"depth"`
+	BigEndian    uint8  `json:"bigEndian"`
+	TrueColor    uint8  `json:"trueColor"`
+	RedMax       uint16 `json:"redMax"`
+	GreenMax     uint16 `json:"greenMax"`
+	BlueMax      uint16 `json:"blueMax"`
+	RedShift     uint8  `json:"redShift"`
+	GreenShift   uint8  `json:"greenShift"`
+	BlueShift    uint8  `json:"blueShift"`
 }
 
 // Bytes is the 16-byte wire form.

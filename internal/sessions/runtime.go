@@ -13,6 +13,7 @@ import (
 	"streamspace/internal/access"
 	"streamspace/internal/auth"
 	"streamspace/internal/problem"
+	"streamspace/internal/templates"
 	"streamspace/internal/tickets"
 )
 
@@ -75,7 +76,7 @@ func (sv *Service) ApplyRuntime(ctx context.Context, c auth.Caller, id string, u
 			if up.Report == nil || up.Report.State == old.State && old.Final() {
 				return nil, nil, nil
 			}
-			return sv.observe(old, next, *up.Report)
+			return sv.observe(ctx, old, next, *up.Report)
 		}})
 }
 
@@ -97,10 +98,19 @@ func (in StatusReport) validate() error {
 	return nil
 }
 
-// observe applies an observation to next, with the quota it releases when the session ends.
-func (sv *Service) observe(old Session, next *Session, in StatusReport) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+// observe applies an observation to next, with the quota it releases when the session ends and
+// the recording its template asks for when it starts running.
+func (sv *Service) observe(ctx context.Context, old Session, next *Session, in StatusReport) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 	if in.State != old.State && !CanTransition(old.State, in.State) {
 		return nil, nil, problem.Conflict(fmt.Sprintf("a session cannot go from %s to %s", old.State, in.State))
+	}
+	var extra []types.TransactWriteItem
+	if in.State == StateRunning && old.State != StateRunning && sv.Recorder != nil {
+		rec, err := sv.policyRecording(ctx, old)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra = rec
 	}
 	next.State, next.URL, next.Error = in.State, in.URL, in.Error
 	if in.State == StateRunning && sv.GatewayURL != "" {
@@ -114,7 +124,31 @@ func (sv *Service) observe(old Session, next *Session, in StatusReport) ([]types
 		next.DesiredState = StateTerminated
 	}
 	if old.Live() && !next.Live() {
-		return sv.release(old), nil, nil
+		return sv.release(old), extra, nil
 	}
-	return nil, nil, nil
+	return nil, extra, nil
+}
+
+// PolicyRecorder starts the gateway recording of a session whose template records every
+// session (recordings.Policy; an interface because recordings builds on this package).
+type PolicyRecorder interface {
+	PolicyItem(sessionID string, now time.Time) (types.TransactWriteItem, error)
+}
+
+// policyRecording is the write that starts the template's recording, in the same transaction
+// as the session's move to running: every run of such a session is recorded from its start,
+// and a run is never recorded twice.
+func (sv *Service) policyRecording(ctx context.Context, se Session) ([]types.TransactWriteItem, error) {
+	tpl, err := sv.Templates.Get(ctx, se.TemplateName)
+	if errors.Is(err, templates.ErrNotFound) || err == nil && !tpl.RecordSessions {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	item, err := sv.Recorder.PolicyItem(se.ID, sv.now())
+	if err != nil {
+		return nil, err
+	}
+	return []types.TransactWriteItem{item}, nil
 }

@@ -91,7 +91,7 @@ func (sc *Scheduler) check(ctx context.Context, id string, now time.Time, sum *S
 				return sv.terminate(old, next)
 			case old.State == StatePending && !now.Before(old.StartDeadline()):
 				sum.Failed++
-				return sv.observe(old, next, StatusReport{State: StateFailed,
+				return sv.observe(ctx, old, next, StatusReport{State: StateFailed,
 					Error: fmt.Sprintf("the session did not start within %s: no runtime reported it running", StartTimeout)})
 			case old.State == StateRunning && !old.Idle && !now.Before(old.IdleAt()):
 				next.Idle = true

@@ -33,7 +33,9 @@ type Service struct {
 	// (https://…/gateway). Without both, connect answers 503.
 	Tickets    *tickets.Keyring
 	GatewayURL string
-	Now        func() time.Time
+	// Recorder starts the recordings templates ask for (recordSessions); nil: none.
+	Recorder PolicyRecorder
+	Now      func() time.Time
 }
 
 // Bounds on session settings (seconds).

@@ -33,7 +33,7 @@ func (sv *Service) ReportStatus(ctx context.Context, c auth.Caller, id string, i
 			if !c.IsAdmin() { // checked after visibility: a stranger learns nothing, not even this
 				return nil, nil, problem.Forbidden("only the session runtime reports status")
 			}
-			return sv.observe(old, next, in)
+			return sv.observe(ctx, old, next, in)
 		}})
 }
 

@@ -33,9 +33,13 @@ type Template struct {
 	Icon             string              `json:"icon,omitempty" dynamodbav:"icon,omitempty"`
 	DefaultResources resources.Resources `json:"defaultResources" dynamodbav:"defaultResources"`
 	// LocalCommand is what the local runtime starts on the session's display.
-	LocalCommand string    `json:"localCommand,omitempty" dynamodbav:"localCommand,omitempty"`
-	CreatedAt    time.Time `json:"createdAt" dynamodbav:"createdAt"`
-	UpdatedAt    time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
+	LocalCommand string `json:"localCommand,omitempty" dynamodbav:"localCommand,omitempty"`
+	// RecordSessions makes the streaming gateway record every session of this template each time
+	// it starts running, out of reach of the session's users (only operators and admins manage
+	// templates, and stop or delete those recordings).
+	RecordSessions bool      `json:"recordSessions" dynamodbav:"recordSessions,omitempty"`
+	CreatedAt      time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
 	// Version counts replacements (optimistic lock; ETag). Ignored in request bodies.
 	Version int `json:"version" dynamodbav:"version,omitempty"`
 }
