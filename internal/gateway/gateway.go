@@ -284,6 +284,7 @@ func (s *Server) open(ctx context.Context, t tickets.Claims, level access.Level,
 		return nil, ref, err
 	}
 	st := &Stream{ticket: t, level: level, upstream: se.Runtime.Upstream, ws: ws, opened: time.Now(), done: make(chan struct{})}
+	st.pinged = st.opened
 	st.ended = func() *Refusal { return s.cfg.Authority.Ended(context.WithoutCancel(ctx), t.SessionID) }
 	desk, init, err := s.desktop(ctx, se)
 	if err != nil {
