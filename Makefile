@@ -94,9 +94,10 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
 
-## bench: measured figures (notification latency, fan-out, DynamoDB calls per route, sustained load, local create → running, init time under the Lambda RIE).
+## bench: measured figures (notification latency, fan-out, DynamoDB calls per route, sustained load, the streaming gateway
+## against websockify (docs/gateway-bench.md), local create → running, init time under the Lambda RIE).
 bench: dynamodb-local novnc runtime-packages
-	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./internal/e2e/
+	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 30m -run '^$$' -bench . -benchtime 1x ./internal/e2e/
 	@scripts/init-bench.sh
 
 ## synth: the CDK app's template and function assets in infra/cdk.out, with the real `cdk synth`

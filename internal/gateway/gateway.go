@@ -248,7 +248,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.cfg.Log.InfoContext(ctx, "stream opened", s.attrs(st.Stream, r)...)
-	reason := st.run(ctx, viewer, bufio.NewReaderSize(viewer, 4096))
+	reason := st.run(ctx, bufio.NewReaderSize(viewer, 4096))
 	s.unregister(st.Stream)
 	s.finish(st.Stream, r, reason)
 }

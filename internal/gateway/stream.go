@@ -49,31 +49,32 @@ func (s *Stream) Close(r *Refusal) {
 	})
 }
 
-// copyBuf is the size of the desktop → viewer copy buffer: large enough for throughput, small
-// enough that thousands of idle viewers fit in little memory.
-const copyBuf = 32 << 10
+// Desktop → viewer copying holds no buffer while the desktop is quiet: the copy waits until the
+// desktop's socket is readable (readable), reads into a buffer from a pool and sends what it
+// read as one WebSocket message; when a read finds the socket drained, the buffer goes back to
+// the pool before the next wait. So thousands of idle viewers cost no copy buffer, and a busy
+// stream can read and send up to copyBuf at a time: 64 KiB, what websockify reads (larger
+// messages cost the gateway and the viewer less per byte than the 32 KiB every stream used to
+// keep; larger than 64 KiB measured no better, and a stream with a slow viewer holds its buffer
+// while the write waits). A desktop connection that does not expose its socket gets a small
+// buffer of its own and a pooled one only while reads fill the small one.
+const (
+	copyBuf  = 64 << 10
+	smallBuf = 4 << 10
+)
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
+
+// clientMsgBuf holds the viewer's usual messages (pointer, keys, update requests, encodings)
+// so they are read without an allocation each; clipboard text beyond it gets its own.
+const clientMsgBuf = 512
 
 // run proxies until either side ends or Close is called; it returns the reason.
-func (s *Stream) run(ctx context.Context, viewer net.Conn, viewerR *bufio.Reader) *Refusal {
-	go func() {
-		buf := make([]byte, copyBuf)
-		for {
-			n, err := s.desk.Read(buf)
-			if n > 0 {
-				if _, werr := viewer.Write(buf[:n]); werr != nil {
-					s.Close(refuse(int(websocket.StatusNormalClosure), "viewer went away"))
-					return
-				}
-				s.bytesOut.Add(int64(n))
-			}
-			if err != nil {
-				s.Close(s.ended())
-				return
-			}
-		}
-	}()
+func (s *Stream) run(ctx context.Context, viewerR *bufio.Reader) *Refusal {
+	go s.toViewer()
+	msgBuf := make([]byte, clientMsgBuf)
 	for {
-		m, err := rfb.ReadClientMessage(viewerR)
+		m, err := rfb.ReadClientMessageInto(viewerR, msgBuf)
 		if err != nil {
 			switch {
 			case errors.Is(err, rfb.ErrUnknownMessage), errors.Is(err, rfb.ErrTooLarge):
@@ -100,6 +101,62 @@ func (s *Stream) run(ctx context.Context, viewer net.Conn, viewerR *bufio.Reader
 	}
 	<-s.done
 	return s.reason
+}
+
+// toViewer copies what the desktop sends to the viewer until either fails. It writes to the
+// WebSocket itself rather than through the viewer's net.Conn adapter, whose per-write deadline
+// machinery allocates on every message; nothing sets a write deadline once the stream runs, and
+// Close ends a blocked write either way (it closes the WebSocket).
+func (s *Stream) toViewer() {
+	wait := readable(s.desk)
+	var (
+		large   *[]byte
+		small   []byte
+		drained = true
+	)
+	defer func() {
+		if large != nil {
+			copyBufs.Put(large)
+		}
+	}()
+	for {
+		if drained && large != nil {
+			copyBufs.Put(large)
+			large = nil
+		}
+		if drained && wait != nil {
+			if err := wait(); err != nil {
+				s.Close(s.ended())
+				return
+			}
+		}
+		var buf []byte
+		switch {
+		case large != nil:
+			buf = *large
+		case wait != nil || !drained:
+			large = copyBufs.Get().(*[]byte)
+			buf = *large
+		default:
+			if small == nil {
+				small = make([]byte, smallBuf)
+			}
+			buf = small
+		}
+		n, err := s.desk.Read(buf)
+		if n > 0 {
+			if werr := s.ws.Write(context.Background(), websocket.MessageBinary, buf[:n]); werr != nil {
+				s.Close(refuse(int(websocket.StatusNormalClosure), "viewer went away"))
+				return
+			}
+			s.bytesOut.Add(int64(n))
+		}
+		if err != nil {
+			s.Close(s.ended())
+			return
+		}
+		drained = n < len(buf)
+	}
 }
 
 // filter applies the viewer's level to one message: a view connection reaches the desktop with

@@ -57,6 +57,14 @@ type ClientMessage struct {
 // ReadClientMessage reads one whole viewer message. Lengths are checked against the limits
 // before anything is buffered, so a viewer cannot make the gateway hold more than MaxCutText.
 func ReadClientMessage(r *bufio.Reader) (ClientMessage, error) {
+	return ReadClientMessageInto(r, nil)
+}
+
+// ReadClientMessageInto is ReadClientMessage reading into buf when the message fits in buf's
+// capacity (Raw then shares buf's memory, valid until buf is used again): a proxy that passes
+// each message on before reading the next allocates nothing per message. A message larger than
+// cap(buf) gets memory of its own.
+func ReadClientMessageInto(r *bufio.Reader, buf []byte) (ClientMessage, error) {
 	t, err := r.ReadByte()
 	if err != nil {
 		return ClientMessage{}, err
@@ -86,7 +94,12 @@ func ReadClientMessage(r *bufio.Reader) (ClientMessage, error) {
 	default:
 		return ClientMessage{}, fmt.Errorf("%w %d", ErrUnknownMessage, t)
 	}
-	raw := make([]byte, 1+head, 1+head+64)
+	var raw []byte
+	if cap(buf) >= 1+head {
+		raw = buf[:1+head]
+	} else {
+		raw = make([]byte, 1+head, 1+head+64)
+	}
 	raw[0] = t
 	if _, err := io.ReadFull(r, raw[1:]); err != nil {
 		return ClientMessage{}, err
@@ -124,7 +137,11 @@ func ReadClientMessage(r *bufio.Reader) (ClientMessage, error) {
 		}
 	}
 	if body > 0 {
-		raw = append(raw, make([]byte, body)...)
+		if need := 1 + head + body; cap(raw) >= need {
+			raw = raw[:need]
+		} else {
+			raw = append(raw, make([]byte, body)...)
+		}
 		if _, err := io.ReadFull(r, raw[1+head:]); err != nil {
 			return ClientMessage{}, err
 		}
