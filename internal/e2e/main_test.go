@@ -52,7 +52,7 @@ func gatewayProcess() int {
 		return fail(err)
 	}
 	a.Tickets = keys
-	gw := a.Gateway("")
+	gw := a.Gateway("", nil)
 	mux := http.NewServeMux()
 	mux.Handle(gateway.Prefix, gw)
 	mux.HandleFunc("GET /bench/mem", func(w http.ResponseWriter, r *http.Request) {
