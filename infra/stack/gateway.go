@@ -98,7 +98,10 @@ func newGateway(s awscdk.Stack, r *refs) *gatewayRefs {
 				allow("QueryMainTableIndexes", []string{"dynamodb:Query"}, awscdk.Fn_Sub(jsii.String("${MainTable.Arn}/index/*"), nil)),
 				allow("WriteAuditRecords", []string{"dynamodb:PutItem"}, r.audit.TableArn()),
 				allow("ReadTicketKeys", []string{"secretsmanager:GetSecretValue"}, g.ticketKeys.Ref()),
-				allow("WriteRecordings", []string{"s3:PutObject", "s3:GetObject"}, awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil)),
+				// The recorder: multipart uploads, a checkpoint object it reads back on takeover and
+				// deletes when done.
+				allow("WriteRecordings", []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
+					awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil)),
 			},
 		})},
 	})

@@ -77,6 +77,7 @@ var wantRoleAccess = map[string][]string{
 		"dynamodb:PutItem ${AuditTable.Arn}",
 		"secretsmanager:GetSecretValue ${TicketKeysSecret}",
 		"s3:PutObject ${RecordingsBucket.Arn}/recordings/*", "s3:GetObject ${RecordingsBucket.Arn}/recordings/*",
+		"s3:DeleteObject ${RecordingsBucket.Arn}/recordings/*", "s3:AbortMultipartUpload ${RecordingsBucket.Arn}/recordings/*",
 	},
 	// ECS pulls the gateway's image and writes its logs; nothing else.
 	gatewayExecutionRole: {
