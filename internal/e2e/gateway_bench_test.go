@@ -91,7 +91,7 @@ func BenchmarkGatewayVsWebsockify(b *testing.B) {
 	gwProc := startGatewayProcess(b, e, prefix, keys)
 	gatewayDial := func(addr string) func() (net.Conn, error) {
 		return func() (net.Conn, error) {
-			ticket, err := benchTicket(e, owner, sessionID)
+			ticket, err := e.Ticket(owner, sessionID)
 			if err != nil {
 				return nil, err
 			}
@@ -183,7 +183,7 @@ func BenchmarkGatewayVsWebsockify(b *testing.B) {
 	gIdle := measureIdle(b, "gateway (process)", desk, gwIdleProc.cmd.Process.Pid, cfg.idle, nSessions, gwIdleProc,
 		func(i int) (net.Conn, error) {
 			s := max(i-1, 0) % nSessions
-			ticket, err := benchTicket(e, idleOwners[s], idleSessions[s])
+			ticket, err := e.Ticket(idleOwners[s], idleSessions[s])
 			if err != nil {
 				return nil, err
 			}
@@ -311,27 +311,6 @@ func benchSession(b *testing.B, e *testenv.Env, tok, admin, upstream, secret str
 		b.Fatal(err)
 	}
 	return s.ID
-}
-
-// benchTicket asks for a ticket through the API (safe off the benchmark's goroutine).
-func benchTicket(e *testenv.Env, tok, id string) (string, error) {
-	r := e.Do("POST", "/api/v1/sessions/"+id+"/connect", tok, nil)
-	if r.Status != http.StatusOK {
-		return "", fmt.Errorf("connect: %d %s", r.Status, r.Body)
-	}
-	var c struct{ URL string }
-	if err := json.Unmarshal(r.Body, &c); err != nil {
-		return "", err
-	}
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		return "", err
-	}
-	v, _ := url.ParseQuery(u.Fragment)
-	if v.Get("ticket") == "" {
-		return "", fmt.Errorf("connect URL %q carries no ticket", c.URL)
-	}
-	return v.Get("ticket"), nil
 }
 
 // openRFB opens a viewer WebSocket and completes the RFB handshake through it (password for

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,14 +14,17 @@ import (
 	"streamspace/internal/tickets"
 )
 
-// Ticket asks for a ticket for tok (POST …/connect) and returns it.
+// Ticket asks for a ticket for tok (POST …/connect) and returns it; a refused connect is an
+// error to the caller, not a failed test (benchmarks ask from many goroutines).
 func (e *Env) Ticket(tok, sessionID string) (string, error) {
 	var c struct{ URL string }
 	r := e.Do("POST", "/api/v1/sessions/"+sessionID+"/connect", tok, nil)
 	if r.Status != 200 {
 		return "", fmt.Errorf("connect: %d %s", r.Status, r.Body)
 	}
-	r.Decode(e.T, &c)
+	if err := json.Unmarshal(r.Body, &c); err != nil {
+		return "", err
+	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
 		return "", err
