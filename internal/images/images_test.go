@@ -226,13 +226,13 @@ func TestGatewayImage(t *testing.T) {
 	}
 	cf, _ := img.ConfigFile()
 	if cf.Config.User != "65532:65532" || !slices.Equal(cf.Config.Entrypoint, []string{"/usr/local/bin/gateway"}) ||
-		!slices.Contains(cf.Config.Env, "NOVNC_DIR=/usr/share/novnc") {
+		!slices.Contains(cf.Config.Env, "NOVNC_DIR=/opt/novnc") {
 		t.Fatalf("config %+v", cf.Config)
 	}
 	layers, _ := img.Layers()
 	files := layerFiles(t, layers[0])
-	for name, mode := range map[string]int64{"usr/local/bin/gateway": 0o755, "usr/share/novnc/vnc.html": 0o644,
-		"usr/share/novnc/core/rfb.js": 0o644, "etc/ssl/certs/ca-certificates.crt": 0o644, "tmp/": 0o1777, "etc/passwd": 0o644} {
+	for name, mode := range map[string]int64{"usr/local/bin/gateway": 0o755, "opt/novnc/vnc.html": 0o644,
+		"opt/novnc/core/rfb.js": 0o644, "etc/ssl/certs/ca-certificates.crt": 0o644, "tmp/": 0o1777, "etc/passwd": 0o644} {
 		if h := files[name]; h == nil || h.Mode != mode {
 			t.Errorf("%s: %+v, want mode %o", name, h, mode)
 		}

@@ -80,7 +80,7 @@ func GatewayImage(binary, novncDir, caFile string) (v1.Image, error) {
 		{Path: "etc/group", Mode: 0o644, Body: []byte("root:x:0:\ngateway:x:65532:\n")},
 		{Path: "tmp", Mode: 0o1777, Dir: true},
 	}
-	web, err := TreeFiles(novncDir, "usr/share/novnc")
+	web, err := TreeFiles(novncDir, "opt/novnc")
 	if err != nil {
 		return nil, fmt.Errorf("noVNC: %w", err)
 	}
@@ -91,7 +91,7 @@ func GatewayImage(binary, novncDir, caFile string) (v1.Image, error) {
 	return ociImage(v1.Config{
 		Entrypoint:   []string{"/usr/local/bin/gateway"},
 		User:         "65532:65532",
-		Env:          []string{"NOVNC_DIR=/usr/share/novnc", "GATEWAY_ADDR=:" + strconv.Itoa(GatewayPort)},
+		Env:          []string{"NOVNC_DIR=/opt/novnc", "GATEWAY_ADDR=:" + strconv.Itoa(GatewayPort)},
 		ExposedPorts: map[string]struct{}{strconv.Itoa(GatewayPort) + "/tcp": {}},
 		StopSignal:   "SIGTERM",
 		Labels:       map[string]string{"org.opencontainers.image.title": RepositoryPrefix + "/gateway"},
