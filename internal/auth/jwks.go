@@ -68,22 +68,26 @@ func RSAJWK(kid string, pub *rsa.PublicKey) JWK {
 }
 
 // JWKSCache fetches an issuer's keys and keeps them. An unknown kid triggers a refetch (key
-// rotation), rate-limited so a flood of forged kids cannot turn into a flood of fetches.
+// rotation), rate-limited so a flood of forged kids cannot turn into a flood of fetches; the
+// limit holds while the issuer is down too (no keys yet: one attempt per interval, not one per
+// request). A fetch runs outside the lock: verifications with a known key never wait for it,
+// and callers who need it share one fetch (U-3).
 type JWKSCache struct {
 	URL         string
 	Client      *http.Client
 	TTL         time.Duration // how long keys are trusted before a refetch; default 1 h
-	MinInterval time.Duration // least time between two fetches; default 30 s
+	MinInterval time.Duration // least time between two fetch attempts; default 30 s
 
-	mu      sync.Mutex
-	keys    map[string]crypto.PublicKey
-	fetched time.Time
+	mu        sync.Mutex
+	keys      map[string]crypto.PublicKey
+	fetched   time.Time     // the last successful fetch
+	attempted time.Time     // the last attempt, successful or not
+	lastErr   error         // why the last attempt failed
+	inflight  chan struct{} // closed when the fetch under way ends
 }
 
 // Key returns the public key for kid.
 func (c *JWKSCache) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	ttl, minInterval := c.TTL, c.MinInterval
 	if ttl == 0 {
 		ttl = time.Hour
@@ -91,45 +95,72 @@ func (c *JWKSCache) Key(ctx context.Context, kid string) (crypto.PublicKey, erro
 	if minInterval == 0 {
 		minInterval = 30 * time.Second
 	}
-	k, ok := c.keys[kid]
-	stale := time.Since(c.fetched) > ttl
-	if ok && !stale {
-		return k, nil
-	}
-	if c.keys == nil || stale || time.Since(c.fetched) > minInterval {
-		if err := c.fetch(ctx); err != nil {
-			if ok { // keep serving a known key while the issuer is unreachable
+	for waited := false; ; waited = true {
+		c.mu.Lock()
+		k, ok := c.keys[kid]
+		if ok && time.Since(c.fetched) <= ttl {
+			c.mu.Unlock()
+			return k, nil
+		}
+		if wait := c.inflight; wait != nil && !waited {
+			c.mu.Unlock()
+			select { // someone is fetching: share their answer
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if waited || (!c.attempted.IsZero() && time.Since(c.attempted) < minInterval) {
+			// Not due again: serve a known key while the issuer is unreachable, else refuse.
+			err := c.lastErr
+			c.mu.Unlock()
+			if ok {
 				return k, nil
 			}
+			if err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("no key %q in the issuer's key set", kid)
+		}
+		done := make(chan struct{})
+		c.inflight, c.attempted = done, time.Now()
+		c.mu.Unlock()
+		keys, err := c.fetch(ctx)
+		c.mu.Lock()
+		if err == nil {
+			c.keys, c.fetched = keys, time.Now()
+		}
+		c.lastErr, c.inflight = err, nil
+		close(done)
+		c.mu.Unlock()
+		waited = true // one attempt per call: re-read the cache, then answer
+		if err != nil && !ok {
 			return nil, err
 		}
 	}
-	if k, ok := c.keys[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("no key %q in the issuer's key set", kid)
 }
 
-func (c *JWKSCache) fetch(ctx context.Context) error {
+func (c *JWKSCache) fetch(ctx context.Context) (map[string]crypto.PublicKey, error) {
 	client := c.Client
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetch jwks: %w", err)
+		return nil, fmt.Errorf("fetch jwks: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetch jwks: status %d", resp.StatusCode)
+		return nil, fmt.Errorf("fetch jwks: status %d", resp.StatusCode)
 	}
 	var set JWKSet
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return fmt.Errorf("decode jwks: %w", err)
+		return nil, fmt.Errorf("decode jwks: %w", err)
 	}
 	keys := make(map[string]crypto.PublicKey, len(set.Keys))
 	for _, k := range set.Keys {
@@ -140,6 +171,5 @@ func (c *JWKSCache) fetch(ctx context.Context) error {
 			keys[k.Kid] = pk
 		}
 	}
-	c.keys, c.fetched = keys, time.Now()
-	return nil
+	return keys, nil
 }

@@ -1,7 +1,16 @@
 package auth
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -27,5 +36,49 @@ func TestAudience(t *testing.T) {
 		if got := c.v.audienceOK(c.claims); got != c.ok {
 			t.Errorf("%s: %v, want %v", c.name, got, c.ok)
 		}
+	}
+}
+
+// U-3: an unreachable issuer costs one fetch per interval, not one per request, even before
+// any key was fetched; verifications with a known key never wait for a slow fetch.
+func TestJWKSFetchesAreBoundedAndShared(t *testing.T) {
+	var fetches atomic.Int32
+	slow := make(chan struct{})
+	down := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		if down {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		<-slow
+		key, _ := rsa.GenerateKey(rand.Reader, 1024)
+		_ = json.NewEncoder(w).Encode(JWKSet{Keys: []JWK{RSAJWK("k1", &key.PublicKey)}})
+	}))
+	defer srv.Close()
+	c := &JWKSCache{URL: srv.URL, MinInterval: time.Hour}
+	for i := 0; i < 50; i++ {
+		if _, err := c.Key(context.Background(), "k1"); err == nil {
+			t.Fatal("a key from an issuer that is down")
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches for 50 verifications while the issuer is down, want 1", n)
+	}
+	// The issuer is back and slow: concurrent callers share one fetch.
+	down, c.attempted = false, time.Time{}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = c.Key(context.Background(), "k1") }()
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(slow)
+	wg.Wait()
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (the concurrent callers share one)", n)
+	}
+	if _, err := c.Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("the fetched key: %v", err)
 	}
 }
