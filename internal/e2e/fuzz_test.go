@@ -82,3 +82,56 @@ func FuzzPatchSessionBody(f *testing.F) {
 		e.Do("DELETE", "/api/v1/sessions/"+s.ID, tok, nil)
 	})
 }
+
+// The activity area with client input (SEC-11): log bodies (metadata DynamoDB refuses) and
+// listing queries (cursors outside their window), never a 5xx.
+func FuzzActivityLogBody(f *testing.F) {
+	for _, s := range []string{`{"eventType":"user.heartbeat"}`, `{"eventType":"user.heartbeat","metadata":{"n":1e200}}`,
+		`{"eventType":"user.heartbeat","metadata":{"n":1e-200}}`, `{"eventType":"user.heartbeat","metadata":{"":"x"}}`,
+		`{"eventType":"user.heartbeat","metadata":` + strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40) + `}`,
+		`{"eventType":"nope"}`, `{"eventType":"user.heartbeat","eventCategory":"error"}`, `[]`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		e := fuzzStack(t)
+		tok := e.Token("fuzza", "")
+		var s session
+		r := e.Do("GET", "/api/v1/sessions?limit=1", tok, nil)
+		var page struct{ Items []session }
+		r.Decode(t, &page)
+		if len(page.Items) == 0 {
+			e.Do("POST", "/api/v1/sessions", tok, map[string]any{"templateName": "terminal"}).Want(t, http.StatusCreated).Decode(t, &s)
+		} else {
+			s = page.Items[0]
+		}
+		checkClientError(t, e.Do("POST", "/api/v1/sessions/"+s.ID+"/activity/log", tok, body))
+	})
+}
+
+func FuzzActivityQuery(f *testing.F) {
+	for _, q := range []string{"limit=1", "since=2099-01-01T00:00:00Z&cursor=eyJQSyI6eyJTIjoiQUNUI1NFU1NJT04jeCJ9fQ",
+		"until=2000-01-01T00:00:00Z", "category=nope", "eventType=x", "since=yesterday", "limit=0", "cursor=%%"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		e := fuzzStack(t)
+		tok := e.Token("fuzzaq", "")
+		if strings.ContainsAny(q, "# \n\r\t") {
+			return
+		}
+		var page struct{ Items []session }
+		e.Do("GET", "/api/v1/sessions?limit=1", tok, nil).Decode(t, &page)
+		id := "sess_00000000000000000000000000"
+		if len(page.Items) > 0 {
+			id = page.Items[0].ID
+		} else {
+			var s session
+			e.Do("POST", "/api/v1/sessions", tok, map[string]any{"templateName": "terminal"}).Want(t, http.StatusCreated).Decode(t, &s)
+			id = s.ID
+		}
+		for _, route := range []string{"/activity", "/activity/timeline"} {
+			checkClientError(t, e.Do("GET", "/api/v1/sessions/"+id+route+"?"+q, tok, nil))
+		}
+		checkClientError(t, e.Do("GET", "/api/v1/activity/users/fuzzaq?"+q, tok, nil))
+	})
+}
