@@ -339,7 +339,7 @@ func TestTemplatesUseOurImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"terminal": true, "firefox-browser": true, "chromium": true}
+	want := map[string]bool{"terminal": true, "firefox-browser": true, "chromium": true, "gimp": true, "libreoffice": true}
 	for _, tpl := range templates.Catalog {
 		repo, _, _ := strings.Cut(tpl.Image, ":")
 		name, ours := strings.CutPrefix(repo, RepositoryPrefix+"/")

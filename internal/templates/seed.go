@@ -8,10 +8,11 @@ import (
 	"streamspace/internal/resources"
 )
 
-// Catalog is the seeded catalog. Firefox, Chromium and the terminal run images of ours
+// Catalog is the seeded catalog. Every template but vscode runs an image of ours
 // ("streamspace/<name>", built from images/<name> by make images, pushed to the stack's ECR by
-// make push-images, resolved against it by imageref.Resolve); the others still name
-// LinuxServer.io images, as the original's git catalogs did, which do not serve VNC on 5900.
+// make push-images, resolved against it by imageref.Resolve); vscode still names the
+// LinuxServer.io image the original's catalog did (code-server is not a Debian package), which
+// does not serve VNC on 5900: on ECS it does not stream.
 var Catalog = []Template{
 	{Name: "firefox-browser", DisplayName: "Firefox", Description: "Mozilla Firefox web browser",
 		Category: "Web Browsers", Tags: []string{"browser", "web", "mozilla"}, Image: "streamspace/firefox-browser:latest",
@@ -23,10 +24,10 @@ var Catalog = []Template{
 		Category: "Development", Tags: []string{"ide", "editor", "development"}, Image: "lscr.io/linuxserver/code-server:latest",
 		DefaultResources: resources.Resources{CPU: "2", Memory: "4Gi"}, LocalCommand: "xterm"},
 	{Name: "libreoffice", DisplayName: "LibreOffice", Description: "Office suite: documents, spreadsheets, presentations",
-		Category: "Productivity", Tags: []string{"office", "documents", "spreadsheet"}, Image: "lscr.io/linuxserver/libreoffice:latest",
+		Category: "Productivity", Tags: []string{"office", "documents", "spreadsheet"}, Image: "streamspace/libreoffice:latest",
 		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "libreoffice"},
 	{Name: "gimp", DisplayName: "GIMP", Description: "GNU Image Manipulation Program",
-		Category: "Graphics", Tags: []string{"graphics", "image", "design"}, Image: "lscr.io/linuxserver/gimp:latest",
+		Category: "Graphics", Tags: []string{"graphics", "image", "design"}, Image: "streamspace/gimp:latest",
 		DefaultResources: resources.Resources{CPU: "1", Memory: "2Gi"}, LocalCommand: "gimp"},
 	{Name: "terminal", DisplayName: "Terminal", Description: "A Linux desktop with a terminal",
 		Category: "Development", Tags: []string{"shell", "terminal", "linux"}, Image: "streamspace/terminal:latest",
