@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -264,7 +265,7 @@ func (s *Server) verify(ticket string) (tickets.Claims, access.Level, *Refusal) 
 	}
 	t, err := s.cfg.Tickets.Verify(ticket, time.Now())
 	switch {
-	case err == tickets.ErrExpired:
+	case errors.Is(err, tickets.ErrExpired):
 		return t, 0, refuse(CodeExpired, "this link has expired (links work for 60 seconds); open the session again")
 	case err != nil:
 		return t, 0, refuse(CodeTicket, "this link is not valid: "+err.Error())
