@@ -85,7 +85,9 @@ func TestPoisonParkedThenRedriven(t *testing.T) {
 func TestTransientRetriedUntilTooOld(t *testing.T) {
 	var parked []DeadLetter
 	l := &Loop{Consumer: "notifier", Sink: &FileSink{OnPark: func(dl DeadLetter) { parked = append(parked, dl) }}, MaxAge: time.Minute}
-	fn := func(context.Context, events.DynamoDBEventRecord) error { return Transient(errors.New("management API down")) }
+	fn := func(context.Context, events.DynamoDBEventRecord) error {
+		return Transient(errors.New("management API down"))
+	}
 	if left := run(t, l, []events.DynamoDBEventRecord{rec("1", 0)}, fn, 20); len(left) != 1 || len(parked) != 0 {
 		t.Fatalf("a fresh record under a transient failure: left %d, parked %d", len(left), len(parked))
 	}
