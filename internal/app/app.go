@@ -73,7 +73,7 @@ type Config struct {
 	// never give up and the event source mapping's own limits apply.
 	DeadLetterBucket string
 	// StreamMaxAttempts and StreamMaxAge are the stream consumers' give-up budget per record
-	// (STREAM_MAX_ATTEMPTS, default 3; STREAM_MAX_AGE_SECONDS, default 3000).
+	// (STREAM_MAX_ATTEMPTS, default 5; STREAM_MAX_AGE_SECONDS, default 3000).
 	StreamMaxAttempts int
 	StreamMaxAge      time.Duration
 }

@@ -9,9 +9,9 @@
 // and the stream keeps records 24 h, so the consumer itself must keep the record.
 //
 // Lambda's DynamoDB event carries no retry count, so the loop decides when to give up itself:
-//   - after MaxAttempts failures of the same record, counted by sequence number in an Attempts
+//   - after MaxAttempts (5) failures of the same record, counted by sequence number in an Attempts
 //     store (a small DynamoDB item with a TTL, written only when a record fails);
-//   - or when the record is older than MaxAge (set below the mapping's MaximumRecordAgeInSeconds,
+//   - or when the record is older than MaxAge (50 min, set below the mapping's MaximumRecordAgeInSeconds,
 //     so the consumer parks a record before Lambda would discard it with metadata only).
 //
 // An error marked Transient (a dependency down for everyone, e.g. the management API) is not the
@@ -64,16 +64,28 @@ func Transient(err error) error {
 	return transient{err}
 }
 
-// IsTransient reports whether err was marked Transient.
+// IsTransient reports whether err was marked Transient, or is an AWS error that says the
+// service is throttling or failing for everyone (not the record's fault).
 func IsTransient(err error) bool {
 	var t transient
-	return errors.As(err, &t)
+	if errors.As(err, &t) {
+		return true
+	}
+	var api interface{ ErrorCode() string }
+	return errors.As(err, &api) && transientCodes[api.ErrorCode()]
 }
 
-// Defaults: a record is parked at its 3rd failure (the mappings allow 5 retries, the local poller
-// 5 too, so the consumer always parks first), or once older than 50 min (mappings: 1 h).
+var transientCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true, "ThrottlingException": true, "RequestLimitExceeded": true,
+	"TransactionConflictException": true, "InternalServerError": true, "ServiceUnavailable": true,
+	"SlowDown": true, "InternalError": true, "TooManyRequestsException": true,
+}
+
+// Defaults: a record is parked at its 5th failure (the mappings allow 5 retries, i.e. 6
+// invocations, the local poller too, so the consumer parks first), or once older than 50 min
+// (mappings: MaximumRecordAgeInSeconds 3600).
 const (
-	DefaultMaxAttempts = 3
+	DefaultMaxAttempts = 5
 	DefaultMaxAge      = 50 * time.Minute
 )
 

@@ -3,6 +3,7 @@ package streambatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -112,5 +113,20 @@ func TestUnkeptRecordNotGivenUp(t *testing.T) {
 	resp, _ := nilLoop.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec("1", 0)}}, fn)
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("nil loop: %+v", resp)
+	}
+}
+
+type apiErr string
+
+func (e apiErr) Error() string     { return string(e) }
+func (e apiErr) ErrorCode() string { return string(e) }
+
+// Throttling by an AWS service is not the record's fault: it never counts towards parking.
+func TestThrottlingIsTransient(t *testing.T) {
+	if !IsTransient(fmt.Errorf("put activity: %w", apiErr("ProvisionedThroughputExceededException"))) {
+		t.Fatal("throttling not transient")
+	}
+	if IsTransient(apiErr("ValidationException")) || IsTransient(errors.New("cannot decode")) {
+		t.Fatal("a record's own error taken as transient")
 	}
 }
