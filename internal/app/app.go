@@ -313,7 +313,7 @@ func (a *App) StreamLoop(consumer string) *streambatch.Loop {
 		sink = streambatch.S3Sink{Client: s3.NewFromConfig(a.AWS), Bucket: a.Cfg.DeadLetterBucket}
 	}
 	return &streambatch.Loop{Consumer: consumer, Log: a.Log, Sink: sink,
-		Attempts:    streambatch.DynamoAttempts{DB: a.DB, Table: a.Cfg.Tables.Main},
+		Attempts:    streambatch.DynamoAttempts{DB: a.DB, Table: a.Cfg.Tables.Audit},
 		MaxAttempts: a.Cfg.StreamMaxAttempts, MaxAge: a.Cfg.StreamMaxAge}
 }
 

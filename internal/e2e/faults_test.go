@@ -339,13 +339,17 @@ func TestParkedRecordRedriven(t *testing.T) {
 	e.Do("PUT", p+"/tags", alice, map[string]any{"tags": []string{"poison"}}).Want(t, 200)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		n := 0
+		var parked []stack.DeadLetter
 		for _, dl := range e.DeadLetters() {
 			if dl.Consumer == "auditor" {
-				n++
+				parked = append(parked, dl)
 			}
 		}
-		if n == 1 {
+		if len(parked) == 1 {
+			// Parked by the consumer's own loop (failures counted in DynamoDB), not the poller.
+			if parked[0].Attempts != streambatch.DefaultMaxAttempts || parked[0].Record.Change.NewImage == nil {
+				t.Fatalf("parked after %d attempts (want %d), new image %v", parked[0].Attempts, streambatch.DefaultMaxAttempts, parked[0].Record.Change.NewImage != nil)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

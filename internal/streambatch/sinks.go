@@ -182,8 +182,9 @@ func ParseS3URL(u string) (string, bool) {
 }
 
 // DynamoAttempts counts failures in items PK "STREAMRETRY#<consumer>", SK "<sequence number>"
-// of the main table, with a TTL of a day (the stream's retention). Items carry no "entity", so
-// every consumer ignores their own stream records; they are written only when a record fails.
+// of a table without a stream (the Audit table, which holds the other counters), with a TTL of a
+// day (the stream's retention). Never the Main table: a write there would feed the stream being
+// consumed. Items are written only when a record fails.
 type DynamoAttempts struct {
 	DB    *dynamodb.Client
 	Table string

@@ -10,7 +10,7 @@
 //
 // Lambda's DynamoDB event carries no retry count, so the loop decides when to give up itself:
 //   - after MaxAttempts (5) failures of the same record, counted by sequence number in an Attempts
-//     store (a small DynamoDB item with a TTL, written only when a record fails);
+//     store (a small item of the Audit table with a TTL, written only when a record fails);
 //   - or when the record is older than MaxAge (50 min, set below the mapping's MaximumRecordAgeInSeconds,
 //     so the consumer parks a record before Lambda would discard it with metadata only).
 //
