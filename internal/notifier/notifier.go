@@ -43,7 +43,8 @@ type Notifier struct {
 	// the first failed record.
 	Batch *streambatch.Loop
 
-	counts map[string]int // business counters of the batch being handled (one Lambda invocation at a time)
+	counts  map[string]int // business counters of the batch being handled (one Lambda invocation at a time)
+	countMu sync.Mutex
 }
 
 // Handle processes records in order through the shared batch loop (streambatch): on the first
@@ -267,8 +268,14 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 	// through the management API and forgotten — so its client reconnects and resynchronises
 	// (docs/websocket-client.md), and the record succeeds for everyone else.
 	for _, l := range failing {
-		n.park(ctx, l, ch.Event.ID)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(l connections.Listener) {
+			defer func() { <-sem; wg.Done() }()
+			n.park(ctx, l, ch.Event.ID)
+		}(l)
 	}
+	wg.Wait()
 	return nil
 }
 
@@ -283,7 +290,7 @@ func (n *Notifier) park(ctx context.Context, l connections.Listener, eventID str
 	if err := n.Conns.Remove(ctx, l.ConnectionID); err != nil {
 		n.Log.WarnContext(ctx, "remove a failing connection", slog.String("connectionId", l.ConnectionID), slog.String("error", err.Error()))
 	}
-	n.count("ConnectionsParked", 1)
+	n.countSafe("ConnectionsParked", 1)
 	n.Log.WarnContext(ctx, "parked a failing connection", slog.String("connectionId", l.ConnectionID),
 		slog.String("userId", l.UserID), slog.String("eventId", eventID))
 }
@@ -324,6 +331,13 @@ func (n *Notifier) post(ctx context.Context, connID string, body []byte, timeout
 		}
 	}
 	return err
+}
+
+// countSafe is count from parallel goroutines.
+func (n *Notifier) countSafe(name string, v int) {
+	n.countMu.Lock()
+	defer n.countMu.Unlock()
+	n.count(name, v)
 }
 
 func (n *Notifier) count(name string, v int) {
