@@ -4,6 +4,7 @@
 //	streamspace token -user alice        print a token for a user (-role admin|operator|user)
 //	streamspace invoke NAME -e FILE      invoke a function on an event file (like `sam local invoke`)
 //	streamspace recording render -in F   render a gateway recording's last frame (or -at 5s) to PNG
+//	streamspace redrive -consumer C -from F  re-feed parked stream records (a file or s3://bucket)
 package main
 
 import (
@@ -18,6 +19,7 @@ func usage() {
   streamspace invoke FUNCTION -e EVENT.json   (against a running local stack)
   streamspace recording render -in REC.rfb [-out frame.png] [-at 5s]   (default: the last frame)
   streamspace recording info -in REC.rfb
+  streamspace redrive -consumer notifier|auditor|runtime -from FILE.jsonl|s3://BUCKET
 `)
 	os.Exit(2)
 }
@@ -36,6 +38,8 @@ func main() {
 		err = invokeCmd(os.Args[2:])
 	case "recording":
 		err = recordingCmd(os.Args[2:])
+	case "redrive":
+		err = redriveCmd(os.Args[2:])
 	default:
 		usage()
 	}

@@ -17,6 +17,7 @@ import (
 	"streamspace/internal/events"
 	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
+	"streamspace/internal/streambatch"
 )
 
 type image = map[string]types.AttributeValue
@@ -255,25 +256,27 @@ func (b *builder) invitation(oldImg, newImg image) error {
 type Auditor struct {
 	Store *Store
 	Log   *slog.Logger
+	// Batch is the shared stream batch loop (dead letters, give-up budget); nil only reports
+	// the first failed record.
+	Batch *streambatch.Loop
 }
 
-// Handle records each record's activities in order, reporting the first failure so the record
-// is retried (already-written activities are skipped by their ids).
+// Handle records each record's activities in order through the shared batch loop, reporting the
+// first failure so the record is retried (already-written activities are skipped by their ids).
 func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	var resp lambdaevents.DynamoDBEventResponse
-	for _, rec := range ev.Records {
-		acts, err := Derive(rec)
-		for _, act := range acts {
-			if err != nil {
-				break
-			}
-			_, err = a.Store.Put(ctx, act)
-		}
-		if err != nil {
-			a.Log.ErrorContext(ctx, "activity record failed", slog.String("eventId", rec.EventID), slog.String("error", err.Error()))
-			resp.BatchItemFailures = append(resp.BatchItemFailures, lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
-			return resp, nil
+	return a.Batch.Handle(ctx, ev, a.HandleRecord)
+}
+
+// HandleRecord writes one record's activities (also what a redrive calls).
+func (a *Auditor) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	acts, err := Derive(rec)
+	if err != nil {
+		return err
+	}
+	for _, act := range acts {
+		if _, err := a.Store.Put(ctx, act); err != nil {
+			return err
 		}
 	}
-	return resp, nil
+	return nil
 }

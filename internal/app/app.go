@@ -35,6 +35,7 @@ import (
 	"streamspace/internal/runtime"
 	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
+	"streamspace/internal/streambatch"
 	"streamspace/internal/teams"
 	"streamspace/internal/templates"
 	"streamspace/internal/tickets"
@@ -67,6 +68,14 @@ type Config struct {
 	// GatewayID names a gateway task in the leases of the recordings it makes (GATEWAY_ID;
 	// default: its host name and a random suffix).
 	GatewayID string
+	// DeadLetterBucket keeps the stream records a consumer gives up on, whole
+	// (DEAD_LETTER_BUCKET; see docs/deploy.md "Dead letters and redrive"). Empty: consumers
+	// never give up and the event source mapping's own limits apply.
+	DeadLetterBucket string
+	// StreamMaxAttempts and StreamMaxAge are the stream consumers' give-up budget per record
+	// (STREAM_MAX_ATTEMPTS, default 5; STREAM_MAX_AGE_SECONDS, default 3000).
+	StreamMaxAttempts int
+	StreamMaxAge      time.Duration
 }
 
 // ConfigFromEnv reads the Lambda environment.
@@ -92,6 +101,9 @@ func ConfigFromEnv() Config {
 		GatewayURL:         os.Getenv("GATEWAY_URL"),
 		TicketKeysSecret:   os.Getenv("TICKET_KEYS_SECRET_ARN"),
 		GatewayID:          os.Getenv("GATEWAY_ID"),
+		DeadLetterBucket:   os.Getenv("DEAD_LETTER_BUCKET"),
+		StreamMaxAttempts:  envInt("STREAM_MAX_ATTEMPTS", streambatch.DefaultMaxAttempts),
+		StreamMaxAge:       time.Duration(envInt("STREAM_MAX_AGE_SECONDS", int(streambatch.DefaultMaxAge/time.Second))) * time.Second,
 	}
 }
 
@@ -121,6 +133,9 @@ type App struct {
 	// Tickets signs and verifies stream tickets; nil means the secret TicketKeysSecret, read
 	// at first use.
 	Tickets *tickets.Keyring
+	// DeadLetters keeps the stream records the consumers give up on; nil means the S3 bucket
+	// named by DEAD_LETTER_BUCKET (or none). Locally: files in the data folder.
+	DeadLetters streambatch.Sink
 }
 
 // New connects to DynamoDB with the given AWS configuration.
@@ -290,14 +305,42 @@ func (a *App) Scheduler() *sessions.Scheduler {
 	return &sessions.Scheduler{Service: a.Sessions(), AutoHibernate: a.Cfg.AutoHibernate, Log: a.Log}
 }
 
+// StreamLoop is a stream consumer's batch loop: one implementation for the notifier, the auditor
+// and the runtime, with the same dead letters in AWS (S3) and locally (files).
+func (a *App) StreamLoop(consumer string) *streambatch.Loop {
+	sink := a.DeadLetters
+	if sink == nil && a.Cfg.DeadLetterBucket != "" {
+		sink = streambatch.S3Sink{Client: s3.NewFromConfig(a.AWS), Bucket: a.Cfg.DeadLetterBucket}
+	}
+	return &streambatch.Loop{Consumer: consumer, Log: a.Log, Sink: sink,
+		Attempts:    streambatch.DynamoAttempts{DB: a.DB, Table: a.Cfg.Tables.Audit},
+		MaxAttempts: a.Cfg.StreamMaxAttempts, MaxAge: a.Cfg.StreamMaxAge}
+}
+
+// StreamConsumer returns a stream consumer's record handler by name (for redrive).
+func (a *App) StreamConsumer(consumer string, d runtime.Driver) (streambatch.RecordFunc, error) {
+	switch consumer {
+	case "notifier":
+		return a.Notifier().HandleRecord, nil
+	case "auditor":
+		return a.Auditor().HandleRecord, nil
+	case "runtime":
+		if d == nil {
+			return nil, fmt.Errorf("the runtime consumer needs a driver")
+		}
+		return a.Reconciler(d).HandleRecord, nil
+	}
+	return nil, fmt.Errorf("unknown consumer %q (notifier, auditor, runtime)", consumer)
+}
+
 // Reconciler consumes the main table's stream and drives sessions through a runtime driver.
 func (a *App) Reconciler(d runtime.Driver) *runtime.Reconciler {
-	return &runtime.Reconciler{Sessions: a.Sessions(), Templates: a.Templates(), Driver: d, Log: a.Log}
+	return &runtime.Reconciler{Sessions: a.Sessions(), Templates: a.Templates(), Driver: d, Log: a.Log, Batch: a.StreamLoop("runtime")}
 }
 
 // Auditor consumes the main table's stream and writes the activity log.
 func (a *App) Auditor() *activity.Auditor {
-	return &activity.Auditor{Store: a.ActivityStore(), Log: a.Log}
+	return &activity.Auditor{Store: a.ActivityStore(), Log: a.Log, Batch: a.StreamLoop("auditor")}
 }
 
 // complete refuses a router that lacks a handler for a route the table gives its function.
@@ -327,5 +370,5 @@ func (a *App) Notifier() *notifier.Notifier {
 		}
 	})
 	return &notifier.Notifier{Conns: a.Connections(), Audience: &notifier.Audience{DB: a.DB, Table: a.Cfg.Tables.Main},
-		Poster: connections.ManagementPoster{Client: mgmt}, Log: a.Log}
+		Poster: connections.ManagementPoster{Client: mgmt}, Log: a.Log, Batch: a.StreamLoop("notifier")}
 }

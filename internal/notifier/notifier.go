@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"streamspace/internal/connections"
 	"streamspace/internal/events"
 	"streamspace/internal/metrics"
+	"streamspace/internal/streambatch"
 )
 
 // ErrGone is what a Poster returns for a connection that no longer exists (HTTP 410).
@@ -34,32 +37,28 @@ type Notifier struct {
 	Poster      Poster
 	Log         *slog.Logger
 	Concurrency int           // parallel posts per event; default 32
-	PostTimeout time.Duration // per post; default 3 s, so one slow client cannot hold the batch
+	PostTimeout time.Duration // per post attempt; default 1 s, so one slow client cannot hold the batch
 	Now         func() time.Time
+	// Batch is the shared stream batch loop (dead letters, give-up budget); nil only reports
+	// the first failed record.
+	Batch *streambatch.Loop
 
-	counts map[string]int // business counters of the batch being handled (one Lambda invocation at a time)
+	counts  map[string]int // business counters of the batch being handled (one Lambda invocation at a time)
+	countMu sync.Mutex
 }
 
-// Handle processes records in order. On the first record that cannot be fully handled it
-// reports that record and stops: Lambda retries from it (ReportBatchItemFailures), and the
-// events already sent again carry the same ids.
+// Handle processes records in order through the shared batch loop (streambatch): on the first
+// record that cannot be handled it reports that record and stops, so Lambda retries from it
+// (the events already sent again carry the same ids), unless the loop gives up on it and parks
+// it whole in the dead letters.
 func (n *Notifier) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	var resp lambdaevents.DynamoDBEventResponse
 	n.counts = map[string]int{}
 	defer func() { metrics.Emit(ctx, n.Log, "notifier", n.counts) }()
-	for _, rec := range ev.Records {
-		if err := n.handleRecord(ctx, rec); err != nil {
-			n.Log.ErrorContext(ctx, "record failed", slog.String("eventId", rec.EventID),
-				slog.String("sequenceNumber", rec.Change.SequenceNumber), slog.String("error", err.Error()))
-			resp.BatchItemFailures = append(resp.BatchItemFailures,
-				lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
-			return resp, nil
-		}
-	}
-	return resp, nil
+	return n.Batch.Handle(ctx, ev, n.HandleRecord)
 }
 
-func (n *Notifier) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+// HandleRecord delivers one record's events (also what a redrive calls).
+func (n *Notifier) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
 	changes, err := Derive(rec)
 	if err != nil {
 		return err
@@ -189,6 +188,11 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 	return out, nil
 }
 
+// Per-connection retry budget (SEC-08): a recipient whose posts fail costs at most
+// postAttempts × PostTimeout plus the backoffs (≈ 3.1 s with the default 1 s), in parallel with
+// the other recipients, and never fails the record by itself.
+const postAttempts = 3
+
 func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 	ls, err := n.recipients(ctx, &ch)
 	if err != nil || len(ls) == 0 {
@@ -204,12 +208,15 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 	}
 	timeout := n.PostTimeout
 	if timeout <= 0 {
-		timeout = 3 * time.Second
+		timeout = time.Second
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, workers)
 	var mu sync.Mutex
-	failed, delivered := 0, 0
+	delivered := 0
+	var failing []connections.Listener // per-connection failures, after their retries
+	failedUsers := map[string]bool{}
+	var outage error // an error that says the management API itself is unavailable
 	for _, l := range ls {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -230,41 +237,107 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 				n.Log.WarnContext(ctx, "delivery failed", slog.String("connectionId", l.ConnectionID),
 					slog.String("eventId", ch.Event.ID), slog.String("error", err.Error()))
 				mu.Lock()
-				failed++
+				if serviceFailure(err) && outage == nil {
+					outage = err
+				}
+				failing = append(failing, l)
+				failedUsers[l.UserID] = true
 				mu.Unlock()
 			}
 		}(l)
 	}
 	wg.Wait()
 	n.count("EventsDelivered", delivered)
-	n.count("DeliveriesFailed", failed)
+	n.count("DeliveriesFailed", len(failing))
 	n.Log.InfoContext(ctx, "event delivered", slog.String("eventId", ch.Event.ID), slog.String("type", ch.Event.Type),
-		slog.Int("recipients", len(ls)), slog.Int("delivered", delivered), slog.Int("failed", failed))
-	// One connection that keeps failing after its retries must not make everyone receive the
-	// event again: it is logged and left. When nothing got through, the management API itself is
-	// failing: the record is retried (and parked in the dead-letter queue if it never gets through).
-	if failed > 0 && delivered == 0 {
-		return errors.New("no delivery succeeded")
+		slog.Int("recipients", len(ls)), slog.Int("delivered", delivered), slog.Int("failed", len(failing)))
+	if len(failing) == 0 {
+		return nil
 	}
+	// The management API unavailable for everyone (throttled, 502/503/504, unreachable, refused
+	// to this function), or every post failing across the connections of several users: the
+	// record is retried (without counting towards its dead-letter budget), so no event is lost.
+	// One user's connections failing alone can never make that call (SEC-08).
+	if outage == nil && delivered == 0 && len(failedUsers) >= 2 {
+		outage = fmt.Errorf("every post failed across %d users", len(failedUsers))
+	}
+	if outage != nil {
+		return streambatch.Transient(fmt.Errorf("management API unavailable: %w", outage))
+	}
+	// Otherwise each failing connection is that connection's problem: it is parked — closed
+	// through the management API and forgotten — so its client reconnects and resynchronises
+	// (docs/websocket-client.md), and the record succeeds for everyone else.
+	for _, l := range failing {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(l connections.Listener) {
+			defer func() { <-sem; wg.Done() }()
+			n.park(ctx, l, ch.Event.ID)
+		}(l)
+	}
+	wg.Wait()
 	return nil
 }
 
+// park closes a connection whose posts keep failing and removes it; both are best effort (a
+// connection that cannot be closed expires with its TTL and its posts keep failing fast).
+func (n *Notifier) park(ctx context.Context, l connections.Listener, eventID string) {
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := n.Poster.Close(cctx, l.ConnectionID); err != nil {
+		n.Log.WarnContext(ctx, "close a failing connection", slog.String("connectionId", l.ConnectionID), slog.String("error", err.Error()))
+	}
+	if err := n.Conns.Remove(ctx, l.ConnectionID); err != nil {
+		n.Log.WarnContext(ctx, "remove a failing connection", slog.String("connectionId", l.ConnectionID), slog.String("error", err.Error()))
+	}
+	n.countSafe("ConnectionsParked", 1)
+	n.Log.WarnContext(ctx, "parked a failing connection", slog.String("connectionId", l.ConnectionID),
+		slog.String("userId", l.UserID), slog.String("eventId", eventID))
+}
+
+// serviceFailure tells an error of the management API as a whole (throttling, 502/503/504, 403
+// from a wrong role, an endpoint that cannot be reached) from one connection's failure (a 500
+// for that connection, a post that times out because its client stopped reading).
+func serviceFailure(err error) bool {
+	var st interface{ HTTPStatusCode() int }
+	if errors.As(err, &st) {
+		switch st.HTTPStatusCode() {
+		case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable,
+			http.StatusGatewayTimeout, http.StatusForbidden, http.StatusUnauthorized:
+			return true
+		}
+		return false
+	}
+	var ne *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &ne) || errors.As(err, &dns)
+}
+
 // post sends to one connection, retrying a failure other than 410 a few times with a short
-// backoff; each attempt has its own timeout so a slow client cannot hold the others.
+// backoff (25 ms, 75 ms); each attempt has its own timeout so a slow client cannot hold the others.
 func (n *Notifier) post(ctx context.Context, connID string, body []byte, timeout time.Duration) error {
 	backoff := 25 * time.Millisecond
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < postAttempts; attempt++ {
+		if attempt > 0 {
+			time.Sleep(backoff)
+			backoff *= 3
+		}
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		err = n.Poster.Post(pctx, connID, body)
 		cancel()
 		if err == nil || errors.Is(err, ErrGone) || ctx.Err() != nil {
 			return err
 		}
-		time.Sleep(backoff)
-		backoff *= 3
 	}
 	return err
+}
+
+// countSafe is count from parallel goroutines.
+func (n *Notifier) countSafe(name string, v int) {
+	n.countMu.Lock()
+	defer n.countMu.Unlock()
+	n.count(name, v)
 }
 
 func (n *Notifier) count(name string, v int) {

@@ -14,6 +14,7 @@ import (
 
 	"streamspace/internal/ddb"
 	"streamspace/internal/sessions"
+	"streamspace/internal/streambatch"
 	"streamspace/internal/templates"
 )
 
@@ -26,6 +27,9 @@ type Reconciler struct {
 	Driver    Driver
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Batch is the shared stream batch loop (dead letters, give-up budget); nil only reports
+	// the first failed record.
+	Batch *streambatch.Loop
 }
 
 func (r *Reconciler) now() time.Time {
@@ -35,21 +39,15 @@ func (r *Reconciler) now() time.Time {
 	return time.Now()
 }
 
-// Handle processes a batch in order; the first record that fails is reported (and Lambda
-// retries from it), as the other stream consumers do.
+// Handle processes a batch in order through the shared batch loop; the first record that fails
+// is reported (and Lambda retries from it), as the other stream consumers do.
 func (r *Reconciler) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	var resp lambdaevents.DynamoDBEventResponse
-	ctx = WithActor(ctx)
-	for _, rec := range ev.Records {
-		if err := r.handleRecord(ctx, rec); err != nil {
-			r.Log.ErrorContext(ctx, "runtime record failed", slog.String("eventId", rec.EventID),
-				slog.String("sequenceNumber", rec.Change.SequenceNumber), slog.String("error", err.Error()))
-			resp.BatchItemFailures = append(resp.BatchItemFailures,
-				lambdaevents.DynamoDBBatchItemFailure{ItemIdentifier: rec.Change.SequenceNumber})
-			return resp, nil
-		}
-	}
-	return resp, nil
+	return r.Batch.Handle(ctx, ev, r.HandleRecord)
+}
+
+// HandleRecord reconciles one record's session (also what a redrive calls).
+func (r *Reconciler) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	return r.handleRecord(WithActor(ctx), rec)
 }
 
 func (r *Reconciler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {

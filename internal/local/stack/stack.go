@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,6 +39,7 @@ import (
 	"streamspace/internal/runtime"
 	"streamspace/internal/runtime/local"
 	"streamspace/internal/sessions"
+	"streamspace/internal/streambatch"
 	"streamspace/internal/templates"
 	"streamspace/internal/tickets"
 )
@@ -99,6 +99,7 @@ type Stack struct {
 	closers     []func()
 	dlqMu       sync.Mutex
 	dlq         []DeadLetter
+	deadLetters *streambatch.FileSink
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -205,6 +206,18 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	acfg.AutoHibernate = cfg.AutoHibernate
 	st.App = app.New(acfg, ddb.LocalConfig(), log, cfg.DBOptions...)
 	st.App.Tickets = keys
+	// Dead letters go through the same batch loop as in AWS (streambatch); only the sink
+	// differs: files in the data folder (and memory) instead of the bucket.
+	dlDir := ""
+	if cfg.DataDir != "" {
+		dlDir = filepath.Join(cfg.DataDir, "dead-letters")
+	}
+	st.deadLetters = &streambatch.FileSink{Dir: dlDir, OnPark: func(dl DeadLetter) {
+		st.dlqMu.Lock()
+		defer st.dlqMu.Unlock()
+		st.dlq = append(st.dlq, dl)
+	}}
+	st.App.DeadLetters = st.deadLetters
 	objDir := filepath.Join(cfg.DataDir, "objects")
 	if cfg.DataDir == "" {
 		if objDir, err = os.MkdirTemp("", "streamspace-objects-"); err != nil {
@@ -272,7 +285,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	for _, c := range consumers {
 		p := &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
 			Handler: c.handler, Log: log.With(slog.String("consumer", c.name)), FromTrimHorizon: true, Ready: make(chan struct{}),
-			OnDiscard: st.deadLetter(c.name, cfg.DataDir)}
+			OnDiscard: st.deadLetter(c.name)}
 		if cfg.DataDir != "" {
 			p.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+c.name+"-"+acfg.Tables.Main+".json")
 		}
@@ -410,37 +423,20 @@ func (st *Stack) Close() {
 	st.closers = nil
 }
 
-// DeadLetter is a stream record a consumer gave up on: the local stand-in for the SQS
-// on-failure destination, kept in memory and, with a data folder, in
-// dead-letters/<consumer>.jsonl.
-type DeadLetter struct {
-	Consumer string                     `json:"consumer"`
-	Error    string                     `json:"error"`
-	At       time.Time                  `json:"at"`
-	Record   events.DynamoDBEventRecord `json:"record"`
-}
+// DeadLetter is a stream record a consumer gave up on, kept whole: the local stand-in for the
+// dead-letter bucket, kept in memory and, with a data folder, in dead-letters/<consumer>.jsonl
+// (what `streamspace redrive -from` reads).
+type DeadLetter = streambatch.DeadLetter
 
-func (st *Stack) deadLetter(consumer, dataDir string) func([]events.DynamoDBEventRecord, error) {
+// deadLetter is the poller's backstop (a handler that errors or panics until the poller's own
+// retries run out); the consumers' batch loop normally parks a record first, in the same sink.
+func (st *Stack) deadLetter(consumer string) func([]events.DynamoDBEventRecord, error) {
 	return func(recs []events.DynamoDBEventRecord, err error) {
-		st.dlqMu.Lock()
-		defer st.dlqMu.Unlock()
-		var f *os.File
-		if dataDir != "" {
-			dir := filepath.Join(dataDir, "dead-letters")
-			if os.MkdirAll(dir, 0o700) == nil {
-				f, _ = os.OpenFile(filepath.Join(dir, consumer+".jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-			}
-		}
 		for _, r := range recs {
 			dl := DeadLetter{Consumer: consumer, Error: err.Error(), At: time.Now().UTC(), Record: r}
-			st.dlq = append(st.dlq, dl)
-			if f != nil {
-				b, _ := json.Marshal(dl)
-				_, _ = f.Write(append(b, '\n'))
+			if perr := st.deadLetters.Park(context.Background(), dl); perr != nil {
+				st.App.Log.Error("park a dead letter", slog.String("consumer", consumer), slog.String("error", perr.Error()))
 			}
-		}
-		if f != nil {
-			f.Close()
 		}
 	}
 }
