@@ -28,7 +28,7 @@ func TestSEC07IdempotentReplayChecksAccess(t *testing.T) {
 	var s session
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 201).Decode(t, &s)
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 201) // still hers: replayed
-	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+	transfer(t, e, s.ID, alice, "bob", bob)
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 404)
 }
 
@@ -117,7 +117,7 @@ func TestSEC03InvitationsAreNoBackdoor(t *testing.T) {
 	// Transfer: alice's old invitations end; bob, the new owner, revokes one by id.
 	e.Do("POST", "/api/v1/teams/"+tm.ID+"/members", alice, map[string]string{"userId": "bob", "role": "member"}).Want(t, 201)
 	oldID, old := invite(alice)
-	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+	transfer(t, e, s.ID, alice, "bob", bob)
 	e.Do("POST", "/api/v1/invitations/"+old+"/accept", carol, nil).Want(t, 410)
 	e.Do("DELETE", p+"/invitations/"+oldID, carol, nil).Want(t, 404) // not hers to see
 	e.Do("DELETE", p+"/invitations/"+oldID, bob, nil).Want(t, 204)
@@ -278,4 +278,59 @@ func TestOpenInvitationsPerSessionAreBounded(t *testing.T) {
 	e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 409)
 	e.Do("DELETE", p+"/"+first.ID, alice, nil).Want(t, 204)
 	e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 201)
+}
+
+// transfer gives session id from one user to another through an offer the recipient accepts.
+func transfer(t *testing.T, e *testenv.Env, id, fromTok, to, toTok string) {
+	t.Helper()
+	e.Do("POST", "/api/v1/sessions/"+id+"/transfer", fromTok, map[string]string{"newOwnerUserId": to}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+id+"/transfer/accept", toTok, nil).Want(t, 200)
+}
+
+// SEC-15: a transfer is an offer: nothing moves and no quota is used until the recipient
+// accepts, so unsolicited transfers cannot fill anyone's quota. The recipient hears of it, may
+// decline, the owner may cancel, only the recipient accepts, and a full quota refuses the accept.
+func TestSEC15TransferNeedsRecipientConsent(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob, carol := e.Token("alice", ""), e.Token("bob", ""), e.Token("carol", "")
+	seen(t, e, bob, carol)
+	bws := e.MustDialWS(bob, nil)
+	var ids []string
+	for i := 0; i < 5; i++ { // the default quota: 5 live sessions
+		s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+		var got session
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202).Decode(t, &got)
+		if got.OwnerID != "alice" {
+			t.Fatalf("an offer moved the session to %s", got.OwnerID)
+		}
+		ids = append(ids, s.ID)
+	}
+	bws.Expect("session.transfer.offered", ids[0], wait)
+	own := create(t, e, bob, map[string]any{"templateName": "terminal"}) // bob's quota is untouched
+	p := "/api/v1/sessions/" + ids[0]
+	e.Do("GET", p, bob, nil).Want(t, 404)                        // an offer shows nothing of the session
+	e.Do("POST", p+"/transfer/accept", carol, nil).Want(t, 404)  // not hers
+	e.Do("POST", p+"/transfer/decline", carol, nil).Want(t, 404) // not hers
+	e.Do("POST", p+"/transfer/accept", alice, nil).Want(t, 404)  // the owner accepts nothing
+	e.Do("POST", p+"/transfer/decline", bob, nil).Want(t, 204)
+	e.Do("POST", p+"/transfer/accept", bob, nil).Want(t, 404) // declined
+	e.Do("DELETE", "/api/v1/sessions/"+ids[1]+"/transfer", alice, nil).Want(t, 204)
+	e.Do("DELETE", "/api/v1/sessions/"+ids[1]+"/transfer", alice, nil).Want(t, 404)
+	e.Do("POST", "/api/v1/sessions/"+ids[1]+"/transfer/accept", bob, nil).Want(t, 404) // cancelled
+	for _, id := range ids[2:] {
+		e.Do("POST", "/api/v1/sessions/"+id+"/transfer/accept", bob, nil).Want(t, 200)
+	}
+	// bob now has 4 live sessions: one more fits, the next accept is refused and changes nothing.
+	e.Do("POST", "/api/v1/sessions/"+ids[0]+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+ids[0]+"/transfer/accept", bob, nil).Want(t, 200)
+	last := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	e.Do("POST", "/api/v1/sessions/"+last.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+last.ID+"/transfer/accept", bob, nil).Want(t, 403)
+	e.Do("DELETE", "/api/v1/sessions/"+own.ID, bob, nil).Want(t, 200)
+	var got session
+	e.Do("POST", "/api/v1/sessions/"+last.ID+"/transfer/accept", bob, nil).Want(t, 200).Decode(t, &got)
+	if got.OwnerID != "bob" {
+		t.Fatalf("owner after accept: %s", got.OwnerID)
+	}
+	e.Do("GET", "/api/v1/sessions/"+last.ID, alice, nil).Want(t, 404)
 }

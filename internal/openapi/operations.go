@@ -125,8 +125,18 @@ var ops = map[string]op{
 		body: "HeartbeatInput", bodyOptional: true, ok: []reply{{status: 200, schema: "Heartbeat"}}, errs: conflict},
 	"POST /api/v1/sessions/{id}/status": {id: "reportSessionStatus", tag: "sessions", summary: "Report the observed state (the runtime: an admin principal)",
 		body: "StatusReport", ok: []reply{sessionOK}, errs: conflict},
-	"POST /api/v1/sessions/{id}/transfer": {id: "transferSession", tag: "sharing", summary: "Give the session to another user (quota moves with it)",
-		body: "TransferInput", ok: []reply{sessionOK}, errs: conflict},
+	"POST /api/v1/sessions/{id}/transfer": {id: "transferSession", tag: "sharing", summary: "Offer the session to another user",
+		desc: "202 with the session and its transferOffer: nothing moves and no quota is used until the recipient accepts within 7 days. " +
+			"A new offer replaces a pending one.",
+		body: "TransferInput", ok: []reply{{status: 202, schema: "Session", headers: []string{"ETag"}}}, errs: conflict},
+	"DELETE /api/v1/sessions/{id}/transfer": {id: "cancelSessionTransfer", tag: "sharing", summary: "Withdraw the pending transfer offer",
+		desc: "Whoever may transfer the session. No pending offer: 404.", ok: []reply{noContent}},
+	"POST /api/v1/sessions/{id}/transfer/accept": {id: "acceptSessionTransfer", tag: "sharing", summary: "Accept the transfer offered to the caller (quota moves with it)",
+		desc: "Only the offer's recipient, before it expires; anyone else, or no live offer: 404. The caller's quota full: 403 (type …/quota-exceeded), the offer stays. " +
+			"Invitations made before the transfer end.",
+		ok: []reply{sessionOK}, errs: conflict},
+	"POST /api/v1/sessions/{id}/transfer/decline": {id: "declineSessionTransfer", tag: "sharing", summary: "Decline the transfer offered to the caller",
+		desc: "Only the offer's recipient; anyone else, or no live offer: 404.", ok: []reply{noContent}},
 
 	"GET /api/v1/templates": {id: "listTemplates", tag: "templates", summary: "Search the catalog",
 		query: []param{limit(100, 1, 500), text("cursor", 128, "opaque nextCursor of the previous page"),

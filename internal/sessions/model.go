@@ -44,11 +44,22 @@ type Session struct {
 	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
 	// TransferredAt is when the session last changed owner: invitations made before it ended then.
 	TransferredAt *time.Time `json:"-" dynamodbav:"transferredAt,omitempty"`
-	Version       int        `json:"version" dynamodbav:"version"`
+	// TransferOffer is a pending transfer the recipient has not accepted yet (SEC-15).
+	TransferOffer *TransferOffer `json:"transferOffer,omitempty" dynamodbav:"transferOffer,omitempty"`
+	Version       int            `json:"version" dynamodbav:"version"`
 	// Actor made the last change (for the activity log; not part of the API).
 	Actor *auth.Actor `json:"-" dynamodbav:"actor,omitempty"`
 	// Runtime is the runtime's bookkeeping (handle, streaming secrets); never sent to clients.
 	Runtime *Runtime `json:"-" dynamodbav:"runtime,omitempty"`
+}
+
+// TransferOffer is an offer to give the session to another user: nothing moves (owner, quota)
+// until that user accepts it before ExpiresAt.
+type TransferOffer struct {
+	ToUserID  string    `json:"toUserId" dynamodbav:"toUserId"`
+	OfferedBy string    `json:"offeredBy" dynamodbav:"offeredBy"`
+	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt" dynamodbav:"expiresAt"`
 }
 
 // Usage is what the runtime last measured.
