@@ -255,6 +255,46 @@ func (b *builder) invitation(oldImg, newImg image) error {
 type Auditor struct {
 	Store *Store
 	Log   *slog.Logger
+	// Objects, when set, loses the content of every recording whose item is removed (its
+	// retention's TTL, or DELETE, which removed it already): the object lives as long as its
+	// metadata (security review SEC-16).
+	Objects ObjectRemover
+}
+
+// ObjectRemover deletes recordings' content and kills its upload forms.
+type ObjectRemover interface {
+	Seal(ctx context.Context, key string) error
+	Delete(ctx context.Context, key string) error
+}
+
+// removedRecording is the storage key of a recording whose item this record removes.
+func removedRecording(rec lambdaevents.DynamoDBEventRecord) (string, error) {
+	if rec.EventName != "REMOVE" {
+		return "", nil
+	}
+	oldImg, err := ddb.FromStreamImage(rec.Change.OldImage)
+	if err != nil || entityOf(oldImg) != "recording" {
+		return "", err
+	}
+	k, _ := oldImg["storageKey"].(*types.AttributeValueMemberS)
+	if k == nil {
+		return "", nil
+	}
+	return k.Value, nil
+}
+
+func (a *Auditor) removeObject(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	if a.Objects == nil {
+		return nil
+	}
+	key, err := removedRecording(rec)
+	if err != nil || key == "" {
+		return err
+	}
+	if err := a.Objects.Seal(ctx, key); err != nil {
+		return err
+	}
+	return a.Objects.Delete(ctx, key)
 }
 
 // Handle records each record's activities in order, reporting the first failure so the record
@@ -262,7 +302,11 @@ type Auditor struct {
 func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
 	var resp lambdaevents.DynamoDBEventResponse
 	for _, rec := range ev.Records {
-		acts, err := Derive(rec)
+		err := a.removeObject(ctx, rec)
+		var acts []Activity
+		if err == nil {
+			acts, err = Derive(rec)
+		}
 		for _, act := range acts {
 			if err != nil {
 				break

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 
 	"streamspace/internal/apikeys"
 	"streamspace/internal/connections"
+	"streamspace/internal/recordings"
 	"streamspace/internal/sharing"
 	"streamspace/internal/testenv"
 )
@@ -333,4 +337,77 @@ func TestSEC15TransferNeedsRecipientConsent(t *testing.T) {
 		t.Fatalf("owner after accept: %s", got.OwnerID)
 	}
 	e.Do("GET", "/api/v1/sessions/"+last.ID, alice, nil).Want(t, 404)
+}
+
+// SEC-16: a recording's object lives as long as its record: removed with it, by DELETE or by
+// the record's TTL (the auditor deletes the object of every removed recording item). Uploads are
+// bounded (a signed maximum the store enforces), dead once the recording is completed or
+// deleted, and what completes is what was stored. A session has at most MaxPerSession recordings.
+func TestSEC16RecordingObjectsFollowTheirRecords(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID + "/recordings"
+	newRec := func() uploadable {
+		var u uploadable
+		e.Do("POST", p, alice, map[string]any{"type": "video", "format": "webm", "retentionDays": 1}).Want(t, 201).Decode(t, &u)
+		if u.UploadMethod != "POST" || u.UploadMaxBytes != recordings.MaxUploadBytes || u.UploadFields["max"] == "" {
+			t.Fatalf("upload form: %+v", u)
+		}
+		return u
+	}
+	stored := func(u uploadable) bool {
+		_, err := os.Stat(filepath.Join(e.Objects.Dir, filepath.FromSlash(u.Recording.StorageKey)))
+		return err == nil
+	}
+	content := []byte("a short recording")
+
+	// Completing needs the object, and takes its size from it.
+	done := newRec()
+	rp := p + "/" + done.Recording.ID
+	e.Do("PATCH", rp, alice, map[string]any{"status": "completed"}).Want(t, 409) // nothing uploaded
+	if st := done.upload(t, content); st != 204 {
+		t.Fatalf("upload: %d", st)
+	}
+	e.Do("PATCH", rp, alice, map[string]any{"status": "completed", "sizeBytes": 5}).Want(t, 409)
+	var got struct{ Recording recording }
+	e.Do("PATCH", rp, alice, map[string]any{"status": "completed"}).Want(t, 200).Decode(t, &got)
+	if got.Recording.SizeBytes != int64(len(content)) {
+		t.Fatalf("completed with size %d, stored %d", got.Recording.SizeBytes, len(content))
+	}
+	if st := done.upload(t, []byte("replaced after completion")); st != 403 {
+		t.Fatalf("upload after completion: %d, want 403", st)
+	}
+	// A signed bound cannot be raised.
+	forged := done
+	forged.UploadFields = map[string]string{}
+	for k, v := range done.UploadFields {
+		forged.UploadFields[k] = v
+	}
+	forged.UploadFields["max"] = "99999999999"
+	if st := forged.upload(t, content); st != 403 {
+		t.Fatalf("upload with a raised bound: %d, want 403", st)
+	}
+
+	// DELETE: the object goes, and the form cannot bring it back as an orphan.
+	e.Do("DELETE", rp, alice, nil).Want(t, 204)
+	if st := done.upload(t, content); st != 403 || stored(done) {
+		t.Fatalf("upload after delete: %d (stored again: %v)", st, stored(done))
+	}
+
+	// The record's TTL removes the item without the API: the object follows.
+	expiring := newRec()
+	if st := expiring.upload(t, content); st != 204 {
+		t.Fatalf("upload: %d", st)
+	}
+	if err := e.App.RecordingStore().Delete(context.Background(), s.ID, expiring.Recording.ID); err != nil { // as the TTL does
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the expired recording's object is deleted", func() bool { return !stored(expiring) })
+
+	// At most MaxPerSession recordings per session.
+	for i := 0; i < recordings.MaxPerSession; i++ {
+		e.Do("POST", p, alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 201)
+	}
+	e.Do("POST", p, alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 409)
 }
