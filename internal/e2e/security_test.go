@@ -10,11 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/coder/websocket"
 
 	"streamspace/internal/apikeys"
 	"streamspace/internal/connections"
 	"streamspace/internal/recordings"
+	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
 	"streamspace/internal/testenv"
 )
@@ -410,4 +414,52 @@ func TestSEC16RecordingObjectsFollowTheirRecords(t *testing.T) {
 		e.Do("POST", p, alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 201)
 	}
 	e.Do("POST", p, alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 409)
+}
+
+// SEC-18: viewers keep no session alive and the count of viewers is true. Tickets issued but
+// never opened count as nobody; a view-only viewer's open does not move lastActivity; and an open
+// connection whose item expires by TTL (a gateway that died without closing it) stops counting
+// at the scheduler's next recount.
+func TestSEC18ViewersKeepNothingAliveAndCountTrue(t *testing.T) {
+	e := startLocal(t)
+	alice, carol := e.Token("alice", ""), e.Token("carol", "")
+	seen(t, e, carol)
+	s := runningTerminal(t, e, alice, map[string]any{"idleTimeout": 3600})
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "carol", "permissionLevel": "view"}).Want(t, 201)
+	var before, got struct {
+		ActiveConnections int
+		LastActivity      time.Time
+	}
+	e.Do("GET", p, alice, nil).Want(t, 200).Decode(t, &before)
+	for i := 0; i < 5; i++ {
+		connectURL(t, e, carol, s.ID) // issued, never opened
+	}
+	v := openViewer(t, e, carol, s.ID)
+	_ = v
+	e.Do("GET", p, alice, nil).Want(t, 200).Decode(t, &got)
+	if got.ActiveConnections != before.ActiveConnections+1 || !got.LastActivity.Equal(before.LastActivity) {
+		t.Fatalf("after 5 unused tickets and one view-only open: %+v, before %+v", got, before)
+	}
+	// The connection's item goes as its TTL would take it: nobody lowers the count but the recount.
+	out, err := e.App.DB.Query(context.Background(), &dynamodb.QueryInput{TableName: &e.App.Cfg.Tables.Main,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :c)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "SESSION#" + s.ID},
+			":c": &types.AttributeValueMemberS{Value: "CONN#"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		if _, err := e.App.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: &e.App.Cfg.Tables.Main,
+			Key: map[string]types.AttributeValue{"PK": it["PK"], "SK": it["SK"]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sum, err := e.RunScheduler(context.Background(), time.Now().Add(sessions.ConnectionsRecount+time.Minute)); err != nil || sum.Recounted != 1 {
+		t.Fatalf("recount run: %+v, %v", sum, err)
+	}
+	e.Do("GET", p, alice, nil).Want(t, 200).Decode(t, &got)
+	if got.ActiveConnections != 0 {
+		t.Fatalf("activeConnections after its connection expired: %d", got.ActiveConnections)
+	}
 }

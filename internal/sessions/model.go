@@ -44,6 +44,8 @@ type Session struct {
 	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
 	// TransferredAt is when the session last changed owner: invitations made before it ended then.
 	TransferredAt *time.Time `json:"-" dynamodbav:"transferredAt,omitempty"`
+	// ConnectionsCheckedAt is when the scheduler last recounted activeConnections (SEC-18).
+	ConnectionsCheckedAt *time.Time `json:"-" dynamodbav:"connectionsCheckedAt,omitempty"`
 	// TransferOffer is a pending transfer the recipient has not accepted yet (SEC-15).
 	TransferOffer *TransferOffer `json:"transferOffer,omitempty" dynamodbav:"transferOffer,omitempty"`
 	Version       int            `json:"version" dynamodbav:"version"`
@@ -125,6 +127,24 @@ func (s Session) EndsAt() time.Time {
 	return s.CreatedAt.Add(time.Duration(s.MaxSessionDuration) * time.Second)
 }
 
+// ConnectionsRecount is how often the scheduler recounts the open connections of a session that
+// has some: an open connection whose item expires by TTL (a gateway that died without closing
+// it) is removed by nobody who would lower activeConnections (SEC-18).
+const ConnectionsRecount = 15 * time.Minute
+
+// RecountAt is when the scheduler next recounts the session's open connections (only while it
+// counts some).
+func (s Session) RecountAt() (time.Time, bool) {
+	if s.ActiveConnections <= 0 {
+		return time.Time{}, false
+	}
+	base := s.CreatedAt
+	if s.ConnectionsCheckedAt != nil {
+		base = *s.ConnectionsCheckedAt
+	}
+	return base.Add(ConnectionsRecount), true
+}
+
 // NextCheck is when the scheduler must look at a live session: the soonest of its start
 // deadline (while pending), becoming idle (while running and active) and reaching its maximum
 // duration. Ended sessions need none.
@@ -138,6 +158,9 @@ func (s Session) NextCheck() (time.Time, bool) {
 	}
 	if s.State == StateRunning && !s.Idle && s.IdleAt().Before(next) {
 		next = s.IdleAt()
+	}
+	if r, ok := s.RecountAt(); ok && r.Before(next) {
+		next = r
 	}
 	return next, true
 }

@@ -268,8 +268,8 @@ func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch chang
 }
 
 func sameSession(a, b Session) bool {
-	ja, _ := json.Marshal([]any{a, a.Runtime}) // the runtime's part is not in the JSON form
-	jb, _ := json.Marshal([]any{b, b.Runtime})
+	ja, _ := json.Marshal([]any{a, a.Runtime, a.ConnectionsCheckedAt}) // parts not in the JSON form
+	jb, _ := json.Marshal([]any{b, b.Runtime, b.ConnectionsCheckedAt})
 	return string(ja) == string(jb)
 }
 
