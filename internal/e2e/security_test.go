@@ -341,6 +341,16 @@ func TestSEC15TransferNeedsRecipientConsent(t *testing.T) {
 		t.Fatalf("owner after accept: %s", got.OwnerID)
 	}
 	e.Do("GET", "/api/v1/sessions/"+last.ID, alice, nil).Want(t, 404)
+
+	// An offer is only as good as its maker's right to transfer at the accept: a team admin
+	// removed from the team since cannot hand the team's session to anyone (as SEC-03).
+	tm := newTeam(t, e, alice, "sec15")
+	e.Do("POST", "/api/v1/teams/"+tm.ID+"/members", alice, map[string]string{"userId": "bob", "role": "admin"}).Want(t, 201)
+	ts := create(t, e, alice, map[string]any{"templateName": "terminal", "teamId": tm.ID})
+	e.Do("POST", "/api/v1/sessions/"+ts.ID+"/transfer", bob, map[string]string{"newOwnerUserId": "carol"}).Want(t, 202)
+	e.Do("DELETE", "/api/v1/teams/"+tm.ID+"/members/bob", alice, nil).Want(t, 204)
+	e.Do("POST", "/api/v1/sessions/"+ts.ID+"/transfer/accept", carol, nil).Want(t, 410)
+	e.Do("GET", "/api/v1/sessions/"+ts.ID, carol, nil).Want(t, 404)
 }
 
 // SEC-16: a recording's object lives as long as its record: removed with it, by DELETE or by

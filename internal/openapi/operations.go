@@ -133,8 +133,8 @@ var ops = map[string]op{
 		desc: "Whoever may transfer the session. No pending offer: 404.", ok: []reply{noContent}},
 	"POST /api/v1/sessions/{id}/transfer/accept": {id: "acceptSessionTransfer", tag: "sharing", summary: "Accept the transfer offered to the caller (quota moves with it)",
 		desc: "Only the offer's recipient, before it expires; anyone else, or no live offer: 404. The caller's quota full: 403 (type …/quota-exceeded), the offer stays. " +
-			"Invitations made before the transfer end.",
-		ok: []reply{sessionOK}, errs: conflict},
+			"The offer's maker no longer allowed to transfer the session (e.g. removed from its team): 410. Invitations made before the transfer end.",
+		ok: []reply{sessionOK}, errs: []int{409, 410}},
 	"POST /api/v1/sessions/{id}/transfer/decline": {id: "declineSessionTransfer", tag: "sharing", summary: "Decline the transfer offered to the caller",
 		desc: "Only the offer's recipient; anyone else, or no live offer: 404.", ok: []reply{noContent}},
 

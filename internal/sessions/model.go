@@ -62,6 +62,9 @@ type TransferOffer struct {
 	OfferedBy string    `json:"offeredBy" dynamodbav:"offeredBy"`
 	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt" dynamodbav:"expiresAt"`
+	// OfferedByRole is the platform role the offer's maker had from outside the user store (an
+	// identity provider's group), as invitations keep it: the accept re-checks the maker's right.
+	OfferedByRole string `json:"-" dynamodbav:"offeredByRole,omitempty"`
 }
 
 // Usage is what the runtime last measured.

@@ -62,7 +62,8 @@ func (sv *Service) Transfer(ctx context.Context, c auth.Caller, id, newOwner str
 				return nil, nil, problem.Conflict("the session already belongs to " + newOwner)
 			}
 			now := sv.now()
-			next.TransferOffer = &TransferOffer{ToUserID: newOwner, OfferedBy: c.UserID, CreatedAt: now, ExpiresAt: now.Add(TransferOfferTTL)}
+			next.TransferOffer = &TransferOffer{ToUserID: newOwner, OfferedBy: c.UserID, CreatedAt: now, ExpiresAt: now.Add(TransferOfferTTL),
+				OfferedByRole: c.ExternalRole}
 			return nil, nil, nil
 		}})
 }
@@ -92,12 +93,16 @@ func (sv *Service) DeclineTransfer(ctx context.Context, c auth.Caller, id string
 
 // AcceptTransfer makes the caller, to whom the session was offered, its owner: the quota moves in
 // the same transaction (refused when the caller's quota is full), and invitations made before
-// now end (TransferredAt).
+// now end (TransferredAt). The offer is only as good as its maker's right to transfer now (a team
+// admin removed from the team since: 410), as for invitations (SEC-03).
 func (sv *Service) AcceptTransfer(ctx context.Context, c auth.Caller, id string) (Session, error) {
 	return sv.apply(ctx, c, id, change{recipient: true, what: "accepting a transfer",
 		mutate: func(old Session, next *Session, _ access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
 			if old.Final() {
 				return nil, nil, problem.Conflict("the session is terminated")
+			}
+			if err := sv.offerStands(ctx, old); err != nil {
+				return nil, nil, err
 			}
 			now := sv.now()
 			newOwner := old.TransferOffer.ToUserID
@@ -127,4 +132,27 @@ func (sv *Service) loadOffered(ctx context.Context, c auth.Caller, id string) (S
 		return Session{}, problem.NotFound("transfer offer")
 	}
 	return se, nil
+}
+
+// offerStands checks that the offer's maker may still transfer the session (the owner always may).
+func (sv *Service) offerStands(ctx context.Context, se Session) error {
+	o := se.TransferOffer
+	if o.OfferedBy == se.OwnerID {
+		return nil
+	}
+	maker, err := sv.Users.Get(ctx, o.OfferedBy)
+	if errors.Is(err, users.ErrNotFound) {
+		return problem.Gone("the offer's maker no longer exists")
+	} else if err != nil {
+		return err
+	}
+	mc := auth.Caller{UserID: maker.ID, Role: auth.HighestRole(auth.RoleUser, maker.Role, o.OfferedByRole)}
+	g, err := sv.Access.Decide(ctx, mc, access.Subject{SessionID: se.ID, OwnerID: se.OwnerID, TeamID: se.TeamID})
+	if err != nil {
+		return err
+	}
+	if !g.Manage {
+		return problem.Gone("the offer's maker may no longer transfer this session")
+	}
+	return nil
 }
