@@ -259,6 +259,46 @@ type Auditor struct {
 	// Batch is the shared stream batch loop (dead letters, give-up budget); nil only reports
 	// the first failed record.
 	Batch *streambatch.Loop
+	// Objects, when set, loses the content of every recording whose item is removed (its
+	// retention's TTL, or DELETE, which removed it already): the object lives as long as its
+	// metadata (security review SEC-16).
+	Objects ObjectRemover
+}
+
+// ObjectRemover deletes recordings' content and kills its upload forms.
+type ObjectRemover interface {
+	Seal(ctx context.Context, key string) error
+	Delete(ctx context.Context, key string) error
+}
+
+// removedRecording is the storage key of a recording whose item this record removes.
+func removedRecording(rec lambdaevents.DynamoDBEventRecord) (string, error) {
+	if rec.EventName != "REMOVE" {
+		return "", nil
+	}
+	oldImg, err := ddb.FromStreamImage(rec.Change.OldImage)
+	if err != nil || entityOf(oldImg) != "recording" {
+		return "", err
+	}
+	k, _ := oldImg["storageKey"].(*types.AttributeValueMemberS)
+	if k == nil {
+		return "", nil
+	}
+	return k.Value, nil
+}
+
+func (a *Auditor) removeObject(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	if a.Objects == nil {
+		return nil
+	}
+	key, err := removedRecording(rec)
+	if err != nil || key == "" {
+		return err
+	}
+	if err := a.Objects.Seal(ctx, key); err != nil {
+		return err
+	}
+	return a.Objects.Delete(ctx, key)
 }
 
 // Handle records each record's activities in order through the shared batch loop, reporting the
@@ -269,6 +309,9 @@ func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (la
 
 // HandleRecord writes one record's activities (also what a redrive calls).
 func (a *Auditor) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	if err := a.removeObject(ctx, rec); err != nil {
+		return err
+	}
 	acts, err := Derive(rec)
 	if err != nil {
 		return err

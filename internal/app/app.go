@@ -340,7 +340,11 @@ func (a *App) Reconciler(d runtime.Driver) *runtime.Reconciler {
 
 // Auditor consumes the main table's stream and writes the activity log.
 func (a *App) Auditor() *activity.Auditor {
-	return &activity.Auditor{Store: a.ActivityStore(), Log: a.Log, Batch: a.StreamLoop("auditor")}
+	au := &activity.Auditor{Store: a.ActivityStore(), Log: a.Log, Batch: a.StreamLoop("auditor")}
+	if a.Objects != nil || a.Cfg.RecordingsBucket != "" { // without a bucket there is nothing to delete
+		au.Objects = a.RecordingObjects()
+	}
+	return au
 }
 
 // complete refuses a router that lacks a handler for a route the table gives its function.

@@ -162,7 +162,9 @@ func TestGatewayClosesStreamsWhoseAccessEnded(t *testing.T) {
 	t.Run("transferred", func(t *testing.T) {
 		s := runningTerminal(t, e, alice, nil)
 		v := openViewer(t, e, alice, s.ID)
-		e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+		e.Do("GET", "/api/v1/sessions/"+s.ID, alice, nil).Want(t, 200) // an offer moves nothing
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer/accept", bob, nil).Want(t, 200)
 		closesWithin5s(t, e, v, "transferred away", 4403)
 	})
 	t.Run("platform role removed", func(t *testing.T) {

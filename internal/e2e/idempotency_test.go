@@ -95,7 +95,7 @@ func idempotencyRoutes(t *testing.T, e *testenv.Env) []createRoute {
 				rec, _ := r.JSON()["recording"].(map[string]any)
 				id, _ := rec["id"].(string)
 				return id
-			}, status: 201, fresh: []string{"uploadUrl", "uploadExpiresAt"}},
+			}, status: 201, fresh: []string{"uploadUrl", "uploadFields", "uploadExpiresAt"}},
 	}
 }
 

@@ -107,6 +107,7 @@ type sessionRule struct {
 	level          int
 	manage, delete bool
 	adminOnly      bool
+	recipientOnly  bool // the recipient of a transfer offer, and nobody here is one: 404 for all
 	body           any
 	allowedDetail  string // for routes whose permitted answer is itself a 404 (unknown connection…)
 }
@@ -122,6 +123,9 @@ var sessionRules = map[string]sessionRule{
 	"POST /api/v1/sessions/{id}/heartbeat":                    {level: 2},
 	"POST /api/v1/sessions/{id}/status":                       {level: 1, adminOnly: true, body: map[string]any{"state": "running", "url": "http://y"}},
 	"POST /api/v1/sessions/{id}/transfer":                     {level: 1, manage: true, body: map[string]string{"newOwnerUserId": "stranger"}},
+	"DELETE /api/v1/sessions/{id}/transfer":                   {level: 1, manage: true, allowedDetail: "transfer offer not found"},
+	"POST /api/v1/sessions/{id}/transfer/accept":              {recipientOnly: true},
+	"POST /api/v1/sessions/{id}/transfer/decline":             {recipientOnly: true},
 	"POST /api/v1/sessions/{id}/share":                        {level: 1, manage: true, body: map[string]string{"sharedWithUserId": "stranger", "permissionLevel": "view"}},
 	"GET /api/v1/sessions/{id}/shares":                        {level: 1, manage: true},
 	"DELETE /api/v1/sessions/{id}/shares/{shareId}":           {level: 1, manage: true},
@@ -142,7 +146,7 @@ var sessionRules = map[string]sessionRule{
 
 func expectSession(r sessionRule, a actor) string {
 	switch {
-	case a.session.level == 0:
+	case a.session.level == 0, r.recipientOnly:
 		return "404"
 	case r.adminOnly && a.platform != "admin":
 		return "403"

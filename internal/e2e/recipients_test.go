@@ -99,7 +99,8 @@ func TestEachEventReachesExactlyItsAudience(t *testing.T) {
 		e.Do("POST", p+"/status", tok["root"], map[string]any{"state": "failed", "error": "boom"}).Want(t, 200)
 	})
 	expect("session.transferred", []string{"alice", "bob (team)", "olga subscribed", "root watching alice"}, func() {
-		e.Do("POST", p+"/transfer", tok["alice"], map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+		e.Do("POST", p+"/transfer", tok["alice"], map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+		e.Do("POST", p+"/transfer/accept", tok["bob"], nil).Want(t, 200)
 	})
 	expect("session.deleted", []string{"alice", "bob (team)", "olga subscribed"}, func() { e.Do("DELETE", p, tok["bob"], nil).Want(t, 200) })
 	k := newKey(t, e, tok["alice"], map[string]any{"name": "k"})

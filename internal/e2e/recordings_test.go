@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"streamspace/internal/testenv"
@@ -35,31 +35,22 @@ func TestRegressionDefect7_RecordingsWork(t *testing.T) {
 	e.Do("POST", p, alice, map[string]any{"type": "video", "format": "webm", "retentionDays": 0}).Want(t, 400)
 	e.Do("POST", p, bob, map[string]any{"type": "video", "format": "webm"}).Want(t, 403) // view cannot record
 	e.Do("POST", p, mallory, map[string]any{"type": "video", "format": "webm"}).Want(t, 404)
-	var created struct {
-		Recording     recording
-		UploadURL     string
-		UploadMethod  string
-		UploadHeaders map[string]string
-	}
+	var created uploadable
 	e.Do("POST", p, alice, map[string]any{"type": "video", "format": "webm", "retentionDays": 7}).Want(t, 201).Decode(t, &created)
-	if created.Recording.Status != "recording" || created.UploadMethod != "PUT" || created.Recording.RetentionDays != 7 {
+	if created.Recording.Status != "recording" || created.UploadMethod != "POST" || created.Recording.RetentionDays != 7 {
 		t.Fatalf("created: %+v", created)
 	}
 	content := bytes.Repeat([]byte("frame"), 2000)
-	put := func(url string, body []byte) int {
-		req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", created.UploadHeaders["Content-Type"])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+	tampered := created
+	tampered.UploadFields = map[string]string{}
+	for k, v := range created.UploadFields {
+		tampered.UploadFields[k] = v
 	}
-	if st := put(strings.Replace(created.UploadURL, "signature=", "signature=0", 1), content); st != 403 {
-		t.Fatalf("tampered upload URL: %d, want 403", st)
+	tampered.UploadFields["signature"] = "0" + tampered.UploadFields["signature"]
+	if st := tampered.upload(t, content); st != 403 {
+		t.Fatalf("tampered upload form: %d, want 403", st)
 	}
-	if st := put(created.UploadURL, content); st != 200 {
+	if st := created.upload(t, content); st != 204 {
 		t.Fatalf("upload: %d", st)
 	}
 	sum := sha256.Sum256(content)
@@ -106,4 +97,32 @@ func TestRegressionDefect7_RecordingsWork(t *testing.T) {
 			t.Fatalf("download after delete: %d", resp.StatusCode)
 		}
 	}
+}
+
+// uploadable is POST …/recordings' answer for a client recording.
+type uploadable struct {
+	Recording      recording
+	UploadURL      string
+	UploadMethod   string
+	UploadFields   map[string]string
+	UploadMaxBytes int64
+}
+
+// upload posts body through the recording's upload form, as a browser would.
+func (u uploadable) upload(t testing.TB, body []byte) int {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for k, v := range u.UploadFields {
+		mw.WriteField(k, v)
+	}
+	fw, _ := mw.CreateFormFile("file", "recording")
+	fw.Write(body)
+	mw.Close()
+	resp, err := http.Post(u.UploadURL, mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

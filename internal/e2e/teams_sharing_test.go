@@ -269,7 +269,8 @@ func TestTransfer(t *testing.T) {
 	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "ghost"}).Want(t, 400)
 	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "alice"}).Want(t, 409)
 	var got session
-	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 200).Decode(t, &got)
+	e.Do("POST", p+"/transfer", alice, map[string]string{"newOwnerUserId": "bob"}).Want(t, 202)
+	e.Do("POST", p+"/transfer/accept", bob, nil).Want(t, 200).Decode(t, &got)
 	if got.OwnerID != "bob" {
 		t.Fatalf("owner after transfer: %s", got.OwnerID)
 	}

@@ -25,6 +25,7 @@ const (
 	SessionShared           = "session.shared"
 	SessionUnshared         = "session.unshared"
 	SessionTransferred      = "session.transferred"
+	SessionTransferOffered  = "session.transfer.offered"
 	TeamMemberAdded         = "team.member.added"
 	TeamMemberRemoved       = "team.member.removed"
 	TeamMemberRoleChanged   = "team.member.role.changed"

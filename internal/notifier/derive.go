@@ -109,6 +109,14 @@ func deriveSession(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, t
 		ch.Extra = []string{old.OwnerID}
 		out = append(out, ch)
 	}
+	if o := cur.TransferOffer; o != nil && (old.TransferOffer == nil || old.TransferOffer.ToUserID != o.ToUserID ||
+		!old.TransferOffer.CreatedAt.Equal(o.CreatedAt)) {
+		// The recipient cannot see the session yet: the offer is all they learn of it.
+		ch := newChange(rec, events.SessionTransferOffered, cur, ts, map[string]any{"toUserId": o.ToUserID,
+			"offeredBy": o.OfferedBy, "templateName": cur.TemplateName, "expiresAt": o.ExpiresAt})
+		ch.Extra = []string{o.ToUserID}
+		out = append(out, ch)
+	}
 	if old.State != cur.State {
 		add(events.SessionStateChanged, map[string]any{"previousState": old.State, "state": cur.State,
 			"desiredState": cur.DesiredState, "url": cur.URL, "error": cur.Error})

@@ -257,8 +257,10 @@ var components = []component{
 	{name: "Recording", typ: typeOf[recordings.Recording](), overlay: recordingOverlay},
 	{name: "RecordingPage", typ: typeOf[page[recordings.Recording]]()},
 	{name: "RecordingCreated", typ: typeOf[recordingCreated](),
-		desc:    "A client recording: upload the content with uploadMethod to uploadUrl, sending uploadHeaders. A gateway recording has no upload fields: the gateway writes the content.",
-		overlay: map[string]schema{"uploadUrl": str(1, 4096), "uploadMethod": enum("PUT")}},
+		desc: "A client recording: POST multipart/form-data to uploadUrl with every uploadFields entry, then the content as the last part, named file, " +
+			"of 1 to uploadMaxBytes bytes (larger: refused by the store). The form dies at uploadExpiresAt, and locally also once the recording is completed or deleted. " +
+			"A gateway recording has no upload fields: the gateway writes the content.",
+		overlay: map[string]schema{"uploadUrl": str(1, 4096), "uploadMethod": enum("POST")}},
 	{name: "RecordingView", typ: typeOf[recordingView](), desc: "downloadUrl only while the recording is completed."},
 	{name: "RecordingInput", typ: typeOf[recordingInput](), mode: request,
 		desc: "source client (the default) needs type and format; source gateway records type video in format rfb (both may be left out) of a running session.",

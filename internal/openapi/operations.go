@@ -125,8 +125,18 @@ var ops = map[string]op{
 		body: "HeartbeatInput", bodyOptional: true, ok: []reply{{status: 200, schema: "Heartbeat"}}, errs: conflict},
 	"POST /api/v1/sessions/{id}/status": {id: "reportSessionStatus", tag: "sessions", summary: "Report the observed state (the runtime: an admin principal)",
 		body: "StatusReport", ok: []reply{sessionOK}, errs: conflict},
-	"POST /api/v1/sessions/{id}/transfer": {id: "transferSession", tag: "sharing", summary: "Give the session to another user (quota moves with it)",
-		body: "TransferInput", ok: []reply{sessionOK}, errs: conflict},
+	"POST /api/v1/sessions/{id}/transfer": {id: "transferSession", tag: "sharing", summary: "Offer the session to another user",
+		desc: "202 with the session and its transferOffer: nothing moves and no quota is used until the recipient accepts within 7 days. " +
+			"A new offer replaces a pending one.",
+		body: "TransferInput", ok: []reply{{status: 202, schema: "Session", headers: []string{"ETag"}}}, errs: conflict},
+	"DELETE /api/v1/sessions/{id}/transfer": {id: "cancelSessionTransfer", tag: "sharing", summary: "Withdraw the pending transfer offer",
+		desc: "Whoever may transfer the session. No pending offer: 404.", ok: []reply{noContent}},
+	"POST /api/v1/sessions/{id}/transfer/accept": {id: "acceptSessionTransfer", tag: "sharing", summary: "Accept the transfer offered to the caller (quota moves with it)",
+		desc: "Only the offer's recipient, before it expires; anyone else, or no live offer: 404. The caller's quota full: 403 (type …/quota-exceeded), the offer stays. " +
+			"The offer's maker no longer allowed to transfer the session (e.g. removed from its team): 410. Invitations made before the transfer end.",
+		ok: []reply{sessionOK}, errs: []int{409, 410}},
+	"POST /api/v1/sessions/{id}/transfer/decline": {id: "declineSessionTransfer", tag: "sharing", summary: "Decline the transfer offered to the caller",
+		desc: "Only the offer's recipient; anyone else, or no live offer: 404.", ok: []reply{noContent}},
 
 	"GET /api/v1/templates": {id: "listTemplates", tag: "templates", summary: "Search the catalog",
 		query: []param{limit(100, 1, 500), text("cursor", 128, "opaque nextCursor of the previous page"),
@@ -135,9 +145,11 @@ var ops = map[string]op{
 		ok: []reply{{status: 200, schema: "TemplatePage"}}},
 	"GET /api/v1/templates/{name}": {id: "getTemplate", tag: "templates", summary: "A template",
 		ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}},
-	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (operator, admin)", body: "TemplateInput",
+	"POST /api/v1/templates": {id: "createTemplate", tag: "templates", summary: "Add a template (admin: it chooses what runs)", body: "TemplateInput",
+		desc:    "A new template sets image (and localCommand), what runs in its sessions: the admin role (operators: 403).",
 		headers: idemKey, ok: []reply{{status: 201, schema: "Template", headers: replayed}}, errs: conflict},
 	"PUT /api/v1/templates/{name}": {id: "replaceTemplate", tag: "templates", summary: "Replace a template (operator, admin)",
+		desc:    "Operators may change the metadata; changing image or localCommand needs the admin role (403).",
 		headers: ifMatch, body: "TemplateInput", ok: []reply{{status: 200, schema: "Template", headers: []string{"ETag"}}}, errs: ifMatchErr},
 	"DELETE /api/v1/templates/{name}": {id: "deleteTemplate", tag: "templates", summary: "Remove a template (operator, admin)", ok: []reply{noContent}},
 

@@ -218,7 +218,8 @@ type recordingCreated struct {
 	Recording       recordings.Recording `json:"recording"`
 	UploadURL       string               `json:"uploadUrl,omitempty"`
 	UploadMethod    string               `json:"uploadMethod,omitempty"`
-	UploadHeaders   map[string]string    `json:"uploadHeaders,omitempty"`
+	UploadFields    map[string]string    `json:"uploadFields,omitempty"`
+	UploadMaxBytes  int64                `json:"uploadMaxBytes,omitempty"`
 	UploadExpiresAt *time.Time           `json:"uploadExpiresAt,omitempty"`
 }
 

@@ -108,6 +108,11 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if n, err := sv.Store.Count(r.Context(), se.ID); err != nil {
+		return err
+	} else if n >= MaxPerSession {
+		return problem.Conflict(fmt.Sprintf("the session has %d recordings, the most it may have: delete some first", n))
+	}
 	now := sv.now()
 	var rec Recording
 	if source == SourceGateway {
@@ -146,12 +151,12 @@ func (sv *Service) create(w http.ResponseWriter, r *http.Request) error {
 		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"recording": rec})
 		return nil
 	}
-	upload, err := sv.Objects.UploadURL(r.Context(), rec.StorageKey, rec.ContentType(), urlTTL)
+	form, err := sv.Objects.UploadForm(r.Context(), rec.StorageKey, rec.ContentType(), MaxUploadBytes, urlTTL)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"recording": rec, "uploadUrl": upload, "uploadMethod": http.MethodPut,
-		"uploadHeaders": map[string]string{"Content-Type": rec.ContentType()}, "uploadExpiresAt": now.Add(urlTTL)})
+	httpx.WriteJSON(w, http.StatusCreated, map[string]any{"recording": rec, "uploadUrl": form.URL, "uploadMethod": http.MethodPost,
+		"uploadFields": form.Fields, "uploadMaxBytes": MaxUploadBytes, "uploadExpiresAt": now.Add(urlTTL)})
 	return nil
 }
 
@@ -289,6 +294,20 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 			rec.Status, rec.UpdatedAt, rec.Version, status = StatusStopping, now, version+1, http.StatusAccepted
 			return nil
 		}
+		if in.Status == StatusCompleted {
+			// What was stored counts, not what the client says: nothing uploaded is a 409, and
+			// so is a size the object does not have.
+			size, err := sv.Objects.Size(r.Context(), rec.StorageKey)
+			if errors.Is(err, ErrNoObject) {
+				return problem.Conflict("nothing was uploaded for this recording")
+			} else if err != nil {
+				return err
+			}
+			if in.SizeBytes != nil && *in.SizeBytes != size {
+				return problem.Conflict(fmt.Sprintf("the uploaded object has %d bytes, not %d", size, *in.SizeBytes))
+			}
+			in.SizeBytes = &size
+		}
 		if in.Status != "" {
 			rec.Status = in.Status
 			end := now
@@ -308,7 +327,14 @@ func (sv *Service) patch(w http.ResponseWriter, r *http.Request) error {
 			rec.SHA256 = in.SHA256
 		}
 		rec.UpdatedAt, rec.Version = now, version+1
-		return sv.Store.Update(r.Context(), rec, version)
+		if err := sv.Store.Update(r.Context(), rec, version); err != nil {
+			return err
+		}
+		if rec.Status != StatusRecording {
+			// Finished: its upload form is dead (locally; in S3 it expires on its own).
+			return sv.Objects.Seal(r.Context(), rec.StorageKey)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -345,7 +371,11 @@ func (sv *Service) delete(w http.ResponseWriter, r *http.Request) error {
 		// The gateway is writing its object: stop it first, so nothing is left behind.
 		return problem.Conflict("the gateway is still recording; stop the recording first")
 	}
-	// The object goes first: a failure leaves the record, so the delete can be retried.
+	// The object goes first: a failure leaves the record, so the delete can be retried. Sealed
+	// first, an upload form still alive cannot bring it back as an orphan.
+	if err := sv.Objects.Seal(r.Context(), rec.StorageKey); err != nil {
+		return err
+	}
 	if err := sv.Objects.Delete(r.Context(), rec.StorageKey); err != nil {
 		return err
 	}

@@ -252,6 +252,25 @@ func (st *Store) List(ctx context.Context, sessionID string, limit int, cursor s
 	return out, ddb.EncodeCursor(res.LastEvaluatedKey), nil
 }
 
+// Count is how many recordings the session has (one COUNT query of its partition).
+func (st *Store) Count(ctx context.Context, sessionID string) (int, error) {
+	var total int
+	var start map[string]types.AttributeValue
+	for {
+		res, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, Select: types.SelectCount,
+			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :r)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
+				":r": &types.AttributeValueMemberS{Value: "REC#"}}, ExclusiveStartKey: start})
+		if err != nil {
+			return 0, fmt.Errorf("count recordings: %w", err)
+		}
+		total += int(res.Count)
+		if start = res.LastEvaluatedKey; len(start) == 0 {
+			return total, nil
+		}
+	}
+}
+
 // Delete removes a recording's metadata.
 func (st *Store) Delete(ctx context.Context, sessionID, id string) error {
 	_, err := st.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &st.Table, Key: key(sessionID, id),
@@ -266,11 +285,32 @@ func (st *Store) Delete(ctx context.Context, sessionID, id string) error {
 // Objects stores recording content: behind presigned URLs for clients, and written from the
 // server side by the gateway (Writer).
 type Objects interface {
-	UploadURL(ctx context.Context, key, contentType string, ttl time.Duration) (string, error)
+	// UploadForm presigns a browser-style POST upload of at most maxBytes (a POST policy with
+	// content-length-range in S3; the same bound, signed, locally).
+	UploadForm(ctx context.Context, key, contentType string, maxBytes int64, ttl time.Duration) (Form, error)
 	DownloadURL(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// Size is the stored object's size (ErrNoObject when nothing was uploaded).
+	Size(ctx context.Context, key string) (int64, error)
+	// Seal ends the key's upload forms before they expire: locally every later upload is
+	// refused; S3 cannot revoke a presigned POST (a no-op: the form's short life is the bound).
+	Seal(ctx context.Context, key string) error
 	Delete(ctx context.Context, key string) error
 	Writer
 }
+
+// Form is a presigned upload: POST multipart/form-data to URL with Fields, then the content as
+// the last part, named "file".
+type Form struct {
+	URL    string
+	Fields map[string]string
+}
+
+// MaxUploadBytes bounds one client upload (SEC-16); MaxPerSession the recordings a session may
+// have at once (completed ones included, until deleted or expired).
+const (
+	MaxUploadBytes = 512 << 20
+	MaxPerSession  = 100
+)
 
 // Writer is how the gateway writes a recording it makes, without holding it in memory: a
 // multipart upload (S3's rules: parts of at least MinPartSize except the last, numbers 1 to

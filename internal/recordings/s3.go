@@ -20,14 +20,36 @@ type S3 struct {
 	Bucket string
 }
 
-func (b S3) UploadURL(ctx context.Context, key, contentType string, ttl time.Duration) (string, error) {
-	req, err := s3.NewPresignClient(b.Client).PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &b.Bucket, Key: &key,
-		ContentType: aws.String(contentType)}, s3.WithPresignExpires(ttl))
+func (b S3) UploadForm(ctx context.Context, key, contentType string, maxBytes int64, ttl time.Duration) (Form, error) {
+	req, err := s3.NewPresignClient(b.Client).PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &b.Bucket, Key: &key},
+		func(o *s3.PresignPostOptions) {
+			o.Expires = ttl
+			o.Conditions = []any{[]any{"content-length-range", 1, maxBytes}, map[string]string{"Content-Type": contentType}}
+		})
 	if err != nil {
-		return "", fmt.Errorf("presign upload: %w", err)
+		return Form{}, fmt.Errorf("presign upload: %w", err)
 	}
-	return req.URL, nil
+	fields := map[string]string{"Content-Type": contentType}
+	for k, v := range req.Values {
+		fields[k] = v
+	}
+	return Form{URL: req.URL, Fields: fields}, nil
 }
+
+func (b S3) Size(ctx context.Context, key string) (int64, error) {
+	out, err := b.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.Bucket, Key: &key})
+	var nf *types.NotFound
+	if errors.As(err, &nf) {
+		return 0, ErrNoObject
+	}
+	if err != nil {
+		return 0, fmt.Errorf("head object: %w", err)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// Seal cannot revoke a presigned POST in S3: the form expires on its own (uploadTTL).
+func (b S3) Seal(context.Context, string) error { return nil }
 
 func (b S3) DownloadURL(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	req, err := s3.NewPresignClient(b.Client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.Bucket, Key: &key},

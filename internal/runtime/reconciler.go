@@ -143,8 +143,9 @@ func specOf(se sessions.Session, rt sessions.Runtime) Spec {
 
 func (r *Reconciler) start(ctx context.Context, se sessions.Session, spec Spec, rt sessions.Runtime) error {
 	rt.Action, rt.At = sessions.ActionStart, r.now()
-	fail := func(reason string) error {
-		r.Log.WarnContext(ctx, "session cannot start", slog.String("sessionId", se.ID), slog.String("reason", reason))
+	fail := func(reason string, detail ...string) error {
+		r.Log.WarnContext(ctx, "session cannot start", slog.String("sessionId", se.ID), slog.String("reason", reason),
+			slog.String("detail", strings.Join(detail, " ")))
 		_, err := r.Sessions.ApplyRuntime(ctx, Caller, se.ID, sessions.RuntimeUpdate{Runtime: rt,
 			Report: &sessions.StatusReport{State: sessions.StateFailed, Error: reason}})
 		return err
@@ -159,7 +160,7 @@ func (r *Reconciler) start(ctx context.Context, se sessions.Session, spec Spec, 
 	spec.Image, spec.Command = tmpl.Image, tmpl.LocalCommand
 	obs, err := r.Driver.Start(ctx, spec)
 	if f, ok := AsFailure(err); ok {
-		return fail(f.Reason)
+		return fail(f.Reason, f.Detail)
 	}
 	if err != nil {
 		return fmt.Errorf("start %s: %w", se.ID, err)

@@ -54,13 +54,18 @@ type Observation struct {
 	Usage    *sessions.Usage
 }
 
-// Failure is why a session cannot run, in words for the person who asked for it.
-type Failure struct{ Reason string }
+// Failure is why a session cannot run, in words for the person who asked for it. Detail is the
+// provider's own text (AWS error messages, stopped reasons: account ids, ARNs, subnets): logged
+// for the operators, never shown to users (security review SEC-20).
+type Failure struct{ Reason, Detail string }
 
 func (f *Failure) Error() string { return f.Reason }
 
 // Failed wraps a reason as a Failure.
 func Failed(reason string) error { return &Failure{Reason: reason} }
+
+// FailedDetail is a Failure with the provider's detail, for the log only.
+func FailedDetail(reason, detail string) error { return &Failure{Reason: reason, Detail: detail} }
 
 // AsFailure reports whether err is a Failure.
 func AsFailure(err error) (*Failure, bool) {

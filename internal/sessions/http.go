@@ -23,6 +23,9 @@ func Register(rt *httpx.Router, sv *Service) {
 	rt.Handle("POST /api/v1/sessions/{id}/heartbeat", h.heartbeat)
 	rt.Handle("POST /api/v1/sessions/{id}/status", h.status)
 	rt.Handle("POST /api/v1/sessions/{id}/transfer", h.transfer)
+	rt.Handle("DELETE /api/v1/sessions/{id}/transfer", h.cancelTransfer)
+	rt.Handle("POST /api/v1/sessions/{id}/transfer/accept", h.acceptTransfer)
+	rt.Handle("POST /api/v1/sessions/{id}/transfer/decline", h.declineTransfer)
 }
 
 type handler struct{ sv *Service }
@@ -246,6 +249,31 @@ func (h handler) transfer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	writeSession(w, http.StatusAccepted, se) // an offer: nothing moved yet
+	return nil
+}
+
+func (h handler) acceptTransfer(w http.ResponseWriter, r *http.Request) error {
+	se, err := h.sv.AcceptTransfer(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
 	writeSession(w, http.StatusOK, se)
+	return nil
+}
+
+func (h handler) declineTransfer(w http.ResponseWriter, r *http.Request) error {
+	if err := h.sv.DeclineTransfer(r.Context(), httpx.Caller(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h handler) cancelTransfer(w http.ResponseWriter, r *http.Request) error {
+	if err := h.sv.CancelTransfer(r.Context(), httpx.Caller(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

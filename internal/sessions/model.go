@@ -44,11 +44,27 @@ type Session struct {
 	DeletedAt          *time.Time          `json:"deletedAt,omitempty" dynamodbav:"deletedAt,omitempty"`
 	// TransferredAt is when the session last changed owner: invitations made before it ended then.
 	TransferredAt *time.Time `json:"-" dynamodbav:"transferredAt,omitempty"`
-	Version       int        `json:"version" dynamodbav:"version"`
+	// ConnectionsCheckedAt is when the scheduler last recounted activeConnections (SEC-18).
+	ConnectionsCheckedAt *time.Time `json:"-" dynamodbav:"connectionsCheckedAt,omitempty"`
+	// TransferOffer is a pending transfer the recipient has not accepted yet (SEC-15).
+	TransferOffer *TransferOffer `json:"transferOffer,omitempty" dynamodbav:"transferOffer,omitempty"`
+	Version       int            `json:"version" dynamodbav:"version"`
 	// Actor made the last change (for the activity log; not part of the API).
 	Actor *auth.Actor `json:"-" dynamodbav:"actor,omitempty"`
 	// Runtime is the runtime's bookkeeping (handle, streaming secrets); never sent to clients.
 	Runtime *Runtime `json:"-" dynamodbav:"runtime,omitempty"`
+}
+
+// TransferOffer is an offer to give the session to another user: nothing moves (owner, quota)
+// until that user accepts it before ExpiresAt.
+type TransferOffer struct {
+	ToUserID  string    `json:"toUserId" dynamodbav:"toUserId"`
+	OfferedBy string    `json:"offeredBy" dynamodbav:"offeredBy"`
+	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt" dynamodbav:"expiresAt"`
+	// OfferedByRole is the platform role the offer's maker had from outside the user store (an
+	// identity provider's group), as invitations keep it: the accept re-checks the maker's right.
+	OfferedByRole string `json:"-" dynamodbav:"offeredByRole,omitempty"`
 }
 
 // Usage is what the runtime last measured.
@@ -114,6 +130,24 @@ func (s Session) EndsAt() time.Time {
 	return s.CreatedAt.Add(time.Duration(s.MaxSessionDuration) * time.Second)
 }
 
+// ConnectionsRecount is how often the scheduler recounts the open connections of a session that
+// has some: an open connection whose item expires by TTL (a gateway that died without closing
+// it) is removed by nobody who would lower activeConnections (SEC-18).
+const ConnectionsRecount = 15 * time.Minute
+
+// RecountAt is when the scheduler next recounts the session's open connections (only while it
+// counts some).
+func (s Session) RecountAt() (time.Time, bool) {
+	if s.ActiveConnections <= 0 {
+		return time.Time{}, false
+	}
+	base := s.CreatedAt
+	if s.ConnectionsCheckedAt != nil {
+		base = *s.ConnectionsCheckedAt
+	}
+	return base.Add(ConnectionsRecount), true
+}
+
 // NextCheck is when the scheduler must look at a live session: the soonest of its start
 // deadline (while pending), becoming idle (while running and active) and reaching its maximum
 // duration. Ended sessions need none.
@@ -127,6 +161,9 @@ func (s Session) NextCheck() (time.Time, bool) {
 	}
 	if s.State == StateRunning && !s.Idle && s.IdleAt().Before(next) {
 		next = s.IdleAt()
+	}
+	if r, ok := s.RecountAt(); ok && r.Before(next) {
+		next = r
 	}
 	return next, true
 }

@@ -59,6 +59,8 @@ var schedulerCaller = auth.Caller{UserID: "system:scheduler", Role: auth.RoleAdm
 // Summary says what one run did.
 type Summary struct {
 	Checked, Idled, Hibernated, Terminated, Failed int
+	// Recounted: sessions whose activeConnections the recount corrected.
+	Recounted int
 }
 
 // Run handles every session due by now.
@@ -82,6 +84,25 @@ func (sc *Scheduler) check(ctx context.Context, id string, now time.Time, sum *S
 	sv := sc.Service
 	_, err := sv.apply(ctx, schedulerCaller, id, change{required: access.View, what: "scheduling",
 		mutate: func(old Session, next *Session, _ access.Grant) ([]types.TransactWriteItem, []types.TransactWriteItem, error) {
+			if r, ok := old.RecountAt(); ok && old.Live() && !now.Before(r) {
+				// Every change of the open connections goes through the session's version but
+				// their TTL expiry: a recount under that version is exact.
+				conns, err := sv.Store.Connections(ctx, old.ID, now)
+				if err != nil {
+					return nil, nil, err
+				}
+				open := 0
+				for _, c := range conns {
+					if c.Open() {
+						open++
+					}
+				}
+				if open != old.ActiveConnections {
+					sum.Recounted++
+				}
+				at := now
+				next.ActiveConnections, next.ConnectionsCheckedAt = open, &at
+			}
 			switch {
 			case !old.Live():
 				return nil, nil, nil

@@ -203,14 +203,24 @@ type change struct {
 	required access.Level
 	manage   bool // sharing, transfer: owner, team sessions.update, admin
 	delete   bool // owner, team sessions.delete, admin
-	what     string
-	ifMatch  *int
-	mutate   func(old Session, next *Session, g access.Grant) (quota []types.TransactWriteItem, extra []types.TransactWriteItem, err error)
+	// recipient: the caller is the recipient of the session's transfer offer, who may not see
+	// the session yet (access is the offer, not a grant).
+	recipient bool
+	what      string
+	ifMatch   *int
+	mutate    func(old Session, next *Session, g access.Grant) (quota []types.TransactWriteItem, extra []types.TransactWriteItem, err error)
 }
 
 func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch change) (Session, error) {
 	for attempt := 0; ; attempt++ {
-		old, g, err := sv.load(ctx, c, id)
+		var old Session
+		var g access.Grant
+		var err error
+		if ch.recipient {
+			old, err = sv.loadOffered(ctx, c, id)
+		} else {
+			old, g, err = sv.load(ctx, c, id)
+		}
 		if err != nil {
 			return Session{}, err
 		}
@@ -258,8 +268,8 @@ func (sv *Service) apply(ctx context.Context, c auth.Caller, id string, ch chang
 }
 
 func sameSession(a, b Session) bool {
-	ja, _ := json.Marshal([]any{a, a.Runtime}) // the runtime's part is not in the JSON form
-	jb, _ := json.Marshal([]any{b, b.Runtime})
+	ja, _ := json.Marshal([]any{a, a.Runtime, a.ConnectionsCheckedAt}) // parts not in the JSON form
+	jb, _ := json.Marshal([]any{b, b.Runtime, b.ConnectionsCheckedAt})
 	return string(ja) == string(jb)
 }
 

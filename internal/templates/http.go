@@ -78,6 +78,24 @@ func requireOperator(r *http.Request) error {
 	return nil
 }
 
+// requireAdminForCode: what runs in every session of a template (image) and on the host of the
+// local stack (localCommand) is set and changed by admins only; operators edit the rest
+// (security review SEC-20). old is nil on create.
+func requireAdminForCode(r *http.Request, old *Template, t Template) error {
+	if httpx.Caller(r).IsAdmin() {
+		return nil
+	}
+	switch {
+	case old == nil:
+		return problem.Forbidden("a new template sets what runs in its sessions (image, localCommand): that needs the admin role")
+	case t.Image != old.Image:
+		return problem.Forbidden("changing a template's image needs the admin role (it runs in everyone's sessions)")
+	case t.LocalCommand != old.LocalCommand:
+		return problem.Forbidden("changing a template's localCommand needs the admin role (it runs on the host)")
+	}
+	return nil
+}
+
 func (h handler) create(w http.ResponseWriter, r *http.Request) error {
 	if err := requireOperator(r); err != nil {
 		return err
@@ -87,6 +105,9 @@ func (h handler) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := requireAdminForCode(r, nil, t); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
@@ -138,6 +159,9 @@ func (h handler) replace(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err := ddb.CheckIfMatch(im, "template", old.Version); err != nil {
+			return err
+		}
+		if err := requireAdminForCode(r, &old, t); err != nil {
 			return err
 		}
 		t.CreatedAt, t.UpdatedAt, t.Version = old.CreatedAt, time.Now().UTC(), old.Version+1

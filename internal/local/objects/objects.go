@@ -31,8 +31,8 @@ var _ recordings.Objects = (*Store)(nil)
 // Prefix is the HTTP path the store is served under.
 const Prefix = "/local-objects/"
 
-// MaxObject bounds one upload.
-const MaxObject = 512 << 20
+// MaxObject bounds one upload whatever its form says.
+const MaxObject = recordings.MaxUploadBytes
 
 // Store keeps objects under Dir and serves them at BaseURL + Prefix.
 type Store struct {
@@ -67,8 +67,51 @@ func (s *Store) url(method, key string, ttl time.Duration) (string, error) {
 	return s.BaseURL + Prefix + key + "?" + q.Encode(), nil
 }
 
-func (s *Store) UploadURL(_ context.Context, key, _ string, ttl time.Duration) (string, error) {
-	return s.url(http.MethodPut, key, ttl)
+// UploadForm signs a POST of at most maxBytes to key, as S3's POST policy does: the fields
+// expires, max and signature (HMAC of method, key, expiry and bound) come back with the file.
+func (s *Store) UploadForm(_ context.Context, key, contentType string, maxBytes int64, ttl time.Duration) (recordings.Form, error) {
+	if !keyRE.MatchString(key) || filepath.Clean(key) != key {
+		return recordings.Form{}, errors.New("bad object key")
+	}
+	exp := time.Now().Add(ttl).Unix()
+	max := strconv.FormatInt(maxBytes, 10)
+	return recordings.Form{URL: s.BaseURL + Prefix + key, Fields: map[string]string{"key": key, "Content-Type": contentType,
+		"expires": strconv.FormatInt(exp, 10), "max": max, "signature": s.sign(http.MethodPost, key+"\n"+max, exp)}}, nil
+}
+
+// sealPath marks a key whose upload forms are dead (completed or deleted recordings).
+func (s *Store) sealPath(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(s.Dir, sealedDir, hex.EncodeToString(sum[:]))
+}
+
+const sealedDir = ".sealed"
+
+func (s *Store) Seal(_ context.Context, key string) error {
+	if err := os.MkdirAll(filepath.Join(s.Dir, sealedDir), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(s.sealPath(key), nil, 0o600)
+}
+
+func (s *Store) sealed(key string) bool {
+	_, err := os.Stat(s.sealPath(key))
+	return err == nil
+}
+
+func (s *Store) Size(_ context.Context, key string) (int64, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, recordings.ErrNoObject
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
 }
 
 func (s *Store) DownloadURL(_ context.Context, key string, ttl time.Duration) (string, error) {
@@ -83,9 +126,14 @@ func (s *Store) Delete(_ context.Context, key string) error {
 	return err
 }
 
-// ServeHTTP answers signed PUT and GET requests; anything unsigned, tampered or late is 403.
+// ServeHTTP answers signed POST uploads and GET requests; anything unsigned, tampered or late
+// is 403, and so is an upload to a sealed key.
 func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Path[len(Prefix):]
+	if r.Method == http.MethodPost {
+		s.post(w, r, key)
+		return
+	}
 	exp, err := strconv.ParseInt(r.URL.Query().Get("expires"), 10, 64)
 	want := s.sign(r.Method, key, exp)
 	if err != nil || !keyRE.MatchString(key) || filepath.Clean(key) != key || time.Now().Unix() > exp ||
@@ -95,28 +143,69 @@ func (s *Store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := filepath.Join(s.Dir, filepath.FromSlash(key))
 	switch r.Method {
-	case http.MethodPut:
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			http.Error(w, "cannot store", http.StatusInternalServerError)
-			return
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			http.Error(w, "cannot store", http.StatusInternalServerError)
-			return
-		}
-		n, err := io.Copy(f, io.LimitReader(r.Body, MaxObject+1))
-		f.Close()
-		if err != nil || n > MaxObject {
-			os.Remove(path)
-			http.Error(w, "upload failed or too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
 	case http.MethodGet:
 		http.ServeFile(w, r, path)
 	default:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// post stores a form upload: the fields first (key, expires, max, signature), then the file,
+// of at most max bytes (413 beyond, nothing kept).
+func (s *Store) post(w http.ResponseWriter, r *http.Request, key string) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		http.Error(w, "want multipart/form-data", http.StatusBadRequest)
+		return
+	}
+	fields := map[string]string{}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			http.Error(w, "no file part", http.StatusBadRequest)
+			return
+		}
+		if part.FormName() != "file" {
+			b, _ := io.ReadAll(io.LimitReader(part, 4096))
+			fields[part.FormName()] = string(b)
+			continue
+		}
+		exp, err1 := strconv.ParseInt(fields["expires"], 10, 64)
+		max, err2 := strconv.ParseInt(fields["max"], 10, 64)
+		want := s.sign(http.MethodPost, key+"\n"+fields["max"], exp)
+		if err1 != nil || err2 != nil || fields["key"] != key || !keyRE.MatchString(key) || filepath.Clean(key) != key ||
+			time.Now().Unix() > exp || !hmac.Equal([]byte(want), []byte(fields["signature"])) {
+			http.Error(w, "signature does not match, or the form has expired", http.StatusForbidden)
+			return
+		}
+		if s.sealed(key) {
+			http.Error(w, "the recording is completed or deleted: its upload form is dead", http.StatusForbidden)
+			return
+		}
+		path := filepath.Join(s.Dir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			http.Error(w, "cannot store", http.StatusInternalServerError)
+			return
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(path), ".upload-*")
+		if err != nil {
+			http.Error(w, "cannot store", http.StatusInternalServerError)
+			return
+		}
+		defer os.Remove(tmp.Name())
+		limit := min(max, MaxObject)
+		n, err := io.Copy(tmp, io.LimitReader(part, limit+1))
+		tmp.Close()
+		if err != nil || n > limit || n < 1 {
+			http.Error(w, fmt.Sprintf("upload failed, empty or larger than %d bytes", limit), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			http.Error(w, "cannot store", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
 	}
 }
 

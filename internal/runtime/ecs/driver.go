@@ -96,7 +96,7 @@ func (d *Driver) Start(ctx context.Context, spec runtime.Spec) (runtime.Observat
 		Tags: []types.Tag{tag(TagSessionID, spec.SessionID), tag(TagOwnerID, spec.OwnerID), tag(TagTemplate, spec.TemplateName)},
 	})
 	if err == nil && (len(out.Failures) > 0 || len(out.Tasks) == 0) {
-		err = runtime.Failed(placementFailure(out.Failures))
+		err = runtime.FailedDetail(placementFailure(out.Failures), placementDetail(out.Failures))
 	} else if err != nil {
 		err = runTaskError(err)
 	}
@@ -135,7 +135,8 @@ func runTaskError(err error) error {
 	switch ae.ErrorCode() {
 	case "InvalidParameterException", "PlatformUnknownException", "PlatformTaskDefinitionIncompatibilityException",
 		"UnsupportedFeatureException", "BlockedException":
-		return runtime.Failed("ECS cannot start the session: " + ae.ErrorMessage())
+		return runtime.FailedDetail("ECS cannot start the session with these settings; the operators' log has the details",
+			ae.ErrorCode()+": "+ae.ErrorMessage())
 	}
 	return fmt.Errorf("run task: %w", err)
 }
@@ -145,18 +146,26 @@ func placementFailure(fs []types.Failure) string {
 	if len(fs) == 0 {
 		return "ECS started no task for the session"
 	}
-	f := fs[0]
-	reason, detail := aws.ToString(f.Reason), aws.ToString(f.Detail)
+	reason := aws.ToString(fs[0].Reason)
 	switch {
 	case strings.HasPrefix(reason, "RESOURCE:"):
 		reason = "not enough " + strings.ToLower(strings.TrimPrefix(reason, "RESOURCE:")) + " is available for the session right now; try again later"
 	case strings.Contains(strings.ToLower(reason), "capacity"):
-		reason = "AWS has no capacity for a task of this size right now (" + reason + "); try again later or with fewer resources"
-	}
-	if detail != "" {
-		reason += " (" + detail + ")"
+		reason = "AWS has no capacity for a task of this size right now; try again later or with fewer resources"
+	default:
+		reason = "ECS gave no room for it; the operators' log has the details"
 	}
 	return "the session could not be placed: " + reason
+}
+
+// placementDetail is ECS's own words for a placement failure (the log's, not the user's: it
+// names ARNs).
+func placementDetail(fs []types.Failure) string {
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, strings.TrimSpace(aws.ToString(f.Reason)+" "+aws.ToString(f.Detail)+" "+aws.ToString(f.Arn)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Hibernate stops the session's task and deletes its environment file (the task read it when

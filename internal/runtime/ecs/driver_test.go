@@ -473,7 +473,7 @@ func TestStartFailures(t *testing.T) {
 		{name: "no Fargate capacity", runTask: failures(types.Failure{Reason: aws.String("Capacity is unavailable at this time. Please try again later or in a different availability zone")}),
 			reason: "AWS has no capacity for a task of this size right now"},
 		{name: "refused parameters", runTask: apiErr("InvalidParameterException", "No Fargate configuration exists for given values."),
-			reason: "ECS cannot start the session: No Fargate configuration exists for given values."},
+			reason: "ECS cannot start the session with these settings; the operators' log has the details"},
 		{name: "throttled", runTask: apiErr("ThrottlingException", "Rate exceeded")},
 		{name: "server fault", runTask: apiErr("ServerException", "Service Unavailable")},
 		{name: "permissions", runTask: apiErr("AccessDeniedException", "not authorized to perform: ecs:RunTask")},
@@ -503,6 +503,10 @@ func TestStartFailures(t *testing.T) {
 				t.Errorf("%v is a Failure; want a retryable error", err)
 			case c.reason != "" && (!isFailure || !strings.Contains(f.Reason, c.reason)):
 				t.Errorf("error %v, want a Failure containing %q", err, c.reason)
+			}
+			// SEC-20: AWS's own message goes to the log (Detail), never into the user's reason.
+			if isFailure && c.runTask != nil && (strings.Contains(f.Reason, "Fargate configuration") || strings.Contains(f.Reason, "Please try again")) {
+				t.Errorf("the user's reason quotes AWS: %q", f.Reason)
 			}
 			// A start that cannot succeed leaves no file with the session's secret behind.
 			if _, ok := w.envFileBody(t, spec.SessionID); ok && isFailure {

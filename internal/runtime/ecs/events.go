@@ -178,6 +178,8 @@ func (h *TaskEvents) observation(ctx context.Context, se sessions.Session, t Tas
 	case t.StoppedReason == reasonHibernate || t.StoppedReason == reasonTerminate:
 		return sessions.StatusReport{}, false, nil // our own stop, recorded by the runtime's retry
 	case action == sessions.ActionStart && se.Live():
+		h.log().WarnContext(ctx, "session task stopped", slog.String("sessionId", se.ID), slog.String("task", t.TaskArn),
+			slog.String("detail", StoppedDetail(t)))
 		return sessions.StatusReport{State: sessions.StateFailed, Error: StoppedReason(t)}, true, nil
 	}
 	return sessions.StatusReport{}, false, nil // terminated, already recorded, or a repeat

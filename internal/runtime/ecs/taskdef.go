@@ -178,7 +178,8 @@ func (d *Driver) ensureTaskDefinition(ctx context.Context, family, image, templa
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && (ae.ErrorCode() == "ClientException" || ae.ErrorCode() == "InvalidParameterException") {
-			return "", runtime.Failed(fmt.Sprintf("ECS refused the session's task definition (image %q): %s", image, ae.ErrorMessage()))
+			return "", runtime.FailedDetail("ECS refused the task definition of the session's template; the operators' log has the details",
+				fmt.Sprintf("image %q: %s: %s", image, ae.ErrorCode(), ae.ErrorMessage()))
 		}
 		return "", fmt.Errorf("register task definition %s: %w", family, err)
 	}

@@ -171,7 +171,7 @@ func TestTaskEventsFailures(t *testing.T) {
 		running bool // the session had been reported running first
 		want    string
 	}{
-		{"taskevents-stopped-cannot-pull.json", false, "the session's image could not be downloaded: it may not exist, or its registry refused the download (CannotPullContainerError"},
+		{"taskevents-stopped-cannot-pull.json", false, "the session's image could not be downloaded: it may not exist, or its registry refused the download"},
 		{"taskevents-stopped-exited.json", true, "the session's program ended (exit code 1)"},
 	}
 	for _, c := range cases {
@@ -185,7 +185,7 @@ func TestTaskEventsFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := x.get(se.ID)
-			if got.State != sessions.StateFailed || !strings.HasPrefix(got.Error, c.want) {
+			if got.State != sessions.StateFailed || got.Error != c.want { // ECS's own words only in the log (SEC-20)
 				t.Errorf("session %s %q, want failed with %q", got.State, got.Error, c.want)
 			}
 			if err := x.deliver(c.file, se.ID); err != nil || x.get(se.ID).Version != got.Version {
@@ -308,7 +308,7 @@ func TestStoppedReasons(t *testing.T) {
 		want   string
 	}{
 		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "ResourceInitializationError: failed to invoke EFS utils commands to set up EFS volumes: stderr: mount.nfs4: access denied"},
-			"the session's home folder could not be attached (ResourceInitializationError"},
+			"the session's home folder could not be attached"},
 		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed"},
 			"the session's task could not be prepared"},
 		{TaskDetail{StopCode: "EssentialContainerExited", StoppedReason: "Essential container in task exited",
@@ -317,16 +317,26 @@ func TestStoppedReasons(t *testing.T) {
 		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "CannotStartContainerError: Error response from daemon: failed to create shim task"},
 			"the session's program could not be started"},
 		{TaskDetail{StopCode: "UserInitiated", StoppedReason: "Task stopped by an administrator"},
-			"the session's task was stopped outside StreamSpace (Task stopped by an administrator)"},
+			"the session's task was stopped outside StreamSpace"},
 		{TaskDetail{StopCode: "SpotInterruption"}, "AWS reclaimed the capacity"},
 		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "Timeout waiting for network interface provisioning to complete."},
-			"the session could not start (Timeout waiting"},
-		{TaskDetail{StoppedReason: strings.Repeat("x", 2000)}, "the session stopped unexpectedly ("},
+			"the session could not start"},
+		{TaskDetail{StoppedReason: strings.Repeat("x", 2000)}, "the session stopped unexpectedly"},
+		{TaskDetail{StopCode: "TaskFailedToStart", StoppedReason: "CannotPullContainerError: pull image manifest has been retried 5 time(s): " +
+			"failed to resolve ref 123456789012.dkr.ecr.eu-west-1.amazonaws.com/private/repo:latest: not found"},
+			"the session's image could not be downloaded"},
 	}
 	for _, c := range cases {
 		got := StoppedReason(c.detail)
 		if !strings.HasPrefix(got, c.want) {
 			t.Errorf("%s / %.60s: %q, want it to start with %q", c.detail.StopCode, c.detail.StoppedReason, got, c.want)
+		}
+		// SEC-20: ECS's own words (account ids, ARNs, repositories, file systems) stay in the log.
+		if r := c.detail.StoppedReason; r != "" && strings.Contains(got, r[:min(len(r), 16)]) || strings.Contains(got, "123456789012") {
+			t.Errorf("%q quotes ECS", got)
+		}
+		if d := StoppedDetail(c.detail); c.detail.StoppedReason != "" && !strings.Contains(d, c.detail.StoppedReason[:20]) {
+			t.Errorf("the log's detail %q lacks ECS's reason", d)
 		}
 		if len(got) > 1024 {
 			t.Errorf("reason of %d characters; a session error holds 1024", len(got))
