@@ -161,9 +161,9 @@ func (b *builder) session(oldImg, newImg image) error {
 	if len(changes) > 0 {
 		b.add(id, "config.updated", "settings changed", changes)
 	}
-	if len(b.out) == 0 && !old.LastActivity.Equal(cur.LastActivity) && old.ActiveConnections == cur.ActiveConnections {
-		b.add(id, "user.heartbeat", "heartbeat", nil)
-	}
+	// A change of lastActivity alone (a heartbeat, or the gateway marking input) records
+	// nothing: one entry a minute per watched session was most of the log and of its cost
+	// (docs/cost.md). Clients can still log user.heartbeat themselves (POST …/activity/log).
 	return nil
 }
 
@@ -258,16 +258,24 @@ type Auditor struct {
 }
 
 // Handle records each record's activities in order, reporting the first failure so the record
-// is retried (already-written activities are skipped by their ids).
+// is retried (already-written activities are skipped by their ids). The counters of what the
+// batch wrote are added once per batch (one update per counter, not a 5-item transaction per
+// entry), also when a record fails: what was written is counted, and a retried record's
+// entries already written are neither written nor counted again.
 func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
 	var resp lambdaevents.DynamoDBEventResponse
+	counts := Counts{}
+	defer a.count(ctx, counts)
 	for _, rec := range ev.Records {
 		acts, err := Derive(rec)
 		for _, act := range acts {
 			if err != nil {
 				break
 			}
-			_, err = a.Store.Put(ctx, act)
+			var ok bool
+			if ok, err = a.Store.PutEntry(ctx, act); ok {
+				counts.Add(act)
+			}
 		}
 		if err != nil {
 			a.Log.ErrorContext(ctx, "activity record failed", slog.String("eventId", rec.EventID), slog.String("error", err.Error()))
@@ -276,4 +284,22 @@ func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (la
 		}
 	}
 	return resp, nil
+}
+
+// count writes the batch's counters, retrying a failed update a few times. Counters that still
+// cannot be written are logged and lost (the statistics then undercount; the entries are
+// complete): retrying the records would not count them, their entries being written already.
+func (a *Auditor) count(ctx context.Context, c Counts) {
+	var err error
+	for try := 0; try < 3 && len(c) > 0; try++ {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
+		if err = a.Store.AddCounts(context.WithoutCancel(ctx), c); err == nil {
+			return
+		}
+	}
+	if err != nil {
+		a.Log.ErrorContext(ctx, "activity counters lost", slog.Int("counters", len(c)), slog.String("error", err.Error()))
+	}
 }
