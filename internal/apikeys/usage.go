@@ -100,7 +100,7 @@ type Record struct {
 	Time      time.Time `json:"time" dynamodbav:"time"`
 }
 
-// Log writes the usage record and updates the counters in one transaction.
+// Log writes the usage record and updates the counters (single writes, no transaction).
 func (u *Usage) Log(ctx context.Context, r Record) error {
 	ret := u.Retention
 	if ret == 0 {
@@ -114,26 +114,29 @@ func (u *Usage) Log(ctx context.Context, r Record) error {
 	item[ddb.SK] = s(r.Time.UTC().Format(time.RFC3339Nano) + "#" + r.RequestID)
 	item[ddb.TTLAttribute] = n(r.Time.Add(ret).Unix())
 	at, _ := attributevalue.Marshal(r.Time.UTC())
-	add := func(sk string, exp time.Time, extra string, vals map[string]types.AttributeValue) types.TransactWriteItem {
+	add := func(sk string, exp time.Time, extra string, vals map[string]types.AttributeValue) *dynamodb.UpdateItemInput {
 		v := map[string]types.AttributeValue{":one": n(1), ":exp": n(exp.Unix())}
 		for k, x := range vals {
 			v[k] = x
 		}
-		return types.TransactWriteItem{Update: &types.Update{TableName: &u.Table, Key: statsKey(r.KeyID, sk),
+		return &dynamodb.UpdateItemInput{TableName: &u.Table, Key: statsKey(r.KeyID, sk),
 			UpdateExpression:          aws.String("ADD #c :one SET expiresAt = :exp" + extra),
 			ExpressionAttributeNames:  map[string]string{"#c": "count"},
-			ExpressionAttributeValues: v}}
+			ExpressionAttributeValues: v}
+	}
+	// Three single writes (1 WRU each), not a transaction (2 WRU an item): a failure between
+	// them leaves a counter one short, never a record counted twice (nothing here is retried).
+	if _, err := u.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &u.Table, Item: item}); err != nil {
+		return fmt.Errorf("log api key usage: %w", err)
 	}
 	day := r.Time.UTC().Format(dayLayout)
-	tx := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &u.Table, Item: item}},
+	for _, up := range []*dynamodb.UpdateItemInput{
 		add("DAY#"+day+"#"+r.Route, r.Time.AddDate(0, 0, 9), "", nil),
-		// The total lives as long as the log; each use pushes its expiry on.
 		add("TOTAL", r.Time.Add(ret), ", lastUsedAt = :at", map[string]types.AttributeValue{":at": at}),
-	}
-	_, err = u.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
-	if err != nil {
-		return fmt.Errorf("log api key usage: %w", err)
+	} {
+		if _, err := u.DB.UpdateItem(ctx, up); err != nil {
+			return fmt.Errorf("count api key usage: %w", err)
+		}
 	}
 	return nil
 }

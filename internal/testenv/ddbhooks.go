@@ -80,6 +80,9 @@ type Units struct {
 	// Unreported counts calls whose output carried no ConsumedCapacity (none expected of
 	// DynamoDB Local; the benchmark says so if any appear).
 	Unreported int
+	// Floored counts reads DynamoDB Local reported as 0 units (nothing found): DynamoDB bills
+	// them the minimum, 0.5 RRU (1 when consistent), which is what they count here.
+	Floored int
 }
 
 // Add adds u to v.
@@ -88,6 +91,7 @@ func (v *Units) Add(u Units) {
 	v.WRU += u.WRU
 	v.Calls += u.Calls
 	v.Unreported += u.Unreported
+	v.Floored += u.Floored
 }
 
 // CapacityMeter asks DynamoDB for the consumed capacity of every call (ReturnConsumedCapacity
@@ -98,6 +102,8 @@ type CapacityMeter struct {
 	mu    sync.Mutex
 	by    map[string]*Units
 }
+
+var readOps = map[string]bool{"GetItem": true, "Query": true, "Scan": true}
 
 var writeOps = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true, "BatchWriteItem": true, "TransactWriteItems": true}
 
@@ -139,6 +145,12 @@ func (m *CapacityMeter) Option() func(*dynamodb.Options) {
 							u.WRU += total
 						default:
 							u.RRU += total
+						}
+					}
+					if readOps[op] && u.RRU == 0 && len(caps) > 0 && err == nil {
+						u.RRU, u.Floored = 0.5, 1
+						if c := field(in.Parameters, "ConsistentRead"); c.IsValid() && !c.IsNil() && c.Elem().Bool() {
+							u.RRU = 1
 						}
 					}
 					m.mu.Lock()
