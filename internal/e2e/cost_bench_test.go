@@ -18,6 +18,7 @@ import (
 	localgw "streamspace/internal/local/gateway"
 	"streamspace/internal/local/stack"
 	"streamspace/internal/local/streams"
+	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
 )
 
@@ -201,7 +202,7 @@ func BenchmarkConsumedCapacity(b *testing.B) {
 	b.ReportMetric(cost.Total(lines), "$/M-requests")
 
 	sh := cost.SessionHour(p, a, cost.Session{Checks: 1800, Check: check, Renewals: 60, Renewal: cost.Units{RRU: renew.RRU, WRU: renew.WRU},
-		Heartbeats: 60, Heartbeat: hb, TaskEvents: 2.0 / 8, TaskEvent: routes["PATCH /sessions/{id}"]}) // a task event writes the session item as a patch does
+		Heartbeats: float64(time.Hour / gateway.ActivityEvery(sessions.DefaultIdleTimeout)), Heartbeat: hb, TaskEvents: 2.0 / 8, TaskEvent: routes["PATCH /sessions/{id}"]}) // a task event writes the session item as a patch does
 	fargate := cost.FargateHour(p, 1, 2)
 	fmt.Printf("Modelled control-plane cost of a running, watched session per hour (%s):\n", p.Region)
 	printLines(sh)

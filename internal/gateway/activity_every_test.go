@@ -16,7 +16,7 @@ func TestActivityEveryIsAQuarterOfTheIdleTimeout(t *testing.T) {
 		{0, 60 * time.Second}, {60, 60 * time.Second}, {240, 60 * time.Second}, {600, 150 * time.Second},
 		{1200, 5 * time.Minute}, {1800, 5 * time.Minute}, {86400, 5 * time.Minute},
 	} {
-		got := activityEvery(c.idle)
+		got := ActivityEvery(c.idle)
 		if got != c.want {
 			t.Errorf("idle timeout %d s: mark every %s, want %s", c.idle, got, c.want)
 		}

@@ -25,13 +25,13 @@ const unverifiableAfter = 5 * time.Second
 // pingEvery is how often an open stream is pinged: well inside a load balancer's idle timeout.
 const pingEvery = 25 * time.Second
 
-// activityEvery is how often viewers' input marks the session active: a quarter of the
+// ActivityEvery is how often viewers' input marks the session active: a quarter of the
 // session's idle timeout, between 60 s (as heartbeats did) and 5 minutes. Each mark is a write
 // of the session item that every stream consumer reads; at the default 30-minute timeout, a
 // mark every 5 minutes instead of every minute is most of the control-plane cost of a watched
 // session-hour saved (docs/cost.md), and a typing user is still never idle: the session's
 // lastActivity is at most a quarter of its timeout (plus a check period) old.
-func activityEvery(idleTimeout int) time.Duration {
+func ActivityEvery(idleTimeout int) time.Duration {
 	return min(max(time.Duration(idleTimeout)*time.Second/4, 60*time.Second), 5*time.Minute)
 }
 
@@ -160,7 +160,7 @@ func (w *watcher) check(ctx context.Context, id string, list []*Stream) {
 	cctx, cancel := context.WithTimeout(ctx, w.s.cfg.CheckEvery+time.Second)
 	defer cancel()
 	verdicts, idle, err := w.s.cfg.Authority.check(cctx, id, list)
-	every := activityEvery(idle)
+	every := ActivityEvery(idle)
 	w.mu.Lock()
 	last, seen := w.lastOK[id]
 	if err == nil || !seen {
