@@ -9,6 +9,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"streamspace/internal/apikeys"
 	"streamspace/internal/local/stack"
 	"streamspace/internal/local/streams"
 	"streamspace/internal/testenv"
@@ -112,5 +113,67 @@ func TestAuditorCountersPerBatchMatchTheLog(t *testing.T) {
 	e.Do("GET", p+"/activity?limit=100", alice, nil).Want(t, 200).Decode(t, &again)
 	if len(again.Items) != len(page.Items) {
 		t.Errorf("replay wrote entries again: %d, then %d", len(page.Items), len(again.Items))
+	}
+}
+
+// API-key usage costs two 1-WRU writes a request (the hourly window, which also counts the
+// route and the time, and the usage record); the total is rolled up from the hours once an hour.
+// Over several hours, with concurrent first requests of an hour, the figures are those of one
+// counter per request: the total, the last 24 hours, this hour, the top endpoints, lastUsedAt.
+func TestAPIKeyUsageRolledUpHourly(t *testing.T) {
+	e := testenv.Start(t)
+	u := e.App.APIKeys().Usage
+	ctx := context.Background()
+	const id = "key_rollup"
+	base := time.Now().UTC().Truncate(time.Hour).Add(-5 * time.Hour)
+	want, last := 0, time.Time{}
+	admit := func(at time.Time, route string, n int) {
+		var wg sync.WaitGroup // the hour's first requests race for the roll-up
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := u.Admit(ctx, id, route, 1000, at); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		want += n
+		if at.After(last) {
+			last = at
+		}
+	}
+	admit(base.Add(5*time.Minute), "GET /api/v1/sessions", 3)
+	admit(base.Add(time.Hour+time.Minute), "GET /api/v1/sessions", 4)
+	admit(base.Add(time.Hour+2*time.Minute), "POST /api/v1/sessions", 2)
+	// An hour with no request, then three more hours.
+	admit(base.Add(3*time.Hour+time.Minute), "GET /api/v1/sessions/{id}", 5)
+	admit(base.Add(4*time.Hour+time.Minute), "GET /api/v1/sessions", 1)
+	now := base.Add(5*time.Hour + 10*time.Minute)
+	admit(now, "POST /api/v1/sessions", 2)
+	admit(now.Add(time.Minute), "GET /api/v1/sessions", 1)
+	st, err := u.Stats(ctx, apikeys.Key{ID: id, RateLimit: 1000}, now.Add(2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := map[string]int{}
+	for _, c := range st.TopEndpoints {
+		top[c.Route] = c.Count
+	}
+	if st.TotalUsage != want || st.RecentUsage24h != want || st.UsedThisHour != 3 || st.LastUsedAt == nil || !st.LastUsedAt.Equal(last) {
+		t.Errorf("stats %+v, want total %d, this hour 3, last used %s", st, want, last)
+	}
+	if top["GET /api/v1/sessions"] != 9 || top["POST /api/v1/sessions"] != 4 || top["GET /api/v1/sessions/{id}"] != 5 {
+		t.Errorf("top endpoints: %v", top)
+	}
+	used, err := u.LastUsed(ctx, []string{id})
+	if err != nil || !used[id].Equal(last) {
+		t.Errorf("last used: %v %v, want %s", used, err, last)
+	}
+	// The total holds every hour before this one, each once.
+	st2, err := u.Stats(ctx, apikeys.Key{ID: id, RateLimit: 1000}, now.Add(3*time.Minute))
+	if err != nil || st2.TotalUsage != want {
+		t.Errorf("again: %+v %v", st2, err)
 	}
 }
