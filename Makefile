@@ -94,7 +94,8 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
 
-## bench: measured figures (notification latency, fan-out, DynamoDB calls per route, sustained load, the streaming gateway
+## bench: measured figures (notification latency, fan-out, DynamoDB calls and consumed capacity per route with the cost model of
+## docs/cost.md, sustained load, the streaming gateway
 ## against websockify (docs/gateway-bench.md), local create → running, init time under the Lambda RIE).
 bench: dynamodb-local novnc runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 30m -run '^$$' -bench . -benchtime 1x ./internal/e2e/

@@ -162,9 +162,9 @@ func (b *builder) session(oldImg, newImg image) error {
 	if len(changes) > 0 {
 		b.add(id, "config.updated", "settings changed", changes)
 	}
-	if len(b.out) == 0 && !old.LastActivity.Equal(cur.LastActivity) && old.ActiveConnections == cur.ActiveConnections {
-		b.add(id, "user.heartbeat", "heartbeat", nil)
-	}
+	// A change of lastActivity alone (a heartbeat, or the gateway marking input) records
+	// nothing: one entry a minute per watched session was most of the log and of its cost
+	// (docs/cost.md). Clients can still log user.heartbeat themselves (POST …/activity/log).
 	return nil
 }
 
@@ -303,12 +303,25 @@ func (a *Auditor) removeObject(ctx context.Context, rec lambdaevents.DynamoDBEve
 
 // Handle records each record's activities in order through the shared batch loop, reporting the
 // first failure so the record is retried (already-written activities are skipped by their ids).
+// The counters of what the batch wrote are added once per batch (one update per counter, not a
+// 5-item transaction per entry), also when a record fails: what was written is counted, and a
+// retried record's entries already written are neither written nor counted again.
 func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	return a.Batch.Handle(ctx, ev, a.HandleRecord)
+	counts := Counts{}
+	defer a.count(ctx, counts)
+	return a.Batch.Handle(ctx, ev, func(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+		return a.record(ctx, rec, counts)
+	})
 }
 
-// HandleRecord writes one record's activities (also what a redrive calls).
+// HandleRecord writes one record's activities and their counters (what a redrive calls).
 func (a *Auditor) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	counts := Counts{}
+	defer a.count(ctx, counts)
+	return a.record(ctx, rec, counts)
+}
+
+func (a *Auditor) record(ctx context.Context, rec lambdaevents.DynamoDBEventRecord, counts Counts) error {
 	if err := a.removeObject(ctx, rec); err != nil {
 		return err
 	}
@@ -317,9 +330,31 @@ func (a *Auditor) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEve
 		return err
 	}
 	for _, act := range acts {
-		if _, err := a.Store.Put(ctx, act); err != nil {
+		ok, err := a.Store.PutEntry(ctx, act)
+		if err != nil {
 			return err
+		}
+		if ok {
+			counts.Add(act)
 		}
 	}
 	return nil
+}
+
+// count writes the batch's counters, retrying a failed update a few times. Counters that still
+// cannot be written are logged and lost (the statistics then undercount; the entries are
+// complete): retrying the records would not count them, their entries being written already.
+func (a *Auditor) count(ctx context.Context, c Counts) {
+	var err error
+	for try := 0; try < 3 && len(c) > 0; try++ {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
+		if err = a.Store.AddCounts(context.WithoutCancel(ctx), c); err == nil {
+			return
+		}
+	}
+	if err != nil {
+		a.Log.ErrorContext(ctx, "activity counters lost", slog.Int("counters", len(c)), slog.String("error", err.Error()))
+	}
 }

@@ -2,7 +2,7 @@ package activity
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -24,8 +24,10 @@ import (
 //	ACT#SESSION#<sessionId> / <time>#<id>    one record (GSI1 = ACT#USER#<actorId> / same sort key)
 //	ACTSTATS / TOTAL, HOUR#<h>, DAY#<d>#CAT#<c>, DAY#<d>#TYPE#<t>    counters
 //
-// A record and its counters are written in one transaction whose put is conditional on the
-// record not existing: a redelivered stream record is neither written nor counted twice.
+// A record's put is conditional on the record not existing, and only records written count: a
+// redelivered stream record is neither written nor counted twice. The stream consumer adds the
+// counters of a whole batch at once (one update per counter); POST /activity/log writes a
+// record and its counters in one transaction.
 type Store struct {
 	DB        *dynamodb.Client
 	Table     string
@@ -54,45 +56,128 @@ func sortKey(a Activity) string {
 	return a.Timestamp.UTC().Format(keyLayout) + "#" + a.Order + "#" + a.ID
 }
 
-// Put records an activity once; it reports false when it was already recorded.
+// Put records an activity once with its counters; it reports false when it was already
+// recorded. The stream consumer uses PutEntry and Counts instead (counters per batch).
 func (st *Store) Put(ctx context.Context, a Activity) (bool, error) {
 	ok, _, err := st.PutClaimed(ctx, a, nil)
 	return ok, err
 }
 
-// PutClaimed is Put with an Idempotency-Key claim (when idem is not nil) in the same
-// transaction; a record back is a replay of an earlier request with that key.
-func (st *Store) PutClaimed(ctx context.Context, a Activity, idem *idempotency.Claim) (bool, *idempotency.Record, error) {
-	ret := st.Retention
-	if ret == 0 {
-		ret = 90 * 24 * time.Hour
+func (st *Store) retention() time.Duration {
+	if st.Retention == 0 {
+		return 90 * 24 * time.Hour
 	}
+	return st.Retention
+}
+
+// entryItem is the stored form of an activity entry.
+func (st *Store) entryItem(a Activity) (map[string]types.AttributeValue, error) {
 	item, err := attributevalue.MarshalMap(a)
 	if err != nil {
-		return false, nil, err
+		return nil, err
 	}
 	sk := sortKey(a)
 	item[ddb.PK], item[ddb.SK] = s("ACT#SESSION#"+a.SessionID), s(sk)
 	if a.ActorID != "" {
 		item[ddb.GSI1PK], item[ddb.GSI1SK] = s("ACT#USER#"+a.ActorID), s(sk)
 	}
-	item[ddb.TTLAttribute] = n(a.Timestamp.Add(ret).Unix())
+	item[ddb.TTLAttribute] = n(a.Timestamp.Add(st.retention()).Unix())
+	return item, nil
+}
+
+// Counts are counter increments gathered over several entries (one stream batch), written
+// with one UpdateItem per counter instead of four counter updates per entry.
+type Counts map[string]counterDelta
+
+type counterDelta struct {
+	n   int64
+	exp time.Time
+}
+
+// Add counts one recorded entry: the total, its hour, its day's category and type.
+func (c Counts) Add(a Activity) {
 	t := a.Timestamp.UTC()
 	day, hour := t.Format("20060102"), t.Format("2006010215")
-	count := func(sk string, exp time.Time) types.TransactWriteItem {
-		return types.TransactWriteItem{Update: &types.Update{TableName: &st.Table,
-			Key:                       map[string]types.AttributeValue{ddb.PK: s(statsPK), ddb.SK: s(sk)},
-			UpdateExpression:          aws.String("ADD #c :one SET expiresAt = :exp"),
-			ExpressionAttributeNames:  map[string]string{"#c": "count"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":exp": n(exp.Unix())}}}
+	add := func(sk string, exp time.Time) {
+		d := c[sk]
+		d.n++
+		if exp.After(d.exp) {
+			d.exp = exp
+		}
+		c[sk] = d
 	}
-	far := t.AddDate(100, 0, 0)
+	add("TOTAL", t.AddDate(100, 0, 0))
+	add("HOUR#"+hour, t.Add(49*time.Hour))
+	add("DAY#"+day+"#CAT#"+a.EventCategory, t.AddDate(0, 0, 9))
+	add("DAY#"+day+"#TYPE#"+a.EventType, t.AddDate(0, 0, 9))
+}
+
+func (st *Store) countUpdate(sk string, d counterDelta) *types.Update {
+	return &types.Update{TableName: &st.Table,
+		Key:                       map[string]types.AttributeValue{ddb.PK: s(statsPK), ddb.SK: s(sk)},
+		UpdateExpression:          aws.String("ADD #c :n SET expiresAt = :exp"),
+		ExpressionAttributeNames:  map[string]string{"#c": "count"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(d.n), ":exp": n(d.exp.Unix())}}
+}
+
+// PutEntry records an activity entry once, without counters (1 WRU and its GSI1 copy, against
+// 5 items in a transaction); it reports false when the entry was already recorded. The caller
+// counts what it wrote (Counts) and writes the counters with AddCounts.
+func (st *Store) PutEntry(ctx context.Context, a Activity) (bool, error) {
+	item, err := st.entryItem(a)
+	if err != nil {
+		return false, err
+	}
+	_, err = st.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &st.Table, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	var cfe *types.ConditionalCheckFailedException
+	if errors.As(err, &cfe) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record activity: %w", err)
+	}
+	return true, nil
+}
+
+// AddCounts writes counter increments, one UpdateItem per counter (in a stable order).
+func (st *Store) AddCounts(ctx context.Context, c Counts) error {
+	keys := make([]string, 0, len(c))
+	for sk := range c {
+		keys = append(keys, sk)
+	}
+	sort.Strings(keys)
+	for _, sk := range keys {
+		u := st.countUpdate(sk, c[sk])
+		if _, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key,
+			UpdateExpression: u.UpdateExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
+			ExpressionAttributeValues: u.ExpressionAttributeValues}); err != nil {
+			return fmt.Errorf("activity counter %s: %w", sk, err)
+		}
+		delete(c, sk)
+	}
+	return nil
+}
+
+// PutClaimed is Put with an Idempotency-Key claim (when idem is not nil) in the same
+// transaction; a record back is a replay of an earlier request with that key.
+func (st *Store) PutClaimed(ctx context.Context, a Activity, idem *idempotency.Claim) (bool, *idempotency.Record, error) {
+	item, err := st.entryItem(a)
+	if err != nil {
+		return false, nil, err
+	}
 	tx := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &st.Table, Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)")}},
-		count("TOTAL", far),
-		count("HOUR#"+hour, t.Add(49*time.Hour)),
-		count("DAY#"+day+"#CAT#"+a.EventCategory, t.AddDate(0, 0, 9)),
-		count("DAY#"+day+"#TYPE#"+a.EventType, t.AddDate(0, 0, 9)),
+	}
+	c := Counts{}
+	c.Add(a)
+	keys := make([]string, 0, len(c))
+	for sk := range c {
+		keys = append(keys, sk)
+	}
+	sort.Strings(keys)
+	for _, sk := range keys {
+		tx = append(tx, types.TransactWriteItem{Update: st.countUpdate(sk, c[sk])})
 	}
 	rec, err := idempotency.Write(ctx, st.DB, st.IdempotencyTable, idem, tx)
 	if rec != nil {

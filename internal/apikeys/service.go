@@ -120,7 +120,7 @@ func (sv *Service) Authenticate(ctx context.Context, secret string) (Key, bool, 
 }
 
 // Guard enforces the hourly limit of the calling key and sets the RateLimit-* headers.
-func (sv *Service) Guard(w http.ResponseWriter, r *http.Request, c auth.Caller, _ routes.Route) error {
+func (sv *Service) Guard(w http.ResponseWriter, r *http.Request, c auth.Caller, rt routes.Route) error {
 	if !c.ViaAPIKey() {
 		return nil
 	}
@@ -129,7 +129,7 @@ func (sv *Service) Guard(w http.ResponseWriter, r *http.Request, c auth.Caller, 
 		limit = DefaultRateLimit
 	}
 	now := sv.now()
-	win, err := sv.Usage.Admit(r.Context(), c.KeyID, limit, now)
+	win, err := sv.Usage.Admit(r.Context(), c.KeyID, rt.Key(), limit, now)
 	if err != nil {
 		return err
 	}

@@ -181,11 +181,12 @@ func TestActivitySurvivesConsumerFailures(t *testing.T) {
 	var failures atomic.Int32
 	e := testenv.Start(t, func(c *stack.Config) {
 		c.DBOptions = append(c.DBOptions, testenv.FaultOn(func(op string, in any) error {
-			tx, ok := in.(*dynamodb.TransactWriteItemsInput)
-			if !ok || len(tx.TransactItems) == 0 || tx.TransactItems[0].Put == nil {
+			// The auditor writes each entry with a conditional PutItem (its counters per batch).
+			put, ok := in.(*dynamodb.PutItemInput)
+			if !ok {
 				return nil
 			}
-			if pk, _ := tx.TransactItems[0].Put.Item["PK"].(*types.AttributeValueMemberS); pk != nil && strings.HasPrefix(pk.Value, "ACT#") && failures.Add(1) <= 3 {
+			if pk, _ := put.Item["PK"].(*types.AttributeValueMemberS); pk != nil && strings.HasPrefix(pk.Value, "ACT#") && failures.Add(1) <= 3 {
 				return errors.New("ProvisionedThroughputExceededException: injected")
 			}
 			return nil
@@ -204,5 +205,11 @@ func TestActivitySurvivesConsumerFailures(t *testing.T) {
 	}
 	if failures.Load() < 3 {
 		t.Fatalf("only %d injected failures: the test did not exercise retries", failures.Load())
+	}
+	// The counters (added per batch) count each entry once.
+	var st activityStats
+	e.Do("GET", "/api/v1/activity/stats", e.Token("olga", "operator"), nil).Want(t, 200).Decode(t, &st)
+	if st.Total != 3 || st.Last24h != 3 {
+		t.Errorf("stats after retries: %+v", st)
 	}
 }

@@ -65,6 +65,37 @@ func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 	e := testenv.Start(b, func(c *stack.Config) {
 		c.DBOptions = append(c.DBOptions, counter.Option())
 	})
+	steps := benchRoutes(b, e)
+	counter.Take()
+	fmt.Println("DynamoDB calls per route (authorizer's GetItem included):")
+	fmt.Printf("  %-36s %-6s %-5s %s\n", "route", "status", "calls", "operations")
+	for _, st := range steps {
+		r := st.do()
+		if r.Status >= 300 {
+			b.Fatalf("%s: %d %s", st.route, r.Status, r.Body)
+		}
+		ops := counter.Take()
+		total := 0
+		var parts []string
+		for op, n := range ops {
+			total += n
+			parts = append(parts, fmt.Sprintf("%s×%d", op, n))
+		}
+		sort.Strings(parts)
+		fmt.Printf("  %-36s %-6d %-5d %s\n", st.route, r.Status, total, strings.Join(parts, " "))
+	}
+}
+
+// routeStep is one request of the per-route benchmarks (run in order: later steps use what
+// earlier ones made).
+type routeStep struct {
+	route string
+	do    func() testenv.Response
+}
+
+// benchRoutes prepares users, sessions, a share, an invitation and an API key, and returns the
+// routes the per-route benchmarks measure.
+func benchRoutes(b *testing.B, e *testenv.Env) []routeStep {
 	alice, admin := e.Token("alice", ""), e.Token("root", "admin")
 	e.Do("GET", "/api/v1/users/me", alice, nil).Want(b, 200)
 	e.Do("GET", "/api/v1/users/me", admin, nil).Want(b, 200)
@@ -80,13 +111,9 @@ func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 	e.Do("POST", "/api/v1/sessions/"+shared.ID+"/invitations", alice, map[string]any{"permissionLevel": "collaborate"}).Want(b, 201).Decode(b, &inv)
 	key := newKey(b, e, alice, map[string]any{"name": "bench"})
 	time.Sleep(100 * time.Millisecond)
-	counter.Take()
 	p := "/api/v1/sessions/" + s.ID
 	var conn struct{ ConnectionID string }
-	steps := []struct {
-		route string
-		do    func() testenv.Response
-	}{
+	return []routeStep{
 		{"POST /sessions", func() testenv.Response {
 			return e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal"})
 		}},
@@ -133,23 +160,6 @@ func BenchmarkDynamoDBCallsPerRoute(b *testing.B) {
 		{"GET /teams/my-teams", func() testenv.Response { return e.Do("GET", "/api/v1/teams/my-teams", alice, nil) }},
 		{"GET /api-keys (token)", func() testenv.Response { return e.Do("GET", "/api/v1/api-keys", alice, nil) }},
 		{"GET /sessions with an API key", func() testenv.Response { return doKey(e, "GET", "/api/v1/sessions", key.Key, nil) }},
-	}
-	fmt.Println("DynamoDB calls per route (authorizer's GetItem included):")
-	fmt.Printf("  %-36s %-6s %-5s %s\n", "route", "status", "calls", "operations")
-	for _, st := range steps {
-		r := st.do()
-		if r.Status >= 300 {
-			b.Fatalf("%s: %d %s", st.route, r.Status, r.Body)
-		}
-		ops := counter.Take()
-		total := 0
-		var parts []string
-		for op, n := range ops {
-			total += n
-			parts = append(parts, fmt.Sprintf("%s×%d", op, n))
-		}
-		sort.Strings(parts)
-		fmt.Printf("  %-36s %-6d %-5d %s\n", st.route, r.Status, total, strings.Join(parts, " "))
 	}
 }
 

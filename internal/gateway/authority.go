@@ -118,6 +118,22 @@ func (a *Authority) Open(ctx context.Context, t tickets.Claims, level access.Lev
 // Check is one re-check of a session's streams: it reads the session, its open connections and
 // each holder's access, and returns why each stream must close (absent = it stays).
 func (a *Authority) Check(ctx context.Context, sessionID string, streams []*Stream) (map[*Stream]*Refusal, error) {
+	out, _, err := a.check(ctx, sessionID, streams)
+	return out, err
+}
+
+// check is Check that also answers the session's idle timeout (seconds; 0 when unknown), which
+// sets how often viewers' input marks the session active.
+func (a *Authority) check(ctx context.Context, sessionID string, streams []*Stream) (map[*Stream]*Refusal, int, error) {
+	out, idle := map[*Stream]*Refusal{}, 0
+	verdicts, err := a.decide(ctx, sessionID, streams, &idle)
+	if verdicts != nil {
+		out = verdicts
+	}
+	return out, idle, err
+}
+
+func (a *Authority) decide(ctx context.Context, sessionID string, streams []*Stream, idle *int) (map[*Stream]*Refusal, error) {
 	out := map[*Stream]*Refusal{}
 	closeAll := func(r *Refusal) (map[*Stream]*Refusal, error) {
 		for _, s := range streams {
@@ -135,6 +151,7 @@ func (a *Authority) Check(ctx context.Context, sessionID string, streams []*Stre
 	if se.State != sessions.StateRunning {
 		return closeAll(refuse(CodeNotRunning, "the session is "+se.State))
 	}
+	*idle = se.IdleTimeout
 	conns, err := a.Sessions.Store.Connections(ctx, sessionID, a.now())
 	if err != nil {
 		return nil, err

@@ -25,8 +25,15 @@ const unverifiableAfter = 5 * time.Second
 // pingEvery is how often an open stream is pinged: well inside a load balancer's idle timeout.
 const pingEvery = 25 * time.Second
 
-// activityEvery throttles how often viewers' input marks the session active.
-const activityEvery = 60 * time.Second
+// ActivityEvery is how often viewers' input marks the session active: a quarter of the
+// session's idle timeout, between 60 s (as heartbeats did) and 5 minutes. Each mark is a write
+// of the session item that every stream consumer reads; at the default 30-minute timeout, a
+// mark every 5 minutes instead of every minute is most of the control-plane cost of a watched
+// session-hour saved (docs/cost.md), and a typing user is still never idle: the session's
+// lastActivity is at most a quarter of its timeout (plus a check period) old.
+func ActivityEvery(idleTimeout int) time.Duration {
+	return min(max(time.Duration(idleTimeout)*time.Second/4, 60*time.Second), 5*time.Minute)
+}
 
 func (s *Server) register(st *Stream) *Refusal {
 	s.mu.Lock()
@@ -152,7 +159,8 @@ func (w *watcher) check(ctx context.Context, id string, list []*Stream) {
 	now := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, w.s.cfg.CheckEvery+time.Second)
 	defer cancel()
-	verdicts, err := w.s.cfg.Authority.Check(cctx, id, list)
+	verdicts, idle, err := w.s.cfg.Authority.check(cctx, id, list)
+	every := ActivityEvery(idle)
 	w.mu.Lock()
 	last, seen := w.lastOK[id]
 	if err == nil || !seen {
@@ -167,7 +175,7 @@ func (w *watcher) check(ctx context.Context, id string, list []*Stream) {
 	if renewDue {
 		w.renewed[id] = now
 	}
-	activeDue := now.Sub(w.active[id]) >= activityEvery
+	activeDue := now.Sub(w.active[id]) >= every
 	w.mu.Unlock()
 	if err != nil {
 		w.s.cfg.Log.Warn("access re-check failed", slog.String("sessionId", id), slog.String("error", err.Error()))
@@ -190,7 +198,7 @@ func (w *watcher) check(ctx context.Context, id string, list []*Stream) {
 			st.pinged = now
 			go st.ping()
 		}
-		if in := st.lastInput.Load(); in > 0 && time.Unix(in, 0).After(now.Add(-activityEvery)) {
+		if in := st.lastInput.Load(); in > 0 && time.Unix(in, 0).After(now.Add(-every)) {
 			inputBy = st
 		}
 	}

@@ -79,6 +79,9 @@ type Config struct {
 	UsageEvery time.Duration
 	// WrapRuntime lets tests wrap the local driver (fault injection).
 	WrapRuntime func(runtime.Driver) runtime.Driver
+	// WrapConsumer lets tests wrap each stream consumer's handler (name: notifier, auditor,
+	// runtime), e.g. to label its DynamoDB calls when measuring their consumed capacity.
+	WrapConsumer func(name string, h streams.Handler) streams.Handler
 }
 
 // Stack is a running local system.
@@ -283,6 +286,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}{"runtime", reconciler.Handle})
 	}
 	for _, c := range consumers {
+		if cfg.WrapConsumer != nil {
+			c.handler = cfg.WrapConsumer(c.name, c.handler)
+		}
 		p := &streams.Poller{DB: st.App.DB, Streams: streamsClient, Table: acfg.Tables.Main, Region: ddb.LocalRegion,
 			Handler: c.handler, Log: log.With(slog.String("consumer", c.name)), FromTrimHorizon: true, Ready: make(chan struct{}),
 			OnDiscard: st.deadLetter(c.name)}
