@@ -14,7 +14,7 @@ const (
 	createUserPool    = "CreateUserPool" // the parameter and the condition
 	userPool          = "UserPool"
 	userPoolClient    = "UserPoolClient"
-	cognitoIssuerSub  = "https://cognito-idp.${AWS::Region}.amazonaws.com/${" + userPool + "}"
+	cognitoIssuerSub  = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${" + userPool + "}"
 	iteratorAgeMaxMs  = 60000
 	alarmPeriodSecond = 300
 )
@@ -72,6 +72,10 @@ func cognitoDiffs(tmpl cfn) []string {
 	}
 	if !slices.Contains(stringsOf(p["AutoVerifiedAttributes"]), "email") {
 		diffs = append(diffs, userPool+": AutoVerifiedAttributes must include email")
+	}
+	// SEC-05: no public self sign-up (the app client id is public).
+	if get(p, "AdminCreateUserConfig", "AllowAdminCreateUserOnly") != true {
+		diffs = append(diffs, userPool+": AdminCreateUserConfig.AllowAdminCreateUserOnly must be true (no public self sign-up)")
 	}
 	pw := asMap(get(p, "Policies", "PasswordPolicy"))
 	if n, _ := pw["MinimumLength"].(float64); n < 12 {

@@ -817,6 +817,11 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: cognitoDiffs, want: "PasswordPolicy.MinimumLength = 8",
 		},
 		{
+			name:   "user pool open to public self sign-up (SEC-05)",
+			mutate: func(tmpl cfn) { delete(props(tmpl, "UserPool"), "AdminCreateUserConfig") },
+			check:  cognitoDiffs, want: "AllowAdminCreateUserOnly must be true",
+		},
+		{
 			name:   "CreateUserPool accepts any string",
 			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", "CreateUserPool")), "AllowedValues") },
 			check:  parameterDiffs, want: "parameter CreateUserPool: AllowedValues",
