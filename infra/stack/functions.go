@@ -22,6 +22,9 @@ type function struct {
 	policies          [][]awsiam.PolicyStatement
 	streamConsumer    bool // reads a DynamoDB stream (AWSLambdaDynamoDBExecutionRole)
 	async             *awslambda.CfnEventInvokeConfigProps
+	// reserved is the function's ReservedConcurrentExecutions when the ReserveConcurrency
+	// condition holds (SEC-09, deploy finding 15); nil: none.
+	reserved any
 }
 
 // logicalID is the function's logical id in both templates: "sessions" -> "SessionsFunction".
@@ -132,6 +135,13 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 	// The L2 function also depends on its role explicitly; Role's GetAtt already orders them
 	// (cfn-lint W3005), and the role carries its policies inline.
 	cfnFn.AddDeletionOverride(jsii.String("DependsOn"))
+	// X-Ray per the Tracing parameter (PassThrough by default; deploy finding 7). The L2's
+	// Tracing enum cannot take a parameter.
+	cfnFn.AddPropertyOverride(jsii.String("TracingConfig.Mode"), r.params.Tracing.ValueAsString())
+	if f.reserved != nil {
+		cfnFn.AddPropertyOverride(jsii.String("ReservedConcurrentExecutions"),
+			awscdk.Fn_ConditionIf(jsii.String("ReserveConcurrency"), f.reserved, awscdk.Aws_NO_VALUE()))
+	}
 	if f.async != nil {
 		// L1: the L2 destinations would grant the queue to the role themselves (and this role
 		// is immutable); the grant is in the function's policies.

@@ -37,7 +37,9 @@ func newUserPool(s awscdk.Stack, p *parameters) *userPool {
 				Name: jsii.String("verified_email"), Priority: jsii.Number(1),
 			}},
 		},
-		DeletionProtection: jsii.String("ACTIVE"),
+		// No public sign-up (SEC-05): users are created by an administrator.
+		AdminCreateUserConfig: &awscognito.CfnUserPool_AdminCreateUserConfigProperty{AllowAdminCreateUserOnly: jsii.Bool(true)},
+		DeletionProtection:    jsii.String("ACTIVE"),
 	})
 	onCondition(pool)
 	// User accounts: keep them if the stack goes away.

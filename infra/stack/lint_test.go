@@ -99,3 +99,13 @@ func TestLocalBundling(t *testing.T) {
 		t.Error("the binary embeds the commit (-buildvcs=false keeps the asset hash stable across commits)")
 	}
 }
+
+// TestHardening runs internal/infratest's hardening rules (no public sign-up, stage throttling
+// and access log, reserved concurrency, a non-overlapping scheduler, X-Ray off by default,
+// partition-neutral Cognito URLs) on the CDK template.
+func TestHardening(t *testing.T) {
+	t.Parallel()
+	for _, f := range infratest.HardeningFindings(cdkTemplate(t)) {
+		t.Error(f)
+	}
+}

@@ -17,6 +17,8 @@ type parameters struct {
 	JwtRoleClaim, BootstrapAdmins, UserMaxSessions, UserMaxCpuMillis, UserMaxMemoryMiB      awscdk.CfnParameter
 	UsageRetentionDays, ActivityRetentionDays, RecordingsMaxRetentionDays, LogRetentionDays awscdk.CfnParameter
 	AutoHibernateIdleSessions, AlarmEmail                                                   awscdk.CfnParameter
+	// Abuse limits (SEC-09) and tracing (deploy finding 7)
+	HttpApiThrottlingRateLimit, HttpApiThrottlingBurstLimit, StreamConsumerReservedConcurrency, Tracing awscdk.CfnParameter
 	// Session runtime (ECS Fargate; docs/runtime.md)
 	SessionVpcId, SessionSubnetId1, SessionSubnetId2, SessionAssignPublicIp, SessionCpuArchitecture awscdk.CfnParameter
 	GatewayLoadBalancerSubnetId1, GatewayLoadBalancerSubnetId2                                      awscdk.CfnParameter
@@ -24,7 +26,7 @@ type parameters struct {
 	GatewayImageUri, GatewayCpuArchitecture, GatewayMaxTasks, GatewayConnectionsAlarmThreshold awscdk.CfnParameter
 	GatewayDomainName, GatewayCertificateArn, CloudFrontPrefixListId                           awscdk.CfnParameter
 
-	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId awscdk.CfnCondition
+	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId, ReserveConcurrency awscdk.CfnCondition
 	// PrefixListIds is CloudFrontOriginFacingPrefixList (region → PrefixListId).
 	PrefixListIds awscdk.CfnMapping
 }
@@ -88,6 +90,16 @@ func newParameters(s awscdk.Stack) *parameters {
 		// The default as text, like the allowed values (CloudFormation passes parameters as text).
 		Type: jsii.String("Number"), Default: jsii.String("30"), AllowedValues: &retention,
 		Description: jsii.String("Retention of the functions' CloudWatch log groups, in days."),
+	})
+	p.HttpApiThrottlingRateLimit = num("HttpApiThrottlingRateLimit", 100, 1, 0, "Steady-state requests per second the HTTP API stage admits over all clients (default route throttling, SEC-09); above it API Gateway answers 429 without invoking any function.")
+	p.HttpApiThrottlingBurstLimit = num("HttpApiThrottlingBurstLimit", 200, 1, 0, "Burst of requests the HTTP API stage admits above HttpApiThrottlingRateLimit (token bucket size).")
+	p.StreamConsumerReservedConcurrency = awscdk.NewCfnParameter(s, jsii.String("StreamConsumerReservedConcurrency"), &awscdk.CfnParameterProps{
+		Type: jsii.String("Number"), Default: jsii.Number(5), MinValue: jsii.Number(0), MaxValue: jsii.Number(1000),
+		Description: jsii.String("Concurrency reserved for each main-table stream consumer (notifier, auditor, runtime), so an HTTP flood can never starve them (SEC-09); the scheduler then gets 1, so its ticks never overlap. Lambda keeps at least 100 unreserved: the account's concurrency quota must be at least 100 + 3 x this + 1. 0: no reservations (a new account whose quota is still 10)."),
+	})
+	p.Tracing = awscdk.NewCfnParameter(s, jsii.String("Tracing"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"), Default: jsii.String("PassThrough"), AllowedValues: jsii.Strings("PassThrough", "Active"),
+		Description: jsii.String(`X-Ray tracing of the functions. Active traces about every request at low volume (Lambda samples 1 request per second plus 5 % of the rest) and is billed per trace (docs/deploy.md "Tracing"); PassThrough (the default) records none.`),
 	})
 	p.AutoHibernateIdleSessions = boolean("AutoHibernateIdleSessions", `Whether the scheduler asks running sessions to hibernate once they turn idle ("false": it only marks them idle).`)
 	p.AlarmEmail = str("AlarmEmail", "", "E-mail address subscribed to the alarm topic (AlarmTopic); empty for none. The address must confirm the subscription before it receives anything.")
@@ -171,6 +183,9 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.HasGatewayDomain = awscdk.NewCfnCondition(s, jsii.String("HasGatewayDomain"), &awscdk.CfnConditionProps{Expression: notEmpty(p.GatewayDomainName)})
 	p.HasCloudFrontPrefixListId = awscdk.NewCfnCondition(s, jsii.String("HasCloudFrontPrefixListId"), &awscdk.CfnConditionProps{
 		Expression: notEmpty(p.CloudFrontPrefixListId),
+	})
+	p.ReserveConcurrency = awscdk.NewCfnCondition(s, jsii.String("ReserveConcurrency"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.StreamConsumerReservedConcurrency.ValueAsString(), jsii.String("0"))),
 	})
 	return p
 }

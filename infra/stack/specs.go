@@ -75,6 +75,7 @@ func (r *refs) functions() []*function {
 			name:        "notifier",
 			description: "Derives events from the main table's stream and posts them to WebSocket connections",
 			memory:      512, timeout: 60, streamConsumer: true,
+			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
 				crud(connsArn),
 				read(mainArn),
@@ -88,6 +89,7 @@ func (r *refs) functions() []*function {
 			name:        "auditor",
 			description: "Derives session activity records from the main table's stream into the audit table",
 			timeout:     60, streamConsumer: true,
+			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
 				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn)},
 				{allow("", []string{"sqs:SendMessage"}, r.auditorDLQ.AttrArn())},
@@ -96,10 +98,13 @@ func (r *refs) functions() []*function {
 		{
 			name:        "scheduler",
 			description: "Marks idle sessions (optionally hibernating them) and terminates sessions past their maximum duration",
-			timeout:     60,
-			env:         map[string]*string{"AUTO_HIBERNATE": r.params.AutoHibernateIdleSessions.ValueAsString()},
-			// A failed tick is not retried: the next one, a minute later, finds the same sessions due.
-			async:    &awslambda.CfnEventInvokeConfigProps{MaximumRetryAttempts: jsii.Number(0)},
+			// Ends before the next tick, one run at a time (deploy finding 15).
+			timeout:  50,
+			reserved: 1,
+			env:      map[string]*string{"AUTO_HIBERNATE": r.params.AutoHibernateIdleSessions.ValueAsString()},
+			// A failed tick is not retried, and a throttled one is dropped after a minute: the next
+			// tick finds the same sessions due.
+			async:    &awslambda.CfnEventInvokeConfigProps{MaximumRetryAttempts: jsii.Number(0), MaximumEventAgeInSeconds: jsii.Number(60)},
 			policies: [][]awsiam.PolicyStatement{crud(mainArn)},
 		},
 		r.runtimeFunction(),

@@ -125,9 +125,9 @@ func (r *refs) globalEnv() map[string]*string {
 		// The stack's own user pool when CreateUserPool, else the JwtIssuer/JwtAudience/JwksUrl
 		// parameters. The audience is the app client id (ID tokens carry it as "aud", access
 		// tokens as "client_id").
-		"JWT_ISSUER":   ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"), nil), p.JwtIssuer.ValueAsString()),
+		"JWT_ISSUER":   ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"), nil), p.JwtIssuer.ValueAsString()),
 		"JWT_AUDIENCE": ifPool(r.userPool.Client.Ref(), p.JwtAudience.ValueAsString()),
-		"JWKS_URL": ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/jwks.json"), nil),
+		"JWKS_URL": ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}/.well-known/jwks.json"), nil),
 			p.JwksUrl.ValueAsString()),
 		"JWT_ROLE_CLAIM":                p.JwtRoleClaim.ValueAsString(),
 		"BOOTSTRAP_ADMINS":              p.BootstrapAdmins.ValueAsString(),
