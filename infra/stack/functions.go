@@ -42,13 +42,14 @@ func stem(name string) string {
 
 var stems = map[string]string{"taskevents": "TaskEvents"}
 
-// SAM's DynamoDBCrudPolicy and DynamoDBReadPolicy templates, action for action, so that both
-// stacks grant the same (the parity test compares them).
+// The table statements of template.yaml: SAM's DynamoDBCrudPolicy and DynamoDBReadPolicy
+// templates without dynamodb:Scan, which nothing calls (deploy finding 14), so that both stacks
+// grant the same (the parity test compares them).
 var (
-	dynamoCrudActions = []string{"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan",
+	dynamoCrudActions = []string{"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem",
 		"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
 		"dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"}
-	dynamoReadActions = []string{"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem",
+	dynamoReadActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
 		"dynamodb:DescribeTable"}
 )
 

@@ -83,6 +83,15 @@ func hardeningDiffs(tmpl cfn) []string {
 		diffs = append(diffs, fmt.Sprintf("condition ReserveConcurrency = %v, want StreamConsumerReservedConcurrency != 0", cond))
 	}
 
+	// Deploy finding 14: nothing scans a table, so no role may.
+	for _, st := range iamStatements(tmpl) {
+		for _, a := range stringsOf(st.stmt["Action"]) {
+			if a == "dynamodb:Scan" || a == "dynamodb:*" {
+				diffs = append(diffs, fmt.Sprintf("role %s may %s (nothing scans a table)", st.role, a))
+			}
+		}
+	}
+
 	// Deploy finding 7: X-Ray is a parameter, off by default. Finding 18: no hard-coded
 	// amazonaws.com in the issuer and JWKS URLs (China partitions).
 	if d := str(get(tmpl, "Parameters", "Tracing", "Default")); d != "PassThrough" {

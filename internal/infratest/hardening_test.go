@@ -42,6 +42,11 @@ func TestHardeningDetectsDrift(t *testing.T) {
 				delete(props(tmpl, id), "MaximumEventAgeInSeconds")
 			}
 		}, "MaximumEventAgeInSeconds at most 60"},
+		{"a role that may scan (finding 14)", func(tmpl cfn) {
+			pols := asList(props(tmpl, "UsersFunctionRole")["Policies"])
+			st := asMap(asList(get(pols[0], "PolicyDocument", "Statement"))[0])
+			st["Action"] = append(asList(st["Action"]), "dynamodb:Scan")
+		}, "UsersFunctionRole may dynamodb:Scan"},
 		{"X-Ray always on (finding 7)", func(tmpl cfn) { props(tmpl, "SessionsFunction")["TracingConfig"] = cfn{"Mode": "Active"} }, "SessionsFunction: TracingConfig.Mode"},
 		{"X-Ray on by default (finding 7)", func(tmpl cfn) { asMap(get(tmpl, "Parameters", "Tracing"))["Default"] = "Active" }, "parameter Tracing"},
 		{"issuer on amazonaws.com (finding 18)", func(tmpl cfn) {

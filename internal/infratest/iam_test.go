@@ -21,10 +21,10 @@ var dynamoWriteActions = []string{
 	"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
 }
 
-// dynamoRead is the grant summary of SAM's DynamoDBReadPolicy on a table.
+// dynamoRead is the grant summary of a table read statement (SAM's DynamoDBReadPolicy minus Scan).
 func dynamoRead(table string) []string { return []string{"dynamodb:read " + table} }
 
-// dynamoCrud is the grant summary of SAM's DynamoDBCrudPolicy on a table: reads plus the four
+// dynamoCrud is the grant summary of a table CRUD statement (SAM's DynamoDBCrudPolicy minus Scan): reads plus the four
 // item writes (no PartiQL).
 func dynamoCrud(table string) []string {
 	return append(dynamoRead(table), "dynamodb:PutItem "+table, "dynamodb:UpdateItem "+table,
