@@ -77,7 +77,11 @@ func (r *refs) functions() []*function {
 			memory:      512, timeout: 60, streamConsumer: true,
 			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
-				crud(connsArn),
+				// Listeners (Query on GSI1) and pruning (Query, then BatchWriteItem deletes) only.
+				{
+					allow("FindAndPruneConnections", []string{"dynamodb:Query", "dynamodb:BatchWriteItem"}, connsArn),
+					allow("FindListeners", []string{"dynamodb:Query"}, jsii.String(*connsArn+"/index/GSI1")),
+				},
 				read(mainArn),
 				{allow("ManageWebSocketConnections", []string{"execute-api:ManageConnections"},
 					manageConnections("POST"), manageConnections("GET"), manageConnections("DELETE"))},

@@ -60,7 +60,7 @@ var wantGrants = map[string][]string{
 	"WebsocketFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID)),
 	// Finds and prunes connections, reads access data (sessions, shares, team members; never
 	// writes MainTable), posts to clients, parks failed batches.
-	"NotifierFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID),
+	"NotifierFunction": grantList(dynamoRead(ddb.ConnLogicalID), []string{"dynamodb:BatchWriteItem " + ddb.ConnLogicalID}, dynamoRead(ddb.MainLogicalID),
 		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
 	// Session access decisions read MainTable (see wantDynamoActions for the exact actions);
 	// recording metadata items are put, updated and deleted there one by one (no
@@ -113,6 +113,11 @@ var wantDynamoActions = map[string]map[string][]string{
 		ddb.MainLogicalID: {"dynamodb:BatchGetItem MainTable", "dynamodb:DeleteItem MainTable", "dynamodb:GetItem MainTable",
 			"dynamodb:PutItem MainTable", "dynamodb:Query MainTable", "dynamodb:Query MainTable/index",
 			"dynamodb:UpdateItem MainTable"},
+	},
+	// Deploy finding 14: listeners through GSI1, pruning by a Query on the connection's partition
+	// and batched deletes; no put, update, get or delete of single connection items.
+	"NotifierFunction": {
+		ddb.ConnLogicalID: {"dynamodb:BatchWriteItem ConnectionsTable", "dynamodb:Query ConnectionsTable", "dynamodb:Query ConnectionsTable/index"},
 	},
 	"AuditorFunction": {
 		ddb.AuditLogicalID: {"dynamodb:GetItem AuditTable", "dynamodb:PutItem AuditTable", "dynamodb:UpdateItem AuditTable"},

@@ -817,6 +817,11 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: cognitoDiffs, want: "PasswordPolicy.MinimumLength = 8",
 		},
 		{
+			name:   "notifier may put connection items (deploy finding 14)",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "NotifierFunctionRole", "dynamodb:PutItem", ddb.ConnLogicalID) },
+			check:  actionsOf(notifierFunction), want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
+		},
+		{
 			name:   "user pool open to public self sign-up (SEC-05)",
 			mutate: func(tmpl cfn) { delete(props(tmpl, "UserPool"), "AdminCreateUserConfig") },
 			check:  cognitoDiffs, want: "AllowAdminCreateUserOnly must be true",
