@@ -93,6 +93,8 @@ lint:
 	cd infra && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
+	$(GO) mod tidy -diff
+	cd infra && $(GO) mod tidy -diff
 
 ## bench: measured figures (notification latency, fan-out, DynamoDB calls per route, sustained load, the streaming gateway
 ## against websockify (docs/gateway-bench.md), local create → running, init time under the Lambda RIE).

@@ -109,3 +109,18 @@ func TestHardening(t *testing.T) {
 		t.Error(f)
 	}
 }
+
+// TestGoModTidy (deploy finding 19): infra/go.mod and go.sum are what `go mod tidy` makes of
+// them (internal/infratest checks the main module the same way).
+func TestGoModTidy(t *testing.T) {
+	t.Parallel()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not on PATH")
+	}
+	cmd := exec.Command(goBin, "mod", "tidy", "-diff")
+	cmd.Dir = ".." // the infra module
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("infra/go.mod / go.sum are not tidy (%v); run `cd infra && go mod tidy`:\n%s", err, out)
+	}
+}
