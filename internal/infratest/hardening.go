@@ -83,6 +83,20 @@ func hardeningDiffs(tmpl cfn) []string {
 		diffs = append(diffs, fmt.Sprintf("condition ReserveConcurrency = %v, want StreamConsumerReservedConcurrency != 0", cond))
 	}
 
+	// Deploy finding 5: a failed first create leaves the retained resources behind; the next
+	// create must not collide with them, so none of them has a fixed, account-unique name (a
+	// user pool's name is not unique and may stay).
+	for id, r := range res {
+		if str(get(r, "DeletionPolicy")) != "Retain" {
+			continue
+		}
+		for _, key := range []string{"TableName", "BucketName", "QueueName", "LogGroupName", "FileSystemName", "KeyAlias", "Name"} {
+			if v, ok := props(tmpl, id)[key]; ok {
+				diffs = append(diffs, fmt.Sprintf("%s is retained but named (%s = %v): a failed first deploy would block the next one", id, key, v))
+			}
+		}
+	}
+
 	// Deploy finding 14: nothing scans a table, so no role may.
 	for _, st := range iamStatements(tmpl) {
 		for _, a := range stringsOf(st.stmt["Action"]) {

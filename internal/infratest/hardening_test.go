@@ -42,6 +42,7 @@ func TestHardeningDetectsDrift(t *testing.T) {
 				delete(props(tmpl, id), "MaximumEventAgeInSeconds")
 			}
 		}, "MaximumEventAgeInSeconds at most 60"},
+		{"retained table with a fixed name (finding 5)", func(tmpl cfn) { props(tmpl, "MainTable")["TableName"] = "streamspace-main" }, "MainTable is retained but named"},
 		{"a role that may scan (finding 14)", func(tmpl cfn) {
 			pols := asList(props(tmpl, "UsersFunctionRole")["Policies"])
 			st := asMap(asList(get(pols[0], "PolicyDocument", "Statement"))[0])
