@@ -63,7 +63,8 @@ func (r *refs) functions() []*function {
 			description: "Lambda REQUEST authorizer shared by the HTTP API and WebSocket $connect",
 			policies: [][]awsiam.PolicyStatement{
 				read(mainArn),
-				{allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn)},
+				// Only user items (partition USER#<id>; SEC-20).
+				{onlyLeadingKeys(allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn), "USER#*")},
 			},
 		},
 		{
@@ -114,4 +115,10 @@ func (r *refs) functions() []*function {
 		r.runtimeFunction(),
 		r.taskEventsFunction(),
 	}
+}
+
+// onlyLeadingKeys limits a DynamoDB statement to items whose partition key matches pattern.
+func onlyLeadingKeys(st awsiam.PolicyStatement, pattern string) awsiam.PolicyStatement {
+	st.AddCondition(jsii.String("ForAllValues:StringLike"), map[string]any{"dynamodb:LeadingKeys": []string{pattern}})
+	return st
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -95,6 +96,21 @@ func hardeningDiffs(tmpl cfn) []string {
 				diffs = append(diffs, fmt.Sprintf("%s is retained but named (%s = %v): a failed first deploy would block the next one", id, key, v))
 			}
 		}
+	}
+
+	// SEC-20: the authorizer writes user items only (partition USER#<id>).
+	authorizerPut := false
+	for _, st := range iamStatements(tmpl) {
+		if st.role == "AuthorizerFunctionRole" && slices.Contains(stringsOf(st.stmt["Action"]), "dynamodb:PutItem") {
+			authorizerPut = true
+			want := cfn{"ForAllValues:StringLike": cfn{"dynamodb:LeadingKeys": []any{"USER#*"}}}
+			if !reflect.DeepEqual(st.stmt["Condition"], want) {
+				diffs = append(diffs, fmt.Sprintf("AuthorizerFunctionRole: PutItem with Condition %v, want %v (user items only)", st.stmt["Condition"], want))
+			}
+		}
+	}
+	if !authorizerPut {
+		diffs = append(diffs, "AuthorizerFunctionRole: no PutItem statement (users are recorded on first sight)")
 	}
 
 	// Deploy finding 14: nothing scans a table, so no role may.

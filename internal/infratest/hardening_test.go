@@ -43,6 +43,13 @@ func TestHardeningDetectsDrift(t *testing.T) {
 			}
 		}, "MaximumEventAgeInSeconds at most 60"},
 		{"retained table with a fixed name (finding 5)", func(tmpl cfn) { props(tmpl, "MainTable")["TableName"] = "streamspace-main" }, "MainTable is retained but named"},
+		{"authorizer may put any main-table item (SEC-20)", func(tmpl cfn) {
+			for _, pol := range asList(props(tmpl, "AuthorizerFunctionRole")["Policies"]) {
+				for _, st := range asList(get(pol, "PolicyDocument", "Statement")) {
+					delete(asMap(st), "Condition")
+				}
+			}
+		}, "AuthorizerFunctionRole: PutItem with Condition"},
 		{"a role that may scan (finding 14)", func(tmpl cfn) {
 			pols := asList(props(tmpl, "UsersFunctionRole")["Policies"])
 			st := asMap(asList(get(pols[0], "PolicyDocument", "Statement"))[0])
