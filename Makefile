@@ -121,5 +121,5 @@ clean:
 	rm -rf bin .aws-sam
 
 # SAM `BuildMethod: makefile` targets: sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
-build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction build-RuntimeFunction build-TaskEventsFunction:
+build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction build-RuntimeFunction build-TaskEventsFunction build-PresignupFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)

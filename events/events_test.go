@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"streamspace/internal/httpx"
 	"streamspace/internal/ids"
 	"streamspace/internal/notifier"
+	"streamspace/internal/presignup"
 	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
 )
@@ -41,6 +43,7 @@ const (
 	kindWebSocket  = "APIGatewayWebsocketProxyRequest"
 	kindDynamoDB   = "DynamoDBEvent"
 	kindCloudWatch = "CloudWatchEvent"
+	kindPreSignUp  = "CognitoEventUserPoolsPreSignup"
 	tokenSentinel  = "REPLACE_WITH_TOKEN"
 	sampleConnID   = "L0SM9cOFvHcCIhw="
 	sampleOwner    = "alice"
@@ -87,6 +90,7 @@ var samples = []sample{
 	{file: "runtime-session-created.json", function: "runtime", kind: kindDynamoDB},
 	{file: "activity-list.json", function: "activity", kind: kindHTTP},
 	{file: "scheduler-tick.json", function: "scheduler", kind: kindCloudWatch},
+	{file: "presignup-signup.json", function: "presignup", kind: kindPreSignUp},
 	{file: "taskevents-running.json", function: "taskevents", kind: kindCloudWatch},
 	{file: "taskevents-stopped-hibernated.json", function: "taskevents", kind: kindCloudWatch},
 	{file: "taskevents-stopped-cannot-pull.json", function: "taskevents", kind: kindCloudWatch},
@@ -107,6 +111,8 @@ func target(kind string) any {
 		return &events.DynamoDBEvent{}
 	case kindCloudWatch:
 		return &events.CloudWatchEvent{}
+	case kindPreSignUp:
+		return &events.CognitoEventUserPoolsPreSignup{}
 	}
 	panic("unknown kind " + kind)
 }
@@ -681,6 +687,21 @@ func TestSchedulerSample(t *testing.T) {
 	sum, err := env.App.Scheduler().Run(context.Background(), ev.Time)
 	if err != nil || sum.Failed != 0 {
 		t.Fatalf("scheduler run: %+v, %v", sum, err)
+	}
+}
+
+// TestPreSignUpSample: a self sign-up from an allowed domain passes, the same from another
+// domain is refused, and the trigger confirms nobody itself (SEC-05).
+func TestPreSignUpSample(t *testing.T) {
+	ev := load[events.CognitoEventUserPoolsPreSignup](t, "presignup-signup.json")
+	h := &presignup.Handler{Domains: presignup.ParseDomains("example.com")}
+	out, err := h.Handle(context.Background(), ev)
+	if err != nil || out.Response.AutoConfirmUser || out.Response.AutoVerifyEmail {
+		t.Fatalf("allowed domain: %+v, %v", out.Response, err)
+	}
+	h.Domains = presignup.ParseDomains("corp.example.org")
+	if _, err := h.Handle(context.Background(), ev); !errors.Is(err, presignup.ErrDomainNotAllowed) {
+		t.Fatalf("other domain: %v, want ErrDomainNotAllowed", err)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 var expectedErrors = map[string]struct{ description, metric, filter, pattern string }{
 	"authorizer": {"AuthorizerFunction failed (Errors >= 1 in 5 minutes, not counting refused WebSocket credentials)",
 		"WebSocketConnectRefusals", "AuthorizerRefusalsMetricFilter", `{ $.msg = "credentials refused" && $.route = "$connect" }`},
+	"presignup": {"PresignupFunction failed (Errors >= 1 in 5 minutes, not counting refused e-mail domains)",
+		"SelfSignUpRefusals", "PresignupRefusalsMetricFilter", `{ $.msg = "sign-up refused: e-mail domain not allowed" }`},
 	"taskevents": {"TaskEventsFunction failed (Errors >= 1 in 5 minutes, not counting expected retries of tasks not recorded yet)",
 		"TaskEventsExpectedRetries", "TaskEventsRetriesMetricFilter", `{ $.msg = "task event retried: not recorded yet" }`},
 }
@@ -111,6 +113,12 @@ func newAlarms(s awscdk.Stack, r *refs) {
 		if x, ok := expectedErrors[name]; ok {
 			expectedErrorsAlarm(s, id, stem(name)+"LogGroup", fn, x, topic.Ref())
 			alarm(id+"ThrottlesAlarm", id+" invocations were throttled (Throttles >= 1 in 5 minutes)", "AWS/Lambda", "Throttles", "FunctionName", fn, "Sum", 1, atLeast)
+			// A conditional function's alarms and metric filter share its condition.
+			if cond := r.fnCondition[name]; cond != nil {
+				for _, child := range []string{id + "ErrorsAlarm", id + "ThrottlesAlarm", x.filter} {
+					s.Node().FindChild(jsii.String(child)).(awscdk.CfnResource).CfnOptions().SetCondition(cond)
+				}
+			}
 			continue
 		}
 		alarm(id+"ErrorsAlarm", id+" invocations failed (Errors >= 1 in 5 minutes)", "AWS/Lambda", "Errors", "FunctionName", fn, "Sum", 1, atLeast)

@@ -15,6 +15,7 @@ import (
 type parameters struct {
 	StageName, CorsAllowedOrigins, CreateUserPool, JwtIssuer, JwtAudience, JwksUrl          awscdk.CfnParameter
 	JwtRoleClaim, BootstrapAdmins, UserMaxSessions, UserMaxCpuMillis, UserMaxMemoryMiB      awscdk.CfnParameter
+	SelfSignUpEmailDomains                                                                  awscdk.CfnParameter
 	UsageRetentionDays, ActivityRetentionDays, RecordingsMaxRetentionDays, LogRetentionDays awscdk.CfnParameter
 	AutoHibernateIdleSessions, AlarmEmail                                                   awscdk.CfnParameter
 	// Abuse limits (SEC-09) and tracing (deploy finding 7)
@@ -27,6 +28,7 @@ type parameters struct {
 	GatewayDomainName, GatewayCertificateArn, CloudFrontPrefixListId                           awscdk.CfnParameter
 
 	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId, ReserveConcurrency awscdk.CfnCondition
+	AllowSelfSignUp                                                                                    awscdk.CfnCondition
 	// PrefixListIds is CloudFrontOriginFacingPrefixList (region → PrefixListId).
 	PrefixListIds awscdk.CfnMapping
 }
@@ -76,6 +78,10 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.JwksUrl = str("JwksUrl", "", `URL of the issuer's JWKS (e.g. <issuer>/.well-known/jwks.json). Only used when CreateUserPool is "false".`)
 	p.JwtRoleClaim = str("JwtRoleClaim", "cognito:groups", "Token claim that carries the platform role (admin, operator, user).")
 	p.BootstrapAdmins = str("BootstrapAdmins", "", "Comma-separated user ids (JWT sub) or e-mail addresses that are always admins.")
+	p.SelfSignUpEmailDomains = awscdk.NewCfnParameter(s, jsii.String("SelfSignUpEmailDomains"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"), Default: jsii.String(""), AllowedPattern: jsii.String("^([A-Za-z0-9.-]+([, ]+[A-Za-z0-9.-]+)*)?$"),
+		Description: jsii.String("Empty (the default): no self sign-up; administrators create the users of the stack's user pool. A comma-separated list of e-mail domains (e.g. example.com,example.org): anyone may sign up with an address in one of them (exactly that domain, not its subdomains), checked by the pool's PreSignUp trigger (PresignupFunction). Only with CreateUserPool."),
+	})
 	p.UserMaxSessions = num("UserMaxSessions", 5, 1, 0, "Per-user limit of live sessions.")
 	p.UserMaxCpuMillis = num("UserMaxCpuMillis", 16000, 1, 0, "Per-user limit of CPU over live sessions, in millicores.")
 	p.UserMaxMemoryMiB = num("UserMaxMemoryMiB", 32768, 1, 0, "Per-user limit of memory over live sessions, in MiB.")
@@ -183,6 +189,11 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.HasGatewayDomain = awscdk.NewCfnCondition(s, jsii.String("HasGatewayDomain"), &awscdk.CfnConditionProps{Expression: notEmpty(p.GatewayDomainName)})
 	p.HasCloudFrontPrefixListId = awscdk.NewCfnCondition(s, jsii.String("HasCloudFrontPrefixListId"), &awscdk.CfnConditionProps{
 		Expression: notEmpty(p.CloudFrontPrefixListId),
+	})
+	// Self sign-up only with the stack's pool and an allow-list of e-mail domains (SEC-05).
+	p.AllowSelfSignUp = awscdk.NewCfnCondition(s, jsii.String("AllowSelfSignUp"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionAnd(p.CreateUserPoolCond,
+			awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.SelfSignUpEmailDomains.ValueAsString(), jsii.String("")))),
 	})
 	p.ReserveConcurrency = awscdk.NewCfnCondition(s, jsii.String("ReserveConcurrency"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.StreamConsumerReservedConcurrency.ValueAsString(), jsii.String("0"))),

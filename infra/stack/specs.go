@@ -114,6 +114,14 @@ func (r *refs) functions() []*function {
 		},
 		r.runtimeFunction(),
 		r.taskEventsFunction(),
+		{
+			// Self sign-up's e-mail domain check (SEC-05); reads its event only.
+			name:        "presignup",
+			description: "User pool PreSignUp trigger (self sign-up only with an e-mail address in SelfSignUpEmailDomains)",
+			env:         map[string]*string{"SELF_SIGN_UP_EMAIL_DOMAINS": r.params.SelfSignUpEmailDomains.ValueAsString()},
+			condition:   r.params.AllowSelfSignUp,
+			fixedName:   "${AWS::StackName}-presignup",
+		},
 	}
 }
 

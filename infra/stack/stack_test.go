@@ -18,9 +18,9 @@ type obj = map[string]any
 
 // functionNames are the product's functions: one per HTTP area of routes.go, then the
 // authorizer, the WebSocket handler, the stream consumers, the scheduler and the task-events
-// handler.
+// handler, and the user pool's PreSignUp trigger (only with self sign-up).
 func functionNames() []string {
-	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "scheduler", "runtime", "taskevents")
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "scheduler", "runtime", "taskevents", "presignup")
 }
 
 func TestFunctions(t *testing.T) {

@@ -73,10 +73,8 @@ func cognitoDiffs(tmpl cfn) []string {
 	if !slices.Contains(stringsOf(p["AutoVerifiedAttributes"]), "email") {
 		diffs = append(diffs, userPool+": AutoVerifiedAttributes must include email")
 	}
-	// SEC-05: no public self sign-up (the app client id is public).
-	if get(p, "AdminCreateUserConfig", "AllowAdminCreateUserOnly") != true {
-		diffs = append(diffs, userPool+": AdminCreateUserConfig.AllowAdminCreateUserOnly must be true (no public self sign-up)")
-	}
+	// SEC-05: no public self sign-up (the app client id is public) but through the allow-list.
+	diffs = append(diffs, signUpDiffs(tmpl)...)
 	pw := asMap(get(p, "Policies", "PasswordPolicy"))
 	if n, _ := pw["MinimumLength"].(float64); n < 12 {
 		diffs = append(diffs, fmt.Sprintf("%s: PasswordPolicy.MinimumLength = %v, want at least 12", userPool, pw["MinimumLength"]))
@@ -161,6 +159,8 @@ var expectedErrors = map[string]struct{ metric, logGroup, pattern string }{
 	// A refused WebSocket $connect is a Lambda error (API Gateway then answers 401); expired
 	// tokens make it routine.
 	authorizerFunction: {"WebSocketConnectRefusals", "AuthorizerLogGroup", `{ $.msg = "credentials refused" && $.route = "$connect" }`},
+	// Self sign-ups from other e-mail domains are refused by failing the trigger.
+	presignupFunction: {"SelfSignUpRefusals", "PresignupLogGroup", `{ $.msg = "sign-up refused: e-mail domain not allowed" }`},
 	// ErrNotRecordedYet asks Lambda to retry an event that came before the runtime's write.
 	taskEventsFunction: {"TaskEventsExpectedRetries", "TaskEventsLogGroup", `{ $.msg = "task event retried: not recorded yet" }`},
 }

@@ -18,14 +18,55 @@ func HardeningFindings(tmpl map[string]any) []string { return hardeningDiffs(tmp
 // The functions that must never be starved by HTTP traffic: the main table's stream consumers.
 var reservedConsumers = []string{"NotifierFunction", "AuditorFunction", "RuntimeFunction"}
 
+// presignupArn is the PreSignUp trigger's ARN as UserPool names it (written out: the function's
+// environment names the pool, so a reference back would be a cycle).
+const presignupArn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-presignup"
+
+// signUpDiffs (SEC-05): the user pool admits no public sign-up unless SelfSignUpEmailDomains
+// lists domains (condition AllowSelfSignUp), and then only through the PreSignUp trigger that
+// checks them.
+func signUpDiffs(tmpl cfn) []string {
+	up := props(tmpl, "UserPool")
+	if up == nil {
+		return nil
+	}
+	var diffs []string
+	ifSelf := func(yes, no any) cfn { return cfn{"Fn::If": []any{"AllowSelfSignUp", yes, no}} }
+	if got, want := get(up, "AdminCreateUserConfig", "AllowAdminCreateUserOnly"), ifSelf(false, true); !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("UserPool: AdminCreateUserConfig.AllowAdminCreateUserOnly = %v, want %v (no public self sign-up)", got, want))
+	}
+	if got, want := up["LambdaConfig"], ifSelf(cfn{"PreSignUp": cfn{"Fn::Sub": presignupArn}}, cfn{"Ref": "AWS::NoValue"}); !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("UserPool: LambdaConfig = %v, want %v (self sign-up checked by the PreSignUp trigger)", got, want))
+	}
+	wantCond := cfn{"Fn::And": []any{cfn{"Condition": "CreateUserPool"}, cfn{"Fn::Not": []any{cfn{"Fn::Equals": []any{cfn{"Ref": "SelfSignUpEmailDomains"}, ""}}}}}}
+	if got := get(tmpl, "Conditions", "AllowSelfSignUp"); !reflect.DeepEqual(got, wantCond) {
+		diffs = append(diffs, fmt.Sprintf("condition AllowSelfSignUp = %v, want %v (only with an allow-list of e-mail domains)", got, wantCond))
+	}
+	fn := asMap(resources(tmpl)["PresignupFunction"])
+	p := props(tmpl, "PresignupFunction")
+	if str(fn["Condition"]) != "AllowSelfSignUp" || !reflect.DeepEqual(p["FunctionName"], cfn{"Fn::Sub": "${AWS::StackName}-presignup"}) ||
+		!isRef(get(p, "Environment", "Variables", "SELF_SIGN_UP_EMAIL_DOMAINS"), "SelfSignUpEmailDomains") {
+		diffs = append(diffs, "PresignupFunction: want Condition AllowSelfSignUp, FunctionName ${AWS::StackName}-presignup and SELF_SIGN_UP_EMAIL_DOMAINS from SelfSignUpEmailDomains")
+	}
+	invokable := false
+	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::Permission") {
+		pp := props(tmpl, id)
+		if slices.Equal(referencedResources(pp["FunctionName"]), []string{"PresignupFunction"}) && str(pp["Principal"]) == "cognito-idp.amazonaws.com" &&
+			reflect.DeepEqual(pp["SourceArn"], cfn{"Fn::GetAtt": []any{"UserPool", "Arn"}}) {
+			invokable = true
+		}
+	}
+	if !invokable {
+		diffs = append(diffs, "PresignupFunction: no permission for cognito-idp.amazonaws.com with SourceArn UserPool.Arn")
+	}
+	return diffs
+}
+
 func hardeningDiffs(tmpl cfn) []string {
 	var diffs []string
 	res := resources(tmpl)
 
-	// SEC-05: no public self sign-up.
-	if up := props(tmpl, "UserPool"); up != nil && get(up, "AdminCreateUserConfig", "AllowAdminCreateUserOnly") != true {
-		diffs = append(diffs, "UserPool: AdminCreateUserConfig.AllowAdminCreateUserOnly must be true (no public self sign-up)")
-	}
+	diffs = append(diffs, signUpDiffs(tmpl)...)
 
 	// SEC-09: the HTTP API stage is throttled and logs every request to a log group with a retention.
 	var httpStage cfn

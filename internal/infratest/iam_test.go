@@ -38,6 +38,8 @@ func grantList(parts ...[]string) []string { return slices.Concat(parts...) }
 // means no function reaches a table, an action or an API it does not use.
 var wantGrants = map[string][]string{
 	"MetaFunction": nil, // health and version touch nothing (and no auth, so no API-key usage)
+	// The PreSignUp trigger reads its event only.
+	presignupFunction: nil,
 	// Every authenticated HTTP function keeps the API-key rate counters (UpdateItem) and the
 	// usage log and counters (TransactWriteItems / PutItem / UpdateItem) in AuditTable.
 	"UsersFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),

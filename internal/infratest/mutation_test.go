@@ -834,6 +834,18 @@ func TestChecksDetectDrift(t *testing.T) {
 			check:  alarmDiffs, want: "TaskEventsFunction: want one metric filter on TaskEventsLogGroup",
 		},
 		{
+			name:   "self sign-up without the domain check (SEC-05)",
+			mutate: func(tmpl cfn) { delete(props(tmpl, "UserPool"), "LambdaConfig") },
+			check:  cognitoDiffs, want: "UserPool: LambdaConfig",
+		},
+		{
+			name: "self sign-up without an allow-list (SEC-05)",
+			mutate: func(tmpl cfn) {
+				asMap(get(tmpl, "Conditions"))["AllowSelfSignUp"] = cfn{"Condition": "CreateUserPool"}
+			},
+			check: cognitoDiffs, want: "condition AllowSelfSignUp",
+		},
+		{
 			name:   "notifier may put connection items (deploy finding 14)",
 			mutate: func(tmpl cfn) { addGrant(tmpl, "NotifierFunctionRole", "dynamodb:PutItem", ddb.ConnLogicalID) },
 			check:  actionsOf(notifierFunction), want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
@@ -841,7 +853,7 @@ func TestChecksDetectDrift(t *testing.T) {
 		{
 			name:   "user pool open to public self sign-up (SEC-05)",
 			mutate: func(tmpl cfn) { delete(props(tmpl, "UserPool"), "AdminCreateUserConfig") },
-			check:  cognitoDiffs, want: "AllowAdminCreateUserOnly must be true",
+			check:  cognitoDiffs, want: "AllowAdminCreateUserOnly = <nil>",
 		},
 		{
 			name:   "CreateUserPool accepts any string",
