@@ -93,6 +93,8 @@ lint:
 	cd infra && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	cfn-lint template.yaml
+	$(GO) mod tidy -diff
+	cd infra && $(GO) mod tidy -diff
 
 ## bench: measured figures (notification latency, fan-out, DynamoDB calls and consumed capacity per route with the cost model of
 ## docs/cost.md, sustained load, the streaming gateway
@@ -120,5 +122,5 @@ clean:
 	rm -rf bin .aws-sam
 
 # SAM `BuildMethod: makefile` targets: sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
-build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction build-RuntimeFunction build-TaskEventsFunction:
+build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction build-RuntimeFunction build-TaskEventsFunction build-PresignupFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"streamspace/internal/httpx"
 	"streamspace/internal/ids"
 	"streamspace/internal/notifier"
+	"streamspace/internal/presignup"
 	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
 )
@@ -41,6 +43,7 @@ const (
 	kindWebSocket  = "APIGatewayWebsocketProxyRequest"
 	kindDynamoDB   = "DynamoDBEvent"
 	kindCloudWatch = "CloudWatchEvent"
+	kindPreSignUp  = "CognitoEventUserPoolsPreSignup"
 	tokenSentinel  = "REPLACE_WITH_TOKEN"
 	sampleConnID   = "L0SM9cOFvHcCIhw="
 	sampleOwner    = "alice"
@@ -86,6 +89,8 @@ var samples = []sample{
 	{file: "auditor-session-state-changed.json", function: "auditor", kind: kindDynamoDB},
 	{file: "runtime-session-created.json", function: "runtime", kind: kindDynamoDB},
 	{file: "activity-list.json", function: "activity", kind: kindHTTP},
+	{file: "scheduler-tick.json", function: "scheduler", kind: kindCloudWatch},
+	{file: "presignup-signup.json", function: "presignup", kind: kindPreSignUp},
 	{file: "taskevents-running.json", function: "taskevents", kind: kindCloudWatch},
 	{file: "taskevents-stopped-hibernated.json", function: "taskevents", kind: kindCloudWatch},
 	{file: "taskevents-stopped-cannot-pull.json", function: "taskevents", kind: kindCloudWatch},
@@ -106,6 +111,8 @@ func target(kind string) any {
 		return &events.DynamoDBEvent{}
 	case kindCloudWatch:
 		return &events.CloudWatchEvent{}
+	case kindPreSignUp:
+		return &events.CognitoEventUserPoolsPreSignup{}
 	}
 	panic("unknown kind " + kind)
 }
@@ -185,6 +192,24 @@ func TestEverySampleIsListed(t *testing.T) {
 	for _, f := range files {
 		if !strings.Contains(readme, f) {
 			t.Errorf("README.md does not describe %s", f)
+		}
+	}
+}
+
+// TestEveryFunctionHasASample (deploy finding 11): each functions/<name> has at least one sample
+// here, so `sam local invoke <Name>Function -e events/…` works for every function.
+func TestEveryFunctionHasASample(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("..", "functions", "*", "main.go"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no functions/*/main.go: %v", err)
+	}
+	has := map[string]bool{}
+	for _, s := range samples {
+		has[s.function] = true
+	}
+	for _, d := range dirs {
+		if name := filepath.Base(filepath.Dir(d)); !has[name] {
+			t.Errorf("function %s has no sample event in events/", name)
 		}
 	}
 }
@@ -647,6 +672,36 @@ func TestAuditorSample(t *testing.T) {
 	items, _, err := env.App.ActivityStore().List(ctx, activity.Query{SessionID: ev.Records[0].Change.Keys["PK"].String()[len("SESSION#"):], Limit: 10})
 	if err != nil || len(items) != 2 {
 		t.Fatalf("recorded %d activities (%v), want 2 despite the redelivery", len(items), err)
+	}
+}
+
+// TestSchedulerSample: the EventBridge "Scheduled Event" the scheduler gets once a minute; a
+// run at the event's time on an empty stack checks nothing and fails nothing (deploy finding 11:
+// every function has a sample).
+func TestSchedulerSample(t *testing.T) {
+	env := testenv.Start(t)
+	ev := load[events.EventBridgeEvent](t, "scheduler-tick.json")
+	if ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" || ev.Time.IsZero() {
+		t.Fatalf("not a scheduled event: %+v", ev)
+	}
+	sum, err := env.App.Scheduler().Run(context.Background(), ev.Time)
+	if err != nil || sum.Failed != 0 {
+		t.Fatalf("scheduler run: %+v, %v", sum, err)
+	}
+}
+
+// TestPreSignUpSample: a self sign-up from an allowed domain passes, the same from another
+// domain is refused, and the trigger confirms nobody itself (SEC-05).
+func TestPreSignUpSample(t *testing.T) {
+	ev := load[events.CognitoEventUserPoolsPreSignup](t, "presignup-signup.json")
+	h := &presignup.Handler{Domains: presignup.ParseDomains("example.com")}
+	out, err := h.Handle(context.Background(), ev)
+	if err != nil || out.Response.AutoConfirmUser || out.Response.AutoVerifyEmail {
+		t.Fatalf("allowed domain: %+v, %v", out.Response, err)
+	}
+	h.Domains = presignup.ParseDomains("corp.example.org")
+	if _, err := h.Handle(context.Background(), ev); !errors.Is(err, presignup.ErrDomainNotAllowed) {
+		t.Fatalf("other domain: %v, want ErrDomainNotAllowed", err)
 	}
 }
 

@@ -22,6 +22,13 @@ type function struct {
 	policies          [][]awsiam.PolicyStatement
 	streamConsumer    bool // reads a DynamoDB stream (AWSLambdaDynamoDBExecutionRole)
 	async             *awslambda.CfnEventInvokeConfigProps
+	// reserved is the function's ReservedConcurrentExecutions when the ReserveConcurrency
+	// condition holds (SEC-09, deploy finding 15); nil: none.
+	reserved any
+	// condition, if set, makes the function and its role, log group and alarms conditional;
+	// fixedName gives it that FunctionName (a Sub template).
+	condition awscdk.CfnCondition
+	fixedName string
 }
 
 // logicalID is the function's logical id in both templates: "sessions" -> "SessionsFunction".
@@ -39,13 +46,14 @@ func stem(name string) string {
 
 var stems = map[string]string{"taskevents": "TaskEvents"}
 
-// SAM's DynamoDBCrudPolicy and DynamoDBReadPolicy templates, action for action, so that both
-// stacks grant the same (the parity test compares them).
+// The table statements of template.yaml: SAM's DynamoDBCrudPolicy and DynamoDBReadPolicy
+// templates without dynamodb:Scan, which nothing calls (deploy finding 14), so that both stacks
+// grant the same (the parity test compares them).
 var (
-	dynamoCrudActions = []string{"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan",
+	dynamoCrudActions = []string{"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem",
 		"dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem",
 		"dynamodb:DescribeTable", "dynamodb:ConditionCheckItem"}
-	dynamoReadActions = []string{"dynamodb:GetItem", "dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchGetItem",
+	dynamoReadActions = []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem",
 		"dynamodb:DescribeTable"}
 )
 
@@ -91,12 +99,18 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 		InlinePolicies:  &inline,
 	})
 	overrideID(role, id+"Role")
+	if f.condition != nil {
+		role.Node().DefaultChild().(awsiam.CfnRole).CfnOptions().SetCondition(f.condition)
+	}
 
 	logs := awslogs.NewCfnLogGroup(s, jsii.String(stem(f.name)+"LogGroup"), &awslogs.CfnLogGroupProps{
 		LogGroupName:    jsii.String(fmt.Sprintf("/aws/lambda/%s/%s", *awscdk.Aws_STACK_NAME(), f.name)),
 		RetentionInDays: r.params.LogRetentionDays.ValueAsNumber(),
 	})
 	logs.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	if f.condition != nil {
+		logs.CfnOptions().SetCondition(f.condition)
+	}
 
 	memory, timeout := f.memory, f.timeout
 	if memory == 0 {
@@ -128,10 +142,26 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 	})
 	cfnFn := fn.Node().DefaultChild().(awslambda.CfnFunction)
 	cfnFn.OverrideLogicalId(jsii.String(id))
+	if f.condition != nil {
+		cfnFn.CfnOptions().SetCondition(f.condition)
+		// The global JWT settings choose on CreateUserPool; a condition that implies it makes
+		// their other branch unreachable here, by design (template.yaml says the same).
+		cfnFn.AddMetadata(jsii.String("cfn-lint"), map[string]any{"config": map[string]any{"ignore_checks": []string{"W1028"}}})
+	}
+	if f.fixedName != "" {
+		cfnFn.AddPropertyOverride(jsii.String("FunctionName"), awscdk.Fn_Sub(jsii.String(f.fixedName), nil))
+	}
 	cfnFn.AddMetadata(jsii.String(SourceMetadataKey), jsii.String("functions/"+f.name))
 	// The L2 function also depends on its role explicitly; Role's GetAtt already orders them
 	// (cfn-lint W3005), and the role carries its policies inline.
 	cfnFn.AddDeletionOverride(jsii.String("DependsOn"))
+	// X-Ray per the Tracing parameter (PassThrough by default; deploy finding 7). The L2's
+	// Tracing enum cannot take a parameter.
+	cfnFn.AddPropertyOverride(jsii.String("TracingConfig.Mode"), r.params.Tracing.ValueAsString())
+	if f.reserved != nil {
+		cfnFn.AddPropertyOverride(jsii.String("ReservedConcurrentExecutions"),
+			awscdk.Fn_ConditionIf(jsii.String("ReserveConcurrency"), f.reserved, awscdk.Aws_NO_VALUE()))
+	}
 	if f.async != nil {
 		// L1: the L2 destinations would grant the queue to the role themselves (and this role
 		// is immutable); the grant is in the function's policies.

@@ -5,10 +5,14 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
 	"streamspace/internal/routes"
 )
+
+// httpAccessLogFormat is the HTTP API's access log line (template.yaml HttpApi AccessLogSettings).
+const httpAccessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","method":"$context.httpMethod","routeKey":"$context.routeKey","status":"$context.status","responseLength":"$context.responseLength","latency":"$context.responseLatency","integrationError":"$context.integrationErrorMessage","authorizerError":"$context.authorizer.error"}`
 
 // newHTTPAPI is the HTTP API (payload format 2.0) with one route per entry of routes.All, the
 // table the functions' routers and the local gateway read. SAM writes the same API as an
@@ -32,6 +36,22 @@ func newHTTPAPI(s awscdk.Stack, r *refs) {
 	})
 	overrideID(api, "HttpApi")
 	overrideID(api.DefaultStage(), "HttpApiApiGatewayDefaultStage")
+
+	// SEC-09: stage throttling over all clients, and an access log line per request.
+	accessLogs := awslogs.NewCfnLogGroup(s, jsii.String("HttpApiAccessLogGroup"), &awslogs.CfnLogGroupProps{
+		LogGroupName:    awscdk.Fn_Sub(jsii.String("/aws/apigateway/${AWS::StackName}/http-api"), nil),
+		RetentionInDays: r.params.LogRetentionDays.ValueAsNumber(),
+	})
+	accessLogs.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
+	stage := api.DefaultStage().Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	stage.AddPropertyOverride(jsii.String("DefaultRouteSettings"), map[string]any{
+		"ThrottlingRateLimit":  r.params.HttpApiThrottlingRateLimit.ValueAsNumber(),
+		"ThrottlingBurstLimit": r.params.HttpApiThrottlingBurstLimit.ValueAsNumber(),
+	})
+	stage.AddPropertyOverride(jsii.String("AccessLogSettings"), map[string]any{
+		"DestinationArn": accessLogs.AttrArn(),
+		"Format":         httpAccessLogFormat,
+	})
 
 	// No identity sources and a TTL of 0: API Gateway invokes the authorizer on every request
 	// (even without credentials, so the function can answer a problem+json 401) and never

@@ -37,6 +37,16 @@ func newUserPool(s awscdk.Stack, p *parameters) *userPool {
 				Name: jsii.String("verified_email"), Priority: jsii.Number(1),
 			}},
 		},
+		// No public sign-up (SEC-05): users are created by an administrator, unless
+		// SelfSignUpEmailDomains lists domains; then PresignupFunction refuses other addresses.
+		AdminCreateUserConfig: &awscognito.CfnUserPool_AdminCreateUserConfigProperty{
+			AllowAdminCreateUserOnly: awscdk.Fn_ConditionIf(jsii.String("AllowSelfSignUp"), false, true),
+		},
+		// The trigger's ARN is written out: the function's environment names the pool, so a
+		// reference back would be a cycle.
+		LambdaConfig: awscdk.Fn_ConditionIf(jsii.String("AllowSelfSignUp"),
+			map[string]any{"PreSignUp": awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-presignup"), nil)},
+			awscdk.Aws_NO_VALUE()),
 		DeletionProtection: jsii.String("ACTIVE"),
 	})
 	onCondition(pool)

@@ -99,3 +99,28 @@ func TestLocalBundling(t *testing.T) {
 		t.Error("the binary embeds the commit (-buildvcs=false keeps the asset hash stable across commits)")
 	}
 }
+
+// TestHardening runs internal/infratest's hardening rules (no public sign-up, stage throttling
+// and access log, reserved concurrency, a non-overlapping scheduler, X-Ray off by default,
+// partition-neutral Cognito URLs) on the CDK template.
+func TestHardening(t *testing.T) {
+	t.Parallel()
+	for _, f := range infratest.HardeningFindings(cdkTemplate(t)) {
+		t.Error(f)
+	}
+}
+
+// TestGoModTidy (deploy finding 19): infra/go.mod and go.sum are what `go mod tidy` makes of
+// them (internal/infratest checks the main module the same way).
+func TestGoModTidy(t *testing.T) {
+	t.Parallel()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not on PATH")
+	}
+	cmd := exec.Command(goBin, "mod", "tidy", "-diff")
+	cmd.Dir = ".." // the infra module
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("infra/go.mod / go.sum are not tidy (%v); run `cd infra && go mod tidy`:\n%s", err, out)
+	}
+}

@@ -15,8 +15,11 @@ import (
 type parameters struct {
 	StageName, CorsAllowedOrigins, CreateUserPool, JwtIssuer, JwtAudience, JwksUrl          awscdk.CfnParameter
 	JwtRoleClaim, BootstrapAdmins, UserMaxSessions, UserMaxCpuMillis, UserMaxMemoryMiB      awscdk.CfnParameter
+	SelfSignUpEmailDomains                                                                  awscdk.CfnParameter
 	UsageRetentionDays, ActivityRetentionDays, RecordingsMaxRetentionDays, LogRetentionDays awscdk.CfnParameter
 	AutoHibernateIdleSessions, AlarmEmail                                                   awscdk.CfnParameter
+	// Abuse limits (SEC-09) and tracing (deploy finding 7)
+	HttpApiThrottlingRateLimit, HttpApiThrottlingBurstLimit, StreamConsumerReservedConcurrency, Tracing awscdk.CfnParameter
 	// Session runtime (ECS Fargate; docs/runtime.md)
 	SessionVpcId, SessionSubnetId1, SessionSubnetId2, SessionAssignPublicIp, SessionCpuArchitecture awscdk.CfnParameter
 	GatewayLoadBalancerSubnetId1, GatewayLoadBalancerSubnetId2                                      awscdk.CfnParameter
@@ -24,7 +27,8 @@ type parameters struct {
 	GatewayImageUri, GatewayCpuArchitecture, GatewayMaxTasks, GatewayConnectionsAlarmThreshold awscdk.CfnParameter
 	GatewayDomainName, GatewayCertificateArn, CloudFrontPrefixListId                           awscdk.CfnParameter
 
-	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId awscdk.CfnCondition
+	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId, ReserveConcurrency awscdk.CfnCondition
+	AllowSelfSignUp                                                                                    awscdk.CfnCondition
 	// PrefixListIds is CloudFrontOriginFacingPrefixList (region → PrefixListId).
 	PrefixListIds awscdk.CfnMapping
 }
@@ -74,6 +78,10 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.JwksUrl = str("JwksUrl", "", `URL of the issuer's JWKS (e.g. <issuer>/.well-known/jwks.json). Only used when CreateUserPool is "false".`)
 	p.JwtRoleClaim = str("JwtRoleClaim", "cognito:groups", "Token claim that carries the platform role (admin, operator, user).")
 	p.BootstrapAdmins = str("BootstrapAdmins", "", "Comma-separated user ids (JWT sub) or e-mail addresses that are always admins.")
+	p.SelfSignUpEmailDomains = awscdk.NewCfnParameter(s, jsii.String("SelfSignUpEmailDomains"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"), Default: jsii.String(""), AllowedPattern: jsii.String("^([A-Za-z0-9.-]+([, ]+[A-Za-z0-9.-]+)*)?$"),
+		Description: jsii.String("Empty (the default): no self sign-up; administrators create the users of the stack's user pool. A comma-separated list of e-mail domains (e.g. example.com,example.org): anyone may sign up with an address in one of them (exactly that domain, not its subdomains), checked by the pool's PreSignUp trigger (PresignupFunction). Only with CreateUserPool."),
+	})
 	p.UserMaxSessions = num("UserMaxSessions", 5, 1, 0, "Per-user limit of live sessions.")
 	p.UserMaxCpuMillis = num("UserMaxCpuMillis", 16000, 1, 0, "Per-user limit of CPU over live sessions, in millicores.")
 	p.UserMaxMemoryMiB = num("UserMaxMemoryMiB", 32768, 1, 0, "Per-user limit of memory over live sessions, in MiB.")
@@ -88,6 +96,16 @@ func newParameters(s awscdk.Stack) *parameters {
 		// The default as text, like the allowed values (CloudFormation passes parameters as text).
 		Type: jsii.String("Number"), Default: jsii.String("30"), AllowedValues: &retention,
 		Description: jsii.String("Retention of the functions' CloudWatch log groups, in days."),
+	})
+	p.HttpApiThrottlingRateLimit = num("HttpApiThrottlingRateLimit", 100, 1, 0, "Steady-state requests per second the HTTP API stage admits over all clients (default route throttling, SEC-09); above it API Gateway answers 429 without invoking any function.")
+	p.HttpApiThrottlingBurstLimit = num("HttpApiThrottlingBurstLimit", 200, 1, 0, "Burst of requests the HTTP API stage admits above HttpApiThrottlingRateLimit (token bucket size).")
+	p.StreamConsumerReservedConcurrency = awscdk.NewCfnParameter(s, jsii.String("StreamConsumerReservedConcurrency"), &awscdk.CfnParameterProps{
+		Type: jsii.String("Number"), Default: jsii.Number(5), MinValue: jsii.Number(0), MaxValue: jsii.Number(1000),
+		Description: jsii.String("Concurrency reserved for each main-table stream consumer (notifier, auditor, runtime), so an HTTP flood can never starve them (SEC-09); the scheduler then gets 1, so its ticks never overlap. Lambda keeps at least 100 unreserved: the account's concurrency quota must be at least 100 + 3 x this + 1. 0: no reservations (a new account whose quota is still 10)."),
+	})
+	p.Tracing = awscdk.NewCfnParameter(s, jsii.String("Tracing"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"), Default: jsii.String("PassThrough"), AllowedValues: jsii.Strings("PassThrough", "Active"),
+		Description: jsii.String(`X-Ray tracing of the functions. Active traces about every request at low volume (Lambda samples 1 request per second plus 5 % of the rest) and is billed per trace (docs/deploy.md "Tracing"); PassThrough (the default) records none.`),
 	})
 	p.AutoHibernateIdleSessions = boolean("AutoHibernateIdleSessions", `Whether the scheduler asks running sessions to hibernate once they turn idle ("false": it only marks them idle).`)
 	p.AlarmEmail = str("AlarmEmail", "", "E-mail address subscribed to the alarm topic (AlarmTopic); empty for none. The address must confirm the subscription before it receives anything.")
@@ -171,6 +189,14 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.HasGatewayDomain = awscdk.NewCfnCondition(s, jsii.String("HasGatewayDomain"), &awscdk.CfnConditionProps{Expression: notEmpty(p.GatewayDomainName)})
 	p.HasCloudFrontPrefixListId = awscdk.NewCfnCondition(s, jsii.String("HasCloudFrontPrefixListId"), &awscdk.CfnConditionProps{
 		Expression: notEmpty(p.CloudFrontPrefixListId),
+	})
+	// Self sign-up only with the stack's pool and an allow-list of e-mail domains (SEC-05).
+	p.AllowSelfSignUp = awscdk.NewCfnCondition(s, jsii.String("AllowSelfSignUp"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionAnd(p.CreateUserPoolCond,
+			awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.SelfSignUpEmailDomains.ValueAsString(), jsii.String("")))),
+	})
+	p.ReserveConcurrency = awscdk.NewCfnCondition(s, jsii.String("ReserveConcurrency"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.StreamConsumerReservedConcurrency.ValueAsString(), jsii.String("0"))),
 	})
 	return p
 }

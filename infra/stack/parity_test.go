@@ -319,7 +319,7 @@ var cdkMutations = []mutation{
 		"SchedulerFunctionEveryMinute.Properties.State: SAM ENABLED, CDK DISABLED"},
 	{"IAM action added", func(t tmpl) {
 		addAction(statementBySid(t, "AuthorizerFunctionRole", "RecordUsersOnFirstSight"), "dynamodb:DeleteItem")
-	}, `AuthorizerFunctionRole.Properties.Grants["Allow dynamodb:DeleteItem on ${MainTable.Arn}"]: only in CDK`},
+	}, `AuthorizerFunctionRole.Properties.Grants["Allow dynamodb:DeleteItem on ${MainTable.Arn} if {\"ForAllValues:StringLike\":{\"dynamodb:LeadingKeys\":[\"USER#*\"]}}"]: only in CDK`},
 	{"IAM action dropped", func(t tmpl) {
 		s := statementBySid(t, "NotifierFunctionRole", "ManageWebSocketConnections")
 		s["Resource"] = s["Resource"].([]any)[:2]

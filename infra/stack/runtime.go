@@ -371,6 +371,7 @@ func (r *refs) runtimeFunction() *function {
 		description:    "Drives sessions towards their desired state with ECS Fargate tasks (main table stream)",
 		timeout:        120,
 		streamConsumer: true,
+		reserved:       p.StreamConsumerReservedConcurrency.ValueAsNumber(),
 		env: map[string]*string{
 			"ECS_CLUSTER": rt.cluster.AttrArn(),
 			"ECS_SUBNETS": ifCondition("CreateSessionNetwork",

@@ -63,7 +63,8 @@ func (r *refs) functions() []*function {
 			description: "Lambda REQUEST authorizer shared by the HTTP API and WebSocket $connect",
 			policies: [][]awsiam.PolicyStatement{
 				read(mainArn),
-				{allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn)},
+				// Only user items (partition USER#<id>; SEC-20).
+				{onlyLeadingKeys(allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn), "USER#*")},
 			},
 		},
 		{
@@ -75,8 +76,13 @@ func (r *refs) functions() []*function {
 			name:        "notifier",
 			description: "Derives events from the main table's stream and posts them to WebSocket connections",
 			memory:      512, timeout: 60, streamConsumer: true,
+			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
-				crud(connsArn),
+				// Listeners (Query on GSI1) and pruning (Query, then BatchWriteItem deletes) only.
+				{
+					allow("FindAndPruneConnections", []string{"dynamodb:Query", "dynamodb:BatchWriteItem"}, connsArn),
+					allow("FindListeners", []string{"dynamodb:Query"}, jsii.String(*connsArn+"/index/GSI1")),
+				},
 				read(mainArn),
 				{allow("ManageWebSocketConnections", []string{"execute-api:ManageConnections"},
 					manageConnections("POST"), manageConnections("GET"), manageConnections("DELETE"))},
@@ -88,6 +94,7 @@ func (r *refs) functions() []*function {
 			name:        "auditor",
 			description: "Derives session activity records from the main table's stream into the audit table",
 			timeout:     60, streamConsumer: true,
+			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
 				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn)},
 				{allow("", []string{"sqs:SendMessage"}, r.auditorDLQ.AttrArn())},
@@ -96,13 +103,30 @@ func (r *refs) functions() []*function {
 		{
 			name:        "scheduler",
 			description: "Marks idle sessions (optionally hibernating them) and terminates sessions past their maximum duration",
-			timeout:     60,
-			env:         map[string]*string{"AUTO_HIBERNATE": r.params.AutoHibernateIdleSessions.ValueAsString()},
-			// A failed tick is not retried: the next one, a minute later, finds the same sessions due.
-			async:    &awslambda.CfnEventInvokeConfigProps{MaximumRetryAttempts: jsii.Number(0)},
+			// Ends before the next tick, one run at a time (deploy finding 15).
+			timeout:  50,
+			reserved: 1,
+			env:      map[string]*string{"AUTO_HIBERNATE": r.params.AutoHibernateIdleSessions.ValueAsString()},
+			// A failed tick is not retried, and a throttled one is dropped after a minute: the next
+			// tick finds the same sessions due.
+			async:    &awslambda.CfnEventInvokeConfigProps{MaximumRetryAttempts: jsii.Number(0), MaximumEventAgeInSeconds: jsii.Number(60)},
 			policies: [][]awsiam.PolicyStatement{crud(mainArn)},
 		},
 		r.runtimeFunction(),
 		r.taskEventsFunction(),
+		{
+			// Self sign-up's e-mail domain check (SEC-05); reads its event only.
+			name:        "presignup",
+			description: "User pool PreSignUp trigger (self sign-up only with an e-mail address in SelfSignUpEmailDomains)",
+			env:         map[string]*string{"SELF_SIGN_UP_EMAIL_DOMAINS": r.params.SelfSignUpEmailDomains.ValueAsString()},
+			condition:   r.params.AllowSelfSignUp,
+			fixedName:   "${AWS::StackName}-presignup",
+		},
 	}
+}
+
+// onlyLeadingKeys limits a DynamoDB statement to items whose partition key matches pattern.
+func onlyLeadingKeys(st awsiam.PolicyStatement, pattern string) awsiam.PolicyStatement {
+	st.AddCondition(jsii.String("ForAllValues:StringLike"), map[string]any{"dynamodb:LeadingKeys": []string{pattern}})
+	return st
 }

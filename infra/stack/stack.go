@@ -56,8 +56,9 @@ type refs struct {
 	runtime                 *runtimeRefs
 	gateway                 *gatewayRefs
 	nfsSecurityGroup        awsec2.CfnSecurityGroup
-	fns                     map[string]awslambda.Function // by name ("sessions")
-	fnOrder                 []string                      // names, in template order
+	fns                     map[string]awslambda.Function  // by name ("sessions")
+	fnOrder                 []string                       // names, in template order
+	fnCondition             map[string]awscdk.CfnCondition // the conditional functions' conditions
 }
 
 // New defines the whole stack.
@@ -88,10 +89,20 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.runtime = newRuntimeResources(s, r)
 	r.gateway = newGateway(s, r)
 
+	r.fnCondition = map[string]awscdk.CfnCondition{}
 	for _, f := range r.functions() {
 		r.fns[f.name] = newFunction(s, r, f)
 		r.fnOrder = append(r.fnOrder, f.name)
+		if f.condition != nil {
+			r.fnCondition[f.name] = f.condition
+		}
 	}
+	// Cognito may invoke the PreSignUp trigger of this pool (self sign-up only).
+	signUp := awslambda.NewCfnPermission(s, jsii.String("PresignupFunctionCognitoPermission"), &awslambda.CfnPermissionProps{
+		Action: jsii.String("lambda:InvokeFunction"), FunctionName: r.fn("presignup").FunctionArn(),
+		Principal: jsii.String("cognito-idp.amazonaws.com"), SourceArn: r.userPool.Pool.AttrArn(),
+	})
+	signUp.CfnOptions().SetCondition(r.params.AllowSelfSignUp)
 	newHTTPAPI(s, r)
 	newWebSocketRoutes(s, r)
 	newStreamConsumers(s, r)
@@ -125,9 +136,9 @@ func (r *refs) globalEnv() map[string]*string {
 		// The stack's own user pool when CreateUserPool, else the JwtIssuer/JwtAudience/JwksUrl
 		// parameters. The audience is the app client id (ID tokens carry it as "aud", access
 		// tokens as "client_id").
-		"JWT_ISSUER":   ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"), nil), p.JwtIssuer.ValueAsString()),
+		"JWT_ISSUER":   ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"), nil), p.JwtIssuer.ValueAsString()),
 		"JWT_AUDIENCE": ifPool(r.userPool.Client.Ref(), p.JwtAudience.ValueAsString()),
-		"JWKS_URL": ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}/.well-known/jwks.json"), nil),
+		"JWKS_URL": ifPool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}/.well-known/jwks.json"), nil),
 			p.JwksUrl.ValueAsString()),
 		"JWT_ROLE_CLAIM":                p.JwtRoleClaim.ValueAsString(),
 		"BOOTSTRAP_ADMINS":              p.BootstrapAdmins.ValueAsString(),

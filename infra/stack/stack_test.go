@@ -18,9 +18,9 @@ type obj = map[string]any
 
 // functionNames are the product's functions: one per HTTP area of routes.go, then the
 // authorizer, the WebSocket handler, the stream consumers, the scheduler and the task-events
-// handler.
+// handler, and the user pool's PreSignUp trigger (only with self sign-up).
 func functionNames() []string {
-	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "scheduler", "runtime", "taskevents")
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "scheduler", "runtime", "taskevents", "presignup")
 }
 
 func TestFunctions(t *testing.T) {
@@ -28,12 +28,12 @@ func TestFunctions(t *testing.T) {
 	must(t, "function count", func() {
 		synthed.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(names)))
 	})
-	must(t, "every function: Go on provided.al2023, arm64, bootstrap, traced", func() {
+	must(t, "every function: Go on provided.al2023, arm64, bootstrap, tracing per the Tracing parameter", func() {
 		synthed.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), obj{
 			"Runtime":       "provided.al2023",
 			"Architectures": []any{"arm64"},
 			"Handler":       "bootstrap",
-			"TracingConfig": obj{"Mode": "Active"},
+			"TracingConfig": obj{"Mode": obj{"Ref": "Tracing"}},
 		})
 	})
 	for _, name := range names {

@@ -167,6 +167,11 @@ func TestWebSocketAuthorizerPolicy(t *testing.T) {
 	if _, err := a.Handle(context.Background(), raw); err == nil || err.Error() != "Unauthorized" {
 		t.Fatalf("bad token: err %v, want Unauthorized", err)
 	}
+	// The refusal is a Lambda error; the stack's AuthorizerRefusalsMetricFilter counts this log
+	// line so that AuthorizerFunctionErrorsAlarm does not (deploy finding 10).
+	if logs := f.logs.String(); !strings.Contains(logs, `"msg":"credentials refused"`) || !strings.Contains(logs, `"route":"$connect"`) {
+		t.Errorf("the refusal was not logged as msg \"credentials refused\", route \"$connect\":\n%s", logs)
+	}
 }
 
 // A role that came from a claim is not stored: when the identity provider stops saying

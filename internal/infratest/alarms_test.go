@@ -14,7 +14,7 @@ const (
 	createUserPool    = "CreateUserPool" // the parameter and the condition
 	userPool          = "UserPool"
 	userPoolClient    = "UserPoolClient"
-	cognitoIssuerSub  = "https://cognito-idp.${AWS::Region}.amazonaws.com/${" + userPool + "}"
+	cognitoIssuerSub  = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${" + userPool + "}"
 	iteratorAgeMaxMs  = 60000
 	alarmPeriodSecond = 300
 )
@@ -73,6 +73,8 @@ func cognitoDiffs(tmpl cfn) []string {
 	if !slices.Contains(stringsOf(p["AutoVerifiedAttributes"]), "email") {
 		diffs = append(diffs, userPool+": AutoVerifiedAttributes must include email")
 	}
+	// SEC-05: no public self sign-up (the app client id is public) but through the allow-list.
+	diffs = append(diffs, signUpDiffs(tmpl)...)
 	pw := asMap(get(p, "Policies", "PasswordPolicy"))
 	if n, _ := pw["MinimumLength"].(float64); n < 12 {
 		diffs = append(diffs, fmt.Sprintf("%s: PasswordPolicy.MinimumLength = %v, want at least 12", userPool, pw["MinimumLength"]))
@@ -150,6 +152,68 @@ func wantAlarms() []wantAlarm {
 	return out
 }
 
+// expectedErrors are the functions whose Errors include routine outcomes (deploy finding 10):
+// their errors alarm is metric math, Errors minus a count of those outcomes that a metric
+// filter takes from the function's log group.
+var expectedErrors = map[string]struct{ metric, logGroup, pattern string }{
+	// A refused WebSocket $connect is a Lambda error (API Gateway then answers 401); expired
+	// tokens make it routine.
+	authorizerFunction: {"WebSocketConnectRefusals", "AuthorizerLogGroup", `{ $.msg = "credentials refused" && $.route = "$connect" }`},
+	// Self sign-ups from other e-mail domains are refused by failing the trigger.
+	presignupFunction: {"SelfSignUpRefusals", "PresignupLogGroup", `{ $.msg = "sign-up refused: e-mail domain not allowed" }`},
+	// ErrNotRecordedYet asks Lambda to retry an event that came before the runtime's write.
+	taskEventsFunction: {"TaskEventsExpectedRetries", "TaskEventsLogGroup", `{ $.msg = "task event retried: not recorded yet" }`},
+}
+
+// alarmMetric is what an alarm watches, as a single-metric alarm's properties: the alarm itself,
+// or, for a metric-math alarm, the metric with Id "errors" (Stat as Statistic, and its Period).
+func alarmMetric(p cfn) cfn {
+	for _, m := range asList(p["Metrics"]) {
+		if str(get(m, "Id")) != "errors" {
+			continue
+		}
+		met := asMap(get(m, "MetricStat", "Metric"))
+		return cfn{"Namespace": met["Namespace"], "MetricName": met["MetricName"], "Dimensions": met["Dimensions"],
+			"Statistic": get(m, "MetricStat", "Stat"), "Period": get(m, "MetricStat", "Period"),
+			"Threshold": p["Threshold"], "ComparisonOperator": p["ComparisonOperator"], "EvaluationPeriods": p["EvaluationPeriods"]}
+	}
+	return p
+}
+
+// expectedErrorsDiffs checks a metric-math errors alarm: it reports errors minus the expected
+// ones, and a metric filter on the function's log group counts those.
+func expectedErrorsDiffs(tmpl cfn, id, fn string, x struct{ metric, logGroup, pattern string }) []string {
+	p := props(tmpl, id)
+	var diffs []string
+	var expr string
+	var expectedMetric cfn
+	for _, m := range asList(p["Metrics"]) {
+		switch str(get(m, "Id")) {
+		case "expected":
+			expectedMetric = asMap(get(m, "MetricStat", "Metric"))
+		}
+		if get(m, "ReturnData") == true {
+			expr = str(get(m, "Expression"))
+		}
+	}
+	if expr != "errors - FILL(expected, 0)" || expectedMetric == nil || str(expectedMetric["MetricName"]) != x.metric {
+		return []string{fmt.Sprintf("alarm %s: want metric math errors - FILL(expected, 0) with expected = %s (deploy finding 10), got %q", id, x.metric, expr)}
+	}
+	var filters []string
+	for _, f := range resourcesOfType(tmpl, "AWS::Logs::MetricFilter") {
+		fp := props(tmpl, f)
+		tr := asMap(asList(fp["MetricTransformations"])[0])
+		if isRef(fp["LogGroupName"], x.logGroup) && str(tr["MetricName"]) == x.metric &&
+			reflect.DeepEqual(tr["MetricNamespace"], expectedMetric["Namespace"]) && str(fp["FilterPattern"]) == x.pattern {
+			filters = append(filters, f)
+		}
+	}
+	if len(filters) != 1 {
+		diffs = append(diffs, fmt.Sprintf("%s: want one metric filter on %s with pattern %s counting %s, found %v", fn, x.logGroup, x.pattern, x.metric, filters))
+	}
+	return diffs
+}
+
 // alarmDiffs checks the alarms and where they go; nil means all is well.
 func alarmDiffs(tmpl cfn) []string {
 	var diffs []string
@@ -166,7 +230,7 @@ func alarmDiffs(tmpl cfn) []string {
 	for _, w := range wantAlarms() {
 		var found []string
 		for _, id := range alarms {
-			p := props(tmpl, id)
+			p := alarmMetric(props(tmpl, id))
 			if str(p["Namespace"]) != w.namespace || str(p["MetricName"]) != w.metric {
 				continue
 			}
@@ -179,7 +243,10 @@ func alarmDiffs(tmpl cfn) []string {
 			diffs = append(diffs, fmt.Sprintf("%s has %s alarms %v, want exactly one", w.target, w.metric, found))
 			continue
 		}
-		id, p := found[0], props(tmpl, found[0])
+		id, p := found[0], alarmMetric(props(tmpl, found[0]))
+		if x, ok := expectedErrors[w.target]; ok && w.metric == "Errors" {
+			diffs = append(diffs, expectedErrorsDiffs(tmpl, id, w.target, x)...)
+		}
 		if got := str(p["Statistic"]); got != w.statistic {
 			diffs = append(diffs, fmt.Sprintf("alarm %s: Statistic = %q, want %s", id, got, w.statistic))
 		}

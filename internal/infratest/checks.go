@@ -314,3 +314,16 @@ func awsManagedPolicyName(arn any) (string, bool) {
 	name, found := strings.CutPrefix(str(parts[2]), ":iam::aws:policy/")
 	return name, found && name != ""
 }
+
+func isRef(v any, name string) bool { return str(get(v, "Ref")) == name }
+
+// referencedOfType keeps the references that are resources of the given type.
+func referencedOfType(tmpl cfn, v any, typ string) []string {
+	var out []string
+	for _, id := range referencedResources(v) {
+		if str(get(resources(tmpl), id, "Type")) == typ {
+			out = append(out, id)
+		}
+	}
+	return out
+}

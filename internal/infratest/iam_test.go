@@ -21,10 +21,10 @@ var dynamoWriteActions = []string{
 	"dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
 }
 
-// dynamoRead is the grant summary of SAM's DynamoDBReadPolicy on a table.
+// dynamoRead is the grant summary of a table read statement (SAM's DynamoDBReadPolicy minus Scan).
 func dynamoRead(table string) []string { return []string{"dynamodb:read " + table} }
 
-// dynamoCrud is the grant summary of SAM's DynamoDBCrudPolicy on a table: reads plus the four
+// dynamoCrud is the grant summary of a table CRUD statement (SAM's DynamoDBCrudPolicy minus Scan): reads plus the four
 // item writes (no PartiQL).
 func dynamoCrud(table string) []string {
 	return append(dynamoRead(table), "dynamodb:PutItem "+table, "dynamodb:UpdateItem "+table,
@@ -38,6 +38,8 @@ func grantList(parts ...[]string) []string { return slices.Concat(parts...) }
 // means no function reaches a table, an action or an API it does not use.
 var wantGrants = map[string][]string{
 	"MetaFunction": nil, // health and version touch nothing (and no auth, so no API-key usage)
+	// The PreSignUp trigger reads its event only.
+	presignupFunction: nil,
 	// Every authenticated HTTP function keeps the API-key rate counters (UpdateItem) and the
 	// usage log and counters (TransactWriteItems / PutItem / UpdateItem) in AuditTable.
 	"UsersFunction": grantList(dynamoCrud(ddb.MainLogicalID), dynamoCrud(ddb.AuditLogicalID)),
@@ -60,7 +62,7 @@ var wantGrants = map[string][]string{
 	"WebsocketFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID)),
 	// Finds and prunes connections, reads access data (sessions, shares, team members; never
 	// writes MainTable), posts to clients, parks failed batches.
-	"NotifierFunction": grantList(dynamoCrud(ddb.ConnLogicalID), dynamoRead(ddb.MainLogicalID),
+	"NotifierFunction": grantList(dynamoRead(ddb.ConnLogicalID), []string{"dynamodb:BatchWriteItem " + ddb.ConnLogicalID}, dynamoRead(ddb.MainLogicalID),
 		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
 	// Session access decisions read MainTable (see wantDynamoActions for the exact actions);
 	// recording metadata items are put, updated and deleted there one by one (no
@@ -113,6 +115,11 @@ var wantDynamoActions = map[string]map[string][]string{
 		ddb.MainLogicalID: {"dynamodb:BatchGetItem MainTable", "dynamodb:DeleteItem MainTable", "dynamodb:GetItem MainTable",
 			"dynamodb:PutItem MainTable", "dynamodb:Query MainTable", "dynamodb:Query MainTable/index",
 			"dynamodb:UpdateItem MainTable"},
+	},
+	// Deploy finding 14: listeners through GSI1, pruning by a Query on the connection's partition
+	// and batched deletes; no put, update, get or delete of single connection items.
+	"NotifierFunction": {
+		ddb.ConnLogicalID: {"dynamodb:BatchWriteItem ConnectionsTable", "dynamodb:Query ConnectionsTable", "dynamodb:Query ConnectionsTable/index"},
 	},
 	"AuditorFunction": {
 		ddb.AuditLogicalID: {"dynamodb:GetItem AuditTable", "dynamodb:PutItem AuditTable", "dynamodb:UpdateItem AuditTable"},

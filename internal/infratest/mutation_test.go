@@ -817,6 +817,45 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: cognitoDiffs, want: "PasswordPolicy.MinimumLength = 8",
 		},
 		{
+			name: "authorizer errors alarm counting refused credentials (deploy finding 10)",
+			mutate: func(tmpl cfn) {
+				p := props(tmpl, "AuthorizerFunctionErrorsAlarm")
+				for _, m := range asList(p["Metrics"]) {
+					if get(m, "ReturnData") == true {
+						asMap(m)["Expression"] = "errors"
+					}
+				}
+			},
+			check: alarmDiffs, want: "AuthorizerFunctionErrorsAlarm: want metric math errors - FILL(expected, 0)",
+		},
+		{
+			name:   "task events retries not counted (deploy finding 10)",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "TaskEventsRetriesMetricFilter") },
+			check:  alarmDiffs, want: "TaskEventsFunction: want one metric filter on TaskEventsLogGroup",
+		},
+		{
+			name:   "self sign-up without the domain check (SEC-05)",
+			mutate: func(tmpl cfn) { delete(props(tmpl, "UserPool"), "LambdaConfig") },
+			check:  cognitoDiffs, want: "UserPool: LambdaConfig",
+		},
+		{
+			name: "self sign-up without an allow-list (SEC-05)",
+			mutate: func(tmpl cfn) {
+				asMap(get(tmpl, "Conditions"))["AllowSelfSignUp"] = cfn{"Condition": "CreateUserPool"}
+			},
+			check: cognitoDiffs, want: "condition AllowSelfSignUp",
+		},
+		{
+			name:   "notifier may put connection items (deploy finding 14)",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "NotifierFunctionRole", "dynamodb:PutItem", ddb.ConnLogicalID) },
+			check:  actionsOf(notifierFunction), want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
+		},
+		{
+			name:   "user pool open to public self sign-up (SEC-05)",
+			mutate: func(tmpl cfn) { delete(props(tmpl, "UserPool"), "AdminCreateUserConfig") },
+			check:  cognitoDiffs, want: "AllowAdminCreateUserOnly = <nil>",
+		},
+		{
 			name:   "CreateUserPool accepts any string",
 			mutate: func(tmpl cfn) { delete(asMap(get(tmpl, "Parameters", "CreateUserPool")), "AllowedValues") },
 			check:  parameterDiffs, want: "parameter CreateUserPool: AllowedValues",

@@ -19,6 +19,7 @@ const (
 	notifierDLQ       = "NotifierDeadLetterQueue"
 	auditorFunction   = "AuditorFunction"
 	auditorDLQ        = "AuditorDeadLetterQueue"
+	presignupFunction = "PresignupFunction"
 )
 
 // streamConsumers are the consumers of MainTable's stream, each with its own dead-letter queue.
@@ -64,7 +65,7 @@ func allFunctions() []string {
 	for _, c := range streamConsumers {
 		out = append(out, c.fn)
 	}
-	return append(out, schedulerFunction, taskEventsFunction)
+	return append(out, schedulerFunction, taskEventsFunction, presignupFunction)
 }
 
 // webSocketDiffs checks the WebSocket API's shape; nil means it is right. cfn-lint accepts any

@@ -129,19 +129,6 @@ func TestTransform(t *testing.T) {
 
 // ---- navigation helpers: checks.go ------------------------------------------------------
 
-func isRef(v any, name string) bool { return str(get(v, "Ref")) == name }
-
-// referencedOfType keeps the references that are resources of the given type.
-func referencedOfType(tmpl cfn, v any, typ string) []string {
-	var out []string
-	for _, id := range referencedResources(v) {
-		if str(get(resources(tmpl), id, "Type")) == typ {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
 // diffSets reports the elements missing from got and the unexpected ones in it.
 func diffSets(what string, want, got []string) []string {
 	var out []string

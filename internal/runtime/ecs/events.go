@@ -91,6 +91,10 @@ type TaskEvents struct {
 // event is retried (Lambda's asynchronous retries) rather than lost.
 var ErrNotRecordedYet = errors.New("the session has not recorded this task yet")
 
+// TaskEventRetryMessage is the log message of an ErrNotRecordedYet retry (the stack's metric
+// filter counts these lines so that the errors alarm ignores them).
+const TaskEventRetryMessage = "task event retried: not recorded yet"
+
 // Handle is the Lambda handler. Events that concern no current session task are ignored, so
 // redelivered, stale and out-of-order events are harmless.
 func (h *TaskEvents) Handle(ctx context.Context, ev lambdaevents.CloudWatchEvent) error {
@@ -128,6 +132,9 @@ func (h *TaskEvents) Apply(ctx context.Context, t TaskDetail) error {
 	if rt == nil || rt.Handle != t.TaskArn {
 		waiting := se.DesiredState == sessions.StateRunning && (se.State == sessions.StatePending || se.State == sessions.StateHibernated)
 		if waiting && t.LastStatus == "RUNNING" && t.DesiredStatus == "RUNNING" {
+			// An expected retry, not a fault: TaskEventsFunctionErrorsAlarm subtracts these lines
+			// (metric filter TaskEventsExpectedRetries) from the function's Errors.
+			log.InfoContext(ctx, TaskEventRetryMessage)
 			return fmt.Errorf("task %s of session %s: %w", t.TaskArn, se.ID, ErrNotRecordedYet)
 		}
 		log.InfoContext(ctx, "task event ignored: not the session's current task")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,9 +266,16 @@ func TestTaskEventsOwnStopBeforeItIsRecorded(t *testing.T) {
 func TestTaskEventsRetryAStartNotRecordedYet(t *testing.T) {
 	x := newHarness(t)
 	se := x.session(sessions.ActionStart, "") // RunTask answered, its handle not written yet
+	var logs bytes.Buffer
+	x.h.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	err := x.deliver("taskevents-running.json", se.ID)
 	if !errors.Is(err, ErrNotRecordedYet) {
 		t.Fatalf("error %v, want ErrNotRecordedYet", err)
+	}
+	// The stack's TaskEventsRetriesMetricFilter matches this exact message, so the errors alarm
+	// does not count the expected retry (deploy finding 10).
+	if !strings.Contains(logs.String(), `"msg":"`+TaskEventRetryMessage+`"`) {
+		t.Errorf("the retry was not logged as %q:\n%s", TaskEventRetryMessage, logs.String())
 	}
 	x.record(se.ID, sessions.ActionStart, sampleTask, nil) // the runtime catches up
 	if err := x.deliver("taskevents-running.json", se.ID); err != nil {
