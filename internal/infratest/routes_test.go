@@ -103,14 +103,6 @@ func lambdaAuthorizerName(tmpl cfn) string {
 	return names[0]
 }
 
-// awaitingTemplate lists routes added to routes.All (branch sec-sessions, SEC-15) that the
-// templates' owner has not added yet: while one is absent from a template it is not a diff; once
-// present it is checked like any other. Empty this list in the commit that adds them.
-var awaitingTemplate = map[string]bool{
-	"DELETE /api/v1/sessions/{id}/transfer":       true,
-	"POST /api/v1/sessions/{id}/transfer/accept":  true,
-	"POST /api/v1/sessions/{id}/transfer/decline": true,
-}
 
 // routeDiffs compares the template's HTTP routes with a routes table; nil means they agree.
 func routeDiffs(tmpl cfn, want []routes.Route) []string {
@@ -128,9 +120,6 @@ func routeDiffs(tmpl cfn, want []routes.Route) []string {
 		}
 		seen[key] = true
 		g, ok := got[key]
-		if !ok && awaitingTemplate[key] {
-			continue
-		}
 		if !ok {
 			diffs = append(diffs, fmt.Sprintf("%s (function %s) is in routes.All but not in the template", key, r.Function))
 			continue
@@ -195,7 +184,7 @@ func TestHTTPRoutesInvokable(t *testing.T) {
 		fn := functionLogicalID(r.Function)
 		suffix := "/" + r.Method + pathParam.ReplaceAllString(r.Path, "*")
 		ok := slices.ContainsFunc(perms, func(p perm) bool { return p.fn == fn && strings.HasSuffix(p.arn, suffix) })
-		if !ok && !awaitingTemplate[r.Key()] {
+		if !ok {
 			t.Errorf("%s: no AWS::Lambda::Permission lets %s invoke %s (SourceArn …%s)", r.Key(), httpAPIID, fn, suffix)
 		}
 	}
