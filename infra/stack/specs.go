@@ -94,9 +94,12 @@ func (r *refs) functions() []*function {
 			name:        "auditor",
 			description: "Derives session activity records from the main table's stream into the audit table",
 			timeout:     60, streamConsumer: true,
+			// A recording item's removal takes its object along (SEC-16).
+			env:      map[string]*string{"RECORDINGS_BUCKET": r.bucket.Ref()},
 			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
-				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn)},
+				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn),
+					allow("DeleteRemovedRecordings", []string{"s3:DeleteObject"}, awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil))},
 				{allow("", []string{"sqs:SendMessage"}, r.auditorDLQ.AttrArn())},
 			},
 		},

@@ -80,7 +80,7 @@ var wantGrants = map[string][]string{
 	// access at all (the records carry both images).
 	"AuditorFunction": grantList(dynamoRead(ddb.AuditLogicalID),
 		[]string{"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID,
-			"sqs:SendMessage AuditorDeadLetterQueue"}),
+			"sqs:SendMessage AuditorDeadLetterQueue", "s3:DeleteObject " + recordingsBucket}),
 	// Finds due sessions through GSI4 (Query), reads them (GetItem / BatchGetItem) and rewrites
 	// them (PutItem, TransactWriteItems with UpdateItem on the quota counters). Nothing on the
 	// other tables: no routes (no API-key metering), no connections, no activity records (the

@@ -22,6 +22,8 @@ const (
 var functionSpecificEnv = map[string][]struct{ name, ref string }{
 	// Presigns upload / download URLs and deletes objects in the recordings bucket.
 	"ActivityFunction": {{"RECORDINGS_BUCKET", recordingsBucket}},
+	// Deletes the object of a recording whose item is removed (SEC-16).
+	"AuditorFunction": {{"RECORDINGS_BUCKET", recordingsBucket}},
 	// Whether idle sessions are asked to hibernate.
 	schedulerFunction: {{"AUTO_HIBERNATE", autoHibernateParam}},
 }
@@ -56,6 +58,9 @@ var wantS3Access = map[string][]string{
 		"s3:GetObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 		"s3:PutObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 	},
+	// Deletes the object of every recording item removed (its retention's TTL, or DELETE):
+	// the content lives as long as its metadata (SEC-16). Nothing else.
+	"AuditorFunction": {"s3:DeleteObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*"},
 	// Writes and deletes the sessions' environment files (never reads them back; ECS does,
 	// with the session execution role).
 	runtimeFunction: {
