@@ -85,7 +85,7 @@ func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
 			CorsRules: []any{&awss3.CfnBucket_CorsRuleProperty{
 				Id:             jsii.String("PresignedUrlsFromTheWebApp"),
 				AllowedOrigins: p.CorsAllowedOrigins.ValueAsList(),
-				AllowedMethods: jsii.Strings("GET", "PUT"),
+				AllowedMethods: jsii.Strings("GET", "PUT", "POST"),
 				AllowedHeaders: jsii.Strings("content-type", "content-md5", "range", "x-amz-*"),
 				ExposedHeaders: jsii.Strings("etag", "content-length", "content-range", "accept-ranges"),
 				MaxAge:         jsii.Number(600),

@@ -261,7 +261,7 @@ func recordingsBucketDiffs(tmpl cfn) []string {
 			}
 		}
 	}
-	diffs = append(diffs, diffSets(id+" CORS AllowedMethods", []string{"GET", "PUT"}, methods)...)
+	diffs = append(diffs, diffSets(id+" CORS AllowedMethods", []string{"GET", "PUT", "POST"}, methods)...)
 
 	if !secureTransportEnforced(tmpl, id) {
 		diffs = append(diffs, fmt.Sprintf("%s: no AWS::S3::BucketPolicy denies s3:* on the bucket and its objects to everyone when aws:SecureTransport is false", id))
