@@ -319,13 +319,14 @@ func TestParkedRecordRedriven(t *testing.T) {
 	e := testenv.Start(t, func(c *stack.Config) {
 		c.DataDir = dataDir
 		c.DBOptions = append(c.DBOptions, testenv.FaultOn(func(op string, in any) error {
-			tx, ok := in.(*dynamodb.TransactWriteItemsInput)
+			// The auditor writes each activity entry with one conditional PutItem.
+			put, ok := in.(*dynamodb.PutItemInput)
 			sid := target.Load().(string)
-			if op != "TransactWriteItems" || !ok || sid == "" || len(tx.TransactItems) == 0 || tx.TransactItems[0].Put == nil {
+			if op != "PutItem" || !ok || sid == "" {
 				return nil
 			}
-			pk, _ := tx.TransactItems[0].Put.Item["PK"].(*types.AttributeValueMemberS)
-			et, _ := tx.TransactItems[0].Put.Item["eventType"].(*types.AttributeValueMemberS)
+			pk, _ := put.Item["PK"].(*types.AttributeValueMemberS)
+			et, _ := put.Item["eventType"].(*types.AttributeValueMemberS)
 			if pk != nil && et != nil && pk.Value == "ACT#SESSION#"+sid && et.Value == "tags.updated" {
 				return errors.New("injected: activity write refused")
 			}
