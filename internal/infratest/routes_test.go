@@ -103,7 +103,6 @@ func lambdaAuthorizerName(tmpl cfn) string {
 	return names[0]
 }
 
-
 // routeDiffs compares the template's HTTP routes with a routes table; nil means they agree.
 func routeDiffs(tmpl cfn, want []routes.Route) []string {
 	got, diffs := httpRoutes(tmpl)
