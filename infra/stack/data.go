@@ -97,6 +97,46 @@ func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
 	return b
 }
 
+// newDeadLetterBucket keeps the stream records a consumer gives up on, whole (SEC-10): SSE-S3,
+// private, ACLs off, TLS only, objects kept 90 days.
+func newDeadLetterBucket(s awscdk.Stack) awss3.CfnBucket {
+	b := awss3.NewCfnBucket(s, jsii.String("DeadLetterBucket"), &awss3.CfnBucketProps{
+		BucketEncryption: &awss3.CfnBucket_BucketEncryptionProperty{
+			ServerSideEncryptionConfiguration: []any{&awss3.CfnBucket_ServerSideEncryptionRuleProperty{
+				ServerSideEncryptionByDefault: &awss3.CfnBucket_ServerSideEncryptionByDefaultProperty{
+					SseAlgorithm: jsii.String("AES256"),
+				},
+			}},
+		},
+		PublicAccessBlockConfiguration: &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{
+			BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
+			IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true),
+		},
+		OwnershipControls: &awss3.CfnBucket_OwnershipControlsProperty{
+			Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}},
+		},
+		LifecycleConfiguration: &awss3.CfnBucket_LifecycleConfigurationProperty{
+			Rules: []any{&awss3.CfnBucket_RuleProperty{
+				Id: jsii.String("ExpireDeadLetters"), Status: jsii.String("Enabled"), ExpirationInDays: jsii.Number(90),
+			}},
+		},
+	})
+	b.ApplyRemovalPolicy(awscdk.RemovalPolicy_RETAIN, nil)
+	denyInsecureTransport(s, "DeadLetterBucketPolicy", b)
+	return b
+}
+
+// parkDeadLetters lets a stream consumer write the records it gives up on under its own prefix
+// and, unless it writes the audit table anyway, count its failures there under its own key.
+func (r *refs) parkDeadLetters(consumer string, countFailures bool) []awsiam.PolicyStatement {
+	st := []awsiam.PolicyStatement{allow("ParkDeadLetters", []string{"s3:PutObject"},
+		jsii.String(*r.deadLetters.AttrArn()+"/dead-letters/"+consumer+"/*"))}
+	if countFailures {
+		st = append(st, onlyLeadingKeys(allow("CountStreamFailures", []string{"dynamodb:UpdateItem"}, r.audit.TableArn()), "STREAMRETRY#"+consumer))
+	}
+	return st
+}
+
 // denyInsecureTransport is a bucket's policy refusing plain HTTP to everyone.
 func denyInsecureTransport(s awscdk.Stack, id string, b awss3.CfnBucket) {
 	awss3.NewCfnBucketPolicy(s, jsii.String(id), &awss3.CfnBucketPolicyProps{

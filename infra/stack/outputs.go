@@ -18,6 +18,8 @@ func newOutputs(s awscdk.Stack, r *refs) {
 	out("MainTableName", "Main DynamoDB table", r.main.TableName(), nil)
 	out("ConnectionsTableName", "WebSocket connections table", r.conns.TableName(), nil)
 	out("AuditTableName", "Audit DynamoDB table (API-key usage logs and counters, session activity)", r.audit.TableName(), nil)
+	out("DeadLetterBucketName", "Stream records the consumers gave up on, whole (dead-letters/<consumer>/<sequence>.json); redrive with streamspace redrive",
+		r.deadLetters.Ref(), nil)
 	out("NotifierDeadLetterQueueUrl", "Dead-letter queue of stream records the notifier could not process", r.notifierDLQ.Ref(), nil)
 	out("AuditorDeadLetterQueueUrl", "Dead-letter queue of stream records the auditor could not process", r.auditorDLQ.Ref(), nil)
 	out("RecordingsBucketName", "S3 bucket of session recordings (objects under recordings/)", r.bucket.Ref(), nil)

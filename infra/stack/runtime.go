@@ -391,8 +391,10 @@ func (r *refs) runtimeFunction() *function {
 			"SESSION_ENV_BUCKET_ARN": rt.envBucket.AttrArn(),
 			// Our images (streamspace/<name>, make push-images) are pulled from this account's ECR.
 			"ECS_IMAGE_REGISTRY": awscdk.Fn_Sub(jsii.String("${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}"), nil),
+			"DEAD_LETTER_BUCKET": r.deadLetters.Ref(),
 		},
 		policies: [][]awsiam.PolicyStatement{
+			r.parkDeadLetters("runtime", true),
 			tableAccess(dynamoCrudActions, r.main.TableArn()),
 			{
 				withCondition(allow("RunSessionTasks", []string{"ecs:RunTask"}, taskDefinitions), "ArnEquals", "ecs:cluster", rt.cluster.AttrArn()),

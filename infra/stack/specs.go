@@ -77,7 +77,9 @@ func (r *refs) functions() []*function {
 			description: "Derives events from the main table's stream and posts them to WebSocket connections",
 			memory:      512, timeout: 60, streamConsumer: true,
 			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
+			env:      map[string]*string{"DEAD_LETTER_BUCKET": r.deadLetters.Ref()},
 			policies: [][]awsiam.PolicyStatement{
+				r.parkDeadLetters("notifier", true),
 				// Listeners (Query on GSI1) and pruning (Query, then BatchWriteItem deletes) only.
 				{
 					allow("FindAndPruneConnections", []string{"dynamodb:Query", "dynamodb:BatchWriteItem"}, connsArn),
@@ -95,9 +97,10 @@ func (r *refs) functions() []*function {
 			description: "Derives session activity records from the main table's stream into the audit table",
 			timeout:     60, streamConsumer: true,
 			// A recording item's removal takes its object along (SEC-16).
-			env:      map[string]*string{"RECORDINGS_BUCKET": r.bucket.Ref()},
+			env:      map[string]*string{"RECORDINGS_BUCKET": r.bucket.Ref(), "DEAD_LETTER_BUCKET": r.deadLetters.Ref()},
 			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
+				r.parkDeadLetters("auditor", false),
 				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn),
 					allow("DeleteRemovedRecordings", []string{"s3:DeleteObject"}, awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil))},
 				{allow("", []string{"sqs:SendMessage"}, r.auditorDLQ.AttrArn())},

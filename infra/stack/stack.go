@@ -49,6 +49,7 @@ type refs struct {
 
 	main, conns, audit      awsdynamodb.Table
 	bucket                  awss3.CfnBucket
+	deadLetters             awss3.CfnBucket
 	notifierDLQ, auditorDLQ awssqs.CfnQueue
 	userPool                *userPool
 	webSocketAPI            awsapigatewayv2.CfnApi
@@ -82,6 +83,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.conns = newTable(s, ddb.Connections)
 	r.audit = newTable(s, ddb.Audit)
 	r.bucket = newRecordingsBucket(s, r.params)
+	r.deadLetters = newDeadLetterBucket(s)
 	r.notifierDLQ = newDeadLetterQueue(s, "NotifierDeadLetterQueue")
 	r.auditorDLQ = newDeadLetterQueue(s, "AuditorDeadLetterQueue")
 	r.userPool = newUserPool(s, r.params)

@@ -63,7 +63,8 @@ var wantGrants = map[string][]string{
 	// Finds and prunes connections, reads access data (sessions, shares, team members; never
 	// writes MainTable), posts to clients, parks failed batches.
 	"NotifierFunction": grantList(dynamoRead(ddb.ConnLogicalID), []string{"dynamodb:BatchWriteItem " + ddb.ConnLogicalID}, dynamoRead(ddb.MainLogicalID),
-		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue"}),
+		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue",
+			"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket"}),
 	// Session access decisions read MainTable (see wantDynamoActions for the exact actions);
 	// recording metadata items are put, updated and deleted there one by one (no
 	// BatchWriteItem); activity items and counters, and its own API-key metering, in
@@ -80,7 +81,7 @@ var wantGrants = map[string][]string{
 	// access at all (the records carry both images).
 	"AuditorFunction": grantList(dynamoRead(ddb.AuditLogicalID),
 		[]string{"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID,
-			"sqs:SendMessage AuditorDeadLetterQueue", "s3:DeleteObject " + recordingsBucket}),
+			"sqs:SendMessage AuditorDeadLetterQueue", "s3:DeleteObject " + recordingsBucket, "s3:PutObject DeadLetterBucket"}),
 	// Finds due sessions through GSI4 (Query), reads them (GetItem / BatchGetItem) and rewrites
 	// them (PutItem, TransactWriteItems with UpdateItem on the quota counters). Nothing on the
 	// other tables: no routes (no API-key metering), no connections, no activity records (the
@@ -96,7 +97,8 @@ var wantGrants = map[string][]string{
 		"ecs:StopTask " + sessionCluster, "ecs:TagResource " + sessionCluster,
 		"iam:PassRole " + sessionExecutionRole, "iam:PassRole " + sessionTaskRole,
 		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + runtimeDLQ,
-		"s3:PutObject " + sessionEnvBucket, "s3:DeleteObject " + sessionEnvBucket, "kms:GenerateDataKey " + sessionEnvKey}),
+		"s3:PutObject " + sessionEnvBucket, "s3:DeleteObject " + sessionEnvBucket, "kms:GenerateDataKey " + sessionEnvKey,
+		"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket"}),
 	// Finds the session of a task event and records what it says (a failure releases quota:
 	// TransactWriteItems); the event carries the task's private address, so nothing else is
 	// looked up; events it failed on three times are parked.
@@ -225,6 +227,10 @@ var auditWriters = map[string]string{
 	auditorFunction: "activity records derived from the MainTable stream",
 }
 
+// streamFailureCounters are the stream consumers that count failed records in AuditTable
+// without otherwise writing it (the auditor writes it anyway).
+var streamFailureCounters = map[string]bool{"NotifierFunction": true, runtimeFunction: true}
+
 // auditAccessDiffs derives AuditTable access from routes.All rather than from wantGrants: every
 // HTTP function that serves an authenticated route meters API-key callers (rate counters with
 // UpdateItem, usage log with PutItem) and reads those records back, the auditWriters need the
@@ -255,6 +261,11 @@ func auditAccessDiffs(tmpl cfn) []string {
 			}
 		}
 		if !metered[fn] {
+			// The other stream consumers count their failed records there (SEC-10): UpdateItem
+			// only (its LeadingKeys condition, STREAMRETRY#<consumer>, is in the template).
+			if streamFailureCounters[fn] && slices.Equal(onAudit, []string{"dynamodb:UpdateItem " + audit}) {
+				continue
+			}
 			if len(onAudit) > 0 {
 				diffs = append(diffs, fmt.Sprintf("%s serves no authenticated route but may %v", fn, onAudit))
 			}

@@ -60,12 +60,16 @@ var wantS3Access = map[string][]string{
 	},
 	// Deletes the object of every recording item removed (its retention's TTL, or DELETE):
 	// the content lives as long as its metadata (SEC-16). Nothing else.
-	"AuditorFunction": {"s3:DeleteObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*"},
+	"AuditorFunction": {"s3:DeleteObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
+		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/auditor/*"},
+	// Stream records given up on, whole, each consumer under its own prefix (SEC-10).
+	"NotifierFunction": {"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/notifier/*"},
 	// Writes and deletes the sessions' environment files (never reads them back; ECS does,
 	// with the session execution role).
 	runtimeFunction: {
 		"s3:DeleteObject ${" + sessionEnvBucket + ".Arn}/session-env/*",
 		"s3:PutObject ${" + sessionEnvBucket + ".Arn}/session-env/*",
+		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/runtime/*",
 	},
 }
 

@@ -70,6 +70,8 @@ var wantRuntimeAccess = map[string][]string{
 		"s3:PutObject " + envFileObjects,
 		"s3:DeleteObject " + envFileObjects,
 		"kms:GenerateDataKey ${SessionEnvKey.Arn} " + viaS3,
+		// Stream records it gives up on, whole, under its own prefix (SEC-10).
+		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/runtime/*",
 	},
 	// The event holds the task's private address: no EC2 lookup.
 	"TaskEventsFunctionRole": {
