@@ -129,6 +129,30 @@ func newAlarms(s awscdk.Stack, r *refs) {
 		alarm(id+"IteratorAgeAlarm", id+" lags behind the MainTable stream (IteratorAge above 60 s)", "AWS/Lambda", "IteratorAge",
 			"FunctionName", r.fn(name).FunctionName(), "Maximum", 60000, "GreaterThanThreshold")
 	}
+	// A record a consumer gave up on is in DeadLetterBucket, whole (SEC-10): one metric from each
+	// consumer's log, one alarm.
+	namespace := awscdk.Fn_Sub(jsii.String("StreamSpace/${AWS::StackName}"), nil)
+	for _, name := range streamConsumers {
+		awslogs.NewCfnMetricFilter(s, jsii.String(stem(name)+"ParkedRecordsMetricFilter"), &awslogs.CfnMetricFilterProps{
+			LogGroupName:  awscdk.Fn_Ref(jsii.String(stem(name) + "LogGroup")),
+			FilterPattern: jsii.String(`{ $.msg = "stream record parked in the dead letters" }`),
+			MetricTransformations: []any{&awslogs.CfnMetricFilter_MetricTransformationProperty{
+				MetricNamespace: namespace, MetricName: jsii.String("StreamRecordsParked"), MetricValue: jsii.String("1"), Unit: jsii.String("Count"),
+			}},
+		})
+	}
+	awscloudwatch.NewCfnAlarm(s, jsii.String("StreamRecordsParkedAlarm"), &awscloudwatch.CfnAlarmProps{
+		AlarmDescription:   jsii.String("A stream consumer parked a record in DeadLetterBucket (StreamRecordsParked >= 1 in 5 minutes)"),
+		Namespace:          namespace,
+		MetricName:         jsii.String("StreamRecordsParked"),
+		Statistic:          jsii.String("Sum"),
+		Period:             jsii.Number(300),
+		EvaluationPeriods:  jsii.Number(1),
+		Threshold:          jsii.Number(1),
+		ComparisonOperator: jsii.String(atLeast),
+		TreatMissingData:   jsii.String("notBreaching"),
+		AlarmActions:       &[]any{topic.Ref()},
+	})
 	for _, q := range []struct {
 		id, holds string
 		name      *string
