@@ -15,7 +15,8 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=init AWS_SECRET_ACCESS_KEY=init DY
 export TABLE_NAME=t CONNECTIONS_TABLE_NAME=c AUDIT_TABLE_NAME=a JWT_ISSUER=https://issuer.invalid JWT_AUDIENCE=x \
   JWKS_URL=http://127.0.0.1:9/jwks WEBSOCKET_MANAGEMENT_ENDPOINT=http://127.0.0.1:9 RECORDINGS_BUCKET=b \
   ECS_CLUSTER=arn:aws:ecs:us-east-1:123456789012:cluster/c ECS_SECURITY_GROUP=sg-1 ECS_SUBNETS=subnet-1 \
-  ECS_EXECUTION_ROLE_ARN=arn:aws:iam::123456789012:role/e ECS_TASK_ROLE_ARN=arn:aws:iam::123456789012:role/t ECS_LOG_GROUP=l
+  ECS_EXECUTION_ROLE_ARN=arn:aws:iam::123456789012:role/e ECS_TASK_ROLE_ARN=arn:aws:iam::123456789012:role/t ECS_LOG_GROUP=l \
+  SELF_SIGN_UP_EMAIL_DOMAINS=example.com SESSION_ENV_BUCKET_ARN=arn:aws:s3:::env TICKET_KEYS_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:k
 port=19100
 printf '%-12s %8s %s\n' function "init p50" "(ms, $RUNS cold starts; target ≤ 50)"
 for f in ${FUNCTIONS:-$(ls functions)}; do
@@ -30,7 +31,7 @@ for f in ${FUNCTIONS:-$(ls functions)}; do
     rie=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.05; done
     curl -s -m 15 -o /dev/null -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" -d @"$event" || true
-    kill $rie 2>/dev/null; wait $rie 2>/dev/null || true
+    kill $rie 2>/dev/null || true; wait $rie 2>/dev/null || true
     t=$(grep -m1 -o 'INIT REPORT(durationMs: [0-9.]*' "$log" | grep -o '[0-9.]*$' || true)
     if grep -q 'INIT RTDONE(status: error)' "$log"; then echo "$f: init failed:"; grep -v '^\s*$' "$log" | tail -5; exit 1; fi
     [ -n "$t" ] && times+=("$t")
