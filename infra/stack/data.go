@@ -57,20 +57,9 @@ func newTable(s awscdk.Stack, def ddb.TableDef) awsdynamodb.Table {
 // (enforceSSL, autoDeleteObjects) add resources of their own.
 func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
 	b := awss3.NewCfnBucket(s, jsii.String("RecordingsBucket"), &awss3.CfnBucketProps{
-		BucketEncryption: &awss3.CfnBucket_BucketEncryptionProperty{
-			ServerSideEncryptionConfiguration: []any{&awss3.CfnBucket_ServerSideEncryptionRuleProperty{
-				ServerSideEncryptionByDefault: &awss3.CfnBucket_ServerSideEncryptionByDefaultProperty{
-					SseAlgorithm: jsii.String("AES256"),
-				},
-			}},
-		},
-		PublicAccessBlockConfiguration: &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{
-			BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
-			IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true),
-		},
-		OwnershipControls: &awss3.CfnBucket_OwnershipControlsProperty{
-			Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}},
-		},
+		BucketEncryption:               sseS3(),
+		PublicAccessBlockConfiguration: blockPublicAccess(),
+		OwnershipControls:              ownerEnforced(),
 		LifecycleConfiguration: &awss3.CfnBucket_LifecycleConfigurationProperty{
 			Rules: []any{&awss3.CfnBucket_RuleProperty{
 				Id:               jsii.String("ExpireRecordings"),
@@ -101,20 +90,9 @@ func newRecordingsBucket(s awscdk.Stack, p *parameters) awss3.CfnBucket {
 // private, ACLs off, TLS only, objects kept 90 days.
 func newDeadLetterBucket(s awscdk.Stack) awss3.CfnBucket {
 	b := awss3.NewCfnBucket(s, jsii.String("DeadLetterBucket"), &awss3.CfnBucketProps{
-		BucketEncryption: &awss3.CfnBucket_BucketEncryptionProperty{
-			ServerSideEncryptionConfiguration: []any{&awss3.CfnBucket_ServerSideEncryptionRuleProperty{
-				ServerSideEncryptionByDefault: &awss3.CfnBucket_ServerSideEncryptionByDefaultProperty{
-					SseAlgorithm: jsii.String("AES256"),
-				},
-			}},
-		},
-		PublicAccessBlockConfiguration: &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{
-			BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
-			IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true),
-		},
-		OwnershipControls: &awss3.CfnBucket_OwnershipControlsProperty{
-			Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}},
-		},
+		BucketEncryption:               sseS3(),
+		PublicAccessBlockConfiguration: blockPublicAccess(),
+		OwnershipControls:              ownerEnforced(),
 		LifecycleConfiguration: &awss3.CfnBucket_LifecycleConfigurationProperty{
 			Rules: []any{&awss3.CfnBucket_RuleProperty{
 				Id: jsii.String("ExpireDeadLetters"), Status: jsii.String("Enabled"), ExpirationInDays: jsii.Number(90),
@@ -135,6 +113,24 @@ func (r *refs) parkDeadLetters(consumer string, countFailures bool) []awsiam.Pol
 		st = append(st, onlyLeadingKeys(allow("CountStreamFailures", []string{"dynamodb:UpdateItem"}, r.audit.TableArn()), "STREAMRETRY#"+consumer))
 	}
 	return st
+}
+
+// Every bucket of the stack is private with ACLs off; the recordings and dead-letter buckets use
+// SSE-S3 (presigned uploads and the consumers need no KMS permission).
+func blockPublicAccess() *awss3.CfnBucket_PublicAccessBlockConfigurationProperty {
+	return &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
+		IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true)}
+}
+
+func ownerEnforced() *awss3.CfnBucket_OwnershipControlsProperty {
+	return &awss3.CfnBucket_OwnershipControlsProperty{
+		Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}}}
+}
+
+func sseS3() *awss3.CfnBucket_BucketEncryptionProperty {
+	return &awss3.CfnBucket_BucketEncryptionProperty{ServerSideEncryptionConfiguration: []any{
+		&awss3.CfnBucket_ServerSideEncryptionRuleProperty{ServerSideEncryptionByDefault: &awss3.CfnBucket_ServerSideEncryptionByDefaultProperty{
+			SseAlgorithm: jsii.String("AES256")}}}}
 }
 
 // denyInsecureTransport is a bucket's policy refusing plain HTTP to everyone.

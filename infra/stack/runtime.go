@@ -230,13 +230,8 @@ func newSessionSecrets(s awscdk.Stack, rt *runtimeRefs) {
 				BucketKeyEnabled: jsii.Bool(true),
 			}},
 		},
-		PublicAccessBlockConfiguration: &awss3.CfnBucket_PublicAccessBlockConfigurationProperty{
-			BlockPublicAcls: jsii.Bool(true), BlockPublicPolicy: jsii.Bool(true),
-			IgnorePublicAcls: jsii.Bool(true), RestrictPublicBuckets: jsii.Bool(true),
-		},
-		OwnershipControls: &awss3.CfnBucket_OwnershipControlsProperty{
-			Rules: []any{&awss3.CfnBucket_OwnershipControlsRuleProperty{ObjectOwnership: jsii.String("BucketOwnerEnforced")}},
-		},
+		PublicAccessBlockConfiguration: blockPublicAccess(),
+		OwnershipControls:              ownerEnforced(),
 		LifecycleConfiguration: &awss3.CfnBucket_LifecycleConfigurationProperty{
 			Rules: []any{&awss3.CfnBucket_RuleProperty{
 				Id: jsii.String("ExpireSessionEnvironmentFiles"), Status: jsii.String("Enabled"), ExpirationInDays: jsii.Number(1),
