@@ -22,7 +22,7 @@ func needPrograms(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			t.Skipf("%s is not installed (make runtime-packages)", n)
+			t.Fatalf("%s is not installed: make test installs it (make runtime-packages, or sudo apt-get install -y the Debian package)", n)
 		}
 	}
 }

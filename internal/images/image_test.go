@@ -56,7 +56,7 @@ const MoreLayersEnv = "STREAMSPACE_IMAGE_LAYERS"
 func TestMoreImagesServeTheirDesktops(t *testing.T) {
 	list := os.Getenv(MoreLayersEnv)
 	if list == "" {
-		t.Skipf("%s is not set", MoreLayersEnv)
+		t.Skipf("opt-in: %s=name=layer,… runs the larger images make images builds (make test builds only terminal, run by TestTerminalImageServesItsDesktop)", MoreLayersEnv)
 	}
 	for _, item := range strings.Split(list, ",") {
 		name, layer, _ := strings.Cut(item, "=")
