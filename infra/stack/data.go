@@ -115,6 +115,17 @@ func (r *refs) parkDeadLetters(consumer string, countFailures bool) []awsiam.Pol
 	return st
 }
 
+// readMainStream is a stream consumer's first policy: the Main table's stream only (SAM's
+// DynamoDB event would attach AWSLambdaDynamoDBExecutionRole, every stream of the account:
+// SEC-20, so both templates declare the mapping themselves), and its on-failure queue.
+func (r *refs) readMainStream(dlq *string) []awsiam.PolicyStatement {
+	return []awsiam.PolicyStatement{
+		allow("ReadMainTableStream", []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+			jsii.String(*r.main.TableArn()+"/stream/*")),
+		allow("ParkBatchMetadata", []string{"sqs:SendMessage"}, dlq),
+	}
+}
+
 // Every bucket of the stack is private with ACLs off; the recordings and dead-letter buckets use
 // SSE-S3 (presigned uploads and the consumers need no KMS permission).
 func blockPublicAccess() *awss3.CfnBucket_PublicAccessBlockConfigurationProperty {

@@ -20,7 +20,6 @@ type function struct {
 	memory, timeout   float64 // 0: the default (256 MB, 10 s)
 	env               map[string]*string
 	policies          [][]awsiam.PolicyStatement
-	streamConsumer    bool // reads a DynamoDB stream (AWSLambdaDynamoDBExecutionRole)
 	async             *awslambda.CfnEventInvokeConfigProps
 	// reserved is the function's ReservedConcurrentExecutions when the ReserveConcurrency
 	// condition holds (SEC-09, deploy finding 15); nil: none.
@@ -72,12 +71,10 @@ func tableAccess(actions []string, tableArn *string) []awsiam.PolicyStatement {
 }
 
 // managedPolicies are the AWS managed policies SAM attaches to every function role (logs; X-Ray,
-// since Tracing is Active) and to stream consumers.
+// since the Tracing parameter may turn it on). Stream consumers get none more: both templates
+// declare their mappings and grant their one stream inline (readMainStream).
 func managedPolicies(f *function) *[]awsiam.IManagedPolicy {
 	names := []string{"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
-	if f.streamConsumer {
-		names = append(names, "service-role/AWSLambdaDynamoDBExecutionRole")
-	}
 	out := make([]awsiam.IManagedPolicy, len(names))
 	for i, n := range names {
 		out[i] = awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String(n))

@@ -211,8 +211,11 @@ var samMutations = []mutation{
 	{"IAM resource widened", func(t tmpl) {
 		statementBySid(t, "ActivityFunctionRole", "RecordingObjects")["Resource"] = sub("${RecordingsBucket.Arn}/*")
 	}, `ActivityFunctionRole.Properties.Grants["Allow s3:GetObject on ${RecordingsBucket.Arn}/*"]: only in SAM`},
-	{"managed policy dropped", func(t tmpl) { removeManagedPolicy(t, "NotifierFunctionRole", "AWSLambdaDynamoDBExecutionRole") },
-		`NotifierFunctionRole.Properties.ManagedPolicyArns["aws managed service-role/AWSLambdaDynamoDBExecutionRole"]: only in CDK`},
+	{"managed policy dropped", func(t tmpl) { removeManagedPolicy(t, "NotifierFunctionRole", "AWSLambdaBasicExecutionRole") },
+		`NotifierFunctionRole.Properties.ManagedPolicyArns["aws managed service-role/AWSLambdaBasicExecutionRole"]: only in CDK`},
+	{"stream read widened", func(t tmpl) {
+		statementBySid(t, "AuditorFunctionRole", "ReadMainTableStream")["Resource"] = "*"
+	}, `AuditorFunctionRole.Properties.Grants["Allow dynamodb:GetRecords on *"]: only in SAM`},
 	{"environment variable dropped", func(t tmpl) {
 		delete(properties(t, "SessionsFunction")["Environment"].(tmpl)["Variables"].(tmpl), "USER_MAX_SESSIONS")
 	}, "SessionsFunction.Properties.Environment.Variables.USER_MAX_SESSIONS: only in CDK"},

@@ -362,11 +362,10 @@ func (r *refs) runtimeFunction() *function {
 		return st
 	}
 	return &function{
-		name:           "runtime",
-		description:    "Drives sessions towards their desired state with ECS Fargate tasks (main table stream)",
-		timeout:        120,
-		streamConsumer: true,
-		reserved:       p.StreamConsumerReservedConcurrency.ValueAsNumber(),
+		name:        "runtime",
+		description: "Drives sessions towards their desired state with ECS Fargate tasks (main table stream)",
+		timeout:     120,
+		reserved:    p.StreamConsumerReservedConcurrency.ValueAsNumber(),
 		env: map[string]*string{
 			"ECS_CLUSTER": rt.cluster.AttrArn(),
 			"ECS_SUBNETS": ifCondition("CreateSessionNetwork",
@@ -389,6 +388,7 @@ func (r *refs) runtimeFunction() *function {
 			"DEAD_LETTER_BUCKET": r.deadLetters.Ref(),
 		},
 		policies: [][]awsiam.PolicyStatement{
+			r.readMainStream(rt.runtimeDLQ.AttrArn()),
 			r.parkDeadLetters("runtime", true),
 			tableAccess(dynamoCrudActions, r.main.TableArn()),
 			{
@@ -403,8 +403,6 @@ func (r *refs) runtimeFunction() *function {
 				allow("WriteSessionEnvironmentFiles", []string{"s3:PutObject", "s3:DeleteObject"}, rt.envFileObjects()),
 				viaS3(allow("EncryptSessionEnvironmentFiles", []string{"kms:GenerateDataKey"}, rt.envKey.AttrArn())),
 			},
-			// SAM adds this one for the event source's on-failure destination.
-			{allow("", []string{"sqs:SendMessage"}, rt.runtimeDLQ.AttrArn())},
 		},
 	}
 }

@@ -75,10 +75,11 @@ func (r *refs) functions() []*function {
 		{
 			name:        "notifier",
 			description: "Derives events from the main table's stream and posts them to WebSocket connections",
-			memory:      512, timeout: 60, streamConsumer: true,
+			memory:      512, timeout: 60,
 			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			env:      map[string]*string{"DEAD_LETTER_BUCKET": r.deadLetters.Ref()},
 			policies: [][]awsiam.PolicyStatement{
+				r.readMainStream(r.notifierDLQ.AttrArn()),
 				r.parkDeadLetters("notifier", true),
 				// Listeners (Query on GSI1) and pruning (Query, then BatchWriteItem deletes) only.
 				{
@@ -88,22 +89,20 @@ func (r *refs) functions() []*function {
 				read(mainArn),
 				{allow("ManageWebSocketConnections", []string{"execute-api:ManageConnections"},
 					manageConnections("POST"), manageConnections("GET"), manageConnections("DELETE"))},
-				// SAM adds this one for the event source's on-failure destination.
-				{allow("", []string{"sqs:SendMessage"}, r.notifierDLQ.AttrArn())},
 			},
 		},
 		{
 			name:        "auditor",
 			description: "Derives session activity records from the main table's stream into the audit table",
-			timeout:     60, streamConsumer: true,
+			timeout:     60,
 			// A recording item's removal takes its object along (SEC-16).
 			env:      map[string]*string{"RECORDINGS_BUCKET": r.bucket.Ref(), "DEAD_LETTER_BUCKET": r.deadLetters.Ref()},
 			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
 			policies: [][]awsiam.PolicyStatement{
+				r.readMainStream(r.auditorDLQ.AttrArn()),
 				r.parkDeadLetters("auditor", false),
 				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn),
 					allow("DeleteRemovedRecordings", []string{"s3:DeleteObject"}, awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil))},
-				{allow("", []string{"sqs:SendMessage"}, r.auditorDLQ.AttrArn())},
 			},
 		},
 		{

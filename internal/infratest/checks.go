@@ -173,9 +173,9 @@ var awsManagedPolicies = map[string][]string{
 	"service-role/AWSLambdaBasicExecutionRole": {"*"},
 	// Tracing: Active. X-Ray write actions cannot be scoped to resources.
 	"AWSXrayWriteOnlyAccess": {"*"},
-	// The DynamoDB stream event source (DescribeStream/GetRecords/GetShardIterator/ListStreams):
-	// the MainTable stream consumers (streamConsumers) only.
-	"service-role/AWSLambdaDynamoDBExecutionRole": {"NotifierFunctionRole", "AuditorFunctionRole", "RuntimeFunctionRole"},
+	// Not AWSLambdaDynamoDBExecutionRole: it reads every stream of the account (SEC-20). The
+	// consumers' mappings are declared in the template, and their roles read the Main table's
+	// stream only (streamReadDiffs).
 }
 
 // iamStatement is one statement of an identity policy in the template.

@@ -33,6 +33,10 @@ func dynamoCrud(table string) []string {
 
 func grantList(parts ...[]string) []string { return slices.Concat(parts...) }
 
+// mainStream is the grant summary of reading the Main table's stream: only its consumers have
+// it, and no role reads any other stream (SEC-20: not AWSLambdaDynamoDBExecutionRole).
+var mainStream = "dynamodb:stream " + ddb.MainLogicalID + "/stream"
+
 // wantGrants is, per function, exactly what its role may do, as "<action> <resource>" where
 // DynamoDB reads are summarised as dynamodb:read and writes keep their action. Least privilege
 // means no function reaches a table, an action or an API it does not use.
@@ -64,7 +68,7 @@ var wantGrants = map[string][]string{
 	// writes MainTable), posts to clients, parks failed batches.
 	"NotifierFunction": grantList(dynamoRead(ddb.ConnLogicalID), []string{"dynamodb:BatchWriteItem " + ddb.ConnLogicalID}, dynamoRead(ddb.MainLogicalID),
 		[]string{"execute-api:ManageConnections WebSocketApi", "sqs:SendMessage NotifierDeadLetterQueue",
-			"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket"}),
+			"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket", mainStream}),
 	// Session access decisions read MainTable (see wantDynamoActions for the exact actions);
 	// recording metadata items are put, updated and deleted there one by one (no
 	// BatchWriteItem); activity items and counters, and its own API-key metering, in
@@ -76,12 +80,11 @@ var wantGrants = map[string][]string{
 		dynamoCrud(ddb.AuditLogicalID),
 		[]string{"s3:PutObject " + recordingsBucket, "s3:GetObject " + recordingsBucket, "s3:DeleteObject " + recordingsBucket}),
 	// Turns MainTable stream records into activity records: reads and writes AuditTable
-	// (TransactWriteItems of PutItem / UpdateItem; never deletes), parks failed batches. The
-	// stream comes through the AWSLambdaDynamoDBExecutionRole managed policy; no MainTable table
-	// access at all (the records carry both images).
+	// (TransactWriteItems of PutItem / UpdateItem; never deletes), parks failed batches. It reads
+	// the Main table's stream and nothing else of MainTable (the records carry both images).
 	"AuditorFunction": grantList(dynamoRead(ddb.AuditLogicalID),
 		[]string{"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID,
-			"sqs:SendMessage AuditorDeadLetterQueue", "s3:DeleteObject " + recordingsBucket, "s3:PutObject DeadLetterBucket"}),
+			"sqs:SendMessage AuditorDeadLetterQueue", "s3:DeleteObject " + recordingsBucket, "s3:PutObject DeadLetterBucket", mainStream}),
 	// Finds due sessions through GSI4 (Query), reads them (GetItem / BatchGetItem) and rewrites
 	// them (PutItem, TransactWriteItems with UpdateItem on the quota counters). Nothing on the
 	// other tables: no routes (no API-key metering), no connections, no activity records (the
@@ -98,7 +101,7 @@ var wantGrants = map[string][]string{
 		"iam:PassRole " + sessionExecutionRole, "iam:PassRole " + sessionTaskRole,
 		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + runtimeDLQ,
 		"s3:PutObject " + sessionEnvBucket, "s3:DeleteObject " + sessionEnvBucket, "kms:GenerateDataKey " + sessionEnvKey,
-		"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket"}),
+		"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket", mainStream}),
 	// Finds the session of a task event and records what it says (a failure releases quota:
 	// TransactWriteItems); the event carries the task's private address, so nothing else is
 	// looked up; events it failed on three times are parked.
@@ -125,7 +128,9 @@ var wantDynamoActions = map[string]map[string][]string{
 	},
 	"AuditorFunction": {
 		ddb.AuditLogicalID: {"dynamodb:GetItem AuditTable", "dynamodb:PutItem AuditTable", "dynamodb:UpdateItem AuditTable"},
-		ddb.MainLogicalID:  nil,
+		// The stream, and nothing of the table itself.
+		ddb.MainLogicalID: {"dynamodb:DescribeStream MainTable/stream", "dynamodb:GetRecords MainTable/stream",
+			"dynamodb:GetShardIterator MainTable/stream", "dynamodb:ListStreams MainTable/stream"},
 	},
 }
 
@@ -146,11 +151,7 @@ func dynamoActions(tmpl cfn, role, table string) []string {
 			if !slices.Contains(existingResources(tmpl, r), table) {
 				continue
 			}
-			target := table
-			if sub := get(r, "Fn::Sub"); strings.Contains(str(sub), "/index/") ||
-				(len(asList(sub)) > 0 && strings.Contains(str(asList(sub)[0]), "/index/")) {
-				target += "/index"
-			}
+			target := table + subResourceOf(r)
 			for _, a := range stringsOf(st.stmt["Action"]) {
 				if strings.HasPrefix(a, "dynamodb:") {
 					set[a+" "+target] = true
@@ -187,20 +188,52 @@ func TestIAMExactDynamoActions(t *testing.T) {
 	}
 }
 
-// grants summarises what a role's own statements allow, as "<action> <resource>".
+// subResourceOf is "/index" or "/stream" when an IAM resource names a table's indexes or its
+// streams (a Fn::Sub of "<table ARN>/index/…" or "…/stream/…"), "" otherwise.
+func subResourceOf(r any) string {
+	sub := str(get(r, "Fn::Sub"))
+	if l := asList(get(r, "Fn::Sub")); len(l) > 0 {
+		sub = str(l[0])
+	}
+	for _, part := range []string{"/index/", "/stream/"} {
+		if strings.Contains(sub, part) {
+			return strings.TrimSuffix(part, "/")
+		}
+	}
+	return ""
+}
+
+// streamReadActions are what reading a DynamoDB stream takes; grants summarises them as
+// dynamodb:stream.
+var streamReadActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+
+// grants summarises what a role's own statements allow, as "<action> <resource>" (a table's
+// stream as "<table>/stream").
 func grants(tmpl cfn, role string) []string {
 	set := map[string]bool{}
 	for _, st := range iamStatements(tmpl) {
 		if st.role != role || str(st.stmt["Effect"]) != "Allow" {
 			continue
 		}
-		targets := existingResources(tmpl, st.stmt["Resource"])
+		resList := asList(st.stmt["Resource"])
+		if resList == nil {
+			resList = []any{st.stmt["Resource"]}
+		}
 		for _, a := range stringsOf(st.stmt["Action"]) {
-			if strings.HasPrefix(a, "dynamodb:") && !slices.Contains(dynamoWriteActions, a) {
+			switch {
+			case slices.Contains(streamReadActions, a):
+				a = "dynamodb:stream"
+			case strings.HasPrefix(a, "dynamodb:") && !slices.Contains(dynamoWriteActions, a):
 				a = "dynamodb:read"
 			}
-			for _, t := range targets {
-				set[a+" "+t] = true
+			for _, r := range resList {
+				suffix := subResourceOf(r)
+				if suffix == "/index" {
+					suffix = "" // a table's read grant covers its indexes
+				}
+				for _, t := range existingResources(tmpl, r) {
+					set[a+" "+t+suffix] = true
+				}
 			}
 		}
 	}

@@ -264,6 +264,25 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: iamFindings, want: "AWSLambdaDynamoDBExecutionRole is not allowed",
 		},
 		{
+			name: "stream read widened to every table's streams",
+			mutate: func(tmpl cfn) {
+				for _, st := range roleStatements(tmpl, "NotifierFunctionRole") {
+					if m := asMap(st); m["Sid"] == "ReadMainTableStream" {
+						m["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*/stream/*"}
+					}
+				}
+			},
+			check: grantsOf(notifierFunction), want: `missing "dynamodb:stream MainTable/stream"`,
+		},
+		{
+			name: "stream read on a function that is no consumer",
+			mutate: func(tmpl cfn) {
+				st := asMap(roleStatements(tmpl, "UsersFunctionRole")[0])
+				st["Action"] = append(asList(st["Action"]), "dynamodb:GetRecords")
+			},
+			check: grantsOf("UsersFunction"), want: `unexpected "dynamodb:stream MainTable"`,
+		},
+		{
 			name: "function granted a table it does not use",
 			mutate: func(tmpl cfn) {
 				st := asMap(roleStatements(tmpl, "UsersFunctionRole")[0])
