@@ -76,7 +76,8 @@ func httpAPIFromBody(t Template, p map[string]any) error {
 				"Function":    invokedFunction(integ["uri"]),
 				"Integration": fmt.Sprintf("%s %v", strings.ToUpper(fmt.Sprint(integ["type"])), integ["payloadFormatVersion"]),
 			}
-			auth := "(none given)"
+			// No security at all is no authorization, as a CDK route without an authorizer.
+			auth := "NONE"
 			if sec := asList(o["security"]); len(sec) == 1 {
 				for name := range asMap(sec[0]) {
 					auth = name

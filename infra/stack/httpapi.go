@@ -3,7 +3,6 @@ package stack
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
@@ -12,12 +11,13 @@ import (
 )
 
 // httpAccessLogFormat is the HTTP API's access log line (template.yaml HttpApi AccessLogSettings).
-const httpAccessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","method":"$context.httpMethod","routeKey":"$context.routeKey","status":"$context.status","responseLength":"$context.responseLength","latency":"$context.responseLatency","integrationError":"$context.integrationErrorMessage","authorizerError":"$context.authorizer.error"}`
+const httpAccessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime","method":"$context.httpMethod","routeKey":"$context.routeKey","status":"$context.status","responseLength":"$context.responseLength","latency":"$context.responseLatency","integrationError":"$context.integrationErrorMessage"}`
 
 // newHTTPAPI is the HTTP API (payload format 2.0) with one route per entry of routes.All, the
 // table the functions' routers and the local gateway read. SAM writes the same API as an
-// OpenAPI body; here the L2 constructs write routes, integrations, the authorizer and the
-// per-route invoke permissions as resources (the parity test compares the two forms).
+// OpenAPI body; here the L2 constructs write routes, integrations and the per-route invoke
+// permissions as resources (the parity test compares the two forms). No authorizer: the
+// functions authenticate their callers (template.yaml says why).
 func newHTTPAPI(s awscdk.Stack, r *refs) {
 	api := awsapigatewayv2.NewHttpApi(s, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName:     awscdk.Aws_STACK_NAME(),
@@ -53,16 +53,6 @@ func newHTTPAPI(s awscdk.Stack, r *refs) {
 		"Format":         httpAccessLogFormat,
 	})
 
-	// No identity sources and a TTL of 0: API Gateway invokes the authorizer on every request
-	// (even without credentials, so the function can answer a problem+json 401) and never
-	// caches a result, so a revoked credential stops working at once.
-	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("LambdaAuthorizer"), r.fn("authorizer"),
-		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
-			AuthorizerName:  jsii.String("LambdaAuthorizer"),
-			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
-			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(0)),
-			IdentitySource:  &[]*string{},
-		})
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
 	for _, route := range routes.All {
 		integ, ok := integrations[route.Function]
@@ -75,10 +65,6 @@ func newHTTPAPI(s awscdk.Stack, r *refs) {
 			Path:        jsii.String(route.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(route.Method)},
 			Integration: integ,
-			Authorizer:  authorizer,
-		}
-		if route.Public {
-			opts.Authorizer = awsapigatewayv2.NewHttpNoneAuthorizer()
 		}
 		api.AddRoutes(opts)
 	}

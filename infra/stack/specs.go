@@ -23,6 +23,8 @@ func (r *refs) functions() []*function {
 		"USER_MAX_SESSIONS":   r.params.UserMaxSessions.ValueAsString(),
 		"USER_MAX_CPU_MILLIS": r.params.UserMaxCpuMillis.ValueAsString(),
 		"USER_MAX_MEMORY_MIB": r.params.UserMaxMemoryMiB.ValueAsString(),
+		// With self sign-up, a user runs no sessions until an admin grants a role (SEC-05).
+		"REQUIRE_ROLE_GRANT": awscdk.Fn_ConditionIf(jsii.String("AllowSelfSignUp"), jsii.String("true"), jsii.String("false")).ToString(),
 		// Connect signs stream tickets for the gateway and answers its viewer page's URL.
 		"GATEWAY_URL":            gatewayURL(),
 		"TICKET_KEYS_SECRET_ARN": r.gateway.ticketKeys.Ref(),
@@ -60,7 +62,7 @@ func (r *refs) functions() []*function {
 		},
 		{
 			name:        "authorizer",
-			description: "Lambda REQUEST authorizer shared by the HTTP API and WebSocket $connect",
+			description: "Lambda REQUEST authorizer of the WebSocket API's $connect route",
 			policies: [][]awsiam.PolicyStatement{
 				read(mainArn),
 				// Only user items (partition USER#<id>; SEC-20).

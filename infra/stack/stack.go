@@ -24,7 +24,7 @@ import (
 
 // Description is the template's description (the same as template.yaml's).
 const Description = "StreamSpace Serverless control plane: HTTP API functions (meta, users, apikeys, sessions, teams, " +
-	"sharing, activity), a shared Lambda REQUEST authorizer, a WebSocket API for live notifications, the " +
+	"sharing, activity), a Lambda REQUEST authorizer for WebSocket $connect, a WebSocket API for live notifications, the " +
 	"DynamoDB tables, the session recordings bucket, the two consumers of the main table's stream " +
 	"(notifier, auditor), the once-a-minute session scheduler, and the session runtime (a third stream " +
 	"consumer that runs sessions as ECS Fargate tasks with EFS homes, and the handler of their task " +

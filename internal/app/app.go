@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,6 +31,7 @@ import (
 	"streamspace/internal/httpx"
 	"streamspace/internal/meta"
 	"streamspace/internal/notifier"
+	"streamspace/internal/problem"
 	"streamspace/internal/recordings"
 	"streamspace/internal/routes"
 	"streamspace/internal/runtime"
@@ -49,6 +51,9 @@ type Config struct {
 	JWT             auth.JWTConfig
 	BootstrapAdmins []string
 	Limits          sessions.Limits
+	// RequireRoleGrant gives users a quota of zero sessions until an administrator grants them
+	// a role (REQUIRE_ROLE_GRANT; the templates set it when self sign-up is on: SEC-05).
+	RequireRoleGrant bool
 	// AutoHibernate asks idle sessions to hibernate (AUTO_HIBERNATE, default true).
 	AutoHibernate bool
 	// RecordingsBucket holds recording content (S3); RecordingsMaxDays is how long the bucket
@@ -92,6 +97,7 @@ func ConfigFromEnv() Config {
 			RoleClaim: envOr("JWT_ROLE_CLAIM", "cognito:groups")},
 		BootstrapAdmins:    strings.FieldsFunc(os.Getenv("BOOTSTRAP_ADMINS"), func(r rune) bool { return r == ',' || r == ' ' }),
 		Limits:             lim,
+		RequireRoleGrant:   os.Getenv("REQUIRE_ROLE_GRANT") == "true",
 		UsageRetention:     time.Duration(envInt("USAGE_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		ActivityRetention:  time.Duration(envInt("ACTIVITY_RETENTION_DAYS", 90)) * 24 * time.Hour,
 		RecordingsBucket:   os.Getenv("RECORDINGS_BUCKET"),
@@ -177,13 +183,26 @@ func (a *App) APIKeys() *apikeys.Service {
 		Usage: &apikeys.Usage{DB: a.DB, Table: a.Cfg.Tables.Audit, Retention: a.Cfg.UsageRetention}, Log: a.Log}
 }
 
-// hooks are the cross-cutting rules of every authenticated HTTP function.
-func (a *App) hooks() httpx.Hooks { return a.APIKeys().Hooks() }
+// hooks are the cross-cutting rules of every authenticated HTTP function: who is calling
+// (authenticated in the function itself, see package authorizer), then the rules of API keys.
+func (a *App) hooks(keys *apikeys.Service) httpx.Hooks {
+	h := keys.Hooks()
+	authz := a.Authorizer()
+	h.Authenticate = func(r *http.Request, rt routes.Route) (auth.Caller, error) {
+		c, err := authz.AuthenticateHTTP(r.Context(), rt.Key(), r.Header)
+		if errors.Is(err, authorizer.ErrBadCredentials) {
+			return c, problem.Unauthorized("valid credentials are required")
+		}
+		return c, err
+	}
+	return h
+}
 
 // Sessions is the sessions area's service.
 func (a *App) Sessions() *sessions.Service {
 	return &sessions.Service{Store: a.SessionStore(), Users: a.Users(), Templates: a.Templates(), Access: a.Access, Limits: a.Cfg.Limits,
-		Tickets: a.TicketKeys(), GatewayURL: a.Cfg.GatewayURL,
+		RequireRoleGrant: a.Cfg.RequireRoleGrant,
+		Tickets:          a.TicketKeys(), GatewayURL: a.Cfg.GatewayURL,
 		Recorder: recordings.Policy{Store: a.RecordingStore(), MaxRetentionDays: a.Cfg.RecordingsMaxDays}}
 }
 
@@ -255,13 +274,13 @@ func (a *App) MetaHandler() (http.Handler, error) {
 }
 
 func (a *App) UsersHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnUsers, a.Log, a.hooks())
+	rt := httpx.NewRouter(routes.FnUsers, a.Log, a.hooks(a.APIKeys()))
 	users.Register(rt, a.Users())
 	return complete(rt)
 }
 
 func (a *App) SessionsHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnSessions, a.Log, a.hooks())
+	rt := httpx.NewRouter(routes.FnSessions, a.Log, a.hooks(a.APIKeys()))
 	sessions.Register(rt, a.Sessions())
 	templates.Register(rt, a.Templates())
 	return complete(rt)
@@ -269,19 +288,19 @@ func (a *App) SessionsHandler() (http.Handler, error) {
 
 func (a *App) APIKeysHandler() (http.Handler, error) {
 	svc := a.APIKeys()
-	rt := httpx.NewRouter(routes.FnAPIKeys, a.Log, svc.Hooks())
+	rt := httpx.NewRouter(routes.FnAPIKeys, a.Log, a.hooks(svc))
 	apikeys.Register(rt, svc)
 	return complete(rt)
 }
 
 func (a *App) TeamsHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnTeams, a.Log, a.hooks())
+	rt := httpx.NewRouter(routes.FnTeams, a.Log, a.hooks(a.APIKeys()))
 	teams.Register(rt, &teams.Service{Store: &teams.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Users: a.Users(), Sessions: a.SessionStore()})
 	return complete(rt)
 }
 
 func (a *App) SharingHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnSharing, a.Log, a.hooks())
+	rt := httpx.NewRouter(routes.FnSharing, a.Log, a.hooks(a.APIKeys()))
 	sharing.Register(rt, &sharing.Service{Store: &sharing.Store{DB: a.DB, Table: a.Cfg.Tables.Main}, Sessions: a.Sessions(),
 		Users: a.Users(), Access: a.Access})
 	return complete(rt)
@@ -292,7 +311,7 @@ func (a *App) ActivityStore() *activity.Store {
 }
 
 func (a *App) ActivityHandler() (http.Handler, error) {
-	rt := httpx.NewRouter(routes.FnActivity, a.Log, a.hooks())
+	rt := httpx.NewRouter(routes.FnActivity, a.Log, a.hooks(a.APIKeys()))
 	svc := a.Sessions()
 	activity.Register(rt, &activity.Service{Store: a.ActivityStore(), Sessions: svc})
 	recordings.Register(rt, &recordings.Service{Store: a.RecordingStore(), Objects: a.RecordingObjects(),

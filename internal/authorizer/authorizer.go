@@ -1,11 +1,15 @@
-// Package authorizer is the Lambda REQUEST authorizer shared by the HTTP API and the WebSocket
-// $connect route: it turns credentials into the Caller every function reads.
+// Package authorizer turns credentials into the Caller every function reads: in each HTTP
+// function, before its router runs a route (AuthenticateHTTP), and as the Lambda REQUEST
+// authorizer of the WebSocket API's $connect route.
 //
-// On the HTTP API it always answers isAuthorized=true and passes either the caller or nothing:
-// the function's router then answers 401 as application/problem+json. (An HTTP API authorizer
-// that denies makes API Gateway answer a bare 403, which breaks the contract's 401.) The
-// authorizer result is not cached, so revoking a credential takes effect on the next request.
-// On WebSocket $connect, missing or bad credentials fail the handshake with 401.
+// The HTTP API has no Lambda authorizer (security review SEC-09, cost review): API Gateway's
+// identity sources must *all* be present for it to skip an authorizer, and credentials come as
+// either Authorization or X-API-Key, so an authorizer ran for every request without credentials
+// too, and doubled the Lambda invocations of every request. Authenticating in the function costs
+// nothing extra, answers 401 as application/problem+json (an HTTP API authorizer that denies
+// makes API Gateway answer a bare 403) and reads the credential on every request, so revoking
+// one takes effect on the next. On WebSocket $connect, missing or bad credentials fail the
+// handshake with 401.
 package authorizer
 
 import (
@@ -14,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -46,18 +51,33 @@ func refused(reason error) error { return fmt.Errorf("%w: %v", ErrBadCredentials
 // Credential extracts the presented credential: Authorization: Bearer or X-API-Key. Only the
 // WebSocket handshake also reads ?token= (WebSocketCredential): browsers cannot set headers
 // there, and anywhere else a token in a URL ends up in histories, proxies and logs (SEC-17).
+// A bearer credential wins over X-API-Key when a request carries both.
 func Credential(headers map[string]string) string {
+	var bearer, key string
 	for k, v := range headers {
 		switch strings.ToLower(k) {
 		case "authorization":
 			if t, ok := strings.CutPrefix(v, "Bearer "); ok {
-				return strings.TrimSpace(t)
+				bearer = strings.TrimSpace(t)
 			}
 		case "x-api-key":
-			return strings.TrimSpace(v)
+			key = strings.TrimSpace(v)
 		}
 	}
-	return ""
+	if bearer != "" {
+		return bearer
+	}
+	return key
+}
+
+// AuthenticateHTTP authenticates an HTTP API request in the function serving route. A refusal
+// is logged with its reason (never the credential) and wraps ErrBadCredentials.
+func (a *Authorizer) AuthenticateHTTP(ctx context.Context, route string, h http.Header) (auth.Caller, error) {
+	c, err := a.Authenticate(ctx, Credential(map[string]string{"authorization": h.Get("Authorization"), "x-api-key": h.Get("X-API-Key")}))
+	if errors.Is(err, ErrBadCredentials) {
+		a.logDenied(ctx, route, err)
+	}
+	return c, err
 }
 
 // WebSocketCredential is Credential, or ?token= for browsers.
@@ -126,39 +146,14 @@ func (a *Authorizer) bootstrapRole(sub, email string) string {
 	return ""
 }
 
-// Handle serves both authorizer payloads: the HTTP API's 2.0 REQUEST event and the WebSocket
-// API's REQUEST event (which carries a methodArn).
+// Handle is the authorizer function's Lambda handler: the WebSocket API's $connect REQUEST
+// event (which carries a methodArn). Anything else is refused.
 func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		MethodArn string `json:"methodArn"`
+	var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
+	if err := json.Unmarshal(raw, &ev); err != nil || ev.MethodArn == "" {
+		return nil, ErrUnauthorized
 	}
-	_ = json.Unmarshal(raw, &probe)
-	if probe.MethodArn != "" {
-		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, ErrUnauthorized
-		}
-		return a.HandleWebSocket(ctx, ev)
-	}
-	var ev events.APIGatewayV2CustomAuthorizerV2Request
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true}, nil
-	}
-	return a.HandleHTTP(ctx, ev)
-}
-
-// HandleHTTP answers an HTTP API authorizer request.
-func (a *Authorizer) HandleHTTP(ctx context.Context, ev events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	c, err := a.Authenticate(ctx, Credential(ev.Headers))
-	if err != nil && !errors.Is(err, ErrBadCredentials) {
-		a.Log.ErrorContext(ctx, "authorizer fault", slog.String("route", ev.RouteKey), slog.String("error", err.Error()))
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, errors.New("internal error")
-	}
-	if err != nil {
-		a.logDenied(ctx, ev.RouteKey, err)
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: map[string]any{}}, nil
-	}
-	return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: c.AuthorizerContext()}, nil
+	return a.HandleWebSocket(ctx, ev)
 }
 
 // HandleWebSocket answers the WebSocket $connect authorizer request.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"streamspace/internal/app"
 	"streamspace/internal/auth"
+	"streamspace/internal/authorizer"
 	"streamspace/internal/ddb"
 	"streamspace/internal/local/issuer"
 	"streamspace/internal/testenv"
@@ -46,19 +48,22 @@ func setup(t *testing.T) fixture {
 	return fixture{authz: a, issuer: is, logs: logs}
 }
 
-func httpEvent(headers map[string]string) json.RawMessage {
-	b, _ := json.Marshal(events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST", RouteKey: "GET /api/v1/users/me", Headers: headers})
-	return b
-}
-
-func callerOf(t *testing.T, out any) (auth.Caller, bool) {
+// authHTTP authenticates an HTTP request with these headers as a function does: a refusal is
+// (zero, false); any other error fails the test.
+func authHTTP(t *testing.T, a *authorizer.Authorizer, headers map[string]string) (auth.Caller, bool) {
 	t.Helper()
-	resp, ok := out.(events.APIGatewayV2CustomAuthorizerSimpleResponse)
-	if !ok || !resp.IsAuthorized {
-		t.Fatalf("authorizer answered %#v; the HTTP API authorizer always lets the router answer", out)
+	h := http.Header{}
+	for k, v := range headers {
+		h.Set(k, v)
 	}
-	c, err := auth.FromAuthorizerContext(resp.Context)
-	return c, err == nil
+	c, err := a.AuthenticateHTTP(context.Background(), "GET /api/v1/users/me", h)
+	if errors.Is(err, authorizer.ErrBadCredentials) {
+		return auth.Caller{}, false
+	}
+	if err != nil {
+		t.Fatalf("a fault, not a refusal: %v", err)
+	}
+	return c, true
 }
 
 func TestTokensAcceptedAndRefused(t *testing.T) {
@@ -111,11 +116,7 @@ func TestTokensAcceptedAndRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, err := a.Handle(context.Background(), httpEvent(c.headers))
-			if err != nil {
-				t.Fatal(err)
-			}
-			caller, ok := callerOf(t, out)
+			caller, ok := authHTTP(t, a, c.headers)
 			if ok != c.ok {
 				t.Fatalf("authenticated = %v, want %v", ok, c.ok)
 			}
@@ -139,8 +140,7 @@ func TestUserRecordedOnFirstSight(t *testing.T) {
 	if _, err := f.authz.Users().Get(context.Background(), "newbie"); err == nil {
 		t.Fatal("user exists before first sight")
 	}
-	out, _ := a.Handle(context.Background(), httpEvent(map[string]string{"authorization": "Bearer " + tok}))
-	callerOf(t, out)
+	authHTTP(t, a, map[string]string{"authorization": "Bearer " + tok})
 	u, err := f.authz.Users().Get(context.Background(), "newbie")
 	if err != nil || u.Email != "nb@example.test" || u.Name != "New Bie" || u.Role != "user" {
 		t.Fatalf("recorded user %+v, %v", u, err)
@@ -181,8 +181,7 @@ func TestClaimRoleIsNotSticky(t *testing.T) {
 	a := f.authz.Authorizer()
 	for _, c := range []struct{ role, want string }{{"admin", "admin"}, {"", "user"}} {
 		tok, _ := f.issuer.Mint(issuer.Claims{Subject: "flip", Role: c.role})
-		out, _ := a.Handle(context.Background(), httpEvent(map[string]string{"authorization": "Bearer " + tok}))
-		caller, ok := callerOf(t, out)
+		caller, ok := authHTTP(t, a, map[string]string{"authorization": "Bearer " + tok})
 		if !ok || caller.Role != c.want {
 			t.Fatalf("claim %q: role %q, want %q", c.role, caller.Role, c.want)
 		}
@@ -195,7 +194,37 @@ func TestMisconfiguredVerifierIsAFaultNotAnAcceptance(t *testing.T) {
 	f.authz.Cfg.JWT.Audience = ""
 	a := f.authz.Authorizer()
 	tok, _ := f.issuer.Mint(issuer.Claims{Subject: "alice"})
-	if _, err := a.Handle(context.Background(), httpEvent(map[string]string{"authorization": "Bearer " + tok})); err == nil {
-		t.Fatal("a verifier without audience accepted or refused a token instead of failing")
+	h := http.Header{"Authorization": {"Bearer " + tok}}
+	if _, err := a.AuthenticateHTTP(context.Background(), "GET /api/v1/users/me", h); err == nil || errors.Is(err, authorizer.ErrBadCredentials) {
+		t.Fatalf("a verifier without audience answered %v instead of failing", err)
+	}
+}
+
+// A request may carry a token and an X-API-Key; the token is the credential, whatever order
+// the headers arrive in (it used to depend on map iteration).
+func TestBearerWinsOverAPIKeyHeader(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		got := authorizer.Credential(map[string]string{"x-api-key": "sk_key", "Authorization": "Bearer tok", "accept": "*/*"})
+		if got != "tok" {
+			t.Fatalf("credential %q, want the bearer token", got)
+		}
+	}
+	if got := authorizer.Credential(map[string]string{"X-Api-Key": " sk_key ", "authorization": "Basic YTpi"}); got != "sk_key" {
+		t.Fatalf("credential %q, want the API key", got)
+	}
+}
+
+// The HTTP API has no authorizer: a request without credentials is refused by the function,
+// logged as a refusal, and nothing is read or written (SEC-09).
+func TestNoCredentialsIsARefusalWithoutStorage(t *testing.T) {
+	f := setup(t)
+	a := f.authz.Authorizer()
+	a.Users = nil // any storage call would panic
+	a.Keys = nil
+	if _, ok := authHTTP(t, a, map[string]string{}); ok {
+		t.Fatal("no credentials authenticated")
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, `"msg":"credentials refused"`) || !strings.Contains(logs, `"route":"GET /api/v1/users/me"`) {
+		t.Errorf("the refusal was not logged with its route:\n%s", logs)
 	}
 }

@@ -47,14 +47,14 @@ func (u Units) Dollars(p Prices) float64 { return (u.RRU*p.RRUPerM + u.WRU*p.WRU
 
 // Route is what one request of a route costs, as measured on the local stack.
 type Route struct {
-	Request Units   // authorizer and function
+	Request Units   // the function (it authenticates its caller itself)
 	Records float64 // stream records the request produces (Main table changes)
 	// What the stream consumers used for those records (the runtime's own DynamoDB calls are 0
 	// for records that need no work; starts and stops are task lifecycle, see SessionHour).
 	Notifier, Auditor Units
 	RuntimeRecords    float64 // records the runtime consumer is invoked for (session items)
 	LogBytes          float64 // structured log bytes the request and its consumers wrote
-	Millis            float64 // wall time through the local gateway (authorizer + function)
+	Millis            float64 // wall time through the local gateway
 }
 
 // Share is one class of the request mix.
@@ -79,21 +79,21 @@ var DocumentedMix = []Share{
 type Assumptions struct {
 	RequestsPerMonth float64
 	APIKeyShare      float64 // of requests made with an API key
-	// Memory (MB) of the Lambdas; the HTTP functions and the authorizer are billed at least
-	// 1 ms each, the measured wall time split between them.
-	FunctionMB, AuthorizerMB, NotifierMB, AuditorMB, RuntimeMB float64
-	ConsumerMillis                                             float64 // billed per consumer invocation
-	ConsumerInvocationsPerRecord                               float64 // 1 = no batching (upper bound)
-	PostsPerRecord                                             float64 // listening WebSocket connections per change
-	PlatformLogBytes                                           float64 // START/END/REPORT per invocation
-	XRay                                                       bool    // Tracing: Active (off by default)
-	XRayTracedFraction                                         float64 // when on: Lambda samples 1/s + 5 %
+	// Memory (MB) of the Lambdas; an HTTP function is billed the measured wall time, at least
+	// 1 ms. (The HTTP API has no authorizer: one Lambda per request.)
+	FunctionMB, NotifierMB, AuditorMB, RuntimeMB float64
+	ConsumerMillis                               float64 // billed per consumer invocation
+	ConsumerInvocationsPerRecord                 float64 // 1 = no batching (upper bound)
+	PostsPerRecord                               float64 // listening WebSocket connections per change
+	PlatformLogBytes                             float64 // START/END/REPORT per invocation
+	XRay                                         bool    // Tracing: Active (off by default)
+	XRayTracedFraction                           float64 // when on: Lambda samples 1/s + 5 %
 }
 
 // Documented are the assumptions of docs/cost.md at 26 M requests a month.
 var Documented = Assumptions{
 	RequestsPerMonth: 26e6, APIKeyShare: 0.20,
-	FunctionMB: 256, AuthorizerMB: 256, NotifierMB: 512, AuditorMB: 256, RuntimeMB: 256,
+	FunctionMB: 256, NotifierMB: 512, AuditorMB: 256, RuntimeMB: 256,
 	ConsumerMillis: 20, ConsumerInvocationsPerRecord: 1, PostsPerRecord: 2, PlatformLogBytes: 300,
 	// 26 M a month is ≈ 10 requests/s: 1 traced per second per function plus 5 % of the rest.
 	XRayTracedFraction: 0.145,
@@ -143,13 +143,11 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 	avg.LogBytes += keyExtra.LogBytes * a.APIKeyShare
 	const m = 1e6
 	inv := a.ConsumerInvocationsPerRecord
-	// The measured wall time covers the authorizer and the function: half each, ≥ 1 ms.
-	fn, authz := lambda(p, a.FunctionMB, avg.Millis/2), lambda(p, a.AuthorizerMB, avg.Millis/2)
+	fn := lambda(p, a.FunctionMB, avg.Millis)
 	consumerInv := avg.Records*inv*2 + avg.RuntimeRecords*inv
 	lines := []Line{
 		{"API Gateway HTTP API", "1 M requests", p.HTTPAPIPerM},
-		{"Authorizer Lambda", fmt.Sprintf("1 M × %.0f MB × %.1f ms", a.AuthorizerMB, max(1, avg.Millis/2)), authz * m},
-		{"HTTP function Lambda", fmt.Sprintf("1 M × %.0f MB × %.1f ms", a.FunctionMB, max(1, avg.Millis/2)), fn * m},
+		{"HTTP function Lambda", fmt.Sprintf("1 M × %.0f MB × %.1f ms", a.FunctionMB, max(1, avg.Millis)), fn * m},
 		{"DynamoDB, request path", fmt.Sprintf("%.2f M RRU + %.2f M WRU", avg.Request.RRU, avg.Request.WRU), avg.Request.Dollars(p) * m},
 		{"DynamoDB, API-key bookkeeping", fmt.Sprintf("%.0f %% × (%.2f RRU + %.2f WRU)", a.APIKeyShare*100, keyExtra.Request.RRU, keyExtra.Request.WRU), key.Dollars(p) * m},
 		{"Notifier Lambda", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.NotifierMB, a.ConsumerMillis) * m},
@@ -158,13 +156,13 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 		{"Auditor Lambda", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.AuditorMB, a.ConsumerMillis) * m},
 		{"Auditor writes", fmt.Sprintf("%.2f M WRU + %.2f M RRU", avg.Auditor.WRU, avg.Auditor.RRU), avg.Auditor.Dollars(p) * m},
 		{"Runtime Lambda (third consumer)", fmt.Sprintf("%.3f M invocations", avg.RuntimeRecords*inv), avg.RuntimeRecords * inv * lambda(p, a.RuntimeMB, a.ConsumerMillis) * m},
-		{"CloudWatch Logs", fmt.Sprintf("%.0f B structured + %.0f B platform × %.2f invocations", avg.LogBytes, a.PlatformLogBytes, 2+consumerInv),
-			(avg.LogBytes + a.PlatformLogBytes*(2+consumerInv)) * m / 1e9 * p.LogsPerGB},
+		{"CloudWatch Logs", fmt.Sprintf("%.0f B structured + %.0f B platform × %.2f invocations", avg.LogBytes, a.PlatformLogBytes, 1+consumerInv),
+			(avg.LogBytes + a.PlatformLogBytes*(1+consumerInv)) * m / 1e9 * p.LogsPerGB},
 	}
 	xray := Line{"X-Ray (off by default)", "0", 0}
 	if a.XRay {
 		traces := (2 + consumerInv) * a.XRayTracedFraction
-		xray = Line{"X-Ray", fmt.Sprintf("%.2f M traces (%.1f %% of %.2f M invocations)", traces, a.XRayTracedFraction*100, 2+consumerInv), traces * p.XRayTracePerM}
+		xray = Line{"X-Ray", fmt.Sprintf("%.2f M traces (%.1f %% of %.2f M invocations)", traces, a.XRayTracedFraction*100, 1+consumerInv), traces * p.XRayTracePerM}
 	}
 	return append(lines, xray), nil
 }

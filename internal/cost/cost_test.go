@@ -10,7 +10,7 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 // The model's arithmetic on a one-route mix, checked by hand.
 func TestPerMillionByHand(t *testing.T) {
 	p := USEast1
-	a := Assumptions{APIKeyShare: 0.5, FunctionMB: 1024, AuthorizerMB: 1024, NotifierMB: 1024, AuditorMB: 1024, RuntimeMB: 1024,
+	a := Assumptions{APIKeyShare: 0.5, FunctionMB: 1024, NotifierMB: 1024, AuditorMB: 1024, RuntimeMB: 1024,
 		ConsumerMillis: 1000, ConsumerInvocationsPerRecord: 1, PostsPerRecord: 2, PlatformLogBytes: 0}
 	routes := map[string]Route{"r": {Request: Units{RRU: 2, WRU: 1}, Records: 1, RuntimeRecords: 1,
 		Notifier: Units{RRU: 1}, Auditor: Units{WRU: 2}, LogBytes: 1000, Millis: 2000}}
@@ -20,7 +20,7 @@ func TestPerMillionByHand(t *testing.T) {
 	}
 	lambda := 0.20 + 1e6*1*p.LambdaGBSecondArm // per M invocations of 1 GB × 1 s
 	want := 1.00 +                             // API Gateway
-		2*lambda + // authorizer and function, 1 s each
+		0.20 + 2e6*p.LambdaGBSecondArm + // the function: one invocation of 2 s
 		(2*0.125 + 1*0.625) + // request path
 		0.5*2*0.625 + // API-key bookkeeping
 		lambda + 0.125 + 2*1.00 + // notifier: invocation, reads, posts

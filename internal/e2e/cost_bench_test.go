@@ -102,7 +102,7 @@ func BenchmarkConsumedCapacity(b *testing.B) {
 	tally.take()
 	routes := map[string]cost.Route{}
 	unreported, floored := 0, 0
-	fmt.Println("DynamoDB consumed capacity per route (ReturnConsumedCapacity TOTAL on DynamoDB Local; request = authorizer + function):")
+	fmt.Println("DynamoDB consumed capacity per route (ReturnConsumedCapacity TOTAL on DynamoDB Local; request = the function, which authenticates its caller):")
 	fmt.Printf("  %-36s %-6s %6s %7s %7s %7s %8s %8s %8s %8s %6s\n", "route", "status", "ms", "req RRU", "req WRU", "records",
 		"notif RRU", "audit WRU", "audit RRU", "other", "log B")
 	for _, st := range steps {

@@ -17,6 +17,7 @@ import (
 
 	"streamspace/internal/apikeys"
 	"streamspace/internal/connections"
+	"streamspace/internal/local/stack"
 	"streamspace/internal/recordings"
 	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
@@ -497,4 +498,38 @@ func TestSEC20OnlyAdminsChooseWhatTemplatesRun(t *testing.T) {
 	}
 	tpl["image"], tpl["localCommand"] = "registry.example/app:2", "xterm -e top"
 	e.Do("PUT", p, admin, tpl).Want(t, 200)
+}
+
+// SEC-05: with self sign-up on (REQUIRE_ROLE_GRANT), a user who only signed in has a quota of
+// zero sessions until an administrator grants a role; a role from the identity provider counts
+// as granted. Without the setting nothing changes (every other test).
+func TestSEC05NewUsersRunNothingUntilGranted(t *testing.T) {
+	e := testenv.Start(t, func(c *stack.Config) { c.RequireRoleGrant = true })
+	newbie, grouped, admin, alice := e.Token("newbie", ""), e.Token("grouped", "user"), e.Token("admin", ""), e.Token("alice", "")
+	seen(t, e, newbie, alice)
+	r := e.Do("POST", "/api/v1/sessions", newbie, map[string]any{"templateName": "terminal"}).Want(t, 403)
+	if !strings.Contains(string(r.Body), "quota-exceeded") || !strings.Contains(string(r.Body), "grants it a role") {
+		t.Fatalf("refusal %s, want a quota-exceeded problem that says why", r.Body)
+	}
+	var listed struct{ Items []session }
+	e.Do("GET", "/api/v1/sessions", newbie, nil).Want(t, 200).Decode(t, &listed)
+	if len(listed.Items) != 0 {
+		t.Fatalf("a refused create left %d sessions", len(listed.Items))
+	}
+	// Nor can a session arrive by transfer.
+	e.Do("PUT", "/api/v1/users/alice/role", admin, map[string]string{"role": "user"}).Want(t, 200)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer", alice, map[string]string{"newOwnerUserId": "newbie"}).Want(t, 202)
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer/accept", newbie, nil).Want(t, 403)
+	// A group from the identity provider is a grant; so is the admin's.
+	create(t, e, grouped, map[string]any{"templateName": "terminal"})
+	var u struct {
+		RoleGrantedAt *time.Time `json:"roleGrantedAt"`
+	}
+	e.Do("PUT", "/api/v1/users/newbie/role", admin, map[string]string{"role": "user"}).Want(t, 200).Decode(t, &u)
+	if u.RoleGrantedAt == nil {
+		t.Fatal("the grant is not recorded (roleGrantedAt)")
+	}
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer/accept", newbie, nil).Want(t, 200)
+	create(t, e, newbie, map[string]any{"templateName": "terminal"})
 }

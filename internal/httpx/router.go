@@ -27,10 +27,16 @@ type Guard func(w http.ResponseWriter, r *http.Request, c auth.Caller, rt routes
 // before the function returns, so what it writes is committed with the response.
 type Observer func(r *http.Request, c auth.Caller, rt routes.Route, status int)
 
-// Hooks are the cross-cutting rules a function's router applies.
+// Authenticator turns a request's credentials into its caller. A refusal is a problem (401);
+// any other error is a server fault.
+type Authenticator func(r *http.Request, rt routes.Route) (auth.Caller, error)
+
+// Hooks are the cross-cutting rules a function's router applies. Without Authenticate, every
+// route that is not public answers 401.
 type Hooks struct {
-	Guards    []Guard
-	Observers []Observer
+	Authenticate Authenticator
+	Guards       []Guard
+	Observers    []Observer
 }
 
 // ScopeGuard refuses API keys on token-only routes and keys that lack the route's scope.
@@ -45,23 +51,25 @@ func ScopeGuard(_ http.ResponseWriter, _ *http.Request, c auth.Caller, rt routes
 }
 
 // Router serves one function's routes. It only accepts patterns that the route table assigns
-// to its function, authenticates every non-public request from the authorizer context, applies
+// to its function, authenticates every non-public request (Hooks.Authenticate), applies
 // the guards, recovers panics and logs one structured line per request.
 type Router struct {
-	fn         string
-	mux        *http.ServeMux
-	table      map[string]routes.Route
-	registered map[string]bool
-	log        *slog.Logger
-	guards     []Guard
-	observers  []Observer
+	fn           string
+	authenticate Authenticator
+	mux          *http.ServeMux
+	table        map[string]routes.Route
+	registered   map[string]bool
+	log          *slog.Logger
+	guards       []Guard
+	observers    []Observer
 }
 
 func NewRouter(fn string, log *slog.Logger, hooks Hooks) *Router {
 	rt := &Router{fn: fn, mux: http.NewServeMux(), table: map[string]routes.Route{}, registered: map[string]bool{},
 		// Every request made with a key counts against its limit, refused ones included, so the
 		// hooks (rate limit) run before the scope check.
-		log: log, guards: append(append([]Guard(nil), hooks.Guards...), ScopeGuard), observers: hooks.Observers}
+		log: log, guards: append(append([]Guard(nil), hooks.Guards...), ScopeGuard), observers: hooks.Observers,
+		authenticate: hooks.Authenticate}
 	for _, r := range routes.ForFunction(fn) {
 		rt.table[r.MuxPattern()] = r
 	}
@@ -135,13 +143,12 @@ func (rt *Router) serve(w http.ResponseWriter, r *http.Request, route routes.Rou
 			return problem.Invalid("query", "malformed query string")
 		}
 		if !route.Public {
-			var lambdaCtx map[string]any
-			if gw.Authorizer != nil {
-				lambdaCtx = gw.Authorizer.Lambda
-			}
-			c, err := auth.FromAuthorizerContext(lambdaCtx)
-			if err != nil {
+			if rt.authenticate == nil {
 				return problem.Unauthorized("valid credentials are required")
+			}
+			c, err := rt.authenticate(r, route)
+			if err != nil {
+				return err
 			}
 			caller = c
 			ua := r.UserAgent()

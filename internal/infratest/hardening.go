@@ -42,6 +42,9 @@ func signUpDiffs(tmpl cfn) []string {
 	if got := get(tmpl, "Conditions", "AllowSelfSignUp"); !reflect.DeepEqual(got, wantCond) {
 		diffs = append(diffs, fmt.Sprintf("condition AllowSelfSignUp = %v, want %v (only with an allow-list of e-mail domains)", got, wantCond))
 	}
+	if got, want := get(props(tmpl, "SessionsFunction"), "Environment", "Variables", "REQUIRE_ROLE_GRANT"), ifSelf("true", "false"); !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("SessionsFunction: REQUIRE_ROLE_GRANT = %v, want %v (self-registered users run nothing until granted a role)", got, want))
+	}
 	fn := asMap(resources(tmpl)["PresignupFunction"])
 	p := props(tmpl, "PresignupFunction")
 	if str(fn["Condition"]) != "AllowSelfSignUp" || !reflect.DeepEqual(p["FunctionName"], cfn{"Fn::Sub": "${AWS::StackName}-presignup"}) ||

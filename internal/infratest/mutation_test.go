@@ -204,23 +204,19 @@ func TestChecksDetectDrift(t *testing.T) {
 			check: routesCheck, want: "GET /api/v1/users/me is served by SessionsFunction",
 		},
 		{
-			name: "public route behind the authorizer",
+			name: "an authorizer put back in front of a route",
 			mutate: func(tmpl cfn) {
-				asMap(get(paths(tmpl), "/api/v1/health", "get"))["security"] = []any{cfn{"LambdaAuthorizer": []any{}}}
+				asMap(get(paths(tmpl), "/api/v1/sessions", "get"))["security"] = []any{cfn{"LambdaAuthorizer": []any{}}}
 			},
-			check: routesCheck, want: "GET /api/v1/health is public in routes.All",
+			check: routesCheck, want: "GET /api/v1/sessions: the template puts [LambdaAuthorizer] in front of it",
 		},
 		{
-			name:   "private route without the authorizer",
-			mutate: func(tmpl cfn) { delete(asMap(get(paths(tmpl), "/api/v1/sessions", "get")), "security") },
-			check:  routesCheck, want: "GET /api/v1/sessions needs credentials",
-		},
-		{
-			name: "API-key route public",
+			name: "an authorizer scheme on the HTTP API",
 			mutate: func(tmpl cfn) {
-				asMap(get(paths(tmpl), "/api/v1/api-keys", "post"))["security"] = []any{cfn{noneAuthorizer: []any{}}}
+				body := asMap(props(tmpl, httpAPIID)["Body"])
+				body["components"] = cfn{"securitySchemes": cfn{"LambdaAuthorizer": cfn{"type": "apiKey"}}}
 			},
-			check: routesCheck, want: "POST /api/v1/api-keys needs credentials",
+			check: routesCheck, want: "the HTTP API must have none",
 		},
 		{
 			name:   "WebSocket protocol typo",
@@ -868,6 +864,13 @@ func TestChecksDetectDrift(t *testing.T) {
 			name:   "notifier may put connection items (deploy finding 14)",
 			mutate: func(tmpl cfn) { addGrant(tmpl, "NotifierFunctionRole", "dynamodb:PutItem", ddb.ConnLogicalID) },
 			check:  actionsOf(notifierFunction), want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
+		},
+		{
+			name: "self-registered users run sessions ungranted (SEC-05)",
+			mutate: func(tmpl cfn) {
+				asMap(get(props(tmpl, "SessionsFunction"), "Environment", "Variables"))["REQUIRE_ROLE_GRANT"] = "false"
+			},
+			check: cognitoDiffs, want: "SessionsFunction: REQUIRE_ROLE_GRANT",
 		},
 		{
 			name:   "user pool open to public self sign-up (SEC-05)",

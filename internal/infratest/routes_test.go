@@ -88,27 +88,22 @@ func httpRoutes(tmpl cfn) (map[string]httpRoute, []string) {
 	return out, problems
 }
 
-// lambdaAuthorizerName is the security scheme of the HTTP API that invokes AuthorizerFunction.
-func lambdaAuthorizerName(tmpl cfn) string {
-	schemes := asMap(get(props(tmpl, httpAPIID), "Body", "components", "securitySchemes"))
+// securitySchemes lists the HTTP API's security schemes (authorizers): there must be none, the
+// functions authenticate their callers (SEC-09).
+func securitySchemes(tmpl cfn) []string {
 	var names []string
-	for name, s := range schemes {
-		if slices.Contains(referencedResources(get(s, "x-amazon-apigateway-authorizer", "authorizerUri")), authorizerFunction) {
-			names = append(names, name)
-		}
+	for name := range asMap(get(props(tmpl, httpAPIID), "Body", "components", "securitySchemes")) {
+		names = append(names, name)
 	}
-	if len(names) != 1 {
-		return ""
-	}
-	return names[0]
+	sort.Strings(names)
+	return names
 }
 
 // routeDiffs compares the template's HTTP routes with a routes table; nil means they agree.
 func routeDiffs(tmpl cfn, want []routes.Route) []string {
 	got, diffs := httpRoutes(tmpl)
-	authz := lambdaAuthorizerName(tmpl)
-	if authz == "" {
-		diffs = append(diffs, fmt.Sprintf("%s: want exactly one security scheme whose authorizer is %s", httpAPIID, authorizerFunction))
+	if schemes := securitySchemes(tmpl); len(schemes) > 0 {
+		diffs = append(diffs, fmt.Sprintf("%s has authorizers %v: the HTTP API must have none (the functions authenticate; SEC-09)", httpAPIID, schemes))
 	}
 	seen := map[string]bool{}
 	for _, r := range want {
@@ -126,11 +121,8 @@ func routeDiffs(tmpl cfn, want []routes.Route) []string {
 		if fn := functionLogicalID(r.Function); g.Function != fn {
 			diffs = append(diffs, fmt.Sprintf("%s is served by %s in the template, by %s in routes.All", key, g.Function, fn))
 		}
-		switch {
-		case r.Public && !g.public():
-			diffs = append(diffs, fmt.Sprintf("%s is public in routes.All but the template requires %v (want Auth: {Authorizer: NONE})", key, g.Authorizers))
-		case !r.Public && (len(g.Authorizers) != 1 || g.Authorizers[0] != authz):
-			diffs = append(diffs, fmt.Sprintf("%s needs credentials in routes.All but the template's security is %v (want [%s])", key, g.Authorizers, authz))
+		if !g.public() {
+			diffs = append(diffs, fmt.Sprintf("%s: the template puts %v in front of it; no route has an authorizer (its function authenticates)", key, g.Authorizers))
 		}
 	}
 	var extra []string
@@ -187,41 +179,18 @@ func TestHTTPRoutesInvokable(t *testing.T) {
 			t.Errorf("%s: no AWS::Lambda::Permission lets %s invoke %s (SourceArn …%s)", r.Key(), httpAPIID, fn, suffix)
 		}
 	}
-	authzOK := slices.ContainsFunc(perms, func(p perm) bool { return p.fn == authorizerFunction && strings.Contains(p.arn, "/authorizers/") })
-	if !authzOK {
-		t.Errorf("no AWS::Lambda::Permission lets %s invoke %s as an authorizer", httpAPIID, authorizerFunction)
+	if slices.ContainsFunc(perms, func(p perm) bool { return p.fn == authorizerFunction }) {
+		t.Errorf("%s may invoke %s: the HTTP API has no authorizer", httpAPIID, authorizerFunction)
 	}
 }
 
-// TestHTTPAuthorizer: the shared REQUEST authorizer is always invoked (no identity sources, no
-// cache) and answers in the 2.0 simple format the Go handler produces.
-func TestHTTPAuthorizer(t *testing.T) {
+// TestHTTPAPIHasNoAuthorizer: no Lambda authorizer runs in front of the HTTP functions, not even
+// for requests without credentials (SEC-09); they authenticate their callers themselves.
+func TestHTTPAPIHasNoAuthorizer(t *testing.T) {
 	t.Parallel()
 	tmpl := transformed(t)
-	name := lambdaAuthorizerName(tmpl)
-	if name == "" {
-		t.Fatalf("%s: no (or more than one) security scheme invokes %s", httpAPIID, authorizerFunction)
-	}
-	a := asMap(get(props(tmpl, httpAPIID), "Body", "components", "securitySchemes", name, "x-amazon-apigateway-authorizer"))
-	checks := []struct {
-		field string
-		got   any
-		ok    bool
-		want  string
-	}{
-		{"type", a["type"], a["type"] == "request", `"request"`},
-		{"authorizerPayloadFormatVersion", a["authorizerPayloadFormatVersion"], a["authorizerPayloadFormatVersion"] == "2.0", `"2.0"`},
-		{"enableSimpleResponses", a["enableSimpleResponses"], a["enableSimpleResponses"] == true, "true"},
-		// 0 disables caching: a revoked credential must stop working on the next request.
-		{"authorizerResultTtlInSeconds", a["authorizerResultTtlInSeconds"], a["authorizerResultTtlInSeconds"] == float64(0), "0"},
-		// With an identity source API Gateway answers 401 itself when it is missing; the
-		// contract wants the function's problem+json 401, so there must be none.
-		{"identitySource", a["identitySource"], len(stringsOf(a["identitySource"])) == 0, "none"},
-	}
-	for _, c := range checks {
-		if !c.ok {
-			t.Errorf("HTTP authorizer %s: %s = %#v, want %s", name, c.field, c.got, c.want)
-		}
+	if schemes := securitySchemes(tmpl); len(schemes) > 0 {
+		t.Errorf("%s: security schemes %v, want none", httpAPIID, schemes)
 	}
 	cors := asMap(get(props(tmpl, httpAPIID), "Body", "x-amazon-apigateway-cors"))
 	if origins := asList(cors["allowOrigins"]); len(origins) == 0 {

@@ -29,6 +29,8 @@ type Service struct {
 	Templates *templates.Store
 	Access    *access.Decider
 	Limits    Limits
+	// RequireRoleGrant: a user runs no sessions until an administrator grants a role (SEC-05).
+	RequireRoleGrant bool
 	// Tickets signs stream tickets; GatewayURL is the streaming gateway's public base
 	// (https://…/gateway). Without both, connect answers 503.
 	Tickets    *tickets.Keyring
@@ -117,6 +119,9 @@ func (sv *Service) CreateClaimed(ctx context.Context, c auth.Caller, in CreateIn
 	amt, field, err := res.Parse()
 	if err != nil {
 		return Session{}, false, problem.Invalid(field, err.Error())
+	}
+	if err := sv.mayRunSessions(ctx, c); err != nil {
+		return Session{}, false, err
 	}
 	now := sv.now()
 	se := Session{ID: ids.New("sess"), OwnerID: c.UserID, TeamID: in.TeamID, TemplateName: tpl.Name, State: StatePending,

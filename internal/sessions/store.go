@@ -222,9 +222,11 @@ func creatorRoles() map[string]types.AttributeValue {
 func quotaExceeded(lim Limits) error {
 	p := problem.Forbidden(fmt.Sprintf("quota exceeded: at most %d live sessions, %d millicores and %d MiB in total",
 		lim.MaxSessions, lim.MaxCPUMillis, lim.MaxMemoryMiB))
-	p.Type = "https://streamspace.dev/problems/quota-exceeded"
+	p.Type = quotaExceededType
 	return p
 }
+
+const quotaExceededType = "https://streamspace.dev/problems/quota-exceeded"
 
 // Get reads one session (strongly consistent: callers act on what they read).
 func (st *Store) Get(ctx context.Context, id string) (Session, error) {

@@ -31,6 +31,10 @@ type User struct {
 	// Version counts stored-role changes (optimistic lock; ETag). Records from before versions
 	// existed have none and count as 1.
 	Version int `json:"version" dynamodbav:"version,omitempty"`
+	// RoleGrantedAt is when an administrator last set the stored role (PUT
+	// /users/{id}/role); never set for a user only seen signing in. With REQUIRE_ROLE_GRANT,
+	// a user without it (and without a role from the identity provider) runs no sessions.
+	RoleGrantedAt *time.Time `json:"roleGrantedAt,omitempty" dynamodbav:"roleGrantedAt,omitempty"`
 }
 
 // Store keeps users under USER#<id>/PROFILE, listed through GSI2 (TYPE#user).
@@ -100,8 +104,9 @@ func (s *Store) SetRole(ctx context.Context, u User, role string) (User, error) 
 	cond, names, vals := ddb.VersionCondition(u.Version)
 	names["#r"] = "role"
 	vals[":r"], vals[":next"] = &types.AttributeValueMemberS{Value: role}, &types.AttributeValueMemberN{Value: strconv.Itoa(u.Version + 1)}
+	vals[":granted"] = &types.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339Nano)}
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: key(u.ID),
-		UpdateExpression:          aws.String("SET #r = :r, #ver = :next"),
+		UpdateExpression:          aws.String("SET #r = :r, #ver = :next, roleGrantedAt = :granted"),
 		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
@@ -215,8 +220,8 @@ func Register(rt *httpx.Router, s *Store) {
 			if err := ddb.CheckIfMatch(im, "user", u.Version); err != nil {
 				return err
 			}
-			if u.Role == in.Role {
-				return nil // the same role writes nothing
+			if u.Role == in.Role && u.RoleGrantedAt != nil {
+				return nil // the same role again writes nothing; the first grant of "user" counts (SEC-05)
 			}
 			u, err = s.SetRole(r.Context(), u, in.Role)
 			return err

@@ -27,9 +27,6 @@ import (
 // HTTPFunction is an HTTP API function's Lambda handler.
 type HTTPFunction func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
-// AuthorizerFunction is the authorizer's Lambda handler (it receives raw JSON, as in Lambda).
-type AuthorizerFunction func(context.Context, json.RawMessage) (any, error)
-
 const (
 	accountID = "000000000000"
 	apiID     = "local"
@@ -40,15 +37,15 @@ const (
 type HTTP struct {
 	mux         *http.ServeMux
 	functions   map[string]HTTPFunction
-	authorizer  AuthorizerFunction
 	corsOrigins []string
 	log         *slog.Logger
 }
 
 // NewHTTP routes every entry of the route table to its function; extra handlers (the local
-// issuer's JWKS) are served beside them.
-func NewHTTP(functions map[string]HTTPFunction, authorizer AuthorizerFunction, corsOrigins []string, log *slog.Logger, extra map[string]http.Handler) *HTTP {
-	g := &HTTP{mux: http.NewServeMux(), functions: functions, authorizer: authorizer, corsOrigins: corsOrigins, log: log}
+// issuer's JWKS) are served beside them. Like the deployed HTTP API it runs no authorizer: the
+// functions authenticate their callers.
+func NewHTTP(functions map[string]HTTPFunction, corsOrigins []string, log *slog.Logger, extra map[string]http.Handler) *HTTP {
+	g := &HTTP{mux: http.NewServeMux(), functions: functions, corsOrigins: corsOrigins, log: log}
 	for _, rt := range routes.All {
 		rt := rt
 		g.mux.HandleFunc(rt.MuxPattern(), func(w http.ResponseWriter, r *http.Request) { g.invoke(w, r, rt) })
@@ -152,29 +149,6 @@ func Event(r *http.Request, rt routes.Route, body []byte) events.APIGatewayV2HTT
 	return ev
 }
 
-// authorize runs the authorizer as the HTTP API does (payload 2.0, simple responses).
-func (g *HTTP) authorize(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (bool, error) {
-	areq := events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST",
-		RouteArn: "arn:aws:execute-api:" + region + ":" + accountID + ":" + apiID + "/$default/" + ev.RequestContext.HTTP.Method + ev.RawPath,
-		RouteKey: ev.RouteKey, RawPath: ev.RawPath, RawQueryString: ev.RawQueryString, Cookies: ev.Cookies,
-		Headers: ev.Headers, QueryStringParameters: ev.QueryStringParameters, PathParameters: ev.PathParameters,
-		RequestContext: ev.RequestContext}
-	raw, _ := json.Marshal(areq)
-	out, err := g.authorizer(ctx, raw)
-	if err != nil {
-		return false, err
-	}
-	b, _ := json.Marshal(out)
-	var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
-	if err := json.Unmarshal(b, &resp); err != nil {
-		return false, err
-	}
-	if resp.IsAuthorized {
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: resp.Context}
-	}
-	return resp.IsAuthorized, nil
-}
-
 func (g *HTTP) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
 	fn := g.functions[rt.Function]
 	if fn == nil {
@@ -189,18 +163,6 @@ func (g *HTTP) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
 	}
 	ev := Event(r, rt, body)
 	ctx := context.WithValue(r.Context(), inRequest{}, true)
-	if !rt.Public {
-		ok, err := g.authorize(ctx, &ev)
-		if err != nil {
-			g.log.Error("authorizer failed", slog.String("error", err.Error()))
-			gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
-			return
-		}
-		if !ok {
-			gatewayError(w, http.StatusForbidden, "Forbidden")
-			return
-		}
-	}
 	resp, err := safeInvoke(ctx, fn, ev)
 	if err != nil {
 		g.log.Error("function failed", slog.String("function", rt.Function), slog.String("error", err.Error()))
@@ -251,6 +213,6 @@ func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) 
 
 type inRequest struct{}
 
-// InRequest reports whether ctx is that of an HTTP request through this gateway (its authorizer
-// and function calls), as opposed to background work such as the notifier's.
+// InRequest reports whether ctx is that of an HTTP request through this gateway (its function's
+// calls), as opposed to background work such as the notifier's.
 func InRequest(ctx context.Context) bool { v, _ := ctx.Value(inRequest{}).(bool); return v }

@@ -18,6 +18,10 @@ import (
 	"github.com/coder/websocket"
 )
 
+// AuthorizerFunction is the $connect authorizer's Lambda handler (it receives raw JSON, as in
+// Lambda).
+type AuthorizerFunction func(context.Context, json.RawMessage) (any, error)
+
 // WebSocketHandler is the WebSocket function's Lambda handler.
 type WebSocketHandler func(context.Context, events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error)
 

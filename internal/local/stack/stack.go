@@ -64,7 +64,9 @@ type Config struct {
 	BootstrapAdmins []string // default ["admin"]
 	CORSOrigins     []string // default ["*"]
 	Limits          sessions.Limits
-	Log             *slog.Logger // function and gateway logs; default discards
+	// RequireRoleGrant: users start no sessions until an admin grants them a role (SEC-05).
+	RequireRoleGrant bool
+	Log              *slog.Logger // function and gateway logs; default discards
 	// DBOptions let tests wrap the DynamoDB client (call counting, fault injection).
 	DBOptions []func(*dynamodb.Options)
 	// SchedulerEvery runs the idle/lifetime scheduler on a timer (as EventBridge does every
@@ -204,7 +206,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		Tables: ddb.WithPrefix(cfg.TablePrefix), DynamoEndpoint: st.DynamoDB,
 		JWT: auth.JWTConfig{Issuer: issuer.IssuerName, Audience: issuer.Audience, JWKSURL: st.HTTPURL + issuer.JWKSPath,
 			Leeway: time.Minute, RoleClaim: issuer.RoleClaim},
-		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, ManagementEndpoint: mgmtURL, GatewayURL: st.GatewayURL,
+		BootstrapAdmins: cfg.BootstrapAdmins, Limits: cfg.Limits, RequireRoleGrant: cfg.RequireRoleGrant, ManagementEndpoint: mgmtURL, GatewayURL: st.GatewayURL,
 	}
 	acfg.AutoHibernate = cfg.AutoHibernate
 	st.App = app.New(acfg, ddb.LocalConfig(), log, cfg.DBOptions...)
@@ -254,7 +256,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	st.Gateway = st.App.Gateway(novnc, cfg.GatewayDial)
 	authz := st.App.Authorizer().Handle
-	httpGW := apigw.NewHTTP(fns, authz, cfg.CORSOrigins, log, map[string]http.Handler{
+	httpGW := apigw.NewHTTP(fns, cfg.CORSOrigins, log, map[string]http.Handler{
 		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store, gateway.Prefix: st.Gateway})
 	st.WebSocket = &apigw.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
 	st.serve(httpLn, httpGW)
