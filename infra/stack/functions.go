@@ -155,6 +155,9 @@ func newFunction(s awscdk.Stack, r *refs, f *function) awslambda.Function {
 	// X-Ray per the Tracing parameter (PassThrough by default; deploy finding 7). The L2's
 	// Tracing enum cannot take a parameter.
 	cfnFn.AddPropertyOverride(jsii.String("TracingConfig.Mode"), r.params.Tracing.ValueAsString())
+	// No START/END/REPORT lines (template.yaml's Globals say why).
+	cfnFn.AddPropertyOverride(jsii.String("LoggingConfig.LogFormat"), jsii.String("JSON"))
+	cfnFn.AddPropertyOverride(jsii.String("LoggingConfig.SystemLogLevel"), jsii.String("WARN"))
 	if f.reserved != nil {
 		cfnFn.AddPropertyOverride(jsii.String("ReservedConcurrentExecutions"),
 			awscdk.Fn_ConditionIf(jsii.String("ReserveConcurrency"), f.reserved, awscdk.Aws_NO_VALUE()))

@@ -179,6 +179,10 @@ func hardeningDiffs(tmpl cfn) []string {
 		if m := get(p, "TracingConfig", "Mode"); !isRef(m, "Tracing") {
 			diffs = append(diffs, fmt.Sprintf("%s: TracingConfig.Mode = %v, want {Ref: Tracing}", fn, m))
 		}
+		// The cost model counts no platform log lines (cost.Documented.PlatformLogBytes).
+		if f, l := str(get(p, "LoggingConfig", "LogFormat")), str(get(p, "LoggingConfig", "SystemLogLevel")); f != "JSON" || l != "WARN" {
+			diffs = append(diffs, fmt.Sprintf("%s: LoggingConfig LogFormat %q, SystemLogLevel %q, want JSON and WARN (no START/END/REPORT lines)", fn, f, l))
+		}
 		for _, k := range []string{"JWT_ISSUER", "JWKS_URL"} {
 			if b, _ := json.Marshal(get(p, "Environment", "Variables", k)); strings.Contains(string(b), "amazonaws.com") {
 				diffs = append(diffs, fmt.Sprintf("%s: %s hard-codes amazonaws.com (use ${AWS::URLSuffix})", fn, k))

@@ -55,6 +55,9 @@ func TestHardeningDetectsDrift(t *testing.T) {
 			st := asMap(asList(get(pols[0], "PolicyDocument", "Statement"))[0])
 			st["Action"] = append(asList(st["Action"]), "dynamodb:Scan")
 		}, "UsersFunctionRole may dynamodb:Scan"},
+		{"platform log lines back", func(tmpl cfn) {
+			delete(asMap(props(tmpl, "NotifierFunction")["LoggingConfig"]), "SystemLogLevel")
+		}, "NotifierFunction: LoggingConfig"},
 		{"X-Ray always on (finding 7)", func(tmpl cfn) { props(tmpl, "SessionsFunction")["TracingConfig"] = cfn{"Mode": "Active"} }, "SessionsFunction: TracingConfig.Mode"},
 		{"X-Ray on by default (finding 7)", func(tmpl cfn) { asMap(get(tmpl, "Parameters", "Tracing"))["Default"] = "Active" }, "parameter Tracing"},
 		{"issuer on amazonaws.com (finding 18)", func(tmpl cfn) {
