@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"streamspace/internal/testenv"
 )
@@ -55,4 +59,96 @@ func TestConsoleAPIKeySecretShownOnce(t *testing.T) {
 	if txt := alice.js(`[...document.querySelectorAll(".error")].map(e => e.textContent).join(" | ")`); strings.ContainsAny(txt, "{}") || strings.Contains(txt, "goroutine") {
 		t.Fatalf("an error shown as raw data: %q", txt)
 	}
+}
+
+// The issue's main walk: alice launches firefox-browser from the catalog and sees it go pending
+// → running without a reload, opens it, and the canvas in the console shows the desktop; she
+// shares it view with bob, who finds it under "Shared with me" and opens it view-only; she
+// revokes and bob's console says "access ended" within 5 s; an invitation link opened by a
+// signed-out carol signs her in and opens the session.
+func TestConsoleLaunchOpenShareRevokeInvite(t *testing.T) {
+	e := startLocal(t)
+	seen(t, e, e.Token("bob", ""), e.Token("carol", ""))
+	alice := consolePage(t, e, "alice")
+	alice.visit("/launch")
+	alice.signIn("alice", "user")
+	alice.wait("the catalog", `!!document.querySelector('[data-template="firefox-browser"]')`, 10*time.Second)
+	alice.audit("launch")
+	// Every state the list shows, recorded by the page itself, and a marker a reload would lose.
+	alice.js(`window.__states = []; window.__noReload = 1; new MutationObserver(() => {
+		for (const r of document.querySelectorAll("tr[data-session]")) { const s = r.dataset.state; if (window.__states.at(-1) !== s) window.__states.push(s); }
+	}).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"]}); ""`)
+	alice.clickText("Launch Firefox")
+	alice.wait("the launch dialog", `!!document.querySelector("dialog[open]")`, 5*time.Second)
+	alice.audit("launch-dialog")
+	alice.click(`dialog[open] button[type=submit]`)
+	alice.wait("running in the list", `(document.querySelector("tr[data-session]") || {}).dataset?.state === "running"`, startWait)
+	if st := alice.js(`window.__noReload + ":" + window.__states.join(",")`); !strings.HasPrefix(st, "1:pending") || !strings.HasSuffix(st, "running") {
+		t.Fatalf("the list showed %q, want pending … running without a reload", st)
+	}
+	id := alice.js(`document.querySelector("tr[data-session]").dataset.session`)
+	t.Cleanup(func() { e.Do("DELETE", "/api/v1/sessions/"+id, e.Token("alice", ""), nil) })
+	alice.audit("my-sessions-running")
+
+	alice.clickText("Open firefox-browser " + id)
+	alice.wait("the desktop connected", `document.querySelector("section.desktop")?.dataset.viewer === "connected"`, 45*time.Second)
+	if alice.js(`document.querySelector("iframe.viewer").contentWindow.location.hash`) != "" {
+		t.Fatal("the ticket stayed in the viewer's address")
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	var shot []byte
+	for {
+		data := alice.js(`document.querySelector("iframe.viewer").contentDocument.querySelector("#screen canvas")?.toDataURL("image/png") || ""`)
+		shot, _ = base64.StdEncoding.DecodeString(strings.TrimPrefix(data, "data:image/png;base64,"))
+		if len(shot) > 0 && notBlank(shot) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the console's viewer canvas stayed blank: %v (%s)", notBlank(shot), saveShot(t, "console-firefox-blank", shot))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("the desktop in the console: %s", saveShot(t, "console-firefox-canvas", shot))
+	page, _ := chromedp.Run(alice.ctx, chromedp.CaptureScreenshot())
+	t.Logf("the console: %s", saveShot(t, "console-session", page))
+	alice.audit("session")
+
+	alice.typeIn("#share-user", "bob")
+	alice.clickText("Share")
+	alice.wait("bob listed", `!!document.querySelector('[data-share="bob"]')`, 10*time.Second)
+
+	bob := consolePage(t, e, "bob")
+	bob.visit("/")
+	bob.signIn("bob", "user")
+	bob.clickText("Shared with me")
+	bob.wait("the shared session", fmt.Sprintf(`!!document.querySelector('tr[data-session=%q] a')`, id), 10*time.Second)
+	bob.audit("shared-with-me")
+	bob.click(fmt.Sprintf(`tr[data-session=%q] a`, id))
+	bob.clickText("Open desktop")
+	bob.wait("bob's desktop connected", `document.querySelector("section.desktop")?.dataset.viewer === "connected"`, 45*time.Second)
+	if v := bob.js(`String(document.querySelector("iframe.viewer").contentWindow.streamspace.rfb.viewOnly) + " " + document.querySelector("section.desktop").innerText`); !strings.HasPrefix(v, "true") || !strings.Contains(v, "View only") {
+		t.Fatalf("bob's viewer: %q, want view-only and saying so", v)
+	}
+
+	alice.clickText("Revoke bob's access")
+	start := time.Now()
+	bob.wait("access ended", `document.querySelector("section.desktop")?.dataset.viewer === "ended" && document.querySelector(".ended-banner").innerText.includes("Access ended")`, 8*time.Second)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("bob's console said access ended %s after the revoke, want ≤ 5 s", took)
+	}
+	bob.audit("access-ended")
+	t.Logf("bob's console after the revoke: %q", bob.js(`document.querySelector(".ended-banner").innerText`))
+
+	alice.clickText("Create link")
+	alice.wait("the invitation link", `(document.getElementById("inv-link") || {}).value?.includes("/invite/")`, 10*time.Second)
+	link := alice.js(`document.getElementById("inv-link").value`)
+	carol := consolePage(t, e, "carol")
+	carol.run("open the invitation", chromedp.Navigate(link))
+	carol.wait("the invitation's sign-in", `document.body.innerText.includes("You were invited")`, 10*time.Second)
+	if carol.js(`location.pathname`) != "/invite" {
+		t.Fatalf("the invitation token stayed in the address bar: %s", carol.js(`location.href`))
+	}
+	carol.audit("invite")
+	carol.signIn("carol", "user")
+	carol.wait("carol's desktop connected", fmt.Sprintf(`location.pathname === "/sessions/%s" && document.querySelector("section.desktop")?.dataset.viewer === "connected"`, id), 45*time.Second)
 }
