@@ -152,3 +152,39 @@ func TestConsoleLaunchOpenShareRevokeInvite(t *testing.T) {
 	carol.signIn("carol", "user")
 	carol.wait("carol's desktop connected", fmt.Sprintf(`location.pathname === "/sessions/%s" && document.querySelector("section.desktop")?.dataset.viewer === "connected"`, id), 45*time.Second)
 }
+
+// Teams: an owner creates a team and adds a member from the page; the member launches a team
+// session from the catalog; the owner's quota gauge moves without a reload and the member sees
+// the team session on the team's page.
+func TestConsoleTeamMemberAndQuota(t *testing.T) {
+	e := testenv.Start(t)
+	seen(t, e, e.Token("bob", ""))
+	alice := consolePage(t, e, "alice")
+	alice.visit("/teams")
+	alice.signIn("alice", "user")
+	alice.wait("no teams yet", `document.body.innerText.includes("You are in no team yet")`, 10*time.Second)
+	alice.audit("teams")
+	alice.typeIn("#team-name", "design")
+	alice.clickText("Create team")
+	alice.wait("the team listed", `!!document.querySelector('a[href^="/teams/team_"]')`, 10*time.Second)
+	alice.click(`a[href^="/teams/team_"]`)
+	alice.wait("the team page", `document.querySelector("[data-live-sessions]")?.dataset.liveSessions === "0"`, 10*time.Second)
+	alice.typeIn("#member-user", "bob")
+	alice.clickText("Add member")
+	alice.wait("bob a member", `[...document.querySelectorAll("td")].some(td => td.textContent === "bob")`, 10*time.Second)
+	alice.audit("team")
+
+	bob := consolePage(t, e, "bob")
+	bob.visit("/launch")
+	bob.signIn("bob", "user")
+	bob.wait("the catalog", `!!document.querySelector('[data-template="terminal"]')`, 10*time.Second)
+	bob.clickText("Launch Terminal")
+	bob.wait("the team choice", `!!document.querySelector("#l-team option[value^=team_]")`, 10*time.Second)
+	bob.js(`const s = document.getElementById("l-team"); s.value = s.querySelector("option[value^=team_]").value; s.dispatchEvent(new Event("change", {bubbles: true})); ""`)
+	bob.click(`dialog[open] button[type=submit]`)
+	alice.wait("the gauge moved", `document.querySelector("[data-live-sessions]")?.dataset.liveSessions === "1"`, 10*time.Second)
+	alice.wait("the team session listed", `!!document.querySelector("tr[data-session]")`, 10*time.Second)
+	bob.clickText("Teams")
+	bob.click(`a[href^="/teams/team_"]`)
+	bob.wait("bob sees the team session", `!!document.querySelector("tr[data-session]") && document.body.innerText.includes("Your role: member")`, 10*time.Second)
+}
