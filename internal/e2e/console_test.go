@@ -43,7 +43,10 @@ func (p *page) run(what string, a chromedp.Action[chromedp.Void]) {
 }
 
 func (p *page) visit(path string) { p.t.Helper(); p.run("visit "+path, chromedp.Navigate(p.base+path)) }
-func (p *page) click(sel string)  { p.t.Helper(); p.run("click "+sel, chromedp.Click(chromedp.CSS(sel))) }
+func (p *page) click(sel string) {
+	p.t.Helper()
+	p.run("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
 func (p *page) typeIn(sel, text string) {
 	p.t.Helper()
 	p.run("type into "+sel, chromedp.SendKeys(chromedp.CSS(sel), text))

@@ -23,7 +23,9 @@ func testHandler(t *testing.T) *Handler {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Next", "1"); w.WriteHeader(404) })
 	return &Handler{Dir: dir, Next: next, Reserved: []string{"/api/", "/gateway/", "/.well-known/"},
 		Config: Config{SignIn: "local", WebSocketURL: "ws://127.0.0.1:1/"},
-		Mint: func(user, role string) (string, time.Time, error) { return "tok:" + user + ":" + role, time.Now().Add(time.Hour), nil }}
+		Mint: func(user, role string) (string, time.Time, error) {
+			return "tok:" + user + ":" + role, time.Now().Add(time.Hour), nil
+		}}
 }
 
 func must(t *testing.T, err error) {
