@@ -109,6 +109,7 @@ func TestConsoleLaunchOpenShareRevokeInvite(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Logf("the desktop in the console: %s", saveShot(t, "console-firefox-canvas", shot))
+	alice.js(`window.scrollTo(0, 0); ""`)
 	page, _ := chromedp.Run(alice.ctx, chromedp.CaptureScreenshot())
 	t.Logf("the console: %s", saveShot(t, "console-session", page))
 	alice.audit("session")

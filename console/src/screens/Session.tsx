@@ -29,7 +29,7 @@ export function SessionPage({ id }: { id: string }) {
         <div><dt>Last activity</dt><dd>{fmtTime(s.lastActivity)}</dd></div>
         <div><dt>Id</dt><dd class="mono">{s.id}</dd></div>
       </dl>
-      <LifecycleButtons s={s} onChange={l.set} />
+      <LifecycleButtons s={s} onChange={l.set} open={false} />
       <Desktop s={s} autoOpen={autoOpen} />
       <Tags s={s} onChange={(x) => { upsert(x); l.set(x); }} />
       {owner && <Sharing s={s} />}

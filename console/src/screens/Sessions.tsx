@@ -68,7 +68,7 @@ export function SessionTable({ list, actions = true }: { list: Session[]; action
 
 // LifecycleButtons change the desired state with If-Match on the version shown; a 412 means
 // someone changed it meanwhile, and the list is refreshed before the message is shown.
-export function LifecycleButtons({ s, onChange }: { s: Session; onChange?: (s: Session) => void }) {
+export function LifecycleButtons({ s, onChange, open = true }: { s: Session; onChange?: (s: Session) => void; open?: boolean }) {
   const a = useAction();
   const set = (desiredState: string) => a.run(async () => {
     try {
@@ -85,7 +85,7 @@ export function LifecycleButtons({ s, onChange }: { s: Session; onChange?: (s: S
   if (!live(s)) return null;
   return (
     <div class="row-actions">
-      {s.state === "running" && <a class="button" href={`/sessions/${s.id}?open=1`} aria-label={"Open " + label}>Open</a>}
+      {open && s.state === "running" && <a class="button" href={`/sessions/${s.id}?open=1`} aria-label={"Open " + label}>Open</a>}
       {s.desiredState === "running" && s.state !== "pending" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("hibernated")} aria-label={"Hibernate " + label}>Hibernate</button>}
       {s.desiredState === "hibernated" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("running")} aria-label={"Wake " + label}>Wake</button>}
       <button type="button" class="danger" disabled={a.busy} onClick={() => { if (confirm(`Terminate ${s.templateName}? Its processes stop for good.`)) void set("terminated"); }} aria-label={"Terminate " + label}>Terminate</button>
