@@ -55,6 +55,19 @@ func TestConsoleAPIKeySecretShownOnce(t *testing.T) {
 	root.signIn("root", "admin")
 	root.wait("the admin page", `document.body.innerText.includes("Platform activity") && document.body.innerText.includes("firefox-browser")`, 15*time.Second)
 	root.audit("admin")
+	// Templates CRUD from the admin screen: create one, find it in the catalog, delete it.
+	root.clickText("New template")
+	for sel, v := range map[string]string{"#t-name": "notes-app", "#t-displayName": "Notes", "#t-category": "Office", "#t-image": "streamspace/terminal:latest", "#t-description": "Plain notes"} {
+		root.typeIn(sel, v)
+	}
+	root.audit("admin-template-form")
+	root.clickText("Create")
+	root.wait("the new template listed", `[...document.querySelectorAll("td .mono")].some(e => e.textContent === "notes-app")`, 10*time.Second)
+	e.Do("GET", "/api/v1/templates/notes-app", e.Token("alice", ""), nil).Want(t, 200)
+	root.js(`window.confirm = () => true; ""`)
+	root.clickText("Delete notes-app")
+	root.wait("the template gone", `![...document.querySelectorAll("td .mono")].some(e => e.textContent === "notes-app")`, 10*time.Second)
+	e.Do("GET", "/api/v1/templates/notes-app", e.Token("alice", ""), nil).Want(t, 404)
 	alice.visit("/admin")
 	alice.wait("no admin link for a user", `!document.querySelector('nav a[href="/admin"]') && document.body.innerText.includes("Platform activity")`, 10*time.Second)
 	alice.wait("the refusal in words", `document.querySelectorAll(".error").length > 0`, 10*time.Second)
