@@ -238,4 +238,8 @@ func TestConsoleBudgets(t *testing.T) {
 	if paint > time.Second || lags[2] > 200*time.Millisecond {
 		t.Fatalf("over budget: first paint %s, median change %s", paint, lags[2])
 	}
+	// Terminate from the list (with If-Match on the version shown): the row moves to the ended ones.
+	alice.js(`window.confirm = () => true; ""`)
+	alice.clickText("Terminate terminal " + s.ID)
+	alice.wait("terminated", fmt.Sprintf(`document.querySelector('details.ended tr[data-session=%q]')?.dataset.state === "terminated"`, s.ID), 10*time.Second)
 }
