@@ -14,7 +14,7 @@ CDK_STAMP := .cache/cdk/aws-cdk-$(CDK_VERSION).installed
 INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(CURDIR)/.cache/jsii \
 	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME=$(CURDIR)/.cache/cdk-home
 
-.PHONY: runtime-packages run test build lint bench token cli dynamodb-local novnc clean
+.PHONY: runtime-packages run test build lint bench token cli dynamodb-local novnc console clean
 .PHONY: synth cdk images push-images image-tools desktop-bin
 .DEFAULT_GOAL := help
 
@@ -31,8 +31,20 @@ novnc: $(NOVNC)/core/rfb.js
 $(NOVNC)/core/rfb.js: scripts/fetch-novnc.sh
 	@scripts/fetch-novnc.sh $(NOVNC) >/dev/null
 
+## console: the web console (console/: TypeScript, Preact, Vite; docs/console.md) built into
+## .cache/console/dist, only when its sources changed; its npm packages come from the committed
+## lockfile (npm ci) into the git-ignored console/node_modules.
+CONSOLE_DIST := .cache/console/dist
+CONSOLE_SRC := $(shell find console/src -type f 2>/dev/null) console/index.html console/tsconfig.json console/vite.config.ts
+console: $(CONSOLE_DIST)/index.html
+console/node_modules/.package-lock.json: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+$(CONSOLE_DIST)/index.html: console/node_modules/.package-lock.json $(CONSOLE_SRC)
+	cd console && node_modules/.bin/tsc --noEmit && node_modules/.bin/vite build --logLevel warn --outDir $(CURDIR)/$(CONSOLE_DIST)
+	@touch $@
+
 ## run: the whole local stack (DynamoDB Local, APIs, notifier, token issuer); Ctrl-C stops it.
-run: dynamodb-local novnc cli
+run: dynamodb-local novnc console cli
 	@scripts/ensure-runtime-packages.sh --optional
 	@exec .cache/bin/streamspace run
 
@@ -50,7 +62,7 @@ cli:
 ## test: every test, against one shared DynamoDB Local instance. As root it first builds (or
 ## reuses, cached by its package list) the terminal image's root filesystem, which
 ## internal/images runs end to end.
-test: dynamodb-local novnc runtime-packages image-tools
+test: dynamodb-local novnc console runtime-packages image-tools
 	$(GO) vet ./...
 	cd infra && $(GO) vet ./...
 	@layer=""; if [ "$$(id -u)" = 0 ]; then layer=$$($(GO) run ./cmd/imagebuild rootfs terminal) || exit 1; \
@@ -99,7 +111,7 @@ lint:
 ## bench: measured figures (notification latency, fan-out, DynamoDB calls and consumed capacity per route with the cost model of
 ## docs/cost.md, sustained load, the streaming gateway
 ## against websockify (docs/gateway-bench.md), local create → running, init time under the Lambda RIE).
-bench: dynamodb-local novnc runtime-packages
+bench: dynamodb-local novnc console runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 30m -run '^$$' -bench . -benchtime 1x ./internal/e2e/
 	@scripts/init-bench.sh
 

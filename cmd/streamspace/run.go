@@ -58,6 +58,7 @@ func runCmd(args []string) error {
 		return err
 	}
 	fmt.Printf(`StreamSpace local stack is up (%s)
+  Web console    %s/  (open it in a browser; sign in with any user name)
   HTTP API       %s/api/v1
   WebSocket API  %s/?token=<token>
   Stream gateway %s/  (also on %s; connect URLs open here)
@@ -79,7 +80,7 @@ Try:
   (seconds later: POST /api/v1/sessions/<id>/connect gives a single-use URL to open in a browser within 60 s)
 Mint a token for any user:  make token USER=alice [ROLE=operator]   (or: go run ./cmd/streamspace token -user alice)
 Press Ctrl-C to stop; data persists in %s.
-`, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.WSURL, st.GatewayURL, st.GatewayAddr, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
+`, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.HTTPURL, st.WSURL, st.GatewayURL, st.GatewayAddr, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
 		st.HTTPURL, issuer.JWKSPath, logFile.Name(), filepath.Join(*data, "dead-letters"), filepath.Join(*data, "objects"), runtimeLine(*runtime, *data), admin, st.HTTPURL, st.HTTPURL, *data)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")

@@ -30,6 +30,7 @@ import (
 	"streamspace/internal/ddb"
 	"streamspace/internal/gateway"
 	"streamspace/internal/httpx"
+	"streamspace/internal/local/console"
 	"streamspace/internal/local/dynamodblocal"
 	apigw "streamspace/internal/local/gateway"
 	"streamspace/internal/local/issuer"
@@ -59,6 +60,8 @@ type Config struct {
 	GatewayAddr string
 	// NoVNCDir holds the noVNC client the gateway serves (default: DefaultNoVNCDir()).
 	NoVNCDir string
+	// ConsoleDir holds the built web console served at / (default: console.DefaultDir()).
+	ConsoleDir string
 	// GatewayDial lets tests reach desktops the network cannot (an image in its own namespace).
 	GatewayDial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	BootstrapAdmins []string // default ["admin"]
@@ -259,7 +262,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	httpGW := apigw.NewHTTP(fns, cfg.CORSOrigins, log, map[string]http.Handler{
 		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store, gateway.Prefix: st.Gateway})
 	st.WebSocket = &apigw.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
-	st.serve(httpLn, httpGW)
+	st.serve(httpLn, st.console(cfg, httpGW))
 	st.serve(wsLn, st.WebSocket)
 	st.serve(gwLn, st.Gateway)
 	st.closers = append(st.closers, st.WebSocket.CloseAll)
@@ -333,6 +336,24 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return err
 	})
 	return st, nil
+}
+
+// console puts the web console in front of the HTTP API on its address: one origin for the
+// page, the API and the gateway, as CloudFront makes it in AWS.
+func (st *Stack) console(cfg Config, api http.Handler) http.Handler {
+	dir := cfg.ConsoleDir
+	if dir == "" {
+		dir = console.DefaultDir()
+	}
+	const ttl = 12 * time.Hour
+	return &console.Handler{Dir: dir, Next: api,
+		Reserved: []string{"/api/", gateway.Prefix, "/.well-known/", objects.Prefix},
+		Config: console.Config{SignIn: "local", WebSocketURL: st.WSURL + "/",
+			Quota: &console.Quota{MaxSessions: cfg.Limits.MaxSessions, MaxCPUMillis: cfg.Limits.MaxCPUMillis, MaxMemoryMiB: cfg.Limits.MaxMemoryMiB}},
+		Mint: func(user, role string) (string, time.Time, error) {
+			tok, err := st.Issuer.Mint(issuer.Claims{Subject: user, Role: role, TTL: ttl})
+			return tok, time.Now().Add(ttl), err
+		}}
 }
 
 // startRuntime makes the local driver (sessions under <data>/runtime, or a temporary folder) and

@@ -1,0 +1,71 @@
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../api";
+import { me } from "../auth";
+import { onEvent, sessions, upsert } from "../live";
+import type { Session } from "../types";
+import { ErrorText, Loading, Page, StateBadge, fmtTime, useAction, useLoad } from "../ui";
+import { Desktop } from "./Desktop";
+import { LifecycleButtons } from "./Sessions";
+import { Sharing } from "./Sharing";
+import { Activity } from "./Activity";
+
+// One session: its state (live), the desktop, tags, sharing and activity.
+export function SessionPage({ id }: { id: string }) {
+  const l = useLoad(() => api<Session>("GET", "/sessions/" + id), [id]);
+  const fromList = sessions.value?.get(id);
+  // Sessions not in "my sessions" (shared with me, a team's) refresh on their own events.
+  useEffect(() => onEvent((ev) => { if (ev.sessionId === id && !sessions.value?.has(id)) l.reload(); }), [id]);
+  const s = fromList && (!l.data || fromList.version >= l.data.version) ? fromList : l.data;
+  const autoOpen = new URLSearchParams(location.search).get("open") === "1";
+  if (!s) return <Page title="Session">{l.error ? <ErrorText error={l.error} /> : <Loading what="the session" />}</Page>;
+  const owner = s.ownerId === me.value?.id || me.value?.role === "admin";
+  return (
+    <Page title={s.templateName}>
+      <dl class="facts" data-session={s.id} data-state={s.state}>
+        <div><dt>State</dt><dd><StateBadge state={s.state} idle={s.idle} />{s.error && <span class="sub"> {s.error}</span>}</dd></div>
+        <div><dt>Owner</dt><dd>{s.ownerId}{s.teamId && <> · <a href={"/teams/" + s.teamId}>team</a></>}</dd></div>
+        <div><dt>Resources</dt><dd>{s.resources.cpu} CPU · {s.resources.memory}</dd></div>
+        <div><dt>Viewers</dt><dd>{s.activeConnections}</dd></div>
+        <div><dt>Last activity</dt><dd>{fmtTime(s.lastActivity)}</dd></div>
+        <div><dt>Id</dt><dd class="mono">{s.id}</dd></div>
+      </dl>
+      <LifecycleButtons s={s} onChange={l.set} open={false} />
+      <Desktop s={s} autoOpen={autoOpen} />
+      <Tags s={s} onChange={(x) => { upsert(x); l.set(x); }} />
+      {owner && <Sharing s={s} />}
+      <Activity s={s} />
+    </Page>
+  );
+}
+
+function Tags({ s, onChange }: { s: Session; onChange: (s: Session) => void }) {
+  const [add, setAdd] = useState("");
+  const a = useAction();
+  const put = (tags: string[]) => a.run(async () => {
+    try {
+      onChange(await api<Session>("PUT", `/sessions/${s.id}/tags`, { tags }, { ifMatch: s.version }));
+      setAdd("");
+    } catch (e) {
+      onChange(await api<Session>("GET", "/sessions/" + s.id));
+      throw e;
+    }
+  });
+  if (s.state === "terminated") return null;
+  return (
+    <section aria-labelledby="tags-title">
+      <h2 id="tags-title">Tags</h2>
+      <ul class="tags">
+        {s.tags.length === 0 && <li class="sub">No tags.</li>}
+        {s.tags.map((t) => (
+          <li key={t} class="tag">{t} <button type="button" class="link-button" aria-label={"Remove tag " + t} onClick={() => put(s.tags.filter((x) => x !== t))}>×</button></li>
+        ))}
+      </ul>
+      <form class="inline" onSubmit={(e) => { e.preventDefault(); if (add.trim()) void put([...s.tags, add.trim()]); }}>
+        <label for="tag-add">Add a tag</label>
+        <input id="tag-add" value={add} maxLength={128} onInput={(e) => setAdd(e.currentTarget.value)} />
+        <button type="submit" disabled={a.busy}>Add</button>
+      </form>
+      <ErrorText error={a.error} />
+    </section>
+  );
+}

@@ -1,0 +1,95 @@
+import { api } from "../api";
+import { config } from "../auth";
+import { listError, sessions, upsert } from "../live";
+import type { Session } from "../types";
+import { cpuMillis, Empty, ErrorText, Gauge, Loading, memMiB, Page, StateBadge, fmtTime, useAction } from "../ui";
+
+export const live = (s: Session) => s.state !== "terminated" && s.state !== "failed";
+
+// The caller's own quota, against what their live sessions hold (teams have their own gauge).
+export function MyQuota({ list }: { list: Session[] }) {
+  const q = config.value?.quota;
+  if (!q) return null;
+  const mine = list.filter((s) => live(s) && !s.teamId);
+  const cpu = mine.reduce((n, s) => n + cpuMillis(s.resources.cpu), 0);
+  const mem = mine.reduce((n, s) => n + memMiB(s.resources.memory), 0);
+  return (
+    <section class="quota" aria-label="Your quota">
+      <Gauge label="Sessions" value={mine.length} max={q.maxSessions} />
+      <Gauge label="CPU" value={cpu / 1000} max={q.maxCpuMillis / 1000} unit=" cores" />
+      <Gauge label="Memory" value={mem / 1024} max={q.maxMemoryMiB / 1024} unit=" GiB" />
+    </section>
+  );
+}
+
+export function Sessions() {
+  const m = sessions.value;
+  const list = m ? [...m.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)) : null;
+  const current = list?.filter(live) ?? [];
+  const ended = list?.filter((s) => !live(s)).slice(0, 20) ?? [];
+  return (
+    <Page title="My sessions" actions={<a class="button" href="/launch">Launch a session</a>}>
+      {listError.value && <ErrorText error={listError.value} />}
+      {!list ? <Loading what="your sessions" /> : (
+        <>
+          <MyQuota list={list} />
+          {current.length === 0 ? <Empty>No sessions yet. <a href="/launch">Launch one</a> from the catalog.</Empty> : <SessionTable list={current} />}
+          {ended.length > 0 && (
+            <details class="ended">
+              <summary>Ended sessions ({ended.length})</summary>
+              <SessionTable list={ended} />
+            </details>
+          )}
+        </>
+      )}
+    </Page>
+  );
+}
+
+export function SessionTable({ list, actions = true }: { list: Session[]; actions?: boolean }) {
+  return (
+    <table class="sessions">
+      <caption class="sr-only">Sessions</caption>
+      <thead><tr><th scope="col">Session</th><th scope="col">State</th><th scope="col">Tags</th><th scope="col">Started</th>{actions && <th scope="col"><span class="sr-only">Actions</span></th>}</tr></thead>
+      <tbody>
+        {list.map((s) => (
+          <tr key={s.id} data-session={s.id} data-state={s.state}>
+            <td><a href={"/sessions/" + s.id}>{s.templateName}</a><div class="sub">{s.id}{s.teamId ? " · team" : ""}</div></td>
+            <td><StateBadge state={s.state} idle={s.idle} />{s.error && <div class="sub">{s.error}</div>}</td>
+            <td>{s.tags.length ? s.tags.map((t) => <span class="tag" key={t}>{t}</span>) : <span class="sub">none</span>}</td>
+            <td>{fmtTime(s.createdAt)}</td>
+            {actions && <td><LifecycleButtons s={s} /></td>}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+// LifecycleButtons change the desired state with If-Match on the version shown; a 412 means
+// someone changed it meanwhile, and the list is refreshed before the message is shown.
+export function LifecycleButtons({ s, onChange, open = true }: { s: Session; onChange?: (s: Session) => void; open?: boolean }) {
+  const a = useAction();
+  const set = (desiredState: string) => a.run(async () => {
+    try {
+      const out = await api<Session>("PATCH", "/sessions/" + s.id, { desiredState }, { ifMatch: s.version });
+      upsert(out);
+      onChange?.(out);
+    } catch (e) {
+      const fresh = await api<Session>("GET", "/sessions/" + s.id).catch(() => null);
+      if (fresh) { upsert(fresh); onChange?.(fresh); }
+      throw e;
+    }
+  });
+  const label = s.templateName + " " + s.id;
+  if (!live(s)) return null;
+  return (
+    <div class="row-actions">
+      {open && s.state === "running" && <a class="button" href={`/sessions/${s.id}?open=1`} aria-label={"Open " + label}>Open</a>}
+      {s.desiredState === "running" && s.state !== "pending" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("hibernated")} aria-label={"Hibernate " + label}>Hibernate</button>}
+      {s.desiredState === "hibernated" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("running")} aria-label={"Wake " + label}>Wake</button>}
+      <button type="button" class="danger" disabled={a.busy} onClick={() => { if (confirm(`Terminate ${s.templateName}? Its processes stop for good.`)) void set("terminated"); }} aria-label={"Terminate " + label}>Terminate</button>
+      <ErrorText error={a.error} />
+    </div>
+  );
+}
