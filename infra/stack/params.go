@@ -20,6 +20,7 @@ type parameters struct {
 	AutoHibernateIdleSessions, AlarmEmail                                                   awscdk.CfnParameter
 	// Abuse limits (SEC-09) and tracing (deploy finding 7)
 	HttpApiThrottlingRateLimit, HttpApiThrottlingBurstLimit, StreamConsumerReservedConcurrency, Tracing awscdk.CfnParameter
+	TableCapacityMode, ProvisionedCapacityMin, ProvisionedCapacityMax                                   awscdk.CfnParameter
 	// Session runtime (ECS Fargate; docs/runtime.md)
 	SessionVpcId, SessionSubnetId1, SessionSubnetId2, SessionAssignPublicIp, SessionCpuArchitecture awscdk.CfnParameter
 	GatewayLoadBalancerSubnetId1, GatewayLoadBalancerSubnetId2                                      awscdk.CfnParameter
@@ -28,6 +29,7 @@ type parameters struct {
 	GatewayDomainName, GatewayCertificateArn, CloudFrontPrefixListId                           awscdk.CfnParameter
 
 	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId, ReserveConcurrency awscdk.CfnCondition
+	ProvisionedTables                                                                                  awscdk.CfnCondition
 	AllowSelfSignUp                                                                                    awscdk.CfnCondition
 	// PrefixListIds is CloudFrontOriginFacingPrefixList (region → PrefixListId).
 	PrefixListIds awscdk.CfnMapping
@@ -99,6 +101,12 @@ func newParameters(s awscdk.Stack) *parameters {
 	})
 	p.HttpApiThrottlingRateLimit = num("HttpApiThrottlingRateLimit", 100, 1, 0, "Steady-state requests per second the HTTP API stage admits over all clients (default route throttling, SEC-09); above it API Gateway answers 429 without invoking any function.")
 	p.HttpApiThrottlingBurstLimit = num("HttpApiThrottlingBurstLimit", 200, 1, 0, "Burst of requests the HTTP API stage admits above HttpApiThrottlingRateLimit (token bucket size).")
+	p.TableCapacityMode = awscdk.NewCfnParameter(s, jsii.String("TableCapacityMode"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"), Default: jsii.String("OnDemand"), AllowedValues: jsii.Strings("OnDemand", "Provisioned"),
+		Description: jsii.String("How the Main and Audit tables pay for reads and writes. OnDemand: per request, nothing to plan (the default; right for small or spiky use). Provisioned: capacity per table and index, kept at 70% utilisation by auto scaling between ProvisionedCapacityMin and ProvisionedCapacityMax; about 60% cheaper per unit at steady traffic (docs/cost.md), but capacity costs while idle and a sudden burst may be throttled until scaling catches up. A table can switch mode once per 24 hours."),
+	})
+	p.ProvisionedCapacityMin = num("ProvisionedCapacityMin", 5, 1, 0, "With TableCapacityMode=Provisioned, the least read and write capacity units of each table and index.")
+	p.ProvisionedCapacityMax = num("ProvisionedCapacityMax", 1000, 1, 0, "With TableCapacityMode=Provisioned, the most read and write capacity units auto scaling gives each table and index.")
 	p.StreamConsumerReservedConcurrency = awscdk.NewCfnParameter(s, jsii.String("StreamConsumerReservedConcurrency"), &awscdk.CfnParameterProps{
 		Type: jsii.String("Number"), Default: jsii.Number(5), MinValue: jsii.Number(0), MaxValue: jsii.Number(1000),
 		Description: jsii.String("Concurrency reserved for each main-table stream consumer (notifier, auditor, runtime), so an HTTP flood can never starve them (SEC-09); the scheduler then gets 1, so its ticks never overlap. Lambda keeps at least 100 unreserved: the account's concurrency quota must be at least 100 + 3 x this + 1. 0: no reservations (a new account whose quota is still 10)."),
@@ -194,6 +202,10 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.AllowSelfSignUp = awscdk.NewCfnCondition(s, jsii.String("AllowSelfSignUp"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionAnd(p.CreateUserPoolCond,
 			awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.SelfSignUpEmailDomains.ValueAsString(), jsii.String("")))),
+	})
+	// The Main and Audit tables on provisioned capacity with auto scaling (TableCapacityMode).
+	p.ProvisionedTables = awscdk.NewCfnCondition(s, jsii.String("ProvisionedTables"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(p.TableCapacityMode.ValueAsString(), jsii.String("Provisioned")),
 	})
 	p.ReserveConcurrency = awscdk.NewCfnCondition(s, jsii.String("ReserveConcurrency"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.StreamConsumerReservedConcurrency.ValueAsString(), jsii.String("0"))),

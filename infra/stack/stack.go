@@ -82,6 +82,8 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.main = newTable(s, ddb.Main)
 	r.conns = newTable(s, ddb.Connections)
 	r.audit = newTable(s, ddb.Audit)
+	provisionable(s, r.params, r.main, ddb.Main)
+	provisionable(s, r.params, r.audit, ddb.Audit)
 	r.bucket = newRecordingsBucket(s, r.params)
 	r.deadLetters = newDeadLetterBucket(s)
 	r.notifierDLQ = newDeadLetterQueue(s, "NotifierDeadLetterQueue")

@@ -68,12 +68,21 @@ func TestTables(t *testing.T) {
 		synthed.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(len(ddb.AllTables)))
 	})
 	for _, def := range ddb.AllTables {
+		// Main and Audit switch to provisioned capacity on TableCapacityMode (capacity.go).
+		billing, throughput := any("PAY_PER_REQUEST"), assertions.Match_Absent()
+		if def.LogicalID != ddb.ConnLogicalID {
+			billing = obj{"Fn::If": []any{"ProvisionedTables", "PROVISIONED", "PAY_PER_REQUEST"}}
+			throughput = assertions.Match_ObjectEquals(&obj{"Fn::If": []any{"ProvisionedTables",
+				obj{"ReadCapacityUnits": obj{"Ref": "ProvisionedCapacityMin"}, "WriteCapacityUnits": obj{"Ref": "ProvisionedCapacityMin"}},
+				obj{"Ref": "AWS::NoValue"}}})
+		}
 		var gsis []any
 		for _, g := range def.GSIs {
 			gsis = append(gsis, obj{
-				"IndexName":  g,
-				"KeySchema":  []any{obj{"AttributeName": g + "PK", "KeyType": "HASH"}, obj{"AttributeName": g + "SK", "KeyType": "RANGE"}},
-				"Projection": obj{"ProjectionType": "ALL"},
+				"IndexName":             g,
+				"KeySchema":             []any{obj{"AttributeName": g + "PK", "KeyType": "HASH"}, obj{"AttributeName": g + "SK", "KeyType": "RANGE"}},
+				"Projection":            obj{"ProjectionType": "ALL"},
+				"ProvisionedThroughput": throughput,
 			})
 		}
 		stream := assertions.Match_Absent()
@@ -85,7 +94,8 @@ func TestTables(t *testing.T) {
 			deletion = "Retain"
 		}
 		props := obj{
-			"BillingMode":                      "PAY_PER_REQUEST",
+			"BillingMode":                      billing,
+			"ProvisionedThroughput":            throughput,
 			"KeySchema":                        []any{obj{"AttributeName": ddb.PK, "KeyType": "HASH"}, obj{"AttributeName": ddb.SK, "KeyType": "RANGE"}},
 			"GlobalSecondaryIndexes":           assertions.Match_ArrayEquals(&gsis),
 			"StreamSpecification":              stream,

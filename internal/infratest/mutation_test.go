@@ -866,6 +866,18 @@ func TestChecksDetectDrift(t *testing.T) {
 			check:  actionsOf(notifierFunction), want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
 		},
 		{
+			name:   "an index left without auto scaling",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "MainTableGSI3WriteCapacity") },
+			check:  capacityDiffs, want: "no scalable target MainTableGSI3WriteCapacity",
+		},
+		{
+			name: "scaling at 90% utilisation",
+			mutate: func(tmpl cfn) {
+				asMap(get(props(tmpl, "AuditTableReadCapacityScaling"), "TargetTrackingScalingPolicyConfiguration"))["TargetValue"] = 90
+			},
+			check: capacityDiffs, want: "AuditTableReadCapacity: want a target-tracking policy at 70%",
+		},
+		{
 			name: "self-registered users run sessions ungranted (SEC-05)",
 			mutate: func(tmpl cfn) {
 				asMap(get(props(tmpl, "SessionsFunction"), "Environment", "Variables"))["REQUIRE_ROLE_GRANT"] = "false"

@@ -2,6 +2,7 @@ package infratest
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -66,6 +67,10 @@ func index(name string, keys []string, projection string) string {
 // templateTable reads the same shape from an AWS::DynamoDB::Table's properties.
 func templateTable(p cfn) tableShape {
 	s := tableShape{BillingMode: str(p["BillingMode"])}
+	if reflect.DeepEqual(p["BillingMode"], provisionedIf("PROVISIONED", "PAY_PER_REQUEST")) {
+		// On demand unless TableCapacityMode=Provisioned: capacityDiffs checks the rest.
+		s.BillingMode = string(types.BillingModePayPerRequest)
+	}
 	if s.BillingMode == "" {
 		s.BillingMode = string(types.BillingModeProvisioned) // CloudFormation's default
 	}
@@ -187,4 +192,83 @@ func tableProtectionDiffs(tmpl cfn) []string {
 func TestTablesProtected(t *testing.T) {
 	t.Parallel()
 	reportDiffs(t, "DynamoDB table protection", tableProtectionDiffs(transformed(t)))
+}
+
+// provisionedTables are the tables TableCapacityMode=Provisioned puts on provisioned capacity
+// (the Connections table stays on demand: it is small and bursts on reconnect storms).
+var provisionedTables = []ddb.TableDef{ddb.Main, ddb.Audit}
+
+func provisionedIf(yes, no any) cfn { return cfn{"Fn::If": []any{"ProvisionedTables", yes, no}} }
+
+// capacityDiffs: with TableCapacityMode=Provisioned each of those tables and every index of
+// theirs has provisioned throughput and a read and a write target kept at 70% by auto scaling
+// (docs/cost.md counts on it); on demand otherwise, with none of that.
+func capacityDiffs(tmpl cfn) []string {
+	var diffs []string
+	throughput := provisionedIf(cfn{"ReadCapacityUnits": cfn{"Ref": "ProvisionedCapacityMin"}, "WriteCapacityUnits": cfn{"Ref": "ProvisionedCapacityMin"}},
+		cfn{"Ref": "AWS::NoValue"})
+	targets := map[string]cfn{}
+	for _, id := range resourcesOfType(tmpl, "AWS::ApplicationAutoScaling::ScalableTarget") {
+		if str(props(tmpl, id)["ServiceNamespace"]) == "dynamodb" {
+			targets[id] = asMap(resources(tmpl)[id])
+		}
+	}
+	policies := map[string]cfn{} // by the target they scale
+	for _, id := range resourcesOfType(tmpl, "AWS::ApplicationAutoScaling::ScalingPolicy") {
+		pp := props(tmpl, id)
+		for _, t := range referencedResources(pp["ScalingTargetId"]) {
+			policies[t] = asMap(resources(tmpl)[id])
+		}
+	}
+	seen := 0
+	for _, d := range provisionedTables {
+		p := props(tmpl, d.LogicalID)
+		if !reflect.DeepEqual(p["BillingMode"], provisionedIf("PROVISIONED", "PAY_PER_REQUEST")) {
+			diffs = append(diffs, fmt.Sprintf("%s: BillingMode = %v, want PROVISIONED if ProvisionedTables, else PAY_PER_REQUEST", d.LogicalID, p["BillingMode"]))
+		}
+		if !reflect.DeepEqual(p["ProvisionedThroughput"], throughput) {
+			diffs = append(diffs, fmt.Sprintf("%s: ProvisionedThroughput = %v, want ProvisionedCapacityMin if ProvisionedTables", d.LogicalID, p["ProvisionedThroughput"]))
+		}
+		for _, g := range asList(p["GlobalSecondaryIndexes"]) {
+			if !reflect.DeepEqual(get(g, "ProvisionedThroughput"), throughput) {
+				diffs = append(diffs, fmt.Sprintf("%s %s: ProvisionedThroughput = %v, want ProvisionedCapacityMin if ProvisionedTables", d.LogicalID, str(get(g, "IndexName")), get(g, "ProvisionedThroughput")))
+			}
+		}
+		for _, idx := range append([]string{""}, d.GSIs...) {
+			resourceID, kind := "table/${"+d.LogicalID+"}", "table"
+			if idx != "" {
+				resourceID, kind = resourceID+"/index/"+idx, "index"
+			}
+			for _, dim := range []string{"Read", "Write"} {
+				name := d.LogicalID + idx + dim + "Capacity"
+				t, ok := targets[name]
+				if !ok {
+					diffs = append(diffs, fmt.Sprintf("no scalable target %s (%s %s capacity)", name, resourceID, dim))
+					continue
+				}
+				seen++
+				tp := asMap(t["Properties"])
+				if str(t["Condition"]) != "ProvisionedTables" || str(tp["ServiceNamespace"]) != "dynamodb" ||
+					str(get(tp, "ResourceId", "Fn::Sub")) != resourceID || str(tp["ScalableDimension"]) != "dynamodb:"+kind+":"+dim+"CapacityUnits" ||
+					!isRef(tp["MinCapacity"], "ProvisionedCapacityMin") || !isRef(tp["MaxCapacity"], "ProvisionedCapacityMax") {
+					diffs = append(diffs, fmt.Sprintf("%s: want Condition ProvisionedTables, dynamodb %s of %s, ProvisionedCapacityMin..Max; got %v", name, dim, resourceID, t))
+				}
+				pol := policies[name]
+				pc := asMap(get(pol, "Properties", "TargetTrackingScalingPolicyConfiguration"))
+				if str(pol["Condition"]) != "ProvisionedTables" || pc["TargetValue"] != float64(70) ||
+					str(get(pc, "PredefinedMetricSpecification", "PredefinedMetricType")) != "DynamoDB"+dim+"CapacityUtilization" {
+					diffs = append(diffs, fmt.Sprintf("%s: want a target-tracking policy at 70%% DynamoDB%sCapacityUtilization under ProvisionedTables; got %v", name, dim, pol))
+				}
+			}
+		}
+	}
+	if seen != len(targets) {
+		diffs = append(diffs, fmt.Sprintf("%d DynamoDB scalable targets, %d of them for the provisioned tables' capacity", len(targets), seen))
+	}
+	return diffs
+}
+
+func TestProvisionedCapacityOption(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "capacity", capacityDiffs(transformed(t)))
 }
