@@ -275,7 +275,7 @@ func (a *App) MetaHandler() (http.Handler, error) {
 
 func (a *App) UsersHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnUsers, a.Log, a.hooks(a.APIKeys()))
-	users.Register(rt, a.Users())
+	users.Register(rt, &users.Service{Store: a.Users()})
 	return complete(rt)
 }
 
