@@ -282,7 +282,7 @@ func (a *App) UsersHandler() (http.Handler, error) {
 func (a *App) SessionsHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnSessions, a.Log, a.hooks(a.APIKeys()))
 	sessions.Register(rt, a.Sessions())
-	templates.Register(rt, a.Templates())
+	templates.Register(rt, &templates.Service{Store: a.Templates()})
 	return complete(rt)
 }
 
