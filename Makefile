@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 DDB_LOCAL := .cache/dynamodb-local
-FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler runtime taskevents
+FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler runtime taskevents presignup
 # Programs that are not Lambda functions (built for linux/arm64 like them, for their images).
 PROGRAMS := gateway
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'

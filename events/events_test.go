@@ -205,7 +205,7 @@ func TestEveryFunctionHasASample(t *testing.T) {
 	}
 	for _, d := range dirs {
 		if name := filepath.Base(filepath.Dir(d)); !has[name] {
-			t.Errorf("function %s has no sample event in events/", name)
+			t.Errorf("function %s has no sample event in events/ (docs/architecture.md, \"Adding a function\")", name)
 		}
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"streamspace/internal/auth"
+	"streamspace/internal/clock"
 	"streamspace/internal/httpx"
 	"streamspace/internal/idempotency"
 	"streamspace/internal/ids"
+	"streamspace/internal/paging"
 	"streamspace/internal/problem"
 	"streamspace/internal/routes"
 )
@@ -27,12 +29,7 @@ type Service struct {
 	Now   func() time.Time
 }
 
-func (sv *Service) now() time.Time {
-	if sv.Now != nil {
-		return sv.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (sv *Service) now() time.Time { return clock.UTC(sv.Now) }
 
 // CreateInput is the body of POST /api-keys.
 type CreateInput struct {
@@ -54,7 +51,12 @@ type Created struct {
 // Create makes a key for the caller. A record back is a replay of an earlier create with the
 // same Idempotency-Key: the secret was shown once then and is not stored anywhere, so the replay
 // answers the key's metadata without it.
-func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, idem *idempotency.Claim) (Created, *idempotency.Record, error) {
+func (sv *Service) Create(ctx context.Context, c auth.Caller, in CreateInput, key idempotency.Requested) (Created, *idempotency.Record, error) {
+	// The claim is checked first, on the input as sent: a malformed key is a 400 at no cost.
+	idem, err := key.Claim(in, sv.now())
+	if err != nil {
+		return Created{}, nil, err
+	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || len(name) > 128 {
 		return Created{}, nil, problem.Invalid("name", "is required, at most 128 characters")
@@ -185,81 +187,43 @@ func (sv *Service) Hooks() httpx.Hooks {
 	return httpx.Hooks{Guards: []httpx.Guard{sv.Guard}, Observers: []httpx.Observer{sv.Observe}}
 }
 
-// Register adds the /api-keys routes (token-only: keys cannot manage keys).
-func Register(rt *httpx.Router, sv *Service) {
-	rt.Handle("POST /api/v1/api-keys", func(w http.ResponseWriter, r *http.Request) error {
-		var in CreateInput
-		if err := httpx.DecodeJSON(r, &in); err != nil {
-			return err
+// List is one page of the caller's keys, with when each was last used.
+func (sv *Service) List(ctx context.Context, c auth.Caller, q paging.Query) ([]Key, string, error) {
+	keys, next, err := sv.Store.List(ctx, c.UserID, q.Limit, q.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	idList := make([]string, len(keys))
+	for i, k := range keys {
+		idList[i] = k.ID
+	}
+	used, err := sv.Usage.LastUsed(ctx, idList)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range keys {
+		if t, ok := used[keys[i].ID]; ok {
+			keys[i].LastUsedAt = &t
 		}
-		c := httpx.Caller(r)
-		idem, err := idempotency.FromRequest(r, c.UserID, in, sv.now())
-		if err != nil {
-			return err
-		}
-		k, rec, err := sv.Create(r.Context(), c, in, idem)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		if rec != nil {
-			rec.Write(w)
-			return nil
-		}
-		w.Header().Set("Location", "/api/v1/api-keys/"+k.ID)
-		httpx.WriteJSON(w, http.StatusCreated, k)
-		return nil
-	})
-	rt.Handle("GET /api/v1/api-keys", func(w http.ResponseWriter, r *http.Request) error {
-		limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
-		if err != nil {
-			return err
-		}
-		keys, next, err := sv.Store.List(r.Context(), httpx.Caller(r).UserID, limit, r.URL.Query().Get("cursor"))
-		if err != nil {
-			return err
-		}
-		idList := make([]string, len(keys))
-		for i, k := range keys {
-			idList[i] = k.ID
-		}
-		used, err := sv.Usage.LastUsed(r.Context(), idList)
-		if err != nil {
-			return err
-		}
-		for i := range keys {
-			if t, ok := used[keys[i].ID]; ok {
-				keys[i].LastUsedAt = &t
-			}
-		}
-		httpx.WritePage(w, keys, next)
-		return nil
-	})
-	rt.Handle("POST /api/v1/api-keys/{id}/revoke", func(w http.ResponseWriter, r *http.Request) error {
-		k, err := sv.Store.Revoke(r.Context(), httpx.Caller(r).UserID, r.PathValue("id"), sv.now())
-		if err != nil {
-			return err
-		}
-		httpx.WriteJSON(w, http.StatusOK, k)
-		return nil
-	})
-	rt.Handle("DELETE /api/v1/api-keys/{id}", func(w http.ResponseWriter, r *http.Request) error {
-		if err := sv.Store.Delete(r.Context(), httpx.Caller(r).UserID, r.PathValue("id")); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-	rt.Handle("GET /api/v1/api-keys/{id}/usage", func(w http.ResponseWriter, r *http.Request) error {
-		k, _, err := sv.Store.owned(r.Context(), httpx.Caller(r).UserID, r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		st, err := sv.Usage.Stats(r.Context(), k, sv.now())
-		if err != nil {
-			return err
-		}
-		httpx.WriteJSON(w, http.StatusOK, st)
-		return nil
-	})
+	}
+	return keys, next, nil
+}
+
+// Revoke ends one of the caller's keys (revoking twice is harmless).
+func (sv *Service) Revoke(ctx context.Context, c auth.Caller, id string) (Key, error) {
+	return sv.Store.Revoke(ctx, c.UserID, id, sv.now())
+}
+
+// Delete removes one of the caller's keys.
+func (sv *Service) Delete(ctx context.Context, c auth.Caller, id string) error {
+	return sv.Store.Delete(ctx, c.UserID, id)
+}
+
+// Stats is how one of the caller's keys has been used.
+func (sv *Service) Stats(ctx context.Context, c auth.Caller, id string) (Stats, error) {
+	k, _, err := sv.Store.owned(ctx, c.UserID, id)
+	if err != nil {
+		return Stats{}, err
+	}
+	return sv.Usage.Stats(ctx, k, sv.now())
 }

@@ -275,14 +275,14 @@ func (a *App) MetaHandler() (http.Handler, error) {
 
 func (a *App) UsersHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnUsers, a.Log, a.hooks(a.APIKeys()))
-	users.Register(rt, a.Users())
+	users.Register(rt, &users.Service{Store: a.Users()})
 	return complete(rt)
 }
 
 func (a *App) SessionsHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnSessions, a.Log, a.hooks(a.APIKeys()))
 	sessions.Register(rt, a.Sessions())
-	templates.Register(rt, a.Templates())
+	templates.Register(rt, &templates.Service{Store: a.Templates()})
 	return complete(rt)
 }
 

@@ -1,10 +1,13 @@
 package sessions
 
 import (
+	"context"
 	"net/http"
 
+	"streamspace/internal/auth"
 	"streamspace/internal/httpx"
 	"streamspace/internal/idempotency"
+	"streamspace/internal/paging"
 	"streamspace/internal/problem"
 )
 
@@ -59,39 +62,41 @@ func (h handler) create(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h handler) list(w http.ResponseWriter, r *http.Request) error {
+	return httpx.List(w, r, paging.Standard, func(ctx context.Context, c auth.Caller, p paging.Query) ([]Session, string, error) {
+		lq, err := listQuery(r, p)
+		if err != nil {
+			return nil, "", err
+		}
+		return h.sv.List(ctx, c, lq)
+	})
+}
+
+// listQuery reads the listing's filters.
+func listQuery(r *http.Request, p paging.Query) (ListQuery, error) {
 	q := r.URL.Query()
-	limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
-	if err != nil {
-		return err
-	}
 	lq := ListQuery{OwnerID: q.Get("ownerId"), State: q.Get("state"), Tag: q.Get("tag"),
-		TemplateName: q.Get("templateName"), Limit: limit, Cursor: q.Get("cursor")}
+		TemplateName: q.Get("templateName"), Limit: p.Limit, Cursor: p.Cursor}
 	switch q.Get("all") {
 	case "", "false":
 	case "true":
 		lq.All = true
 	default:
-		return problem.Invalid("all", "must be true or false")
+		return lq, problem.Invalid("all", "must be true or false")
 	}
 	if lq.All && lq.OwnerID != "" {
-		return problem.Invalid("all", "cannot be combined with ownerId")
+		return lq, problem.Invalid("all", "cannot be combined with ownerId")
 	}
 	switch lq.State {
 	case "", StatePending, StateRunning, StateHibernated, StateTerminated, StateFailed:
 	default:
-		return problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
+		return lq, problem.Invalid("state", "must be pending, running, hibernated, terminated or failed")
 	}
 	for name, v := range map[string]string{"ownerId": lq.OwnerID, "tag": lq.Tag, "templateName": lq.TemplateName} {
 		if len(v) > 128 {
-			return problem.Invalid(name, "must be at most 128 characters")
+			return lq, problem.Invalid(name, "must be at most 128 characters")
 		}
 	}
-	items, next, err := h.sv.List(r.Context(), httpx.Caller(r), lq)
-	if err != nil {
-		return err
-	}
-	httpx.WritePage(w, items, next)
-	return nil
+	return lq, nil
 }
 
 func (h handler) get(w http.ResponseWriter, r *http.Request) error {

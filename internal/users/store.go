@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -15,27 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"streamspace/internal/auth"
 	"streamspace/internal/ddb"
-	"streamspace/internal/httpx"
-	"streamspace/internal/problem"
 )
-
-// User is a platform user.
-type User struct {
-	ID        string    `json:"id" dynamodbav:"id"`
-	Email     string    `json:"email,omitempty" dynamodbav:"email,omitempty"`
-	Name      string    `json:"name,omitempty" dynamodbav:"name,omitempty"`
-	Role      string    `json:"role" dynamodbav:"role"`
-	CreatedAt time.Time `json:"createdAt" dynamodbav:"createdAt"`
-	// Version counts stored-role changes (optimistic lock; ETag). Records from before versions
-	// existed have none and count as 1.
-	Version int `json:"version" dynamodbav:"version,omitempty"`
-	// RoleGrantedAt is when an administrator last set the stored role (PUT
-	// /users/{id}/role); never set for a user only seen signing in. With REQUIRE_ROLE_GRANT,
-	// a user without it (and without a role from the identity provider) runs no sessions.
-	RoleGrantedAt *time.Time `json:"roleGrantedAt,omitempty" dynamodbav:"roleGrantedAt,omitempty"`
-}
 
 // Store keeps users under USER#<id>/PROFILE, listed through GSI2 (TYPE#user).
 type Store struct {
@@ -142,110 +122,4 @@ func (s *Store) List(ctx context.Context, limit int, cursor string) ([]User, str
 		us[i].Version = ddb.Version(us[i].Version)
 	}
 	return us, ddb.EncodeCursor(out.LastEvaluatedKey), nil
-}
-
-// Register adds the users routes.
-func Register(rt *httpx.Router, s *Store) {
-	rt.Handle("GET /api/v1/users/me", func(w http.ResponseWriter, r *http.Request) error {
-		c := httpx.Caller(r)
-		u, err := s.Get(r.Context(), c.UserID)
-		if errors.Is(err, ErrNotFound) { // the authorizer records users; tolerate a race with deletion
-			u = User{ID: c.UserID, Email: c.Email, Name: c.Name, Version: 1}
-		} else if err != nil {
-			return err
-		}
-		u.Role = c.Role // the effective role of this request (claims and bootstrap may raise it)
-		httpx.WriteJSON(w, http.StatusOK, me{User: u, AuthMethod: authMethod(c), KeyID: c.KeyID, Scopes: c.Scopes})
-		return nil
-	})
-	rt.Handle("GET /api/v1/users", func(w http.ResponseWriter, r *http.Request) error {
-		if !httpx.Caller(r).IsAdmin() {
-			return problem.Forbidden("listing users needs the admin role")
-		}
-		limit, err := httpx.QueryInt(r, "limit", 50, 1, 100)
-		if err != nil {
-			return err
-		}
-		us, next, err := s.List(r.Context(), limit, r.URL.Query().Get("cursor"))
-		if err != nil {
-			return err
-		}
-		httpx.WritePage(w, us, next)
-		return nil
-	})
-	rt.Handle("GET /api/v1/users/{userId}", func(w http.ResponseWriter, r *http.Request) error {
-		c, id := httpx.Caller(r), r.PathValue("userId")
-		if id != c.UserID && !c.IsAdmin() {
-			return problem.NotFound("user")
-		}
-		u, err := s.Get(r.Context(), id)
-		if errors.Is(err, ErrNotFound) {
-			return problem.NotFound("user")
-		} else if err != nil {
-			return err
-		}
-		httpx.SetETag(w, u.Version)
-		httpx.WriteJSON(w, http.StatusOK, u)
-		return nil
-	})
-	rt.Handle("PUT /api/v1/users/{userId}/role", func(w http.ResponseWriter, r *http.Request) error {
-		c, id := httpx.Caller(r), r.PathValue("userId")
-		if !c.IsAdmin() {
-			return problem.Forbidden("changing roles needs the admin role")
-		}
-		var in struct {
-			Role string `json:"role"`
-		}
-		if err := httpx.DecodeJSON(r, &in); err != nil {
-			return err
-		}
-		if !auth.ValidRole(in.Role) {
-			return problem.Invalid("role", "must be user, operator or admin")
-		}
-		if id == c.UserID {
-			return problem.Conflict("admins cannot change their own role (ask another admin)")
-		}
-		im, err := httpx.IfMatch(r)
-		if err != nil {
-			return err
-		}
-		var u User
-		err = ddb.RetryOnVersionConflict(im, "user", func() error {
-			// Consistent: a stale read would only lose the version race again.
-			if u, err = s.get(r.Context(), id, true); errors.Is(err, ErrNotFound) {
-				return problem.NotFound("user")
-			} else if err != nil {
-				return err
-			}
-			if err := ddb.CheckIfMatch(im, "user", u.Version); err != nil {
-				return err
-			}
-			if u.Role == in.Role && u.RoleGrantedAt != nil {
-				return nil // the same role again writes nothing; the first grant of "user" counts (SEC-05)
-			}
-			u, err = s.SetRole(r.Context(), u, in.Role)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		httpx.SetETag(w, u.Version)
-		httpx.WriteJSON(w, http.StatusOK, u)
-		return nil
-	})
-}
-
-// me is the answer of GET /users/me: the user, with how this request authenticated.
-type me struct {
-	User
-	AuthMethod string   `json:"authMethod"`
-	KeyID      string   `json:"keyId,omitempty"`
-	Scopes     []string `json:"scopes,omitempty"`
-}
-
-func authMethod(c auth.Caller) string {
-	if c.ViaAPIKey() {
-		return "apiKey"
-	}
-	return "token"
 }
