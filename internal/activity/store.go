@@ -42,18 +42,11 @@ func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-const statsPK = "ACTSTATS"
-
-const (
-	secondLayout = "2006-01-02T15:04:05"
-	keyLayout    = "2006-01-02T15:04:05.000"
-)
-
 // sortKey orders entries by time (milliseconds), then by commit order. Platform entries take
 // both from the stream record (the changed item's own time and the record's sequence number), so
 // a redelivered record maps to the same key.
 func sortKey(a Activity) string {
-	return a.Timestamp.UTC().Format(keyLayout) + "#" + a.Order + "#" + a.ID
+	return ddb.ActivitySK(a.Timestamp, a.Order, a.ID)
 }
 
 // Put records an activity once with its counters; it reports false when it was already
@@ -77,9 +70,9 @@ func (st *Store) entryItem(a Activity) (map[string]types.AttributeValue, error) 
 		return nil, err
 	}
 	sk := sortKey(a)
-	item[ddb.PK], item[ddb.SK] = s("ACT#SESSION#"+a.SessionID), s(sk)
+	item[ddb.PK], item[ddb.SK] = s(ddb.ActivitySessionPK(a.SessionID)), s(sk)
 	if a.ActorID != "" {
-		item[ddb.GSI1PK], item[ddb.GSI1SK] = s("ACT#USER#"+a.ActorID), s(sk)
+		item[ddb.GSI1PK], item[ddb.GSI1SK] = s(ddb.ActivityUserPK(a.ActorID)), s(sk)
 	}
 	item[ddb.TTLAttribute] = n(a.Timestamp.Add(st.retention()).Unix())
 	return item, nil
@@ -97,7 +90,6 @@ type counterDelta struct {
 // Add counts one recorded entry: the total, its hour, its day's category and type.
 func (c Counts) Add(a Activity) {
 	t := a.Timestamp.UTC()
-	day, hour := t.Format("20060102"), t.Format("2006010215")
 	add := func(sk string, exp time.Time) {
 		d := c[sk]
 		d.n++
@@ -106,15 +98,15 @@ func (c Counts) Add(a Activity) {
 		}
 		c[sk] = d
 	}
-	add("TOTAL", t.AddDate(100, 0, 0))
-	add("HOUR#"+hour, t.Add(49*time.Hour))
-	add("DAY#"+day+"#CAT#"+a.EventCategory, t.AddDate(0, 0, 9))
-	add("DAY#"+day+"#TYPE#"+a.EventType, t.AddDate(0, 0, 9))
+	add(ddb.TotalSK, t.AddDate(100, 0, 0))
+	add(ddb.HourSK(t), t.Add(49*time.Hour))
+	add(ddb.DayCategorySK(t, a.EventCategory), t.AddDate(0, 0, 9))
+	add(ddb.DayTypeSK(t, a.EventType), t.AddDate(0, 0, 9))
 }
 
 func (st *Store) countUpdate(sk string, d counterDelta) *types.Update {
 	return &types.Update{TableName: &st.Table,
-		Key:                       map[string]types.AttributeValue{ddb.PK: s(statsPK), ddb.SK: s(sk)},
+		Key:                       ddb.Key(ddb.ActivityStatsPK, sk),
 		UpdateExpression:          aws.String("ADD #c :n SET expiresAt = :exp"),
 		ExpressionAttributeNames:  map[string]string{"#c": "count"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(d.n), ":exp": n(d.exp.Unix())}}
@@ -204,10 +196,10 @@ type Query struct {
 
 // List returns one page: one Query on the session's partition or on GSI1 for a user.
 func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) {
-	pkAttr, skAttr, pk, index := ddb.PK, ddb.SK, "ACT#SESSION#"+q.SessionID, ""
+	pkAttr, skAttr, pk, index := ddb.PK, ddb.SK, ddb.ActivitySessionPK(q.SessionID), ""
 	keys := []string{ddb.PK, ddb.SK}
 	if q.UserID != "" {
-		pkAttr, skAttr, pk, index = ddb.GSI1PK, ddb.GSI1SK, "ACT#USER#"+q.UserID, ddb.GSI1
+		pkAttr, skAttr, pk, index = ddb.GSI1PK, ddb.GSI1SK, ddb.ActivityUserPK(q.UserID), ddb.GSI1
 		keys = append(keys, ddb.GSI1PK, ddb.GSI1SK)
 	}
 	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pk}, keys...)
@@ -216,10 +208,10 @@ func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) 
 	}
 	from, to := "0", "9"
 	if !q.Since.IsZero() {
-		from = q.Since.UTC().Format(secondLayout)
+		from = ddb.ActivitySecond(q.Since)
 	}
 	if !q.Until.IsZero() { // until is inclusive to the second
-		to = q.Until.UTC().Truncate(time.Second).Add(time.Second).Format(secondLayout)
+		to = ddb.ActivitySecond(q.Until.Truncate(time.Second).Add(time.Second))
 	}
 	// DynamoDB refuses a start key outside the key condition: a cursor kept across a change of
 	// since/until (or forged) is the client's mistake, not a server fault (SEC-11).
@@ -285,22 +277,22 @@ func (st *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 		cs = cs[:0]
 		return ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
 			KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(statsPK), ":f": s(from), ":t": s(to)}}, &cs)
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.ActivityStatsPK), ":f": s(from), ":t": s(to)}}, &cs)
 	}
 	out := Stats{ByCategory7d: map[string]int{}, TopTypes7d: []TypeCount{}}
-	if err := read("TOTAL", "TOTAL"); err != nil {
+	if err := read(ddb.TotalSK, ddb.TotalSK); err != nil {
 		return out, err
 	}
 	if len(cs) == 1 {
 		out.Total = cs[0].Count
 	}
-	if err := read("HOUR#"+now.Add(-23*time.Hour).Format("2006010215"), "HOUR#"+now.Format("2006010215")); err != nil {
+	if err := read(ddb.HourSK(now.Add(-23*time.Hour)), ddb.HourSK(now)); err != nil {
 		return out, err
 	}
 	for _, c := range cs {
 		out.Last24h += c.Count
 	}
-	if err := read("DAY#"+now.AddDate(0, 0, -6).Format("20060102"), "DAY#"+now.Format("20060102")+"#~"); err != nil {
+	if err := read(ddb.DaySK(now.AddDate(0, 0, -6)), ddb.DayEnd(now)); err != nil {
 		return out, err
 	}
 	types := map[string]int{}

@@ -30,12 +30,12 @@ type Scheduler struct {
 func (st *Store) Scheduled(ctx context.Context, upTo time.Time, fn func(id string)) error {
 	bound := "~"
 	if !upTo.IsZero() {
-		bound = upTo.UTC().Format(time.RFC3339) + "#~"
+		bound = ddb.DueBound(upTo)
 	}
 	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
 		KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :upTo"),
 		ProjectionExpression:      aws.String("id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(SchedulePK), ":upTo": s(bound)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(ddb.SchedulePK), ":upTo": s(bound)}})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -52,24 +52,19 @@ func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Valu
 // SessionKey is the primary key of a session item.
 func SessionKey(id string) map[string]types.AttributeValue { return ddb.SessionKey(id) }
 
-// TeamSessionsPK is the GSI3 partition of a team's sessions.
-func TeamSessionsPK(teamID string) string { return "TEAMSESSIONS#" + teamID }
-
-func quotaKey(userID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("USER#" + userID), ddb.SK: s("QUOTA")}
-}
+func quotaKey(userID string) map[string]types.AttributeValue { return ddb.UserQuotaKey(userID) }
 
 func marshalSession(se Session) (map[string]types.AttributeValue, error) {
 	if se.Tags == nil {
 		se.Tags = []string{}
 	}
-	it := sessionItem{Session: se, PK: "SESSION#" + se.ID, SK: "META",
-		GSI1PK: "OWNER#" + se.OwnerID, GSI1SK: se.ID, GSI2PK: "TYPE#session", GSI2SK: se.ID, Entity: EntitySession}
+	it := sessionItem{Session: se, PK: ddb.SessionPK(se.ID), SK: ddb.MetaSK,
+		GSI1PK: ddb.OwnerPK(se.OwnerID), GSI1SK: se.ID, GSI2PK: ddb.TypePK(ddb.KindSession), GSI2SK: se.ID, Entity: EntitySession}
 	if se.TeamID != "" {
-		it.GSI3PK, it.GSI3SK = TeamSessionsPK(se.TeamID), se.ID
+		it.GSI3PK, it.GSI3SK = ddb.TeamSessionsPK(se.TeamID), se.ID
 	}
 	if next, ok := se.NextCheck(); ok {
-		it.GSI4PK, it.GSI4SK = SchedulePK, next.UTC().Format(time.RFC3339)+"#"+se.ID
+		it.GSI4PK, it.GSI4SK = ddb.SchedulePK, ddb.DueSK(next, se.ID)
 	}
 	return attributevalue.MarshalMap(it)
 }
@@ -102,16 +97,11 @@ type Limits struct {
 // DefaultLimits are the per-user quota unless configured otherwise.
 var DefaultLimits = Limits{MaxSessions: 5, MaxCPUMillis: 16000, MaxMemoryMiB: 32768}
 
-// TeamQuotaKey is a team's quota item: limits and the headroom left under them.
-func TeamQuotaKey(teamID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s(ddb.TeamPK(teamID)), ddb.SK: s("QUOTA")}
-}
-
 // teamQuotaChange moves a team's headroom: taking (positive sessions/amt) is refused when the
 // headroom is short, giving back always succeeds. Headroom (limit − usage) is kept rather than
 // usage so the condition needs no arithmetic on two stored values.
 func (st *Store) teamQuotaChange(teamID string, sessions int, amt resources.Amount) types.TransactWriteItem {
-	u := &types.Update{TableName: &st.Table, Key: TeamQuotaKey(teamID),
+	u := &types.Update{TableName: &st.Table, Key: ddb.TeamQuotaKey(teamID),
 		UpdateExpression: aws.String("ADD sessionsLeft :n, cpuLeft :c, memoryLeft :m"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": n(-sessions), ":c": n(-amt.CPUMillis), ":m": n(-amt.MemoryMiB)}}
@@ -303,12 +293,12 @@ type ListQuery struct {
 // Filters apply within the page, so a filtered page may hold fewer than Limit items while
 // nextCursor still leads on.
 func (st *Store) List(ctx context.Context, q ListQuery) ([]Session, string, error) {
-	index, pkAttr, skAttr, pkVal := ddb.GSI1, ddb.GSI1PK, ddb.GSI1SK, "OWNER#"+q.OwnerID
+	index, pkAttr, skAttr, pkVal := ddb.GSI1, ddb.GSI1PK, ddb.GSI1SK, ddb.OwnerPK(q.OwnerID)
 	switch {
 	case q.TeamID != "":
-		index, pkAttr, skAttr, pkVal = ddb.GSI3, ddb.GSI3PK, ddb.GSI3SK, TeamSessionsPK(q.TeamID)
+		index, pkAttr, skAttr, pkVal = ddb.GSI3, ddb.GSI3PK, ddb.GSI3SK, ddb.TeamSessionsPK(q.TeamID)
 	case q.All:
-		index, pkAttr, skAttr, pkVal = ddb.GSI2, ddb.GSI2PK, ddb.GSI2SK, "TYPE#session"
+		index, pkAttr, skAttr, pkVal = ddb.GSI2, ddb.GSI2PK, ddb.GSI2SK, ddb.TypePK(ddb.KindSession)
 	}
 	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pkVal}, pkAttr, skAttr, ddb.PK, ddb.SK)
 	if err != nil {
@@ -461,7 +451,7 @@ func (st *Store) connection(ctx context.Context, sessionID, connID string) (*Con
 const EntityConnection = "sessionConnection"
 
 func connKey(sessionID, connID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("SESSION#" + sessionID), ddb.SK: s("CONN#" + connID)}
+	return ddb.Key(ddb.SessionPK(sessionID), ddb.ViewerConnSK(connID))
 }
 
 func (st *Store) putConnection(c Connection) (types.TransactWriteItem, error) {
@@ -523,7 +513,7 @@ func (st *Store) Connections(ctx context.Context, sessionID string, now time.Tim
 		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :c)"),
 		FilterExpression:         aws.String("expiresAt > :now AND (attribute_not_exists(#st) OR #st = :open)"),
 		ExpressionAttributeNames: map[string]string{"#st": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":c": s("CONN#"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.SessionPK(sessionID)), ":c": s(ddb.ViewerConnPrefix),
 			":now": n(int(now.Unix())), ":open": s(ConnOpen)}})
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)

@@ -40,8 +40,7 @@ type Store struct {
 }
 
 func key(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: "USER#" + id},
-		ddb.SK: &types.AttributeValueMemberS{Value: "PROFILE"}}
+	return ddb.UserKey(id)
 }
 
 // ErrNotFound is returned for unknown users.
@@ -79,7 +78,7 @@ func (s *Store) Ensure(ctx context.Context, u User) (User, error) {
 	for k, v := range key(u.ID) {
 		av[k] = v
 	}
-	av["GSI2PK"] = &types.AttributeValueMemberS{Value: "TYPE#user"}
+	av["GSI2PK"] = &types.AttributeValueMemberS{Value: ddb.TypePK(ddb.KindUser)}
 	av["GSI2SK"] = &types.AttributeValueMemberS{Value: u.ID}
 	av["entity"] = &types.AttributeValueMemberS{Value: "user"}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: av,
@@ -118,13 +117,13 @@ func (s *Store) SetRole(ctx context.Context, u User, role string) (User, error) 
 
 // List returns a page of users by id (GSI2 = TYPE#user).
 func (s *Store) List(ctx context.Context, limit int, cursor string) ([]User, string, error) {
-	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI2PK: "TYPE#user"}, ddb.GSI2PK, ddb.GSI2SK, ddb.PK, ddb.SK)
+	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI2PK: ddb.TypePK(ddb.KindUser)}, ddb.GSI2PK, ddb.GSI2SK, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
 	}
 	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI2),
 		KeyConditionExpression:    aws.String("GSI2PK = :t"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: "TYPE#user"}},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: ddb.TypePK(ddb.KindUser)}},
 		Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start})
 	if err != nil {
 		return nil, "", fmt.Errorf("list users: %w", err)
