@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +23,11 @@ import (
 // Store keeps activity in the audit table:
 //
 //	ACT#SESSION#<sessionId> / <time>#<id>    one record (GSI1 = ACT#USER#<actorId> / same sort key)
-//	ACTSTATS / TOTAL, HOUR#<h>, DAY#<d>#CAT#<c>, DAY#<d>#TYPE#<t>    counters
+//	ACTSTATS#<shard> / TOTAL, HOUR#<h>, DAY#<d>#CAT#<c>, DAY#<d>#TYPE#<t>    counters
+//
+// The counters are split over ddb.Shards partitions by session (one partition would cap every
+// activity write at ~1,000 WCU/s); Stats sums the shards and the unsharded ACTSTATS partition
+// that counted before.
 //
 // A record's put is conditional on the record not existing, and only records written count: a
 // redelivered stream record is neither written nor counted twice. The stream consumer adds the
@@ -80,7 +85,22 @@ func (st *Store) entryItem(a Activity) (map[string]types.AttributeValue, error) 
 
 // Counts are counter increments gathered over several entries (one stream batch), written
 // with one UpdateItem per counter instead of four counter updates per entry.
-type Counts map[string]counterDelta
+type Counts map[counterKey]counterDelta
+
+// counterKey is a counter's item: its shard's partition and the counter's sort key.
+type counterKey struct{ pk, sk string }
+
+// sorted is the stable order counters are written in.
+func (c Counts) sorted() []counterKey {
+	keys := make([]counterKey, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].pk < keys[j].pk || (keys[i].pk == keys[j].pk && keys[i].sk < keys[j].sk)
+	})
+	return keys
+}
 
 type counterDelta struct {
 	n   int64
@@ -89,14 +109,15 @@ type counterDelta struct {
 
 // Add counts one recorded entry: the total, its hour, its day's category and type.
 func (c Counts) Add(a Activity) {
-	t := a.Timestamp.UTC()
+	t, pk := a.Timestamp.UTC(), ddb.ActivityStatsShardPK(a.SessionID)
 	add := func(sk string, exp time.Time) {
-		d := c[sk]
+		k := counterKey{pk, sk}
+		d := c[k]
 		d.n++
 		if exp.After(d.exp) {
 			d.exp = exp
 		}
-		c[sk] = d
+		c[k] = d
 	}
 	add(ddb.TotalSK, t.AddDate(100, 0, 0))
 	add(ddb.HourSK(t), t.Add(49*time.Hour))
@@ -104,9 +125,9 @@ func (c Counts) Add(a Activity) {
 	add(ddb.DayTypeSK(t, a.EventType), t.AddDate(0, 0, 9))
 }
 
-func (st *Store) countUpdate(sk string, d counterDelta) *types.Update {
+func (st *Store) countUpdate(k counterKey, d counterDelta) *types.Update {
 	return &types.Update{TableName: &st.Table,
-		Key:                       ddb.Key(ddb.ActivityStatsPK, sk),
+		Key:                       ddb.Key(k.pk, k.sk),
 		UpdateExpression:          aws.String("ADD #c :n SET expiresAt = :exp"),
 		ExpressionAttributeNames:  map[string]string{"#c": "count"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(d.n), ":exp": n(d.exp.Unix())}}
@@ -134,19 +155,14 @@ func (st *Store) PutEntry(ctx context.Context, a Activity) (bool, error) {
 
 // AddCounts writes counter increments, one UpdateItem per counter (in a stable order).
 func (st *Store) AddCounts(ctx context.Context, c Counts) error {
-	keys := make([]string, 0, len(c))
-	for sk := range c {
-		keys = append(keys, sk)
-	}
-	sort.Strings(keys)
-	for _, sk := range keys {
-		u := st.countUpdate(sk, c[sk])
+	for _, k := range c.sorted() {
+		u := st.countUpdate(k, c[k])
 		if _, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key,
 			UpdateExpression: u.UpdateExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
 			ExpressionAttributeValues: u.ExpressionAttributeValues}); err != nil {
-			return fmt.Errorf("activity counter %s: %w", sk, err)
+			return fmt.Errorf("activity counter %s %s: %w", k.pk, k.sk, err)
 		}
-		delete(c, sk)
+		delete(c, k)
 	}
 	return nil
 }
@@ -163,13 +179,8 @@ func (st *Store) PutClaimed(ctx context.Context, a Activity, idem *idempotency.C
 	}
 	c := Counts{}
 	c.Add(a)
-	keys := make([]string, 0, len(c))
-	for sk := range c {
-		keys = append(keys, sk)
-	}
-	sort.Strings(keys)
-	for _, sk := range keys {
-		tx = append(tx, types.TransactWriteItem{Update: st.countUpdate(sk, c[sk])})
+	for _, k := range c.sorted() {
+		tx = append(tx, types.TransactWriteItem{Update: st.countUpdate(k, c[k])})
 	}
 	rec, err := idempotency.Write(ctx, st.DB, st.IdempotencyTable, idem, tx)
 	if rec != nil {
@@ -266,34 +277,46 @@ type TypeCount struct {
 	Count     int    `json:"count"`
 }
 
-// Stats reads the counters (three key-conditioned reads, never the records).
+// Stats reads the counters: per counter partition (the shards and the unsharded one) one
+// key-conditioned query from 7 days ago's day counters to the total, never the records.
 func (st *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	now = now.UTC()
-	var cs []struct {
+	type counter struct {
 		SK    string `dynamodbav:"SK"`
 		Count int    `dynamodbav:"count"`
 	}
-	read := func(from, to string) error {
-		cs = cs[:0]
-		return ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
-			KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.ActivityStatsPK), ":f": s(from), ":t": s(to)}}, &cs)
+	pks := ddb.ActivityStatsPKs()
+	found, errs := make([][]counter, len(pks)), make([]error, len(pks))
+	var wg sync.WaitGroup
+	for i, pk := range pks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+				KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":f": s(ddb.DaySK(now.AddDate(0, 0, -6))), ":t": s(ddb.TotalSK)}}, &found[i])
+		}()
 	}
+	wg.Wait()
 	out := Stats{ByCategory7d: map[string]int{}, TopTypes7d: []TypeCount{}}
-	if err := read(ddb.TotalSK, ddb.TotalSK); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
-	if len(cs) == 1 {
-		out.Total = cs[0].Count
-	}
-	if err := read(ddb.HourSK(now.Add(-23*time.Hour)), ddb.HourSK(now)); err != nil {
-		return out, err
-	}
-	for _, c := range cs {
-		out.Last24h += c.Count
-	}
-	if err := read(ddb.DaySK(now.AddDate(0, 0, -6)), ddb.DayEnd(now)); err != nil {
-		return out, err
+	var cs []counter
+	hourFrom, hourTo, dayTo := ddb.HourSK(now.Add(-23*time.Hour)), ddb.HourSK(now), ddb.DayEnd(now)
+	for _, part := range found {
+		for _, c := range part {
+			switch {
+			case c.SK == ddb.TotalSK:
+				out.Total += c.Count
+			case strings.HasPrefix(c.SK, ddb.HourPrefix):
+				if c.SK >= hourFrom && c.SK <= hourTo {
+					out.Last24h += c.Count
+				}
+			case c.SK <= dayTo:
+				cs = append(cs, c)
+			}
+		}
 	}
 	types := map[string]int{}
 	for _, c := range cs {

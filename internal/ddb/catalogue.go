@@ -17,6 +17,7 @@ func Catalogue() []ItemKeys {
 	const (
 		session, owner, user = "<sessionId>", "<ownerId>", "<userId>"
 		team, due            = "<teamId>", "<due, RFC 3339>"
+		shard                = "<shard>" // ShardOf the session's or user's id, 00–15
 	)
 	idx := func(kv ...string) map[string][2]string {
 		m := map[string][2]string{}
@@ -29,14 +30,14 @@ func Catalogue() []ItemKeys {
 	return []ItemKeys{
 		{main, "Session", SessionPK(session), []string{MetaSK}, idx(
 			GSI1, OwnerPK(owner), session,
-			GSI2, TypePK(KindSession), session,
+			GSI2, shardKeyOf(TypePK(KindSession), shard), session,
 			GSI3, TeamSessionsPK(team), session,
-			GSI4, SchedulePK, dueSK(due, session))},
+			GSI4, shardKeyOf(SchedulePK, shard), dueSK(due, session))},
 		{main, "Viewer connection", SessionPK(session), []string{ViewerConnSK("<conn_…>")}, nil},
 		{main, "Share", SessionPK(session), []string{ShareSK(user)}, idx(GSI1, SharedWithPK(user), session)},
 		{main, "Recording", SessionPK(session), []string{RecordingSK("<rec_…>")}, idx(GSI4, GatewayPK, dueSK(due, "<recordingId>"))},
 		{main, "Template", TemplatePK("<name>"), []string{MetaSK}, idx(GSI2, TypePK(KindTemplate), "<name>")},
-		{main, "User", UserPK(user), []string{ProfileSK}, idx(GSI2, TypePK(KindUser), user)},
+		{main, "User", UserPK(user), []string{ProfileSK}, idx(GSI2, shardKeyOf(TypePK(KindUser), shard), user)},
 		{main, "Quota", UserPK(user), []string{QuotaSK}, nil},
 		{main, "Idempotency record", idempotencyPK(user, "<Idempotency-Key>"), []string{IdempSK}, nil},
 		{main, "API key", APIKeyPK("<sha256 hex of the key>"), []string{MetaSK}, idx(GSI1, KeysPK(owner), "<keyId>")},
@@ -54,7 +55,7 @@ func Catalogue() []ItemKeys {
 		{audit, "Total", KeyStatsPK("<keyId>"), []string{TotalSK}, nil},
 		{audit, "Usage record", KeyLogPK("<keyId>"), []string{timeSK("<RFC 3339 time>", "<requestId>")}, nil},
 		{audit, "Activity entry", ActivitySessionPK(session), []string{activitySK}, idx(GSI1, ActivityUserPK("<actorId>"), activitySK)},
-		{audit, "Activity counters", ActivityStatsPK, []string{TotalSK, hourSK("<yyyymmddhh>"),
+		{audit, "Activity counters", shardKeyOf(ActivityStatsPK, shard), []string{TotalSK, hourSK("<yyyymmddhh>"),
 			dayRouteSK("<yyyymmdd>", "CAT#<category>"), dayRouteSK("<yyyymmdd>", "TYPE#<type>")}, nil},
 		{audit, "Stream retry count", StreamRetryPK("<consumer>"), []string{"<sequence number>"}, nil},
 	}

@@ -1,6 +1,7 @@
 package ddb
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,14 @@ func TestKeyFormatsArePinned(t *testing.T) {
 		{DayCategorySK(at, "lifecycle"), "DAY#20240309#CAT#lifecycle"},
 		{DayTypeSK(at, "session.created"), "DAY#20240309#TYPE#session.created"},
 		{StreamRetryPK("notifier"), "STREAMRETRY#notifier"},
+		// Shards: the hash and the count decide where an item's index entry lives.
+		{TypeShardPK(KindSession, "sess_1"), "TYPE#session#15"},
+		{TypeShardPK(KindUser, "alice"), "TYPE#user#07"},
+		{ScheduleShardPK("sess_1"), "SCHED#15"},
+		{ActivityStatsShardPK("sess_1"), "ACTSTATS#15"},
+		{strings.Join(TypeShardPKs(KindUser)[14:], ","), "TYPE#user#14,TYPE#user#15,TYPE#user"},
+		{strings.Join(SchedulePKs()[:1], ","), "SCHED#00"},
+		{strings.Join(ActivityStatsPKs()[Shards:], ","), "ACTSTATS"},
 	} {
 		if c.got != c.want {
 			t.Errorf("key format changed: %q, stored items have %q", c.got, c.want)
