@@ -116,7 +116,9 @@ func simulate(sharded bool, rate, seconds int) []partitionLoad {
 	for k, w := range s.writes {
 		out = append(out, partitionLoad{k, float64(w) / float64(seconds)})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].perSecond > out[j].perSecond || (out[i].perSecond == out[j].perSecond && out[i].key < out[j].key) })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].perSecond > out[j].perSecond || (out[i].perSecond == out[j].perSecond && out[i].key < out[j].key)
+	})
 	return out
 }
 
