@@ -101,12 +101,13 @@ func QueryShards(ctx context.Context, db *dynamodb.Client, q ShardQuery) ([]map[
 			defer wg.Done()
 			in := q.Input
 			in.KeyConditionExpression = aws.String("#spk = :spk")
-			in.ExpressionAttributeNames = merged(q.Input.ExpressionAttributeNames, map[string]string{"#spk": q.PKAttr, "#ssk": q.SKAttr})
+			names := map[string]string{"#spk": q.PKAttr}
 			vals := map[string]types.AttributeValue{":spk": &types.AttributeValueMemberS{Value: p}}
-			if start != nil {
+			if start != nil { // DynamoDB refuses names and values an expression does not use
 				in.KeyConditionExpression = aws.String("#spk = :spk AND #ssk " + map[bool]string{true: "<", false: ">"}[q.Descending] + " :after")
-				vals[":after"] = start[q.SKAttr]
+				names["#ssk"], vals[":after"] = q.SKAttr, start[q.SKAttr]
 			}
+			in.ExpressionAttributeNames = merged(q.Input.ExpressionAttributeNames, names)
 			in.ExpressionAttributeValues = merged(q.Input.ExpressionAttributeValues, vals)
 			in.ScanIndexForward, in.Limit = aws.Bool(!q.Descending), aws.Int32(int32(q.Limit))
 			out, err := db.Query(ctx, &in)
