@@ -110,7 +110,7 @@ func (r *refs) parkDeadLetters(consumer string, countFailures bool) []awsiam.Pol
 	st := []awsiam.PolicyStatement{allow("ParkDeadLetters", []string{"s3:PutObject"},
 		jsii.String(*r.deadLetters.AttrArn()+"/dead-letters/"+consumer+"/*"))}
 	if countFailures {
-		st = append(st, onlyLeadingKeys(allow("CountStreamFailures", []string{"dynamodb:UpdateItem"}, r.audit.TableArn()), "STREAMRETRY#"+consumer))
+		st = append(st, onlyLeadingKeys(allow("CountStreamFailures", []string{"dynamodb:UpdateItem"}, r.audit.TableArn()), ddb.StreamRetryPK(consumer)))
 	}
 	return st
 }

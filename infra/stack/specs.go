@@ -5,6 +5,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
+
+	"streamspace/internal/ddb"
 )
 
 // functions are the product's Lambdas with their grants (the same as template.yaml's Policies,
@@ -66,7 +68,7 @@ func (r *refs) functions() []*function {
 			policies: [][]awsiam.PolicyStatement{
 				read(mainArn),
 				// Only user items (partition USER#<id>; SEC-20).
-				{onlyLeadingKeys(allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn), "USER#*")},
+				{onlyLeadingKeys(allow("RecordUsersOnFirstSight", []string{"dynamodb:PutItem"}, mainArn), ddb.UserPK("*"))},
 			},
 		},
 		{

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -147,7 +148,7 @@ func (d *Decider) lookups(ctx context.Context, userID string, s Subject) (string
 	role, level := "", None
 	for _, item := range items {
 		sk := str(item["SK"])
-		if len(sk) > 7 && sk[:7] == "MEMBER#" {
+		if strings.HasPrefix(sk, ddb.MemberPrefix) {
 			role = str(item["role"])
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,7 +23,11 @@ import (
 // Store keeps activity in the audit table:
 //
 //	ACT#SESSION#<sessionId> / <time>#<id>    one record (GSI1 = ACT#USER#<actorId> / same sort key)
-//	ACTSTATS / TOTAL, HOUR#<h>, DAY#<d>#CAT#<c>, DAY#<d>#TYPE#<t>    counters
+//	ACTSTATS#<shard> / TOTAL, HOUR#<h>, DAY#<d>#CAT#<c>, DAY#<d>#TYPE#<t>    counters
+//
+// The counters are split over ddb.Shards partitions by session (one partition would cap every
+// activity write at ~1,000 WCU/s); Stats sums the shards and the unsharded ACTSTATS partition
+// that counted before.
 //
 // A record's put is conditional on the record not existing, and only records written count: a
 // redelivered stream record is neither written nor counted twice. The stream consumer adds the
@@ -42,18 +47,11 @@ func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
-const statsPK = "ACTSTATS"
-
-const (
-	secondLayout = "2006-01-02T15:04:05"
-	keyLayout    = "2006-01-02T15:04:05.000"
-)
-
 // sortKey orders entries by time (milliseconds), then by commit order. Platform entries take
 // both from the stream record (the changed item's own time and the record's sequence number), so
 // a redelivered record maps to the same key.
 func sortKey(a Activity) string {
-	return a.Timestamp.UTC().Format(keyLayout) + "#" + a.Order + "#" + a.ID
+	return ddb.ActivitySK(a.Timestamp, a.Order, a.ID)
 }
 
 // Put records an activity once with its counters; it reports false when it was already
@@ -77,9 +75,9 @@ func (st *Store) entryItem(a Activity) (map[string]types.AttributeValue, error) 
 		return nil, err
 	}
 	sk := sortKey(a)
-	item[ddb.PK], item[ddb.SK] = s("ACT#SESSION#"+a.SessionID), s(sk)
+	item[ddb.PK], item[ddb.SK] = s(ddb.ActivitySessionPK(a.SessionID)), s(sk)
 	if a.ActorID != "" {
-		item[ddb.GSI1PK], item[ddb.GSI1SK] = s("ACT#USER#"+a.ActorID), s(sk)
+		item[ddb.GSI1PK], item[ddb.GSI1SK] = s(ddb.ActivityUserPK(a.ActorID)), s(sk)
 	}
 	item[ddb.TTLAttribute] = n(a.Timestamp.Add(st.retention()).Unix())
 	return item, nil
@@ -87,7 +85,22 @@ func (st *Store) entryItem(a Activity) (map[string]types.AttributeValue, error) 
 
 // Counts are counter increments gathered over several entries (one stream batch), written
 // with one UpdateItem per counter instead of four counter updates per entry.
-type Counts map[string]counterDelta
+type Counts map[counterKey]counterDelta
+
+// counterKey is a counter's item: its shard's partition and the counter's sort key.
+type counterKey struct{ pk, sk string }
+
+// sorted is the stable order counters are written in.
+func (c Counts) sorted() []counterKey {
+	keys := make([]counterKey, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].pk < keys[j].pk || (keys[i].pk == keys[j].pk && keys[i].sk < keys[j].sk)
+	})
+	return keys
+}
 
 type counterDelta struct {
 	n   int64
@@ -96,25 +109,25 @@ type counterDelta struct {
 
 // Add counts one recorded entry: the total, its hour, its day's category and type.
 func (c Counts) Add(a Activity) {
-	t := a.Timestamp.UTC()
-	day, hour := t.Format("20060102"), t.Format("2006010215")
+	t, pk := a.Timestamp.UTC(), ddb.ActivityStatsShardPK(a.SessionID)
 	add := func(sk string, exp time.Time) {
-		d := c[sk]
+		k := counterKey{pk, sk}
+		d := c[k]
 		d.n++
 		if exp.After(d.exp) {
 			d.exp = exp
 		}
-		c[sk] = d
+		c[k] = d
 	}
-	add("TOTAL", t.AddDate(100, 0, 0))
-	add("HOUR#"+hour, t.Add(49*time.Hour))
-	add("DAY#"+day+"#CAT#"+a.EventCategory, t.AddDate(0, 0, 9))
-	add("DAY#"+day+"#TYPE#"+a.EventType, t.AddDate(0, 0, 9))
+	add(ddb.TotalSK, t.AddDate(100, 0, 0))
+	add(ddb.HourSK(t), t.Add(49*time.Hour))
+	add(ddb.DayCategorySK(t, a.EventCategory), t.AddDate(0, 0, 9))
+	add(ddb.DayTypeSK(t, a.EventType), t.AddDate(0, 0, 9))
 }
 
-func (st *Store) countUpdate(sk string, d counterDelta) *types.Update {
+func (st *Store) countUpdate(k counterKey, d counterDelta) *types.Update {
 	return &types.Update{TableName: &st.Table,
-		Key:                       map[string]types.AttributeValue{ddb.PK: s(statsPK), ddb.SK: s(sk)},
+		Key:                       ddb.Key(k.pk, k.sk),
 		UpdateExpression:          aws.String("ADD #c :n SET expiresAt = :exp"),
 		ExpressionAttributeNames:  map[string]string{"#c": "count"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(d.n), ":exp": n(d.exp.Unix())}}
@@ -142,19 +155,14 @@ func (st *Store) PutEntry(ctx context.Context, a Activity) (bool, error) {
 
 // AddCounts writes counter increments, one UpdateItem per counter (in a stable order).
 func (st *Store) AddCounts(ctx context.Context, c Counts) error {
-	keys := make([]string, 0, len(c))
-	for sk := range c {
-		keys = append(keys, sk)
-	}
-	sort.Strings(keys)
-	for _, sk := range keys {
-		u := st.countUpdate(sk, c[sk])
+	for _, k := range c.sorted() {
+		u := st.countUpdate(k, c[k])
 		if _, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key,
 			UpdateExpression: u.UpdateExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
 			ExpressionAttributeValues: u.ExpressionAttributeValues}); err != nil {
-			return fmt.Errorf("activity counter %s: %w", sk, err)
+			return fmt.Errorf("activity counter %s %s: %w", k.pk, k.sk, err)
 		}
-		delete(c, sk)
+		delete(c, k)
 	}
 	return nil
 }
@@ -171,13 +179,8 @@ func (st *Store) PutClaimed(ctx context.Context, a Activity, idem *idempotency.C
 	}
 	c := Counts{}
 	c.Add(a)
-	keys := make([]string, 0, len(c))
-	for sk := range c {
-		keys = append(keys, sk)
-	}
-	sort.Strings(keys)
-	for _, sk := range keys {
-		tx = append(tx, types.TransactWriteItem{Update: st.countUpdate(sk, c[sk])})
+	for _, k := range c.sorted() {
+		tx = append(tx, types.TransactWriteItem{Update: st.countUpdate(k, c[k])})
 	}
 	rec, err := idempotency.Write(ctx, st.DB, st.IdempotencyTable, idem, tx)
 	if rec != nil {
@@ -204,10 +207,10 @@ type Query struct {
 
 // List returns one page: one Query on the session's partition or on GSI1 for a user.
 func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) {
-	pkAttr, skAttr, pk, index := ddb.PK, ddb.SK, "ACT#SESSION#"+q.SessionID, ""
+	pkAttr, skAttr, pk, index := ddb.PK, ddb.SK, ddb.ActivitySessionPK(q.SessionID), ""
 	keys := []string{ddb.PK, ddb.SK}
 	if q.UserID != "" {
-		pkAttr, skAttr, pk, index = ddb.GSI1PK, ddb.GSI1SK, "ACT#USER#"+q.UserID, ddb.GSI1
+		pkAttr, skAttr, pk, index = ddb.GSI1PK, ddb.GSI1SK, ddb.ActivityUserPK(q.UserID), ddb.GSI1
 		keys = append(keys, ddb.GSI1PK, ddb.GSI1SK)
 	}
 	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pk}, keys...)
@@ -216,10 +219,10 @@ func (st *Store) List(ctx context.Context, q Query) ([]Activity, string, error) 
 	}
 	from, to := "0", "9"
 	if !q.Since.IsZero() {
-		from = q.Since.UTC().Format(secondLayout)
+		from = ddb.ActivitySecond(q.Since)
 	}
 	if !q.Until.IsZero() { // until is inclusive to the second
-		to = q.Until.UTC().Truncate(time.Second).Add(time.Second).Format(secondLayout)
+		to = ddb.ActivitySecond(q.Until.Truncate(time.Second).Add(time.Second))
 	}
 	// DynamoDB refuses a start key outside the key condition: a cursor kept across a change of
 	// since/until (or forged) is the client's mistake, not a server fault (SEC-11).
@@ -274,34 +277,46 @@ type TypeCount struct {
 	Count     int    `json:"count"`
 }
 
-// Stats reads the counters (three key-conditioned reads, never the records).
+// Stats reads the counters: per counter partition (the shards and the unsharded one) one
+// key-conditioned query from 7 days ago's day counters to the total, never the records.
 func (st *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	now = now.UTC()
-	var cs []struct {
+	type counter struct {
 		SK    string `dynamodbav:"SK"`
 		Count int    `dynamodbav:"count"`
 	}
-	read := func(from, to string) error {
-		cs = cs[:0]
-		return ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
-			KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(statsPK), ":f": s(from), ":t": s(to)}}, &cs)
+	pks := ddb.ActivityStatsPKs()
+	found, errs := make([][]counter, len(pks)), make([]error, len(pks))
+	var wg sync.WaitGroup
+	for i, pk := range pks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+				KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":f": s(ddb.DaySK(now.AddDate(0, 0, -6))), ":t": s(ddb.TotalSK)}}, &found[i])
+		}()
 	}
+	wg.Wait()
 	out := Stats{ByCategory7d: map[string]int{}, TopTypes7d: []TypeCount{}}
-	if err := read("TOTAL", "TOTAL"); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
-	if len(cs) == 1 {
-		out.Total = cs[0].Count
-	}
-	if err := read("HOUR#"+now.Add(-23*time.Hour).Format("2006010215"), "HOUR#"+now.Format("2006010215")); err != nil {
-		return out, err
-	}
-	for _, c := range cs {
-		out.Last24h += c.Count
-	}
-	if err := read("DAY#"+now.AddDate(0, 0, -6).Format("20060102"), "DAY#"+now.Format("20060102")+"#~"); err != nil {
-		return out, err
+	var cs []counter
+	hourFrom, hourTo, dayTo := ddb.HourSK(now.Add(-23*time.Hour)), ddb.HourSK(now), ddb.DayEnd(now)
+	for _, part := range found {
+		for _, c := range part {
+			switch {
+			case c.SK == ddb.TotalSK:
+				out.Total += c.Count
+			case strings.HasPrefix(c.SK, ddb.HourPrefix):
+				if c.SK >= hourFrom && c.SK <= hourTo {
+					out.Last24h += c.Count
+				}
+			case c.SK <= dayTo:
+				cs = append(cs, c)
+			}
+		}
 	}
 	types := map[string]int{}
 	for _, c := range cs {

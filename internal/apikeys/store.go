@@ -40,7 +40,7 @@ type keyItem struct {
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 
 func hashKey(hash string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("APIKEY#" + hash), ddb.SK: s("META")}
+	return ddb.APIKeyKey(hash)
 }
 
 // ErrNotFound is returned for keys that do not exist or are not the caller's.
@@ -64,8 +64,8 @@ func (st *Store) Create(ctx context.Context, k Key, hash string) error {
 // CreateClaimed is Create with its idempotency claim when idem is not nil, in one transaction. A
 // record back means the key was created by an earlier request with the same Idempotency-Key.
 func (st *Store) CreateClaimed(ctx context.Context, k Key, hash string, idem *idempotency.Claim) (*idempotency.Record, error) {
-	av, err := attributevalue.MarshalMap(keyItem{Key: k, Hash: hash, PK: "APIKEY#" + hash, SK: "META",
-		GSI1PK: "KEYS#" + k.OwnerID, GSI1SK: k.ID, Entity: EntityAPIKey})
+	av, err := attributevalue.MarshalMap(keyItem{Key: k, Hash: hash, PK: ddb.APIKeyPK(hash), SK: ddb.MetaSK,
+		GSI1PK: ddb.KeysPK(k.OwnerID), GSI1SK: k.ID, Entity: EntityAPIKey})
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (st *Store) owned(ctx context.Context, owner, id string) (Key, string, erro
 	}
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :o AND GSI1SK = :id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s("KEYS#" + owner), ":id": s(id)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(ddb.KeysPK(owner)), ":id": s(id)}})
 	if err != nil {
 		return Key{}, "", fmt.Errorf("find api key: %w", err)
 	}
@@ -119,13 +119,13 @@ func (st *Store) owned(ctx context.Context, owner, id string) (Key, string, erro
 
 // List returns a page of the owner's keys, newest first.
 func (st *Store) List(ctx context.Context, owner string, limit int, cursor string) ([]Key, string, error) {
-	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: "KEYS#" + owner}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
+	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: ddb.KeysPK(owner)}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
 	}
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :o"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s("KEYS#" + owner)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(ddb.KeysPK(owner))},
 		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start})
 	if err != nil {
 		return nil, "", fmt.Errorf("list api keys: %w", err)
@@ -211,7 +211,7 @@ func (st *Store) Usable(ctx context.Context, owner, id string, now time.Time) (b
 func (st *Store) Count(ctx context.Context, owner string) (int, error) {
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1), Select: types.SelectCount,
 		KeyConditionExpression:    aws.String("GSI1PK = :o"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s("KEYS#" + owner)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": s(ddb.KeysPK(owner))}})
 	if err != nil {
 		return 0, fmt.Errorf("count api keys: %w", err)
 	}

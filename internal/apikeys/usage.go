@@ -36,14 +36,14 @@ type Usage struct {
 	Retention time.Duration // usage log lifetime (TTL); default 90 days
 }
 
-const hourLayout, dayLayout = "2006010215", "20060102"
+const hourLayout = "2006010215" // rateLimitedHour on the key item
 
 func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
 
 func statsKey(keyID, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("KEYSTATS#" + keyID), ddb.SK: s(sk)}
+	return ddb.Key(ddb.KeyStatsPK(keyID), sk)
 }
 
 // Window is the state of a key's hourly window after a request was counted.
@@ -60,7 +60,7 @@ type Window struct {
 func (u *Usage) Admit(ctx context.Context, keyID, route string, limit int, now time.Time) (Window, error) {
 	hour := now.UTC().Truncate(time.Hour)
 	w := Window{Limit: limit, ResetAt: hour.Add(time.Hour)}
-	sk := "HOUR#" + hour.Format(hourLayout)
+	sk := ddb.HourSK(hour)
 	key := statsKey(keyID, sk)
 	at, _ := attributevalue.Marshal(now.UTC())
 	// Hours are kept until rolled up into the total (then 9 days, for the top endpoints); the
@@ -114,7 +114,7 @@ type total struct {
 
 func (u *Usage) total(ctx context.Context, keyID string) (total, error) {
 	var t total
-	out, err := u.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &u.Table, Key: statsKey(keyID, "TOTAL"), ConsistentRead: aws.Bool(true)})
+	out, err := u.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &u.Table, Key: statsKey(keyID, ddb.TotalSK), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return t, fmt.Errorf("key usage total: %w", err)
 	}
@@ -132,7 +132,7 @@ func (u *Usage) total(ctx context.Context, keyID string) (total, error) {
 func (t total) unrolledFrom() string {
 	switch {
 	case !t.Exists:
-		return "HOUR#"
+		return ddb.HourPrefix
 	case t.Through == nil:
 		return ""
 	}
@@ -146,8 +146,8 @@ func (u *Usage) rollUp(ctx context.Context, keyID string, hour, now time.Time) e
 	if err != nil {
 		return err
 	}
-	to := "HOUR#" + hour.Add(-time.Hour).Format(hourLayout)
-	in := &dynamodb.UpdateItemInput{TableName: &u.Table, Key: statsKey(keyID, "TOTAL"),
+	to := ddb.HourSK(hour.Add(-time.Hour))
+	in := &dynamodb.UpdateItemInput{TableName: &u.Table, Key: statsKey(keyID, ddb.TotalSK),
 		ExpressionAttributeNames: map[string]string{"#c": "count"}, ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(to)}}
 	from := t.unrolledFrom()
 	var hours []counter
@@ -198,8 +198,8 @@ func (u *Usage) rollUp(ctx context.Context, keyID string, hour, now time.Time) e
 		return fmt.Errorf("key usage total: %w", err)
 	}
 	for _, h := range hours { // rolled up: kept 9 more days for the top endpoints
-		hr, err := time.Parse(hourLayout, strings.TrimPrefix(h.SK, "HOUR#"))
-		if err != nil {
+		hr, ok := ddb.HourOf(h.SK)
+		if !ok {
 			continue
 		}
 		if _, err := u.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &u.Table, Key: statsKey(keyID, h.SK),
@@ -234,8 +234,8 @@ func (u *Usage) Log(ctx context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
-	item[ddb.PK] = s("KEYLOG#" + r.KeyID)
-	item[ddb.SK] = s(r.Time.UTC().Format(time.RFC3339Nano) + "#" + r.RequestID)
+	item[ddb.PK] = s(ddb.KeyLogPK(r.KeyID))
+	item[ddb.SK] = s(ddb.KeyLogSK(r.Time, r.RequestID))
 	item[ddb.TTLAttribute] = n(r.Time.Add(ret).Unix())
 	// One write (1 WRU): the request, its route and its time were counted by Admit.
 	if _, err := u.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &u.Table, Item: item}); err != nil {
@@ -272,7 +272,7 @@ func (u *Usage) query(ctx context.Context, keyID, from, to string) ([]counter, e
 	var out []counter
 	err := ddb.QueryAll(ctx, u.DB, &dynamodb.QueryInput{TableName: &u.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("KEYSTATS#" + keyID), ":from": s(from), ":to": s(to)}}, &out)
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.KeyStatsPK(keyID)), ":from": s(from), ":to": s(to)}}, &out)
 	if err != nil {
 		return nil, fmt.Errorf("key stats: %w", err)
 	}
@@ -289,7 +289,7 @@ func (u *Usage) Stats(ctx context.Context, k Key, now time.Time) (Stats, error) 
 	}
 	st.TotalUsage, st.LastUsedAt = t.Count, t.LastUsedAt
 	if from := t.unrolledFrom(); from != "" { // the hours not rolled up yet
-		hours, err := u.query(ctx, k.ID, from, "HOUR#~")
+		hours, err := u.query(ctx, k.ID, from, ddb.HourMax)
 		if err != nil {
 			return st, err
 		}
@@ -300,8 +300,8 @@ func (u *Usage) Stats(ctx context.Context, k Key, now time.Time) (Stats, error) 
 			}
 		}
 	}
-	thisHour := "HOUR#" + now.Format(hourLayout)
-	hours, err := u.query(ctx, k.ID, "HOUR#"+now.Add(-23*time.Hour).Format(hourLayout), thisHour)
+	thisHour := ddb.HourSK(now)
+	hours, err := u.query(ctx, k.ID, ddb.HourSK(now.Add(-23*time.Hour)), thisHour)
 	if err != nil {
 		return st, err
 	}
@@ -315,8 +315,8 @@ func (u *Usage) Stats(ctx context.Context, k Key, now time.Time) (Stats, error) 
 	var week []map[string]any // hourly route counts ("r:<route>"), 7 days
 	if err := ddb.QueryAll(ctx, u.DB, &dynamodb.QueryInput{TableName: &u.Table,
 		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("KEYSTATS#" + k.ID),
-			":from": s("HOUR#" + now.AddDate(0, 0, -6).Truncate(24*time.Hour).Format(hourLayout)), ":to": s(thisHour)}}, &week); err != nil {
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.KeyStatsPK(k.ID)),
+			":from": s(ddb.HourSK(now.AddDate(0, 0, -6).Truncate(24 * time.Hour))), ":to": s(thisHour)}}, &week); err != nil {
 		return st, fmt.Errorf("key stats: %w", err)
 	}
 	for _, h := range week {
@@ -328,7 +328,7 @@ func (u *Usage) Stats(ctx context.Context, k Key, now time.Time) (Stats, error) 
 			}
 		}
 	}
-	days, err := u.query(ctx, k.ID, "DAY#"+now.AddDate(0, 0, -6).Format(dayLayout), "DAY#"+now.Format(dayLayout)+"#~")
+	days, err := u.query(ctx, k.ID, ddb.DaySK(now.AddDate(0, 0, -6)), ddb.DayEnd(now))
 	if err != nil {
 		return st, err
 	}
@@ -350,7 +350,7 @@ func (u *Usage) Stats(ctx context.Context, k Key, now time.Time) (Stats, error) 
 	}
 	logs, err := u.DB.Query(ctx, &dynamodb.QueryInput{TableName: &u.Table, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(20),
 		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("KEYLOG#" + k.ID)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.KeyLogPK(k.ID))}})
 	if err != nil {
 		return st, fmt.Errorf("key usage log: %w", err)
 	}
@@ -368,7 +368,7 @@ func (u *Usage) LastUsed(ctx context.Context, keyIDs []string) (map[string]time.
 	for _, id := range keyIDs {
 		res, err := u.DB.Query(ctx, &dynamodb.QueryInput{TableName: &u.Table, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(2),
 			KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("KEYSTATS#" + id), ":from": s("HOUR#"), ":to": s("TOTAL")}})
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.KeyStatsPK(id)), ":from": s(ddb.HourPrefix), ":to": s(ddb.TotalSK)}})
 		if err != nil {
 			return nil, fmt.Errorf("key last used: %w", err)
 		}

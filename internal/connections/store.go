@@ -40,16 +40,16 @@ type Listener struct {
 }
 
 // Audience keys.
-func UserAudience(userID string) string       { return "USER#" + userID }
-func SessionAudience(sessionID string) string { return "SESSION#" + sessionID }
+func UserAudience(userID string) string       { return ddb.UserAudience(userID) }
+func SessionAudience(sessionID string) string { return ddb.SessionAudience(sessionID) }
 
 // KeyAudience indexes the connections opened with an API key. No event is addressed to it: the
 // notifier reads it to close those connections when the key is revoked.
-func KeyAudience(keyID string) string { return "KEY#" + keyID }
+func KeyAudience(keyID string) string { return ddb.KeyAudience(keyID) }
 
 // OpenedBy indexes a user's own connections, whatever they listen to (Count); no event is
 // addressed to it either.
-func OpenedBy(userID string) string { return "BY#" + userID }
+func OpenedBy(userID string) string { return ddb.OpenedBy(userID) }
 
 type item struct {
 	Listener
@@ -64,10 +64,10 @@ type item struct {
 // Add records a connection listening to the given audiences, in one transaction.
 func (s *Store) Add(ctx context.Context, l Listener, audiences []string, now time.Time) error {
 	exp := now.Add(Lifetime).Unix()
-	meta := item{Listener: l, PK: "CONN#" + l.ConnectionID, SK: "META", Connected: now.UTC().Format(time.RFC3339Nano), ExpiresAt: exp}
+	meta := item{Listener: l, PK: ddb.ConnPK(l.ConnectionID), SK: ddb.MetaSK, Connected: now.UTC().Format(time.RFC3339Nano), ExpiresAt: exp}
 	puts := []item{meta}
 	for _, a := range audiences {
-		puts = append(puts, item{Listener: l, PK: meta.PK, SK: "SUB#" + a, GSI1PK: a, GSI1SK: meta.PK, ExpiresAt: exp})
+		puts = append(puts, item{Listener: l, PK: meta.PK, SK: ddb.SubSK(a), GSI1PK: a, GSI1SK: meta.PK, ExpiresAt: exp})
 	}
 	tx := make([]types.TransactWriteItem, 0, len(puts))
 	for _, p := range puts {
@@ -85,8 +85,7 @@ func (s *Store) Add(ctx context.Context, l Listener, audiences []string, now tim
 
 // Get returns the connection's record, or false if it is gone.
 func (s *Store) Get(ctx context.Context, connID string) (Listener, bool, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: map[string]types.AttributeValue{
-		ddb.PK: &types.AttributeValueMemberS{Value: "CONN#" + connID}, ddb.SK: &types.AttributeValueMemberS{Value: "META"}}})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: ddb.ConnKey(connID)})
 	if err != nil || out.Item == nil {
 		return Listener{}, false, err
 	}
@@ -97,15 +96,14 @@ func (s *Store) Get(ctx context.Context, connID string) (Listener, bool, error) 
 // Subscribe adds an audience to a live connection: only while its META item exists, so a
 // subscription racing a $disconnect cannot outlive the connection.
 func (s *Store) Subscribe(ctx context.Context, l Listener, audience string, now time.Time) error {
-	av, err := attributevalue.MarshalMap(item{Listener: l, PK: "CONN#" + l.ConnectionID, SK: "SUB#" + audience,
-		GSI1PK: audience, GSI1SK: "CONN#" + l.ConnectionID, ExpiresAt: now.Add(Lifetime).Unix()})
+	av, err := attributevalue.MarshalMap(item{Listener: l, PK: ddb.ConnPK(l.ConnectionID), SK: ddb.SubSK(audience),
+		GSI1PK: audience, GSI1SK: ddb.ConnPK(l.ConnectionID), ExpiresAt: now.Add(Lifetime).Unix()})
 	if err != nil {
 		return err
 	}
 	_, err = s.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: &s.Table, ConditionExpression: aws.String("attribute_exists(PK)"),
-			Key: map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: "CONN#" + l.ConnectionID},
-				ddb.SK: &types.AttributeValueMemberS{Value: "META"}}}},
+			Key: ddb.ConnKey(l.ConnectionID)}},
 		{Put: &types.Put{TableName: &s.Table, Item: av}},
 	}})
 	return err
@@ -113,8 +111,7 @@ func (s *Store) Subscribe(ctx context.Context, l Listener, audience string, now 
 
 // Unsubscribe removes an audience from a connection.
 func (s *Store) Unsubscribe(ctx context.Context, connID, audience string) error {
-	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: map[string]types.AttributeValue{
-		ddb.PK: &types.AttributeValueMemberS{Value: "CONN#" + connID}, ddb.SK: &types.AttributeValueMemberS{Value: "SUB#" + audience}}})
+	_, err := s.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.Table, Key: ddb.Key(ddb.ConnPK(connID), ddb.SubSK(audience))})
 	return err
 }
 
@@ -123,7 +120,7 @@ func (s *Store) Remove(ctx context.Context, connID string) error {
 	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: &s.Table,
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ProjectionExpression:      aws.String("PK, SK"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "CONN#" + connID}}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: ddb.ConnPK(connID)}}})
 	if err != nil {
 		return fmt.Errorf("find connection items: %w", err)
 	}

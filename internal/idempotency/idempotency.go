@@ -126,7 +126,7 @@ func (c *Claim) Respond(status int, location string, v any) error {
 
 // RecordKey is the key of the record of (userID, key).
 func RecordKey(userID, key string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: str("IDEMP#" + userID + "#" + key), ddb.SK: str("IDEMP")}
+	return ddb.IdempotencyKey(userID, key)
 }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }

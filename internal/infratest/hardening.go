@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"streamspace/internal/ddb"
 )
 
 // Abuse limits and deploy-side hardening (SEC-05, SEC-09; deploy findings 7, 15, 18), checked
@@ -147,7 +149,7 @@ func hardeningDiffs(tmpl cfn) []string {
 	for _, st := range iamStatements(tmpl) {
 		if st.role == "AuthorizerFunctionRole" && slices.Contains(stringsOf(st.stmt["Action"]), "dynamodb:PutItem") {
 			authorizerPut = true
-			want := cfn{"ForAllValues:StringLike": cfn{"dynamodb:LeadingKeys": []any{"USER#*"}}}
+			want := cfn{"ForAllValues:StringLike": cfn{"dynamodb:LeadingKeys": []any{ddb.UserPK("*")}}}
 			if !reflect.DeepEqual(st.stmt["Condition"], want) {
 				diffs = append(diffs, fmt.Sprintf("AuthorizerFunctionRole: PutItem with Condition %v, want %v (user items only)", st.stmt["Condition"], want))
 			}

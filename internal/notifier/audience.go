@@ -55,7 +55,7 @@ func (a *Audience) partition(ctx context.Context, pk, prefix, projection string)
 // TeamMembers returns the user ids of a team's members; viewersOnly keeps those whose role may
 // see team sessions (the access rule's, not a copy of it).
 func (a *Audience) TeamMembers(ctx context.Context, teamID string, viewersOnly bool) ([]string, error) {
-	items, err := a.partition(ctx, ddb.TeamPK(teamID), "MEMBER#", "userId, #r")
+	items, err := a.partition(ctx, ddb.TeamPK(teamID), ddb.MemberPrefix, "userId, #r")
 	var out []string
 	for _, it := range items {
 		if !viewersOnly || access.TeamRoleViews(str(it["role"])) {
@@ -68,7 +68,7 @@ func (a *Audience) TeamMembers(ctx context.Context, teamID string, viewersOnly b
 // ShareHolders returns the users holding an active share of a session: a revoked share is gone,
 // an expired one is skipped even before TTL removes it.
 func (a *Audience) ShareHolders(ctx context.Context, sessionID string, now time.Time) ([]string, error) {
-	items, err := a.partition(ctx, "SESSION#"+sessionID, ddb.SharePrefix, "sharedWithUserId, permissionLevel, expiresAt")
+	items, err := a.partition(ctx, ddb.SessionPK(sessionID), ddb.SharePrefix, "sharedWithUserId, permissionLevel, expiresAt")
 	var out []string
 	for _, it := range items {
 		var exp int64

@@ -18,11 +18,10 @@ import (
 	"streamspace/internal/ddb"
 )
 
-// GatewayPK is the GSI4 partition of the gateway recordings still to be made (recording or
-// stopping), sorted by when each needs a gateway: a new one at once, a held one when its lease
-// expires. GSI4 is the index of work that falls due (the scheduler's SCHED partition is the
-// other); the item leaves it when the recording ends.
-const GatewayPK = "GWREC"
+// Gateway recordings still to be made (recording or stopping) are in GSI4's ddb.GatewayPK
+// partition, sorted by when each needs a gateway: a new one at once, a held one when its lease
+// expires. GSI4 is the index of work that falls due (the scheduler's partition is the other);
+// the item leaves it when the recording ends.
 
 // Upload is how far the gateway got with a recording's object. It is written under the lease
 // after each part and checkpoint, so a task that takes the recording over continues it.
@@ -65,8 +64,6 @@ func (r Recording) due() time.Time {
 	return r.CreatedAt
 }
 
-func dueKey(t time.Time, id string) string { return t.UTC().Format(time.RFC3339) + "#" + id }
-
 func sv(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func nv(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
@@ -80,7 +77,7 @@ func active() map[string]types.AttributeValue {
 func (st *Store) Due(ctx context.Context, now time.Time, limit int) ([]Recording, error) {
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
 		KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": sv(GatewayPK), ":now": sv(now.UTC().Format(time.RFC3339) + "#~")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": sv(ddb.GatewayPK), ":now": sv(ddb.DueBound(now))},
 		Limit:                     aws.Int32(int32(limit))})
 	if err != nil {
 		return nil, fmt.Errorf("due recordings: %w", err)
@@ -101,7 +98,7 @@ func (st *Store) Due(ctx context.Context, now time.Time, limit int) ([]Recording
 func (st *Store) Acquire(ctx context.Context, sessionID, id, owner string, now, until time.Time) (Recording, error) {
 	vals := active()
 	vals[":me"], vals[":until"], vals[":now"], vals[":gw"] = sv(owner), nv(until.Unix()), nv(now.Unix()), sv(SourceGateway)
-	vals[":zero"], vals[":one"], vals[":due"] = nv(0), nv(1), sv(dueKey(until, id))
+	vals[":zero"], vals[":one"], vals[":due"] = nv(0), nv(1), sv(ddb.DueSK(until, id))
 	out, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: key(sessionID, id),
 		UpdateExpression: aws.String("SET recorder = :me, leaseUntil = :until, leaseGen = if_not_exists(leaseGen, :zero) + :one, GSI4SK = :due"),
 		ConditionExpression: aws.String("#src = :gw AND #st IN (:recording, :stopping) AND " +
@@ -126,7 +123,7 @@ func leaseCond(l Lease, vals map[string]types.AttributeValue) string {
 func (st *Store) Renew(ctx context.Context, sessionID, id string, l Lease, until time.Time) error {
 	vals := active()
 	cond := leaseCond(l, vals)
-	vals[":until"], vals[":due"] = nv(until.Unix()), sv(dueKey(until, id))
+	vals[":until"], vals[":due"] = nv(until.Unix()), sv(ddb.DueSK(until, id))
 	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: key(sessionID, id),
 		UpdateExpression: aws.String("SET leaseUntil = :until, GSI4SK = :due"), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{"#st": "status"}, ExpressionAttributeValues: vals})
@@ -157,7 +154,7 @@ func (st *Store) Release(ctx context.Context, sessionID, id string, l Lease, up 
 	}
 	vals := active()
 	cond := leaseCond(l, vals)
-	vals[":up"], vals[":due"] = av, sv(dueKey(now, id))
+	vals[":up"], vals[":due"] = av, sv(ddb.DueSK(now, id))
 	_, err = st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: key(sessionID, id),
 		UpdateExpression: aws.String("SET upload = :up, GSI4SK = :due REMOVE recorder, leaseUntil"), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{"#st": "status"}, ExpressionAttributeValues: vals})

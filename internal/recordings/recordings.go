@@ -147,8 +147,7 @@ type Store struct {
 }
 
 func key(sessionID, id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
-		ddb.SK: &types.AttributeValueMemberS{Value: "REC#" + id}}
+	return ddb.RecordingKey(sessionID, id)
 }
 
 // ErrNotFound is returned for unknown recordings.
@@ -176,8 +175,8 @@ func (st *Store) item(r Recording) (map[string]types.AttributeValue, error) {
 	item["entity"] = &types.AttributeValueMemberS{Value: "recording"}
 	if r.Source == SourceGateway && r.Active() {
 		// Sparse: only gateway recordings still to be made are in the gateway's work index.
-		item[ddb.GSI4PK] = &types.AttributeValueMemberS{Value: GatewayPK}
-		item[ddb.GSI4SK] = &types.AttributeValueMemberS{Value: dueKey(r.due(), r.ID)}
+		item[ddb.GSI4PK] = &types.AttributeValueMemberS{Value: ddb.GatewayPK}
+		item[ddb.GSI4SK] = &types.AttributeValueMemberS{Value: ddb.DueSK(r.due(), r.ID)}
 	}
 	return item, nil
 }
@@ -229,15 +228,15 @@ func (st *Store) Update(ctx context.Context, r Recording, version int) error {
 // List is one page of a session's recordings, oldest first (ids are ULIDs): a Query of the
 // session's partition with Limit.
 func (st *Store) List(ctx context.Context, sessionID string, limit int, cursor string) ([]Recording, string, error) {
-	pk := "SESSION#" + sessionID
-	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, "REC#", ddb.PK, ddb.SK)
+	pk := ddb.SessionPK(sessionID)
+	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, ddb.RecordingPrefix, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
 	}
 	res, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table,
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :r)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk},
-			":r": &types.AttributeValueMemberS{Value: "REC#"}},
+			":r": &types.AttributeValueMemberS{Value: ddb.RecordingPrefix}},
 		Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start})
 	if err != nil {
 		return nil, "", fmt.Errorf("list recordings: %w", err)
@@ -259,8 +258,8 @@ func (st *Store) Count(ctx context.Context, sessionID string) (int, error) {
 	for {
 		res, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, Select: types.SelectCount,
 			KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :r)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: "SESSION#" + sessionID},
-				":r": &types.AttributeValueMemberS{Value: "REC#"}}, ExclusiveStartKey: start})
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: ddb.SessionPK(sessionID)},
+				":r": &types.AttributeValueMemberS{Value: ddb.RecordingPrefix}}, ExclusiveStartKey: start})
 		if err != nil {
 			return 0, fmt.Errorf("count recordings: %w", err)
 		}

@@ -52,7 +52,7 @@ func (r *Reconciler) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDB
 
 func (r *Reconciler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
 	pk, sk := rec.Change.Keys[ddb.PK].String(), rec.Change.Keys[ddb.SK].String()
-	if !strings.HasPrefix(pk, "SESSION#") || sk != "META" || len(rec.Change.NewImage) == 0 {
+	if !strings.HasPrefix(pk, ddb.SessionPrefix) || sk != ddb.MetaSK || len(rec.Change.NewImage) == 0 {
 		return nil
 	}
 	img, err := ddb.FromStreamImage(rec.Change.NewImage)

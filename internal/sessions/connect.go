@@ -176,7 +176,7 @@ type Collaborator struct {
 // reading them all per page is cheap; a user who connects meanwhile is listed if their id sorts
 // after the cursor.
 func (sv *Service) Collaborators(ctx context.Context, sessionID string, limit int, cursor string) ([]Collaborator, string, error) {
-	pk := "SESSION#" + sessionID
+	pk := ddb.SessionPK(sessionID)
 	after := ""
 	if start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.PK: pk}, ddb.PK, "userId"); err != nil {
 		return nil, "", err

@@ -111,9 +111,6 @@ func ValidDesired(d string) bool {
 	return d == StateRunning || d == StateHibernated || d == StateTerminated
 }
 
-// SchedulePK is the GSI4 partition of live sessions, sorted by when each needs a look next.
-const SchedulePK = "SCHED"
-
 // StartTimeout is how long a session may stay pending: past it the scheduler fails the session
 // with a reason, so nothing waits forever on a runtime that never answers (regression 28).
 const StartTimeout = 10 * time.Minute

@@ -26,27 +26,31 @@ type Scheduler struct {
 }
 
 // Scheduled calls fn with every live session due for a look by upTo (the zero time: every live
-// session), from the GSI4 "next check" index — a query, never a scan.
+// session), from the GSI4 "next check" index — one query per shard, never a scan.
 func (st *Store) Scheduled(ctx context.Context, upTo time.Time, fn func(id string)) error {
 	bound := "~"
 	if !upTo.IsZero() {
-		bound = upTo.UTC().Format(time.RFC3339) + "#~"
+		bound = ddb.DueBound(upTo)
 	}
-	p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
-		KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :upTo"),
-		ProjectionExpression:      aws.String("id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(SchedulePK), ":upTo": s(bound)}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("scheduled sessions: %w", err)
-		}
-		for _, item := range page.Items {
-			var x struct {
-				ID string `dynamodbav:"id"`
+	seen := map[string]bool{} // a session rewritten during the read can show in two partitions
+	for _, pk := range ddb.SchedulePKs() {
+		p := dynamodb.NewQueryPaginator(st.DB, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI4),
+			KeyConditionExpression:    aws.String("GSI4PK = :p AND GSI4SK <= :upTo"),
+			ProjectionExpression:      aws.String("id"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pk), ":upTo": s(bound)}})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("scheduled sessions: %w", err)
 			}
-			if attributevalue.UnmarshalMap(item, &x) == nil && x.ID != "" {
-				fn(x.ID)
+			for _, item := range page.Items {
+				var x struct {
+					ID string `dynamodbav:"id"`
+				}
+				if attributevalue.UnmarshalMap(item, &x) == nil && x.ID != "" && !seen[x.ID] {
+					seen[x.ID] = true
+					fn(x.ID)
+				}
 			}
 		}
 	}

@@ -21,8 +21,9 @@ import (
 )
 
 // Store keeps sessions in the main table: SESSION#<id>/META, with GSI1 = OWNER#<ownerId> (a
-// user's sessions, newest first) and GSI2 = TYPE#session (every session, for admins). Quota
-// counters live at USER#<id>/QUOTA and change in the same transaction as the session.
+// user's sessions, newest first) and GSI2 = TYPE#session#<shard> (every session, for admins,
+// spread over ddb.Shards partitions). Quota counters live at USER#<id>/QUOTA and change in the
+// same transaction as the session.
 type Store struct {
 	DB    *dynamodb.Client
 	Table string
@@ -52,24 +53,19 @@ func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Valu
 // SessionKey is the primary key of a session item.
 func SessionKey(id string) map[string]types.AttributeValue { return ddb.SessionKey(id) }
 
-// TeamSessionsPK is the GSI3 partition of a team's sessions.
-func TeamSessionsPK(teamID string) string { return "TEAMSESSIONS#" + teamID }
-
-func quotaKey(userID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("USER#" + userID), ddb.SK: s("QUOTA")}
-}
+func quotaKey(userID string) map[string]types.AttributeValue { return ddb.UserQuotaKey(userID) }
 
 func marshalSession(se Session) (map[string]types.AttributeValue, error) {
 	if se.Tags == nil {
 		se.Tags = []string{}
 	}
-	it := sessionItem{Session: se, PK: "SESSION#" + se.ID, SK: "META",
-		GSI1PK: "OWNER#" + se.OwnerID, GSI1SK: se.ID, GSI2PK: "TYPE#session", GSI2SK: se.ID, Entity: EntitySession}
+	it := sessionItem{Session: se, PK: ddb.SessionPK(se.ID), SK: ddb.MetaSK,
+		GSI1PK: ddb.OwnerPK(se.OwnerID), GSI1SK: se.ID, GSI2PK: ddb.TypeShardPK(ddb.KindSession, se.ID), GSI2SK: se.ID, Entity: EntitySession}
 	if se.TeamID != "" {
-		it.GSI3PK, it.GSI3SK = TeamSessionsPK(se.TeamID), se.ID
+		it.GSI3PK, it.GSI3SK = ddb.TeamSessionsPK(se.TeamID), se.ID
 	}
 	if next, ok := se.NextCheck(); ok {
-		it.GSI4PK, it.GSI4SK = SchedulePK, next.UTC().Format(time.RFC3339)+"#"+se.ID
+		it.GSI4PK, it.GSI4SK = ddb.ScheduleShardPK(se.ID), ddb.DueSK(next, se.ID)
 	}
 	return attributevalue.MarshalMap(it)
 }
@@ -102,16 +98,11 @@ type Limits struct {
 // DefaultLimits are the per-user quota unless configured otherwise.
 var DefaultLimits = Limits{MaxSessions: 5, MaxCPUMillis: 16000, MaxMemoryMiB: 32768}
 
-// TeamQuotaKey is a team's quota item: limits and the headroom left under them.
-func TeamQuotaKey(teamID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s(ddb.TeamPK(teamID)), ddb.SK: s("QUOTA")}
-}
-
 // teamQuotaChange moves a team's headroom: taking (positive sessions/amt) is refused when the
 // headroom is short, giving back always succeeds. Headroom (limit − usage) is kept rather than
 // usage so the condition needs no arithmetic on two stored values.
 func (st *Store) teamQuotaChange(teamID string, sessions int, amt resources.Amount) types.TransactWriteItem {
-	u := &types.Update{TableName: &st.Table, Key: TeamQuotaKey(teamID),
+	u := &types.Update{TableName: &st.Table, Key: ddb.TeamQuotaKey(teamID),
 		UpdateExpression: aws.String("ADD sessionsLeft :n, cpuLeft :c, memoryLeft :m"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": n(-sessions), ":c": n(-amt.CPUMillis), ":m": n(-amt.MemoryMiB)}}
@@ -301,26 +292,19 @@ type ListQuery struct {
 	Cursor       string
 }
 
-// List returns one page, newest first: one Query on GSI1 (an owner) or GSI2 (everyone).
-// Filters apply within the page, so a filtered page may hold fewer than Limit items while
-// nextCursor still leads on.
+// List returns one page, newest first: one Query on GSI1 (an owner) or GSI3 (a team), or one
+// per GSI2 shard merged by id (everyone). Filters apply within the page, so a filtered page may
+// hold fewer than Limit items while nextCursor still leads on.
 func (st *Store) List(ctx context.Context, q ListQuery) ([]Session, string, error) {
-	index, pkAttr, skAttr, pkVal := ddb.GSI1, ddb.GSI1PK, ddb.GSI1SK, "OWNER#"+q.OwnerID
+	index, pkAttr, skAttr, pkVal := ddb.GSI1, ddb.GSI1PK, ddb.GSI1SK, ddb.OwnerPK(q.OwnerID)
 	switch {
 	case q.TeamID != "":
-		index, pkAttr, skAttr, pkVal = ddb.GSI3, ddb.GSI3PK, ddb.GSI3SK, TeamSessionsPK(q.TeamID)
+		index, pkAttr, skAttr, pkVal = ddb.GSI3, ddb.GSI3PK, ddb.GSI3SK, ddb.TeamSessionsPK(q.TeamID)
 	case q.All:
-		index, pkAttr, skAttr, pkVal = ddb.GSI2, ddb.GSI2PK, ddb.GSI2SK, "TYPE#session"
-	}
-	start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pkVal}, pkAttr, skAttr, ddb.PK, ddb.SK)
-	if err != nil {
-		return nil, "", err
+		index = ddb.GSI2
 	}
 	in := &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(index),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": pkAttr},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pkVal)},
-		ScanIndexForward:          aws.Bool(false), Limit: aws.Int32(int32(q.Limit)), ExclusiveStartKey: start}
+		ExpressionAttributeNames: map[string]string{}, ExpressionAttributeValues: map[string]types.AttributeValue{}}
 	var filters []string
 	if q.State != "" {
 		filters = append(filters, "#state = :state")
@@ -335,26 +319,41 @@ func (st *Store) List(ctx context.Context, q ListQuery) ([]Session, string, erro
 		filters = append(filters, "templateName = :tpl")
 		in.ExpressionAttributeValues[":tpl"] = s(q.TemplateName)
 	}
-	for i, f := range filters {
-		if i == 0 {
-			in.FilterExpression = aws.String(f)
-		} else {
-			in.FilterExpression = aws.String(*in.FilterExpression + " AND " + f)
+	if len(filters) > 0 {
+		in.FilterExpression = aws.String(strings.Join(filters, " AND "))
+	}
+	var page []map[string]types.AttributeValue
+	var next string
+	if q.All {
+		var err error
+		page, next, err = ddb.QueryShards(ctx, st.DB, ddb.ShardQuery{Input: *in, PKAttr: ddb.GSI2PK, SKAttr: ddb.GSI2SK,
+			Partitions: ddb.TypeShardPKs(ddb.KindSession), Listing: ddb.TypePK(ddb.KindSession), Descending: true, Limit: q.Limit, Cursor: q.Cursor})
+		if err != nil {
+			return nil, "", err
 		}
+	} else {
+		start, err := ddb.DecodeCursor(q.Cursor, map[string]string{pkAttr: pkVal}, pkAttr, skAttr, ddb.PK, ddb.SK)
+		if err != nil {
+			return nil, "", err
+		}
+		in.KeyConditionExpression, in.ExclusiveStartKey = aws.String("#pk = :pk"), start
+		in.ExpressionAttributeNames["#pk"], in.ExpressionAttributeValues[":pk"] = pkAttr, s(pkVal)
+		in.ScanIndexForward, in.Limit = aws.Bool(false), aws.Int32(int32(q.Limit))
+		out, err := st.DB.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("list sessions: %w", err)
+		}
+		page, next = out.Items, ddb.EncodeCursor(out.LastEvaluatedKey)
 	}
-	out, err := st.DB.Query(ctx, in)
-	if err != nil {
-		return nil, "", fmt.Errorf("list sessions: %w", err)
-	}
-	items := make([]Session, 0, len(out.Items))
-	for _, it := range out.Items {
+	items := make([]Session, 0, len(page))
+	for _, it := range page {
 		se, err := UnmarshalSession(it)
 		if err != nil {
 			return nil, "", err
 		}
 		items = append(items, se)
 	}
-	return items, ddb.EncodeCursor(out.LastEvaluatedKey), nil
+	return items, next, nil
 }
 
 // Connection is a viewer's connection to a session (the stream turns these into
@@ -463,7 +462,7 @@ func (st *Store) connection(ctx context.Context, sessionID, connID string) (*Con
 const EntityConnection = "sessionConnection"
 
 func connKey(sessionID, connID string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("SESSION#" + sessionID), ddb.SK: s("CONN#" + connID)}
+	return ddb.Key(ddb.SessionPK(sessionID), ddb.ViewerConnSK(connID))
 }
 
 func (st *Store) putConnection(c Connection) (types.TransactWriteItem, error) {
@@ -525,7 +524,7 @@ func (st *Store) Connections(ctx context.Context, sessionID string, now time.Tim
 		KeyConditionExpression:   aws.String("PK = :pk AND begins_with(SK, :c)"),
 		FilterExpression:         aws.String("expiresAt > :now AND (attribute_not_exists(#st) OR #st = :open)"),
 		ExpressionAttributeNames: map[string]string{"#st": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":c": s("CONN#"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.SessionPK(sessionID)), ":c": s(ddb.ViewerConnPrefix),
 			":now": n(int(now.Unix())), ":open": s(ConnOpen)}})
 	if err != nil {
 		return nil, fmt.Errorf("list connections: %w", err)

@@ -43,7 +43,7 @@ func TokenHash(token string) string {
 }
 
 func inviteKey(hash string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s("INVITE#" + hash), ddb.SK: s("META")}
+	return ddb.InviteKey(hash)
 }
 
 // PutShare creates or updates the one share of (session, user). created is false for an update,
@@ -62,7 +62,7 @@ func (st *Store) PutShareClaimed(ctx context.Context, sh Share, idem *idempotenc
 	exp := "REMOVE expiresAt"
 	vals := map[string]types.AttributeValue{":id": s(sh.ID), ":sid": s(sh.SessionID), ":u": s(sh.SharedWithUserID),
 		":l": s(sh.PermissionLevel), ":by": s(sh.CreatedBy), ":at": s(sh.CreatedAt.Format(time.RFC3339Nano)),
-		":g": s("SHAREDWITH#" + sh.SharedWithUserID), ":e": s(EntityShare)}
+		":g": s(ddb.SharedWithPK(sh.SharedWithUserID)), ":e": s(EntityShare)}
 	if sh.Expiry > 0 {
 		exp = ""
 		vals[":x"] = n(sh.Expiry)
@@ -123,7 +123,7 @@ func decodeShare(item map[string]types.AttributeValue) (Share, error) {
 func (st *Store) Shares(ctx context.Context, sessionID string) ([]Share, error) {
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sh)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s("SESSION#" + sessionID), ":sh": s(ddb.SharePrefix)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.SessionPK(sessionID)), ":sh": s(ddb.SharePrefix)}})
 	if err != nil {
 		return nil, fmt.Errorf("list shares: %w", err)
 	}
@@ -139,7 +139,7 @@ func (st *Store) Shares(ctx context.Context, sessionID string) ([]Share, error) 
 
 // SharesPage is one page of a session's shares, by user id (a Query of its partition with Limit).
 func (st *Store) SharesPage(ctx context.Context, sessionID string, limit int, cursor string) ([]Share, string, error) {
-	pk := "SESSION#" + sessionID
+	pk := ddb.SessionPK(sessionID)
 	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, ddb.SharePrefix, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
@@ -174,13 +174,13 @@ func (st *Store) DeleteShare(ctx context.Context, sessionID, userID, shareID str
 
 // SharedWith lists the shares a user holds, through GSI1.
 func (st *Store) SharedWith(ctx context.Context, userID string, limit int, cursor string) ([]Share, string, error) {
-	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: "SHAREDWITH#" + userID}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
+	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: ddb.SharedWithPK(userID)}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
 	}
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s("SHAREDWITH#" + userID)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(ddb.SharedWithPK(userID))},
 		Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start, ScanIndexForward: aws.Bool(false)})
 	if err != nil {
 		return nil, "", fmt.Errorf("shared with: %w", err)
@@ -205,7 +205,7 @@ func (st *Store) CreateInvitation(ctx context.Context, inv Invitation, hash stri
 	for k, v := range inviteKey(hash) {
 		av[k] = v
 	}
-	av["GSI1PK"], av["GSI1SK"], av["entity"] = s("INVITES#"+inv.SessionID), s(inv.ID), s(EntityInvitation)
+	av["GSI1PK"], av["GSI1SK"], av["entity"] = s(ddb.InvitesPK(inv.SessionID)), s(inv.ID), s(EntityInvitation)
 	if a := auth.ActorFrom(ctx); a != nil {
 		av["actor"], _ = attributevalue.Marshal(a)
 	}
@@ -229,7 +229,7 @@ func (st *Store) Invitation(ctx context.Context, hash string) (Invitation, bool,
 // Invitations is one page of a session's invitations, newest first (GSI1, descending: ids are
 // ULIDs), never their tokens: only hashes are stored.
 func (st *Store) Invitations(ctx context.Context, sessionID string, limit int, cursor string) ([]Invitation, string, error) {
-	gpk := "INVITES#" + sessionID
+	gpk := ddb.InvitesPK(sessionID)
 	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: gpk}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
@@ -252,7 +252,7 @@ func (st *Store) Invitations(ctx context.Context, sessionID string, limit int, c
 func (st *Store) InvitationHash(ctx context.Context, sessionID, id string) (string, bool, error) {
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :s AND GSI1SK = :id"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("INVITES#" + sessionID), ":id": s(id)}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s(ddb.InvitesPK(sessionID)), ":id": s(id)}})
 	if err != nil {
 		return "", false, fmt.Errorf("find invitation: %w", err)
 	}
@@ -263,7 +263,7 @@ func (st *Store) InvitationHash(ctx context.Context, sessionID, id string) (stri
 	if pk == nil {
 		return "", false, nil
 	}
-	return strings.TrimPrefix(pk.Value, "INVITE#"), true, nil
+	return strings.TrimPrefix(pk.Value, ddb.InvitePrefix), true, nil
 }
 
 // MaxOpenInvitations bounds a session's usable invitations (not revoked, expired or used up).
@@ -275,7 +275,7 @@ func (st *Store) OpenInvitations(ctx context.Context, sessionID string, now time
 	out, err := st.DB.Query(ctx, &dynamodb.QueryInput{TableName: &st.Table, IndexName: aws.String(ddb.GSI1), Select: types.SelectCount,
 		KeyConditionExpression: aws.String("GSI1PK = :s"),
 		FilterExpression:       aws.String("revoked = :f AND validUntilUnix > :now AND uses < maxUses"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("INVITES#" + sessionID),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s(ddb.InvitesPK(sessionID)),
 			":f": &types.AttributeValueMemberBOOL{Value: false}, ":now": n(now.Unix())}})
 	if err != nil {
 		return 0, fmt.Errorf("count invitations: %w", err)
@@ -310,12 +310,12 @@ func (st *Store) Accept(ctx context.Context, hash, userID string, share *Share, 
 			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":f": &types.AttributeValueMemberBOOL{Value: false},
 				":now": n(now.Unix()), ":u": s(userID)}}},
 		{Put: &types.Put{TableName: &st.Table, ConditionExpression: aws.String("attribute_not_exists(PK)"), Item: map[string]types.AttributeValue{
-			ddb.PK: s("INVITE#" + hash), ddb.SK: s("ACCEPT#" + userID), "userId": s(userID), "acceptedAt": s(now.UTC().Format(time.RFC3339Nano))}}},
+			ddb.PK: s(ddb.InvitePK(hash)), ddb.SK: s(ddb.AcceptSK(userID)), "userId": s(userID), "acceptedAt": s(now.UTC().Format(time.RFC3339Nano))}}},
 	}
 	if share != nil {
 		item := map[string]types.AttributeValue{"shareId": s(share.ID), "sessionId": s(share.SessionID), "sharedWithUserId": s(userID),
 			"permissionLevel": s(share.PermissionLevel), "createdBy": s(share.CreatedBy), "createdAt": s(share.CreatedAt.Format(time.RFC3339Nano)),
-			"updatedAt": s(share.CreatedAt.Format(time.RFC3339Nano)), "GSI1PK": s("SHAREDWITH#" + userID), "GSI1SK": s(share.SessionID), "entity": s(EntityShare)}
+			"updatedAt": s(share.CreatedAt.Format(time.RFC3339Nano)), "GSI1PK": s(ddb.SharedWithPK(userID)), "GSI1SK": s(share.SessionID), "entity": s(EntityShare)}
 		for k, v := range ddb.ShareKey(share.SessionID, userID) {
 			item[k] = v
 		}

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"streamspace/internal/ddb"
 )
 
 // FileSink appends dead letters to <Dir>/<consumer>.jsonl (the local stand-in for the bucket);
@@ -198,11 +200,8 @@ func (a DynamoAttempts) Failed(ctx context.Context, consumer, seq string) (int, 
 		now = a.Now()
 	}
 	out, err := a.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &a.Table,
-		Key: map[string]ddbtypes.AttributeValue{
-			"PK": &ddbtypes.AttributeValueMemberS{Value: "STREAMRETRY#" + consumer},
-			"SK": &ddbtypes.AttributeValueMemberS{Value: seq},
-		},
+		TableName:        &a.Table,
+		Key:              ddb.Key(ddb.StreamRetryPK(consumer), seq),
 		UpdateExpression: aws.String("ADD attempts :one SET expiresAt = :exp"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":one": &ddbtypes.AttributeValueMemberN{Value: "1"},

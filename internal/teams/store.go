@@ -15,7 +15,6 @@ import (
 	"streamspace/internal/ddb"
 	"streamspace/internal/idempotency"
 	"streamspace/internal/problem"
-	"streamspace/internal/sessions"
 )
 
 // Store keeps a team in its own partition TEAM#<id>: META, QUOTA and one MEMBER#<userId> per
@@ -29,7 +28,7 @@ func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 func n(v int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
 
 func metaKey(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: s(ddb.TeamPK(id)), ddb.SK: s("META")}
+	return ddb.TeamKey(id)
 }
 
 // ErrNotFound is what non-members see for a team.
@@ -43,7 +42,7 @@ func (st *Store) memberPut(m Member, cond string) (types.TransactWriteItem, erro
 	for k, v := range ddb.MemberKey(m.TeamID, m.UserID) {
 		av[k] = v
 	}
-	av["GSI1PK"], av["GSI1SK"], av["entity"] = s("MEMBEROF#"+m.UserID), s(m.TeamID), s(EntityMember)
+	av["GSI1PK"], av["GSI1SK"], av["entity"] = s(ddb.MemberOfPK(m.UserID)), s(m.TeamID), s(EntityMember)
 	p := &types.Put{TableName: &st.Table, Item: av}
 	if cond != "" {
 		p.ConditionExpression = aws.String(cond)
@@ -63,13 +62,13 @@ func (st *Store) Create(ctx context.Context, t Team, owner Member, q Quota, idem
 	for k, v := range metaKey(t.ID) {
 		av[k] = v
 	}
-	av["GSI2PK"], av["GSI2SK"], av["entity"] = s("TYPE#team"), s(t.ID), s("team")
+	av["GSI2PK"], av["GSI2SK"], av["entity"] = s(ddb.TypePK(ddb.KindTeam)), s(t.ID), s("team")
 	q.SessionsLeft, q.CPULeft, q.MemoryLeft = q.MaxSessions, q.MaxCPUMillis, q.MaxMemoryMiB
 	qav, err := attributevalue.MarshalMap(q)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range sessions.TeamQuotaKey(t.ID) {
+	for k, v := range ddb.TeamQuotaKey(t.ID) {
 		qav[k] = v
 	}
 	mem, err := st.memberPut(owner, "")
@@ -120,26 +119,26 @@ func (st *Store) Members(ctx context.Context, teamID string) ([]Member, error) {
 	var out []Member
 	err := ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.TeamPK(teamID)), ":m": s("MEMBER#")}}, &out)
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(ddb.TeamPK(teamID)), ":m": s(ddb.MemberPrefix)}}, &out)
 	return out, err
 }
 
 // MembersPage is one page of a team's members, by user id (a Query of the team's partition).
 func (st *Store) MembersPage(ctx context.Context, teamID string, limit int, cursor string) ([]Member, string, error) {
 	pk := ddb.TeamPK(teamID)
-	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, "MEMBER#", ddb.PK, ddb.SK)
+	start, err := ddb.DecodeCursorIn(cursor, map[string]string{ddb.PK: pk}, ddb.SK, ddb.MemberPrefix, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
 	}
 	return st.memberPage(ctx, &dynamodb.QueryInput{TableName: &st.Table,
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :m)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":m": s("MEMBER#")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":m": s(ddb.MemberPrefix)},
 		ConsistentRead:            aws.Bool(true), Limit: aws.Int32(int32(limit)), ExclusiveStartKey: start})
 }
 
 // MyTeams is one page of a user's memberships through GSI1, by team id.
 func (st *Store) MyTeams(ctx context.Context, userID string, limit int, cursor string) ([]Member, string, error) {
-	gpk := "MEMBEROF#" + userID
+	gpk := ddb.MemberOfPK(userID)
 	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI1PK: gpk}, ddb.GSI1PK, ddb.GSI1SK, ddb.PK, ddb.SK)
 	if err != nil {
 		return nil, "", err
@@ -283,7 +282,7 @@ func (st *Store) Update(ctx context.Context, t Team) error {
 
 // Quota reads a team's quota item.
 func (st *Store) Quota(ctx context.Context, teamID string) (Quota, error) {
-	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID), ConsistentRead: aws.Bool(true)})
+	out, err := st.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.Table, Key: ddb.TeamQuotaKey(teamID), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return Quota{}, fmt.Errorf("get team quota: %w", err)
 	}
@@ -306,7 +305,7 @@ func (st *Store) SetQuota(ctx context.Context, teamID string, old, next Quota) e
 		":ds": n(next.MaxSessions - old.MaxSessions), ":dc": n(next.MaxCPUMillis - old.MaxCPUMillis), ":dm": n(next.MaxMemoryMiB - old.MaxMemoryMiB)} {
 		vals[k] = v
 	}
-	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID),
+	_, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &st.Table, Key: ddb.TeamQuotaKey(teamID),
 		UpdateExpression:          aws.String("SET maxSessions = :ns, maxCpuMillis = :nc, maxMemoryMiB = :nm, #ver = :next ADD sessionsLeft :ds, cpuLeft :dc, memoryLeft :dm"),
 		ConditionExpression:       aws.String("attribute_exists(PK) AND " + cond),
 		ExpressionAttributeNames:  names,
@@ -325,7 +324,7 @@ func (st *Store) Delete(ctx context.Context, teamID string, members []Member) er
 	}
 	// The quota delete is conditional on no live session, so a session created meanwhile stops it.
 	tx := []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &st.Table, Key: sessions.TeamQuotaKey(teamID),
+		{Delete: &types.Delete{TableName: &st.Table, Key: ddb.TeamQuotaKey(teamID),
 			ConditionExpression:       aws.String("sessionsLeft = maxSessions"),
 			ExpressionAttributeValues: nil}},
 		{Delete: &types.Delete{TableName: &st.Table, Key: metaKey(teamID)}},

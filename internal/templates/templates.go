@@ -95,7 +95,7 @@ type Store struct {
 	Table string
 }
 
-const typeTemplate = "TYPE#template"
+var typeTemplate = ddb.TypePK(ddb.KindTemplate)
 
 type item struct {
 	Template
@@ -107,8 +107,7 @@ type item struct {
 }
 
 func key(name string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: "TEMPLATE#" + name},
-		ddb.SK: &types.AttributeValueMemberS{Value: "META"}}
+	return ddb.TemplateKey(name)
 }
 
 // ErrNotFound is returned for unknown templates.
@@ -134,7 +133,7 @@ func (s *Store) Get(ctx context.Context, name string) (Template, error) {
 }
 
 func (s *Store) marshal(t Template) (map[string]types.AttributeValue, error) {
-	return attributevalue.MarshalMap(item{Template: t, PK: "TEMPLATE#" + t.Name, SK: "META",
+	return attributevalue.MarshalMap(item{Template: t, PK: ddb.TemplatePK(t.Name), SK: ddb.MetaSK,
 		GSI2PK: typeTemplate, GSI2SK: t.Name, Entity: "template"})
 }
 
@@ -181,7 +180,7 @@ func (s *Store) Replace(ctx context.Context, t Template, version int) error {
 // Create writes a new template (409 when the name is taken) with its idempotency claim when idem
 // is not nil, in one transaction. A record back is a replay of an earlier create.
 func (s *Store) Create(ctx context.Context, t Template, idem *idempotency.Claim) (*idempotency.Record, error) {
-	av, err := attributevalue.MarshalMap(item{Template: t, PK: "TEMPLATE#" + t.Name, SK: "META",
+	av, err := attributevalue.MarshalMap(item{Template: t, PK: ddb.TemplatePK(t.Name), SK: ddb.MetaSK,
 		GSI2PK: typeTemplate, GSI2SK: t.Name, Entity: "template"})
 	if err != nil {
 		return nil, err

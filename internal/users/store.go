@@ -17,15 +17,14 @@ import (
 	"streamspace/internal/ddb"
 )
 
-// Store keeps users under USER#<id>/PROFILE, listed through GSI2 (TYPE#user).
+// Store keeps users under USER#<id>/PROFILE, listed through GSI2 (TYPE#user#<shard>).
 type Store struct {
 	DB    *dynamodb.Client
 	Table string
 }
 
 func key(id string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{ddb.PK: &types.AttributeValueMemberS{Value: "USER#" + id},
-		ddb.SK: &types.AttributeValueMemberS{Value: "PROFILE"}}
+	return ddb.UserKey(id)
 }
 
 // ErrNotFound is returned for unknown users.
@@ -63,7 +62,7 @@ func (s *Store) Ensure(ctx context.Context, u User) (User, error) {
 	for k, v := range key(u.ID) {
 		av[k] = v
 	}
-	av["GSI2PK"] = &types.AttributeValueMemberS{Value: "TYPE#user"}
+	av["GSI2PK"] = &types.AttributeValueMemberS{Value: ddb.TypeShardPK(ddb.KindUser, u.ID)}
 	av["GSI2SK"] = &types.AttributeValueMemberS{Value: u.ID}
 	av["entity"] = &types.AttributeValueMemberS{Value: "user"}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: av,
@@ -101,25 +100,20 @@ func (s *Store) SetRole(ctx context.Context, u User, role string) (User, error) 
 	return got, attributevalue.UnmarshalMap(out.Attributes, &got)
 }
 
-// List returns a page of users by id (GSI2 = TYPE#user).
+// List returns a page of users by id: the GSI2 shards of TYPE#user, merged.
 func (s *Store) List(ctx context.Context, limit int, cursor string) ([]User, string, error) {
-	start, err := ddb.DecodeCursor(cursor, map[string]string{ddb.GSI2PK: "TYPE#user"}, ddb.GSI2PK, ddb.GSI2SK, ddb.PK, ddb.SK)
+	items, next, err := ddb.QueryShards(ctx, s.DB, ddb.ShardQuery{Input: dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI2)},
+		PKAttr: ddb.GSI2PK, SKAttr: ddb.GSI2SK, Partitions: ddb.TypeShardPKs(ddb.KindUser), Listing: ddb.TypePK(ddb.KindUser),
+		Limit: limit, Cursor: cursor})
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := s.DB.Query(ctx, &dynamodb.QueryInput{TableName: &s.Table, IndexName: aws.String(ddb.GSI2),
-		KeyConditionExpression:    aws.String("GSI2PK = :t"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: "TYPE#user"}},
-		Limit:                     aws.Int32(int32(limit)), ExclusiveStartKey: start})
-	if err != nil {
-		return nil, "", fmt.Errorf("list users: %w", err)
-	}
 	us := []User{}
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &us); err != nil {
+	if err := attributevalue.UnmarshalListOfMaps(items, &us); err != nil {
 		return nil, "", err
 	}
 	for i := range us {
 		us[i].Version = ddb.Version(us[i].Version)
 	}
-	return us, ddb.EncodeCursor(out.LastEvaluatedKey), nil
+	return us, next, nil
 }
