@@ -14,12 +14,12 @@ CDK_STAMP := .cache/cdk/aws-cdk-$(CDK_VERSION).installed
 INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_RUNTIME_PACKAGE_CACHE_ROOT=$(CURDIR)/.cache/jsii \
 	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME=$(CURDIR)/.cache/cdk-home
 
-.PHONY: runtime-packages run test build lint bench token cli dynamodb-local novnc console clean
+.PHONY: runtime-packages run test test-unit build lint bench token cli dynamodb-local novnc console clean
 .PHONY: synth cdk images push-images image-tools desktop-bin
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run | test | build | lint | bench | token USER=alice [ROLE=admin] | synth | cdk ARGS=... | images | push-images REGISTRY=... | clean"
+	@echo "make run | test | test-unit | build | lint | bench | token USER=alice [ROLE=admin] | synth | cdk ARGS=... | images | push-images REGISTRY=... | clean"
 
 dynamodb-local: $(DDB_LOCAL)/DynamoDBLocal.jar
 $(DDB_LOCAL)/DynamoDBLocal.jar: scripts/fetch-dynamodb-local.sh
@@ -70,6 +70,12 @@ test: dynamodb-local novnc console runtime-packages image-tools
 	  set -x; STREAMSPACE_TERMINAL_LAYER=$${layer:+$(CURDIR)/$$layer} DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) \
 	  scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 20m ./...
 	cd infra && $(INFRA_ENV) $(GO) test -count=1 -timeout 20m ./...
+
+## test-unit: the unit tier, in seconds: no Java, no network, no processes. -short skips every
+## test that needs a part outside the test process (each calls tier.Integration, which says what
+## it needs); -short and not a build tag, so plain `go test` and make test still run everything.
+test-unit:
+	$(GO) test -short ./...
 
 ## build: one arm64 bootstrap per function, with sizes.
 build:

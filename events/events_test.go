@@ -33,6 +33,7 @@ import (
 	"streamspace/internal/presignup"
 	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
+	"streamspace/internal/testenv/tier"
 )
 
 // Payload kinds: which aws-lambda-go type a sample is.
@@ -695,6 +696,7 @@ func TestPreSignUpSample(t *testing.T) {
 
 // TestInvokeCommand runs the Docker-free `sam local invoke` equivalent on samples.
 func TestInvokeCommand(t *testing.T) {
+	tier.Integration(t, "`go run` of the CLI and DynamoDB Local")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("no go command on PATH")

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"streamspace/internal/desktop/vncclient"
+	"streamspace/internal/testenv/tier"
 )
 
 func needPrograms(t *testing.T, names ...string) {
 	t.Helper()
+	tier.Integration(t, strings.Join(names, ", "))
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
 			t.Fatalf("%s is not installed: make test installs it (make runtime-packages, or sudo apt-get install -y the Debian package)", n)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"streamspace/internal/testenv"
+	"streamspace/internal/testenv/tier"
 )
 
 var (
@@ -16,6 +17,8 @@ var (
 
 // fuzzStack is one stack shared by all fuzz inputs of a run (started on first use).
 func fuzzStack(t *testing.T) *testenv.Env {
+	// Before the Once: a skip inside it would leave the stack nil for the next input.
+	tier.Integration(t, "DynamoDB Local")
 	fuzzOnce.Do(func() { fuzzEnv = testenv.Start(&longLived{T: t}) })
 	return fuzzEnv
 }

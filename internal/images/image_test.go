@@ -25,6 +25,7 @@ import (
 	rt "streamspace/internal/runtime"
 	"streamspace/internal/sessions"
 	"streamspace/internal/testenv"
+	"streamspace/internal/testenv/tier"
 )
 
 func TestMain(m *testing.M) {
@@ -41,6 +42,7 @@ const LayerEnv = "STREAMSPACE_TERMINAL_LAYER"
 // runs as uid 1000 in namespaces of its own with only a loopback network, and a VNC client on
 // 127.0.0.1:5900 authenticates with the session's password and sees xterm drawn.
 func TestTerminalImageServesItsDesktop(t *testing.T) {
+	tier.Integration(t, "root, the terminal image's layer and its processes")
 	layer := os.Getenv(LayerEnv)
 	if layer == "" {
 		t.Skipf("%s is not set: make test builds the terminal image's root filesystem (needs root and mmdebstrap)", LayerEnv)
@@ -54,6 +56,7 @@ func TestTerminalImageServesItsDesktop(t *testing.T) {
 const MoreLayersEnv = "STREAMSPACE_IMAGE_LAYERS"
 
 func TestMoreImagesServeTheirDesktops(t *testing.T) {
+	tier.Integration(t, "root, the images' layers and their processes")
 	list := os.Getenv(MoreLayersEnv)
 	if list == "" {
 		t.Skipf("opt-in: %s=name=layer,… runs the larger images make images builds (make test builds only terminal, run by TestTerminalImageServesItsDesktop)", MoreLayersEnv)

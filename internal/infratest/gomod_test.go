@@ -3,6 +3,8 @@ package infratest
 import (
 	"os/exec"
 	"testing"
+
+	"streamspace/internal/testenv/tier"
 )
 
 // goModTidyDiff runs `go mod tidy -diff` in dir (Go 1.23+: prints the changes tidy would make
@@ -10,6 +12,7 @@ import (
 // not available (skipped by the caller).
 func goModTidyDiff(t testing.TB, dir string) string {
 	t.Helper()
+	tier.Integration(t, "the go command")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not on PATH")

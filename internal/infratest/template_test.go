@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"streamspace/internal/testenv/tier"
 )
 
 // templateFile is the SAM template, relative to the repository root.
@@ -62,6 +64,7 @@ var (
 // translation itself runs once per test binary; callers may mutate their copy freely).
 func transformed(t testing.TB) cfn {
 	t.Helper()
+	tier.Integration(t, "python3 with aws-sam-translator")
 	root := repoRoot(t)
 	transformOnce.Do(func() { transformJSON, transformErr = runTransform(root) })
 	if transformErr != nil {
@@ -96,6 +99,7 @@ func runTransform(root string) ([]byte, error) {
 
 // TestCfnLint runs cfn-lint on the template; any error, warning or informational finding fails.
 func TestCfnLint(t *testing.T) {
+	tier.Integration(t, "cfn-lint")
 	t.Parallel()
 	root := repoRoot(t)
 	bin, err := exec.LookPath("cfn-lint")

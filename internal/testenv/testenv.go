@@ -21,6 +21,7 @@ import (
 
 	"streamspace/internal/local/dynamodblocal"
 	"streamspace/internal/local/stack"
+	"streamspace/internal/testenv/tier"
 )
 
 var (
@@ -49,6 +50,7 @@ func RepoRoot() string {
 // The emulator started here lives as long as the test binary (it dies with it: Pdeathsig).
 func DynamoEndpoint(t testing.TB) string {
 	t.Helper()
+	tier.Integration(t, "DynamoDB Local")
 	once.Do(func() {
 		if endpoint = os.Getenv("DYNAMODB_ENDPOINT"); endpoint != "" {
 			return

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/efs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"streamspace/internal/testenv/tier"
 )
 
 // One moto server (an emulator of the AWS APIs, moto 5) serves every test of the package: it
@@ -48,6 +50,7 @@ func TestMain(m *testing.M) {
 // moto returns the emulator's endpoint, starting it if needed (fails the test without it).
 func moto(t testing.TB) string {
 	t.Helper()
+	tier.Integration(t, "the moto server")
 	motoOnce.Do(func() { motoURL, motoErr = startMoto() })
 	if motoErr != nil {
 		t.Fatalf("moto server: %v (install it with: python3 -m pip install 'moto[server]')", motoErr)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"streamspace/internal/runtime"
+	"streamspace/internal/testenv/tier"
 )
 
 // tempDir is a test folder that session users can reach, with a path short enough for the
@@ -29,6 +30,7 @@ func tempDir(t *testing.T) string {
 
 // asStack lets a test run sessions whoever runs it: as root isolated, otherwise unisolated.
 func asStack(t *testing.T) {
+	tier.Integration(t, "a session's processes")
 	if os.Geteuid() != 0 {
 		t.Setenv(UnisolatedEnv, "1")
 	}

@@ -18,6 +18,7 @@ import (
 	"streamspace/internal/desktop"
 	"streamspace/internal/desktop/vncclient"
 	"streamspace/internal/runtime"
+	"streamspace/internal/testenv/tier"
 )
 
 // The test binary doubles as an X11 client run as a session user (x11Probe).
@@ -48,6 +49,7 @@ func needRoot(t *testing.T) {
 
 func needPrograms(t *testing.T, names ...string) {
 	t.Helper()
+	tier.Integration(t, strings.Join(names, ", "))
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
 			t.Fatalf("%s is not installed: make test installs it (make runtime-packages, or sudo apt-get install -y the Debian package)", n)
@@ -359,6 +361,7 @@ func tail(b []byte) []byte {
 
 // Without root, sessions are refused with the fix in words, unless the operator opted in.
 func TestUnisolatedSessionsNeedOptIn(t *testing.T) {
+	tier.Integration(t, "a session's processes")
 	d := &Driver{Dir: tempDir(t), euid: func() int { return 1000 }}
 	t.Cleanup(d.Close)
 	spec := runtime.Spec{SessionID: "sess_unisolated", OwnerID: "alice", Command: "sleep 60", Secret: "ctrl1234"}
