@@ -30,7 +30,7 @@ func TestObservedTransitions(t *testing.T) {
 // What a user may ask of a session in each state.
 func TestDesiredStateByState(t *testing.T) {
 	refused := map[[2]string]bool{
-		{StatePending, StateHibernated}: true, // not before it runs
+		{StatePending, StateHibernated}: true,                                       // not before it runs
 		{StateFailed, StateRunning}:     true, {StateFailed, StateHibernated}: true, // only terminate
 		{StateTerminated, StateRunning}: true, {StateTerminated, StateHibernated}: true, {StateTerminated, StateTerminated}: true,
 	}
