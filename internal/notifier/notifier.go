@@ -13,7 +13,6 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"streamspace/internal/auth"
 	"streamspace/internal/connections"
 	"streamspace/internal/events"
 	"streamspace/internal/metrics"
@@ -84,108 +83,6 @@ func (n *Notifier) now() time.Time {
 		return n.Now()
 	}
 	return time.Now()
-}
-
-// recipients resolves who receives a change, with indexed lookups only — O(recipients), never
-// O(connections): the connections of every user who may see the session (owner, team members,
-// active share holders), operators and admins watching the owner or subscribed to the session,
-// and the Extra users the change concerns.
-func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Listener, error) {
-	seen := map[string]bool{}
-	var out []connections.Listener
-	fetched := map[string][]connections.Listener{} // per audience: each is queried once per change
-	listeners := func(aud string) ([]connections.Listener, error) {
-		if ls, ok := fetched[aud]; ok {
-			return ls, nil
-		}
-		ls, err := n.Conns.Listeners(ctx, aud, n.now())
-		fetched[aud] = ls
-		return ls, err
-	}
-	// own adds the connections a user opened for themselves.
-	own := func(user string) error {
-		ls, err := listeners(connections.UserAudience(user))
-		for _, l := range ls {
-			if l.UserID == user && !seen[l.ConnectionID] {
-				seen[l.ConnectionID] = true
-				out = append(out, l)
-			}
-		}
-		return err
-	}
-	if ch.OwnerOnly {
-		return out, own(ch.OwnerID)
-	}
-	if ch.TeamOnly {
-		members, err := n.Audience.TeamMembers(ctx, ch.TeamID, false)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range append(members, ch.Extra...) {
-			if err := own(u); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	if ch.OwnerID == "" { // share events carry only the session id
-		owner, team, err := n.Audience.Session(ctx, ch.Event.SessionID)
-		if err != nil {
-			return nil, err
-		}
-		ch.OwnerID, ch.TeamID = owner, team
-		ch.Event.UserID, ch.Event.TeamID = owner, team
-	}
-	viewers := map[string]bool{ch.OwnerID: true}
-	if ch.TeamID != "" {
-		members, err := n.Audience.TeamMembers(ctx, ch.TeamID, true)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range members {
-			viewers[u] = true
-		}
-	}
-	holders, err := n.Audience.ShareHolders(ctx, ch.Event.SessionID, n.now())
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range holders {
-		viewers[u] = true
-	}
-	for _, u := range ch.Extra {
-		viewers[u] = true
-	}
-	for u := range viewers {
-		if u != "" {
-			if err := own(u); err != nil {
-				return nil, err
-			}
-		}
-	}
-	// Watchers: operators and admins subscribed to the owner (or to a user the change concerns,
-	// as the previous owner of a transferred session), and session subscribers who may see it.
-	auds := []string{connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID)}
-	for _, u := range ch.Extra {
-		auds = append(auds, connections.UserAudience(u))
-	}
-	for _, aud := range auds {
-		ls, err := listeners(aud)
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range ls {
-			if seen[l.ConnectionID] {
-				continue
-			}
-			c := auth.Caller{UserID: l.UserID, Role: l.Role}
-			if viewers[l.UserID] || c.IsOperator() {
-				seen[l.ConnectionID] = true
-				out = append(out, l)
-			}
-		}
-	}
-	return out, nil
 }
 
 // Per-connection retry budget (SEC-08): a recipient whose posts fail costs at most
