@@ -35,7 +35,7 @@ func TestValid(t *testing.T) {
 		ok         bool
 	}{
 		{"team", good, true},
-		{"sess", good, false},                            // another kind's id
+		{"sess", good, false}, // another kind's id
 		{"team", "team" + rest, false},
 		{"team", "team_" + rest[:25], false},
 		{"team", "team_" + rest + "0", false},
