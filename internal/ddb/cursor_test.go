@@ -39,7 +39,7 @@ func TestCursor(t *testing.T) {
 		"not base64":                 {"%%%", []string{"PK", "SK"}},
 		"not JSON":                   {enc("nope"), []string{"PK", "SK"}},
 		"not strings":                {enc(`{"PK":1,"SK":2}`), []string{"PK", "SK"}},
-		"too long":                   {enc(`{"PK":"` + strings.Repeat("x", 2100) + `"}`), []string{"PK"}},
+		"too long":                   {enc(`{"PK":"SESSION#sess_1","SK":"` + strings.Repeat("x", 2100) + `"}`), []string{"PK", "SK"}},
 	} {
 		if _, err := DecodeCursor(c.cursor, fixed, c.attrs...); problem.As(err) == nil || problem.As(err).Errors[0].Field != "cursor" {
 			t.Errorf("%s: %v, want a 400 on cursor", name, err)
