@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"streamspace/internal/testenv/tier"
 )
 
 func testHandler(t *testing.T) *Handler {
@@ -115,6 +117,7 @@ func TestLocalSignIn(t *testing.T) {
 // The budget: the console's JavaScript is at most 200 KB gzipped (noVNC is not in it:
 // the gateway's viewer page loads it, only when a desktop opens).
 func TestBundleBudget(t *testing.T) {
+	tier.Integration(t, "the console's build, which make test makes with npm and Vite")
 	dir := DefaultDir()
 	index, err := os.ReadFile(filepath.Join(dir, "index.html"))
 	if err != nil {
@@ -145,6 +148,7 @@ func TestBundleBudget(t *testing.T) {
 
 // Nothing that ships to AWS (the functions, the gateway program) may contain the local sign-in.
 func TestAbsentFromTheAWSBuild(t *testing.T) {
+	tier.Integration(t, "the go command")
 	out, err := exec.Command("go", "list", "-deps", "../../../functions/...", "../../../cmd/gateway").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
