@@ -15,7 +15,7 @@ import (
 // No header: no claim. A header, even empty, is a key to validate.
 func TestFromRequest(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	r := httptest.NewRequest("POST", "/api/v1/teams", nil)
+	r := httptest.NewRequest("POST", "/things", nil)
 	if c, err := FromRequest(r, "alice", nil, now); c != nil || err != nil {
 		t.Errorf("no header: %+v, %v", c, err)
 	}
@@ -25,7 +25,7 @@ func TestFromRequest(t *testing.T) {
 	}
 	r.Header.Set(KeyHeader, "retry-1")
 	c, err := FromRequest(r, "alice", map[string]string{"name": "a"}, now)
-	if err != nil || c.UserID != "alice" || c.Key != "retry-1" || c.RequestHash != Hash("POST", "/api/v1/teams", map[string]string{"name": "a"}) {
+	if err != nil || c.UserID != "alice" || c.Key != "retry-1" || c.RequestHash != Hash("POST", "/things", map[string]string{"name": "a"}) {
 		t.Errorf("claim %+v, %v", c, err)
 	}
 }
@@ -46,8 +46,8 @@ func s(t *testing.T, v types.AttributeValue) string {
 // claimed again once expired.
 func TestClaimRecord(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	a, _ := New("alice", "k1", "POST", "/api/v1/sessions", nil, now)
-	b, _ := New("bob", "k1", "POST", "/api/v1/sessions", nil, now)
+	a, _ := New("alice", "k1", "POST", "/things", nil, now)
+	b, _ := New("bob", "k1", "POST", "/things", nil, now)
 	pa, pb := a.Put("main").Put, b.Put("main").Put
 	if s(t, pa.Item["PK"]) == s(t, pb.Item["PK"]) {
 		t.Error("two users' same key share a record")
@@ -56,12 +56,12 @@ func TestClaimRecord(t *testing.T) {
 		*pa.ConditionExpression != "attribute_not_exists(PK) OR expiresAt < :now" {
 		t.Errorf("window: %v %v %s", pa.Item["expiresAt"], pa.ExpressionAttributeValues, *pa.ConditionExpression)
 	}
-	if err := a.Respond(201, "/api/v1/sessions/sess_1", map[string]string{"id": "sess_1"}); err != nil {
+	if err := a.Respond(201, "/things/sess_1", map[string]string{"id": "sess_1"}); err != nil {
 		t.Fatal(err)
 	}
 	a.ResourceID = "sess_1"
 	pa = a.Put("main").Put
-	if s(t, pa.Item["status"]) != "201" || s(t, pa.Item["location"]) != "/api/v1/sessions/sess_1" ||
+	if s(t, pa.Item["status"]) != "201" || s(t, pa.Item["location"]) != "/things/sess_1" ||
 		s(t, pa.Item["response"]) != `{"id":"sess_1"}` || s(t, pa.Item["resourceId"]) != "sess_1" {
 		t.Errorf("stored answer: %v", pa.Item)
 	}
@@ -74,8 +74,8 @@ func TestClaimRecord(t *testing.T) {
 // A replay answers what the first request answered, marked as a replay.
 func TestRecordReplay(t *testing.T) {
 	w := httptest.NewRecorder()
-	(&Record{Status: 201, Location: "/api/v1/teams/team_1", Response: `{"id":"team_1"}`}).Write(w)
-	if w.Code != 201 || w.Header().Get("Location") != "/api/v1/teams/team_1" || w.Header().Get(ReplayedHeader) != "true" ||
+	(&Record{Status: 201, Location: "/things/team_1", Response: `{"id":"team_1"}`}).Write(w)
+	if w.Code != 201 || w.Header().Get("Location") != "/things/team_1" || w.Header().Get(ReplayedHeader) != "true" ||
 		strings.TrimSpace(w.Body.String()) != `{"id":"team_1"}` {
 		t.Errorf("%d %v %s", w.Code, w.Header(), w.Body)
 	}
