@@ -12,7 +12,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"streamspace/internal/ddb"
+	"streamspace/internal/change"
 	"streamspace/internal/sessions"
 	"streamspace/internal/streambatch"
 	"streamspace/internal/templates"
@@ -51,22 +51,30 @@ func (r *Reconciler) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDB
 }
 
 func (r *Reconciler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-	pk, sk := rec.Change.Keys[ddb.PK].String(), rec.Change.Keys[ddb.SK].String()
-	if !strings.HasPrefix(pk, "SESSION#") || sk != "META" || len(rec.Change.NewImage) == 0 {
+	d, err := change.Of(rec)
+	if err != nil {
+		return err
+	}
+	return r.Apply(ctx, d)
+}
+
+// Apply is the runtime's work for one change: a session whose new image wants an action the
+// runtime has not asked for yet is reconciled; every other change (most records, and the echo
+// of the runtime's own writes) needs nothing.
+func (r *Reconciler) Apply(ctx context.Context, d change.Diff) error {
+	id := Needed(d)
+	if id == "" {
 		return nil
 	}
-	img, err := ddb.FromStreamImage(rec.Change.NewImage)
-	if err != nil {
-		return err
+	return r.Reconcile(WithActor(ctx), id)
+}
+
+// Needed is the session a change asks the runtime to act on ("" = none).
+func Needed(d change.Diff) string {
+	if d.Session == nil || d.Removed() || !needsWork(d.Session.New) {
+		return ""
 	}
-	se, err := sessions.UnmarshalSession(img)
-	if err != nil {
-		return err
-	}
-	if !needsWork(se) {
-		return nil // most records: the image already says there is nothing to do
-	}
-	return r.Reconcile(ctx, se.ID)
+	return d.Session.New.ID
 }
 
 // Wanted is the driver action that moves a session towards its desired state ("" = none).
