@@ -13,7 +13,6 @@ import (
 	"streamspace/internal/change"
 	"streamspace/internal/events"
 	"streamspace/internal/sessions"
-	"streamspace/internal/streambatch"
 )
 
 // builder makes the activities of one change with stable ids.
@@ -167,13 +166,10 @@ func (b *builder) invitation(inv *change.Invitation) {
 	b.add(cur.SessionID, "invitation.accepted", inv.AcceptedBy+" accepted an invitation", meta)
 }
 
-// Auditor consumes the main table's stream and records activity.
+// Auditor is the processor's step that records activity from the main table's stream.
 type Auditor struct {
 	Store *Store
 	Log   *slog.Logger
-	// Batch is the shared stream batch loop (dead letters, give-up budget); nil only reports
-	// the first failed record.
-	Batch *streambatch.Loop
 	// Objects, when set, loses the content of every recording whose item is removed (its
 	// retention's TTL, or DELETE, which removed it already): the object lives as long as its
 	// metadata (security review SEC-16).
@@ -184,34 +180,6 @@ type Auditor struct {
 type ObjectRemover interface {
 	Seal(ctx context.Context, key string) error
 	Delete(ctx context.Context, key string) error
-}
-
-// Handle records each record's activities in order through the shared batch loop, reporting the
-// first failure so the record is retried (already-written activities are skipped by their ids).
-// The counters of what the batch wrote are added once per batch (one update per counter, not a
-// 5-item transaction per entry), also when a record fails: what was written is counted, and a
-// retried record's entries already written are neither written nor counted again.
-func (a *Auditor) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	counts := Counts{}
-	defer a.count(ctx, counts)
-	return a.Batch.Handle(ctx, ev, func(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-		return a.record(ctx, rec, counts)
-	})
-}
-
-// HandleRecord writes one record's activities and their counters (what a redrive calls).
-func (a *Auditor) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-	counts := Counts{}
-	defer a.count(ctx, counts)
-	return a.record(ctx, rec, counts)
-}
-
-func (a *Auditor) record(ctx context.Context, rec lambdaevents.DynamoDBEventRecord, counts Counts) error {
-	d, err := change.Of(rec)
-	if err != nil {
-		return err
-	}
-	return a.Apply(ctx, d, counts)
 }
 
 // Apply is the auditor's work for one change: the content of a removed recording goes (its
@@ -239,10 +207,11 @@ func (a *Auditor) Apply(ctx context.Context, d change.Diff, counts Counts) error
 	return nil
 }
 
-// count writes the batch's counters, retrying a failed update a few times. Counters that still
-// cannot be written are logged and lost (the statistics then undercount; the entries are
-// complete): retrying the records would not count them, their entries being written already.
-func (a *Auditor) count(ctx context.Context, c Counts) {
+// Count writes a batch's counters (once per batch: one update per counter, not a transaction
+// per entry), retrying a failed update a few times. Counters that still cannot be written are
+// logged and lost (the statistics then undercount; the entries are complete): retrying the
+// records would not count them, their entries being written already.
+func (a *Auditor) Count(ctx context.Context, c Counts) {
 	var err error
 	for try := 0; try < 3 && len(c) > 0; try++ {
 		if try > 0 {
