@@ -25,10 +25,10 @@ import (
 // Description is the template's description (the same as template.yaml's).
 const Description = "StreamSpace Serverless control plane: HTTP API functions (meta, users, apikeys, sessions, teams, " +
 	"sharing, activity), a Lambda REQUEST authorizer for WebSocket $connect, a WebSocket API for live notifications, the " +
-	"DynamoDB tables, the session recordings bucket, the two consumers of the main table's stream " +
-	"(notifier, auditor), the once-a-minute session scheduler, and the session runtime (a third stream " +
-	"consumer that runs sessions as ECS Fargate tasks with EFS homes, and the handler of their task " +
-	"state changes), and the streaming gateway (an ECS Fargate service behind an internal load " +
+	"DynamoDB tables, the session recordings bucket, the two readers of the main table's stream (the " +
+	"notifier, and the processor: the activity log and the session runtime, which runs sessions as ECS " +
+	"Fargate tasks with EFS homes, as steps), the once-a-minute session scheduler, the handler of the " +
+	"session tasks' state changes, and the streaming gateway (an ECS Fargate service behind an internal load " +
 	"balancer, reached over HTTPS through CloudFront). Routes mirror internal/routes/routes.go and " +
 	"tables mirror internal/ddb/tables.go; internal/infratest checks both."
 

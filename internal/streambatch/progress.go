@@ -111,4 +111,3 @@ func (p DynamoProgress) Save(ctx context.Context, consumer, seq string, done map
 	_, err = p.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &p.Table, Item: item})
 	return err
 }
-

@@ -91,12 +91,15 @@ type Config struct {
 
 // Stack is a running local system.
 type Stack struct {
-	HTTPURL     string
-	WSURL       string
-	Issuer      *issuer.Issuer
-	App         *app.App
-	WebSocket   *apigw.WebSocket
-	Poller      *streams.Poller // the notifier's
+	HTTPURL   string
+	WSURL     string
+	Issuer    *issuer.Issuer
+	App       *app.App
+	WebSocket *apigw.WebSocket
+	Poller    *streams.Poller // the notifier's
+	// Readers name the stream's readers, in start order: the notifier and the processor, as the
+	// templates map them (at most two: DynamoDB Streams throttles above two readers per shard).
+	Readers     []string
 	Objects     *objects.Store  // recording content
 	Runtime     *local.Driver   // nil unless Config.LocalRuntime
 	Gateway     *gateway.Server // the streaming gateway
@@ -302,6 +305,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if c.name == "notifier" {
 			st.Poller = p
 		}
+		st.Readers = append(st.Readers, c.name)
 		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		stopped := make(chan struct{})
 		go func() {
