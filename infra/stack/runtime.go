@@ -23,14 +23,14 @@ import (
 // each of those itself (see the comments there for why).
 
 type runtimeRefs struct {
-	cluster                   awsecs.CfnCluster
-	logGroup                  awslogs.CfnLogGroup
-	executionRole, taskRole   awsiam.Role
-	securityGroup             awsec2.CfnSecurityGroup
-	fileSystem                awsefs.CfnFileSystem
-	taskEventsDLQ             awssqs.CfnQueue
-	createNetwork             awscdk.CfnCondition
-	subnetA, subnetB, vpc     awscdk.CfnResource
+	cluster                 awsecs.CfnCluster
+	logGroup                awslogs.CfnLogGroup
+	executionRole, taskRole awsiam.Role
+	securityGroup           awsec2.CfnSecurityGroup
+	fileSystem              awsefs.CfnFileSystem
+	taskEventsDLQ           awssqs.CfnQueue
+	createNetwork           awscdk.CfnCondition
+	subnetA, subnetB, vpc   awscdk.CfnResource
 	// The per-session environment files (session id, VNC password) and their key.
 	envBucket awss3.CfnBucket
 	envKey    awskms.CfnKey
@@ -370,7 +370,7 @@ func (r *refs) processorFunction() *function {
 		env: map[string]*string{
 			// Auditor step: a recording item's removal takes its object along (SEC-16).
 			"RECORDINGS_BUCKET": r.bucket.Ref(),
-			"ECS_CLUSTER": rt.cluster.AttrArn(),
+			"ECS_CLUSTER":       rt.cluster.AttrArn(),
 			"ECS_SUBNETS": ifCondition("CreateSessionNetwork",
 				awscdk.Fn_Sub(jsii.String("${SessionSubnetA},${SessionSubnetB}"), nil),
 				awscdk.Fn_Sub(jsii.String("${SessionSubnetId1},${SessionSubnetId2}"), nil)),

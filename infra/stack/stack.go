@@ -47,19 +47,19 @@ type refs struct {
 	code   CodeMode
 	params *parameters
 
-	main, conns, audit      awsdynamodb.Table
-	bucket                  awss3.CfnBucket
-	deadLetters             awss3.CfnBucket
-	notifierDLQ, auditorDLQ awssqs.CfnQueue
-	userPool                *userPool
-	webSocketAPI            awsapigatewayv2.CfnApi
-	alarmTopic              awssns.CfnTopic
-	runtime                 *runtimeRefs
-	gateway                 *gatewayRefs
-	nfsSecurityGroup        awsec2.CfnSecurityGroup
-	fns                     map[string]awslambda.Function  // by name ("sessions")
-	fnOrder                 []string                       // names, in template order
-	fnCondition             map[string]awscdk.CfnCondition // the conditional functions' conditions
+	main, conns, audit        awsdynamodb.Table
+	bucket                    awss3.CfnBucket
+	deadLetters               awss3.CfnBucket
+	notifierDLQ, processorDLQ awssqs.CfnQueue
+	userPool                  *userPool
+	webSocketAPI              awsapigatewayv2.CfnApi
+	alarmTopic                awssns.CfnTopic
+	runtime                   *runtimeRefs
+	gateway                   *gatewayRefs
+	nfsSecurityGroup          awsec2.CfnSecurityGroup
+	fns                       map[string]awslambda.Function  // by name ("sessions")
+	fnOrder                   []string                       // names, in template order
+	fnCondition               map[string]awscdk.CfnCondition // the conditional functions' conditions
 }
 
 // New defines the whole stack.
@@ -85,7 +85,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.bucket = newRecordingsBucket(s, r.params)
 	r.deadLetters = newDeadLetterBucket(s)
 	r.notifierDLQ = newDeadLetterQueue(s, "NotifierDeadLetterQueue")
-	r.auditorDLQ = newDeadLetterQueue(s, "AuditorDeadLetterQueue")
+	r.processorDLQ = newDeadLetterQueue(s, "ProcessorDeadLetterQueue")
 	r.userPool = newUserPool(s, r.params)
 	r.webSocketAPI = newWebSocketAPI(s)
 	r.runtime = newRuntimeResources(s, r)
