@@ -93,15 +93,8 @@ func (n *Notifier) now() time.Time {
 func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Listener, error) {
 	seen := map[string]bool{}
 	var out []connections.Listener
-	fetched := map[string][]connections.Listener{} // per audience: each is queried once per change
-	listeners := func(aud string) ([]connections.Listener, error) {
-		if ls, ok := fetched[aud]; ok {
-			return ls, nil
-		}
-		ls, err := n.Conns.Listeners(ctx, aud, n.now())
-		fetched[aud] = ls
-		return ls, err
-	}
+	fetched := &audiences{ls: map[string][]connections.Listener{}, err: map[string]error{}} // each queried once per change
+	listeners := func(aud string) ([]connections.Listener, error) { return fetched.get(ctx, n, aud) }
 	// own adds the connections a user opened for themselves.
 	own := func(user string) error {
 		ls, err := listeners(connections.UserAudience(user))
@@ -136,6 +129,11 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 		ch.OwnerID, ch.TeamID = owner, team
 		ch.Event.UserID, ch.Event.TeamID = owner, team
 	}
+	// The owner's and the session's audiences are needed whoever else may see the session:
+	// queried while the team and the share holders are, not after them (one round of latency
+	// instead of three).
+	done := fetched.prefetch(ctx, n, connections.UserAudience(ch.OwnerID), connections.SessionAudience(ch.Event.SessionID))
+	defer done()
 	viewers := map[string]bool{ch.OwnerID: true}
 	if ch.TeamID != "" {
 		members, err := n.Audience.TeamMembers(ctx, ch.TeamID, true)
@@ -186,6 +184,61 @@ func (n *Notifier) recipients(ctx context.Context, ch *Change) ([]connections.Li
 		}
 	}
 	return out, nil
+}
+
+// audiences caches the listeners of each audience for one change; prefetch queries some in the
+// background, get waits for a query in flight.
+type audiences struct {
+	mu       sync.Mutex
+	ls       map[string][]connections.Listener
+	err      map[string]error
+	inflight map[string]chan struct{}
+}
+
+func (a *audiences) get(ctx context.Context, n *Notifier, aud string) ([]connections.Listener, error) {
+	a.mu.Lock()
+	if wait, ok := a.inflight[aud]; ok {
+		a.mu.Unlock()
+		<-wait
+		a.mu.Lock()
+	}
+	if ls, ok := a.ls[aud]; ok || a.err[aud] != nil {
+		defer a.mu.Unlock()
+		return ls, a.err[aud]
+	}
+	a.mu.Unlock()
+	ls, err := n.Conns.Listeners(ctx, aud, n.now())
+	a.mu.Lock()
+	a.ls[aud], a.err[aud] = ls, err
+	a.mu.Unlock()
+	return ls, err
+}
+
+// prefetch starts the queries of auds; the returned func waits for them (so none outlives the change).
+func (a *audiences) prefetch(ctx context.Context, n *Notifier, auds ...string) func() {
+	var wg sync.WaitGroup
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inflight == nil {
+		a.inflight = map[string]chan struct{}{}
+	}
+	for _, aud := range auds {
+		if _, ok := a.inflight[aud]; ok {
+			continue
+		}
+		ch := make(chan struct{})
+		a.inflight[aud] = ch
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(ch)
+			ls, err := n.Conns.Listeners(ctx, aud, n.now())
+			a.mu.Lock()
+			a.ls[aud], a.err[aud] = ls, err
+			a.mu.Unlock()
+		}()
+	}
+	return wg.Wait
 }
 
 // Per-connection retry budget (SEC-08): a recipient whose posts fail costs at most

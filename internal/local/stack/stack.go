@@ -303,6 +303,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			p.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+c.name+"-"+acfg.Tables.Main+".json")
 		}
 		if c.name == "notifier" {
+			// Live events wait at most 10 ms for the next poll (the processor's steps need no such
+			// haste and keep the default 25 ms, which halves their idle polls).
+			p.MaxIdleDelay = 10 * time.Millisecond
 			st.Poller = p
 		}
 		st.Readers = append(st.Readers, c.name)
