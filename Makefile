@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 DDB_LOCAL := .cache/dynamodb-local
-FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier auditor scheduler runtime taskevents presignup
+FUNCTIONS := meta users sessions apikeys teams sharing activity authorizer websocket notifier processor scheduler taskevents presignup
 # Programs that are not Lambda functions (built for linux/arm64 like them, for their images).
 PROGRAMS := gateway
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
@@ -142,5 +142,5 @@ clean:
 	rm -rf bin .aws-sam
 
 # SAM `BuildMethod: makefile` targets: sam build calls build-<LogicalId> with ARTIFACTS_DIR set.
-build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-AuditorFunction build-SchedulerFunction build-RuntimeFunction build-TaskEventsFunction build-PresignupFunction:
+build-MetaFunction build-UsersFunction build-SessionsFunction build-ApikeysFunction build-TeamsFunction build-SharingFunction build-ActivityFunction build-AuthorizerFunction build-WebsocketFunction build-NotifierFunction build-ProcessorFunction build-SchedulerFunction build-TaskEventsFunction build-PresignupFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(shell echo $(patsubst build-%Function,%,$@) | tr A-Z a-z)

@@ -85,8 +85,8 @@ var samples = []sample{
 	{file: "websocket-disconnect.json", function: "websocket", kind: kindWebSocket},
 	{file: "notifier-session-created.json", function: "notifier", kind: kindDynamoDB},
 	{file: "notifier-session-state-changed.json", function: "notifier", kind: kindDynamoDB},
-	{file: "auditor-session-state-changed.json", function: "auditor", kind: kindDynamoDB},
-	{file: "runtime-session-created.json", function: "runtime", kind: kindDynamoDB},
+	{file: "processor-session-state-changed.json", function: "processor", kind: kindDynamoDB},
+	{file: "processor-session-created.json", function: "processor", kind: kindDynamoDB},
 	{file: "activity-list.json", function: "activity", kind: kindHTTP},
 	{file: "scheduler-tick.json", function: "scheduler", kind: kindCloudWatch},
 	{file: "presignup-signup.json", function: "presignup", kind: kindPreSignUp},
@@ -636,11 +636,12 @@ func TestNotifierSamples(t *testing.T) {
 	}
 }
 
-// The auditor turns the sample's state change into activity, once however often it is delivered.
+// The processor's auditor step turns the sample's state change into activity, once however
+// often it is delivered.
 func TestAuditorSample(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := context.Background()
-	ev := load[events.DynamoDBEvent](t, "auditor-session-state-changed.json")
+	ev := load[events.DynamoDBEvent](t, "processor-session-state-changed.json")
 	acts, err := activity.Derive(ev.Records[0])
 	if err != nil {
 		t.Fatal(err)
@@ -653,7 +654,7 @@ func TestAuditorSample(t *testing.T) {
 		t.Fatalf("derived %v", got)
 	}
 	for i := 0; i < 2; i++ {
-		resp, err := env.App.Auditor().Handle(ctx, ev)
+		resp, err := env.App.Processor(nil).Handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("auditor: %+v, %v", resp, err)
 		}

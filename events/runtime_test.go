@@ -15,13 +15,13 @@ import (
 	"streamspace/internal/testenv"
 )
 
-// The runtime function's sample (a new session's INSERT) really starts the session with the
+// The processor's sample (a new session's INSERT) really starts the session with the
 // local driver: the first delivery stores its streaming secrets, the record of that write
 // starts the processes, and a redelivery starts nothing more.
 func TestRuntimeSample(t *testing.T) {
 	env := testenv.Start(t)
 	ctx := context.Background()
-	ev := load[events.DynamoDBEvent](t, "runtime-session-created.json")
+	ev := load[events.DynamoDBEvent](t, "processor-session-created.json")
 	item, err := ddb.FromStreamImage(ev.Records[0].Change.NewImage)
 	if err != nil {
 		t.Fatal(err)
@@ -41,10 +41,10 @@ func TestRuntimeSample(t *testing.T) {
 	}
 	driver := &local.Driver{Dir: dir}
 	t.Cleanup(driver.Close)
-	rec := env.App.Reconciler(driver)
+	proc := env.App.Processor(driver)
 	id := strings.TrimPrefix(ev.Records[0].Change.Keys["PK"].String(), "SESSION#")
 	for i := 0; i < 3; i++ {
-		resp, err := rec.Handle(ctx, ev)
+		resp, err := proc.Handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("delivery %d: %+v, %v", i+1, resp, err)
 		}

@@ -60,7 +60,7 @@ func invokeCmd(args []string) error {
 }
 
 func functionNames() []string {
-	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "runtime", "taskevents")
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "processor", "taskevents")
 }
 
 func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, error) {
@@ -73,9 +73,9 @@ func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, erro
 			return nil, err
 		}
 		return a.WebSocket().Handle(ctx, ev)
-	case "runtime":
-		// As deployed: the ECS driver, configured from the environment (docs/runtime.md). make run
-		// drives local sessions with its own runtime consumer.
+	case "processor":
+		// As deployed: the runtime step with the ECS driver, configured from the environment
+		// (docs/runtime.md). make run drives local sessions with its own processor.
 		var ev events.DynamoDBEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, err
@@ -84,7 +84,7 @@ func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, erro
 		if err != nil {
 			return nil, err
 		}
-		return a.Reconciler(d).Handle(ctx, ev)
+		return a.Processor(d).Handle(ctx, ev)
 	case "taskevents":
 		var ev events.CloudWatchEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
@@ -95,13 +95,10 @@ func invoke(ctx context.Context, a *app.App, name string, raw []byte) (any, erro
 			return nil, err
 		}
 		return nil, h.Handle(ctx, ev)
-	case "notifier", "auditor":
+	case "notifier":
 		var ev events.DynamoDBEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return nil, err
-		}
-		if name == "auditor" {
-			return a.Auditor().Handle(ctx, ev)
 		}
 		return a.Notifier().Handle(ctx, ev)
 	}

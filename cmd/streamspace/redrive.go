@@ -28,7 +28,7 @@ import (
 // Records that go through leave the file (or their object is deleted); the others stay.
 func redriveCmd(args []string) error {
 	fs := flag.NewFlagSet("redrive", flag.ExitOnError)
-	consumer := fs.String("consumer", "", "notifier, auditor or runtime")
+	consumer := fs.String("consumer", "", "notifier, or a processor step: auditor or runtime")
 	from := fs.String("from", "", "a dead-letter file (.jsonl) or s3://BUCKET")
 	_ = fs.Parse(args)
 	if *consumer == "" || *from == "" {

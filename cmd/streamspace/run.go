@@ -66,7 +66,7 @@ func runCmd(args []string) error {
   DynamoDB Local %s  (data in %s)
   JWKS           %s%s
   Logs           %s
-  Dead letters   %s (stream records the notifier or auditor gave up on)
+  Dead letters   %s (stream records the notifier or a processor step gave up on)
   Recordings     %s (objects behind signed local URLs)
   Sessions       %s
 

@@ -158,8 +158,7 @@ func newAlarms(s awscdk.Stack, r *refs) {
 		name      *string
 	}{
 		{"NotifierDeadLetterQueue", "stream records the notifier could not process", r.notifierDLQ.AttrQueueName()},
-		{"AuditorDeadLetterQueue", "stream records the auditor could not process", r.auditorDLQ.AttrQueueName()},
-		{"RuntimeDeadLetterQueue", "session stream records the runtime could not act on", r.runtime.runtimeDLQ.AttrQueueName()},
+		{"ProcessorDeadLetterQueue", "stream records the processor could not process", r.processorDLQ.AttrQueueName()},
 		{"TaskEventsDeadLetterQueue", "ECS task state events that were not recorded", r.runtime.taskEventsDLQ.AttrQueueName()},
 	} {
 		alarm(q.id+"Alarm", q.id+" holds "+q.holds, "AWS/SQS",

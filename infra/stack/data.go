@@ -104,13 +104,17 @@ func newDeadLetterBucket(s awscdk.Stack) awss3.CfnBucket {
 	return b
 }
 
-// parkDeadLetters lets a stream consumer write the records it gives up on under its own prefix
-// and, unless it writes the audit table anyway, count its failures there under its own key.
-func (r *refs) parkDeadLetters(consumer string, countFailures bool) []awsiam.PolicyStatement {
-	st := []awsiam.PolicyStatement{allow("ParkDeadLetters", []string{"s3:PutObject"},
-		jsii.String(*r.deadLetters.AttrArn()+"/dead-letters/"+consumer+"/*"))}
+// parkDeadLetters lets a stream consumer write the records it (or each of its steps) gives up
+// on under its own prefix and, unless it writes the audit table anyway, count its failures there
+// under its own key.
+func (r *refs) parkDeadLetters(countFailures bool, consumers ...string) []awsiam.PolicyStatement {
+	var prefixes []*string
+	for _, c := range consumers {
+		prefixes = append(prefixes, jsii.String(*r.deadLetters.AttrArn()+"/dead-letters/"+c+"/*"))
+	}
+	st := []awsiam.PolicyStatement{allow("ParkDeadLetters", []string{"s3:PutObject"}, prefixes...)}
 	if countFailures {
-		st = append(st, onlyLeadingKeys(allow("CountStreamFailures", []string{"dynamodb:UpdateItem"}, r.audit.TableArn()), ddb.StreamRetryPK(consumer)))
+		st = append(st, onlyLeadingKeys(allow("CountStreamFailures", []string{"dynamodb:UpdateItem"}, r.audit.TableArn()), ddb.StreamRetryPK(consumers[0])))
 	}
 	return st
 }

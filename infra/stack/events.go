@@ -9,25 +9,24 @@ import (
 )
 
 // streamConsumers are the functions on MainTable's stream, in template order.
-var streamConsumers = []string{"notifier", "auditor", "runtime"}
+var streamConsumers = []string{"notifier", "processor"}
 
-// newStreamConsumers maps the MainTable stream to its consumers. All of them: a failing batch
-// bisected and retried 5 times within an hour, partial batch failures reported, the rest parked
-// in the consumer's dead-letter queue. The notifier and the auditor take batches of 100; the
-// runtime small ones (each record may start a task), 5 at once per shard, session items only.
+// newStreamConsumers maps the MainTable stream to its two readers (DynamoDB Streams throttles
+// above two per shard; new work is a processor step). Both: a failing batch bisected and retried
+// 5 times within an hour, partial batch failures reported, the rest parked in the reader's
+// dead-letter queue. The notifier takes batches of 100; the processor smaller ones (a record may
+// start a task), 5 at once per shard, every record (its auditor step reads them all).
 // L1 mappings: the L2 event source would add grants to the role and a queue policy of its own,
 // where the role already says exactly what SAM's does.
 func newStreamConsumers(s awscdk.Stack, r *refs) {
 	for _, c := range []struct {
-		name        string
-		dlq         awssqs.CfnQueue
-		batch       float64
-		parallel    *float64
-		onlySession bool
+		name     string
+		dlq      awssqs.CfnQueue
+		batch    float64
+		parallel *float64
 	}{
-		{"notifier", r.notifierDLQ, 100, nil, false},
-		{"auditor", r.auditorDLQ, 100, nil, false},
-		{"runtime", r.runtime.runtimeDLQ, 10, jsii.Number(5), true},
+		{"notifier", r.notifierDLQ, 100, nil},
+		{"processor", r.processorDLQ, 25, jsii.Number(5)},
 	} {
 		props := &awslambda.CfnEventSourceMappingProps{
 			FunctionName:                   r.fn(c.name).FunctionName(),
@@ -43,14 +42,6 @@ func newStreamConsumers(s awscdk.Stack, r *refs) {
 			DestinationConfig: &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
 				OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: c.dlq.AttrArn()},
 			},
-		}
-		if c.onlySession {
-			// Session items only: PK SESSION#<id>, SK META.
-			props.FilterCriteria = &awslambda.CfnEventSourceMapping_FilterCriteriaProperty{
-				Filters: []any{&awslambda.CfnEventSourceMapping_FilterProperty{
-					Pattern: jsii.String(`{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]},"SK":{"S":["META"]}}}}`),
-				}},
-			}
 		}
 		awslambda.NewCfnEventSourceMapping(s, jsii.String(logicalID(c.name)+"MainTableStream"), props)
 	}

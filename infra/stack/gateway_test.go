@@ -170,9 +170,9 @@ func grantsOn(t *testing.T, resource string) []string {
 // the sessions function and the gateway only.
 func TestSessionSecretsAccess(t *testing.T) {
 	for resource, want := range map[string][]string{
-		"SessionEnvBucket": {"RuntimeFunctionRole s3:DeleteObject", "RuntimeFunctionRole s3:PutObject",
+		"SessionEnvBucket": {"ProcessorFunctionRole s3:DeleteObject", "ProcessorFunctionRole s3:PutObject",
 			"SessionExecutionRole s3:GetBucketLocation", "SessionExecutionRole s3:GetObject"},
-		"SessionEnvKey":    {"RuntimeFunctionRole kms:GenerateDataKey", "SessionExecutionRole kms:Decrypt"},
+		"SessionEnvKey":    {"ProcessorFunctionRole kms:GenerateDataKey", "SessionExecutionRole kms:Decrypt"},
 		"TicketKeysSecret": {"GatewayTaskRole secretsmanager:GetSecretValue", "SessionsFunctionRole secretsmanager:GetSecretValue"},
 	} {
 		if got := grantsOn(t, resource); !slices.Equal(got, want) {

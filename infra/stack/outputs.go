@@ -18,16 +18,15 @@ func newOutputs(s awscdk.Stack, r *refs) {
 	out("MainTableName", "Main DynamoDB table", r.main.TableName(), nil)
 	out("ConnectionsTableName", "WebSocket connections table", r.conns.TableName(), nil)
 	out("AuditTableName", "Audit DynamoDB table (API-key usage logs and counters, session activity)", r.audit.TableName(), nil)
-	out("DeadLetterBucketName", "Stream records the consumers gave up on, whole (dead-letters/<consumer>/<sequence>.json); redrive with streamspace redrive",
+	out("DeadLetterBucketName", "Stream records the notifier or a processor step gave up on, whole (dead-letters/<consumer or step>/<sequence>.json); redrive with streamspace redrive",
 		r.deadLetters.Ref(), nil)
 	out("NotifierDeadLetterQueueUrl", "Dead-letter queue of stream records the notifier could not process", r.notifierDLQ.Ref(), nil)
-	out("AuditorDeadLetterQueueUrl", "Dead-letter queue of stream records the auditor could not process", r.auditorDLQ.Ref(), nil)
+	out("ProcessorDeadLetterQueueUrl", "Dead-letter queue of stream records the processor could not process", r.processorDLQ.Ref(), nil)
 	out("RecordingsBucketName", "S3 bucket of session recordings (objects under recordings/)", r.bucket.Ref(), nil)
 	out("AlarmTopicArn", "SNS topic every CloudWatch alarm of the stack notifies", r.alarmTopic.Ref(), nil)
 	out("UserPoolId", "Cognito user pool (groups admin and operator carry the platform roles)", r.userPool.Pool.Ref(), r.params.CreateUserPoolCond)
 	out("UserPoolClientId", "Cognito app client id (the JWT audience)", r.userPool.Client.Ref(), r.params.CreateUserPoolCond)
 	rt := r.runtime
-	out("RuntimeDeadLetterQueueUrl", "Dead-letter queue of session stream records the runtime could not act on", rt.runtimeDLQ.Ref(), nil)
 	out("TaskEventsDeadLetterQueueUrl", "Dead-letter queue of ECS task state events that were not recorded", rt.taskEventsDLQ.Ref(), nil)
 	out("SessionClusterArn", "ECS cluster of the session tasks", rt.cluster.AttrArn(), nil)
 	out("SessionSecurityGroupId", "Security group of the session tasks (ingress on 5900 from the gateway's tasks only)", rt.securityGroup.Ref(), nil)

@@ -109,7 +109,7 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.ProvisionedCapacityMax = num("ProvisionedCapacityMax", 1000, 1, 0, "With TableCapacityMode=Provisioned, the most read and write capacity units auto scaling gives each table and index.")
 	p.StreamConsumerReservedConcurrency = awscdk.NewCfnParameter(s, jsii.String("StreamConsumerReservedConcurrency"), &awscdk.CfnParameterProps{
 		Type: jsii.String("Number"), Default: jsii.Number(5), MinValue: jsii.Number(0), MaxValue: jsii.Number(1000),
-		Description: jsii.String("Concurrency reserved for each main-table stream consumer (notifier, auditor, runtime), so an HTTP flood can never starve them (SEC-09); the scheduler then gets 1, so its ticks never overlap. Lambda keeps at least 100 unreserved: the account's concurrency quota must be at least 100 + 3 x this + 1. 0: no reservations (a new account whose quota is still 10)."),
+		Description: jsii.String("Concurrency reserved for each main-table stream reader (notifier, processor), so an HTTP flood can never starve them (SEC-09); the scheduler then gets 1, so its ticks never overlap. Lambda keeps at least 100 unreserved: the account's concurrency quota must be at least 100 + 2 x this + 1. 0: no reservations (a new account whose quota is still 10)."),
 	})
 	p.Tracing = awscdk.NewCfnParameter(s, jsii.String("Tracing"), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"), Default: jsii.String("PassThrough"), AllowedValues: jsii.Strings("PassThrough", "Active"),

@@ -190,13 +190,13 @@ var samMutations = []mutation{
 		"ConnectionsTable.DeletionPolicy: SAM Retain, CDK Delete"},
 	{"batch size", func(t tmpl) { properties(t, "NotifierFunctionMainTableStream")["BatchSize"] = 10 },
 		"NotifierFunctionMainTableStream.Properties.BatchSize: SAM 10, CDK 100"},
-	{"no bisection", func(t tmpl) { properties(t, "AuditorFunctionMainTableStream")["BisectBatchOnFunctionError"] = false },
-		"AuditorFunctionMainTableStream.Properties.BisectBatchOnFunctionError: SAM false, CDK true"},
+	{"no bisection", func(t tmpl) { properties(t, "ProcessorFunctionMainTableStream")["BisectBatchOnFunctionError"] = false },
+		"ProcessorFunctionMainTableStream.Properties.BisectBatchOnFunctionError: SAM false, CDK true"},
 	{"no partial batch failures", func(t tmpl) { delete(properties(t, "NotifierFunctionMainTableStream"), "FunctionResponseTypes") },
 		"NotifierFunctionMainTableStream.Properties.FunctionResponseTypes: only in CDK"},
 	{"failures to the other queue", func(t tmpl) {
-		properties(t, "AuditorFunctionMainTableStream")["DestinationConfig"] = tmpl{"OnFailure": tmpl{"Destination": getAtt("NotifierDeadLetterQueue", "Arn")}}
-	}, "AuditorFunctionMainTableStream.Properties.DestinationConfig.OnFailure.Destination: SAM ${NotifierDeadLetterQueue.Arn}, CDK ${AuditorDeadLetterQueue.Arn}"},
+		properties(t, "ProcessorFunctionMainTableStream")["DestinationConfig"] = tmpl{"OnFailure": tmpl{"Destination": getAtt("NotifierDeadLetterQueue", "Arn")}}
+	}, "ProcessorFunctionMainTableStream.Properties.DestinationConfig.OnFailure.Destination: SAM ${NotifierDeadLetterQueue.Arn}, CDK ${ProcessorDeadLetterQueue.Arn}"},
 	{"schedule", func(t tmpl) { properties(t, "SchedulerFunctionEveryMinute")["ScheduleExpression"] = "rate(5 minutes)" },
 		"SchedulerFunctionEveryMinute.Properties.ScheduleExpression: SAM rate(5 minutes), CDK rate(1 minute)"},
 	{"scheduler retried", func(t tmpl) { properties(t, "SchedulerFunctionEventInvokeConfig")["MaximumRetryAttempts"] = 2 },
@@ -210,32 +210,32 @@ var samMutations = []mutation{
 	{"managed policy dropped", func(t tmpl) { removeManagedPolicy(t, "NotifierFunctionRole", "AWSLambdaBasicExecutionRole") },
 		`NotifierFunctionRole.Properties.ManagedPolicyArns["aws managed service-role/AWSLambdaBasicExecutionRole"]: only in CDK`},
 	{"stream read widened", func(t tmpl) {
-		statementBySid(t, "AuditorFunctionRole", "ReadMainTableStream")["Resource"] = "*"
-	}, `AuditorFunctionRole.Properties.Grants["Allow dynamodb:GetRecords on *"]: only in SAM`},
+		statementBySid(t, "ProcessorFunctionRole", "ReadMainTableStream")["Resource"] = "*"
+	}, `ProcessorFunctionRole.Properties.Grants["Allow dynamodb:GetRecords on *"]: only in SAM`},
 	{"environment variable dropped", func(t tmpl) {
 		delete(properties(t, "SessionsFunction")["Environment"].(tmpl)["Variables"].(tmpl), "USER_MAX_SESSIONS")
 	}, "SessionsFunction.Properties.Environment.Variables.USER_MAX_SESSIONS: only in CDK"},
 	{"environment variable on another table", func(t tmpl) {
 		properties(t, "WebsocketFunction")["Environment"].(tmpl)["Variables"].(tmpl)["TABLE_NAME"] = tmpl{"Ref": "AuditTable"}
 	}, "WebsocketFunction.Properties.Environment.Variables.TABLE_NAME: SAM ${AuditTable}, CDK ${MainTable}"},
-	{"timeout", func(t tmpl) { properties(t, "AuditorFunction")["Timeout"] = 30 },
-		"AuditorFunction.Properties.Timeout: SAM 30, CDK 60"},
+	{"timeout", func(t tmpl) { properties(t, "ProcessorFunction")["Timeout"] = 30 },
+		"ProcessorFunction.Properties.Timeout: SAM 30, CDK 120"},
 	{"WebSocket $connect without authorizer", func(t tmpl) {
 		p := properties(t, "WebSocketConnectRoute")
 		p["AuthorizationType"] = "NONE"
 		delete(p, "AuthorizerId")
 	}, "WebSocketConnectRoute.Properties.AuthorizationType: SAM NONE, CDK CUSTOM"},
-	{"alarm dropped", func(t tmpl) { delete(t["Resources"].(tmpl), "AuditorDeadLetterQueueAlarm") },
-		"Resources.AuditorDeadLetterQueueAlarm.Type: only in CDK"},
+	{"alarm dropped", func(t tmpl) { delete(t["Resources"].(tmpl), "ProcessorDeadLetterQueueAlarm") },
+		"Resources.ProcessorDeadLetterQueueAlarm.Type: only in CDK"},
 	{"parameter default", func(t tmpl) { t["Parameters"].(tmpl)["UserMaxSessions"].(tmpl)["Default"] = 10 },
 		"Parameters.UserMaxSessions.Default: SAM 10, CDK 5"},
 	{"output dropped", func(t tmpl) { delete(t["Outputs"].(tmpl), "WebSocketUrl") },
 		"Outputs.WebSocketUrl.Value: only in CDK"},
-	{"stream filter widened", func(t tmpl) {
-		properties(t, "RuntimeFunctionMainTableStream")["FilterCriteria"] = tmpl{"Filters": []any{tmpl{"Pattern": `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]}}}}`}}}
-	}, "RuntimeFunctionMainTableStream.Properties.FilterCriteria.Filters[0].Pattern: SAM"},
-	{"IAM condition dropped", func(t tmpl) { delete(statementBySid(t, "RuntimeFunctionRole", "RunSessionTasks"), "Condition") },
-		`RuntimeFunctionRole.Properties.Grants["Allow ecs:RunTask on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"]: only in SAM`},
+	{"stream filter added", func(t tmpl) {
+		properties(t, "ProcessorFunctionMainTableStream")["FilterCriteria"] = tmpl{"Filters": []any{tmpl{"Pattern": `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]}}}}`}}}
+	}, "ProcessorFunctionMainTableStream.Properties.FilterCriteria.Filters[0].Pattern: only in SAM"},
+	{"IAM condition dropped", func(t tmpl) { delete(statementBySid(t, "ProcessorFunctionRole", "RunSessionTasks"), "Condition") },
+		`ProcessorFunctionRole.Properties.Grants["Allow ecs:RunTask on arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"]: only in SAM`},
 	{"session task role gains a grant", func(t tmpl) {
 		properties(t, "SessionTaskRole")["Policies"] = append(properties(t, "SessionTaskRole")["Policies"].([]any), tmpl{"PolicyName": "Mutation",
 			"PolicyDocument": tmpl{"Statement": []any{tmpl{"Effect": "Allow", "Action": "s3:GetObject", "Resource": sub("${RecordingsBucket.Arn}/*")}}}})
@@ -299,15 +299,15 @@ var cdkMutations = []mutation{
 		"MainTable.Properties.StreamSpecification.StreamViewType: only in SAM"},
 	{"TTL attribute", func(t tmpl) { properties(t, "MainTable")["TimeToLiveSpecification"].(tmpl)["AttributeName"] = "ttl" },
 		"MainTable.Properties.TimeToLiveSpecification.AttributeName: SAM expiresAt, CDK ttl"},
-	{"batch size", func(t tmpl) { properties(t, "AuditorFunctionMainTableStream")["BatchSize"] = 1000 },
-		"AuditorFunctionMainTableStream.Properties.BatchSize: SAM 100, CDK 1000"},
+	{"batch size", func(t tmpl) { properties(t, "ProcessorFunctionMainTableStream")["BatchSize"] = 1000 },
+		"ProcessorFunctionMainTableStream.Properties.BatchSize: SAM 25, CDK 1000"},
 	{"retries", func(t tmpl) { properties(t, "NotifierFunctionMainTableStream")["MaximumRetryAttempts"] = -1 },
 		"NotifierFunctionMainTableStream.Properties.MaximumRetryAttempts: SAM 5, CDK -1"},
 	{"maximum record age", func(t tmpl) { properties(t, "NotifierFunctionMainTableStream")["MaximumRecordAgeInSeconds"] = 604800 },
 		"NotifierFunctionMainTableStream.Properties.MaximumRecordAgeInSeconds: SAM 3600, CDK 604800"},
 	{"filter criteria added", func(t tmpl) {
-		properties(t, "AuditorFunctionMainTableStream")["FilterCriteria"] = tmpl{"Filters": []any{tmpl{"Pattern": `{"eventName":["INSERT"]}`}}}
-	}, "AuditorFunctionMainTableStream.Properties.FilterCriteria.Filters[0].Pattern: only in CDK"},
+		properties(t, "ProcessorFunctionMainTableStream")["FilterCriteria"] = tmpl{"Filters": []any{tmpl{"Pattern": `{"eventName":["INSERT"]}`}}}
+	}, "ProcessorFunctionMainTableStream.Properties.FilterCriteria.Filters[0].Pattern: only in CDK"},
 	{"no on-failure destination", func(t tmpl) { delete(properties(t, "NotifierFunctionMainTableStream"), "DestinationConfig") },
 		"NotifierFunctionMainTableStream.Properties.DestinationConfig.OnFailure.Destination: only in SAM"},
 	{"schedule", func(t tmpl) { properties(t, "SchedulerFunctionEveryMinute")["State"] = "DISABLED" },
@@ -340,8 +340,8 @@ var cdkMutations = []mutation{
 	}, "WebSocketStage.Properties.DefaultRouteSettings.ThrottlingRateLimit: SAM 1000, CDK 10"},
 	{"condition dropped", func(t tmpl) { delete(resource(t, "AlarmEmailSubscription"), "Condition") },
 		"Resources.AlarmEmailSubscription.Condition: only in SAM"},
-	{"parallelization", func(t tmpl) { properties(t, "RuntimeFunctionMainTableStream")["ParallelizationFactor"] = 1 },
-		"RuntimeFunctionMainTableStream.Properties.ParallelizationFactor: SAM 5, CDK 1"},
+	{"parallelization", func(t tmpl) { properties(t, "ProcessorFunctionMainTableStream")["ParallelizationFactor"] = 1 },
+		"ProcessorFunctionMainTableStream.Properties.ParallelizationFactor: SAM 5, CDK 1"},
 	{"VNC open to another group", func(t tmpl) {
 		properties(t, "SessionSecurityGroup")["SecurityGroupIngress"].([]any)[0].(tmpl)["SourceSecurityGroupId"] = tmpl{"Ref": "GatewayLoadBalancerSecurityGroup"}
 	}, "SessionSecurityGroup.Properties.SecurityGroupIngress[0].SourceSecurityGroupId: SAM ${GatewaySecurityGroup}, CDK ${GatewayLoadBalancerSecurityGroup}"},

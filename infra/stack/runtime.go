@@ -15,22 +15,22 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// The session runtime (docs/runtime.md): RuntimeFunction reads the main table's stream and runs
-// one ECS Fargate task per running session; TaskEventsFunction turns the cluster's task state
+// The session runtime (docs/runtime.md): the processor's runtime step (ProcessorFunction, the
+// main table stream's second reader) runs one ECS Fargate task per running session; TaskEventsFunction turns the cluster's task state
 // changes into observed session states. Then the tasks' network, cluster, roles, log group and
 // the EFS file system of persistent homes. Mostly L1: the L2 Vpc, Cluster and FileSystem make
 // subnets, NAT gateways, policies and security groups of their own, and template.yaml decides
 // each of those itself (see the comments there for why).
 
 type runtimeRefs struct {
-	cluster                   awsecs.CfnCluster
-	logGroup                  awslogs.CfnLogGroup
-	executionRole, taskRole   awsiam.Role
-	securityGroup             awsec2.CfnSecurityGroup
-	fileSystem                awsefs.CfnFileSystem
-	runtimeDLQ, taskEventsDLQ awssqs.CfnQueue
-	createNetwork             awscdk.CfnCondition
-	subnetA, subnetB, vpc     awscdk.CfnResource
+	cluster                 awsecs.CfnCluster
+	logGroup                awslogs.CfnLogGroup
+	executionRole, taskRole awsiam.Role
+	securityGroup           awsec2.CfnSecurityGroup
+	fileSystem              awsefs.CfnFileSystem
+	taskEventsDLQ           awssqs.CfnQueue
+	createNetwork           awscdk.CfnCondition
+	subnetA, subnetB, vpc   awscdk.CfnResource
 	// The per-session environment files (session id, VNC password) and their key.
 	envBucket awss3.CfnBucket
 	envKey    awskms.CfnKey
@@ -78,7 +78,6 @@ func ifCondition(cond string, yes, no *string) *string {
 func newRuntimeResources(s awscdk.Stack, r *refs) *runtimeRefs {
 	p := r.params
 	rt := &runtimeRefs{}
-	rt.runtimeDLQ = newDeadLetterQueue(s, "RuntimeDeadLetterQueue")
 	rt.taskEventsDLQ = newDeadLetterQueue(s, "TaskEventsDeadLetterQueue")
 	rt.cluster = awsecs.NewCfnCluster(s, jsii.String("SessionCluster"), &awsecs.CfnClusterProps{
 		ClusterSettings: []any{&awsecs.CfnCluster_ClusterSettingsProperty{Name: jsii.String("containerInsights"), Value: jsii.String("disabled")}},
@@ -352,8 +351,10 @@ func newSessionNetwork(s awscdk.Stack, r *refs, rt *runtimeRefs) {
 	})
 }
 
-// runtimeFunction drives sessions towards their desired state with ECS tasks.
-func (r *refs) runtimeFunction() *function {
+// processorFunction is the main table stream's second reader: the auditor and the runtime
+// (sessions driven towards their desired state with ECS tasks) as steps, with the union of what
+// the two need.
+func (r *refs) processorFunction() *function {
 	rt, p := r.runtime, r.params
 	taskDefinitions := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-*:*"), nil)
 	tasks := awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${SessionCluster}/*"), nil)
@@ -362,12 +363,14 @@ func (r *refs) runtimeFunction() *function {
 		return st
 	}
 	return &function{
-		name:        "runtime",
-		description: "Drives sessions towards their desired state with ECS Fargate tasks (main table stream)",
+		name:        "processor",
+		description: "Runs the auditor and the session runtime (ECS Fargate tasks) as steps over the main table's stream",
 		timeout:     120,
 		reserved:    p.StreamConsumerReservedConcurrency.ValueAsNumber(),
 		env: map[string]*string{
-			"ECS_CLUSTER": rt.cluster.AttrArn(),
+			// Auditor step: a recording item's removal takes its object along (SEC-16).
+			"RECORDINGS_BUCKET": r.bucket.Ref(),
+			"ECS_CLUSTER":       rt.cluster.AttrArn(),
 			"ECS_SUBNETS": ifCondition("CreateSessionNetwork",
 				awscdk.Fn_Sub(jsii.String("${SessionSubnetA},${SessionSubnetB}"), nil),
 				awscdk.Fn_Sub(jsii.String("${SessionSubnetId1},${SessionSubnetId2}"), nil)),
@@ -388,8 +391,10 @@ func (r *refs) runtimeFunction() *function {
 			"DEAD_LETTER_BUCKET": r.deadLetters.Ref(),
 		},
 		policies: [][]awsiam.PolicyStatement{
-			r.readMainStream(rt.runtimeDLQ.AttrArn()),
-			r.parkDeadLetters("runtime", true),
+			r.readMainStream(r.processorDLQ.AttrArn()),
+			r.parkDeadLetters(false, "auditor", "runtime"),
+			{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, r.audit.TableArn()),
+				allow("DeleteRemovedRecordings", []string{"s3:DeleteObject"}, awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil))},
 			tableAccess(dynamoCrudActions, r.main.TableArn()),
 			{
 				withCondition(allow("RunSessionTasks", []string{"ecs:RunTask"}, taskDefinitions), "ArnEquals", "ecs:cluster", rt.cluster.AttrArn()),

@@ -84,7 +84,7 @@ func (r *refs) functions() []*function {
 			env:      map[string]*string{"DEAD_LETTER_BUCKET": r.deadLetters.Ref()},
 			policies: [][]awsiam.PolicyStatement{
 				r.readMainStream(r.notifierDLQ.AttrArn()),
-				r.parkDeadLetters("notifier", true),
+				r.parkDeadLetters(true, "notifier"),
 				// Listeners (Query on GSI1) and pruning (Query, then BatchWriteItem deletes) only.
 				{
 					allow("FindAndPruneConnections", []string{"dynamodb:Query", "dynamodb:BatchWriteItem"}, connsArn),
@@ -93,20 +93,6 @@ func (r *refs) functions() []*function {
 				read(mainArn),
 				{allow("ManageWebSocketConnections", []string{"execute-api:ManageConnections"},
 					manageConnections("POST"), manageConnections("GET"), manageConnections("DELETE"))},
-			},
-		},
-		{
-			name:        "auditor",
-			description: "Derives session activity records from the main table's stream into the audit table",
-			timeout:     60,
-			// A recording item's removal takes its object along (SEC-16).
-			env:      map[string]*string{"RECORDINGS_BUCKET": r.bucket.Ref(), "DEAD_LETTER_BUCKET": r.deadLetters.Ref()},
-			reserved: r.params.StreamConsumerReservedConcurrency.ValueAsNumber(),
-			policies: [][]awsiam.PolicyStatement{
-				r.readMainStream(r.auditorDLQ.AttrArn()),
-				r.parkDeadLetters("auditor", false),
-				{allow("WriteActivityRecords", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, auditArn),
-					allow("DeleteRemovedRecordings", []string{"s3:DeleteObject"}, awscdk.Fn_Sub(jsii.String("${RecordingsBucket.Arn}/recordings/*"), nil))},
 			},
 		},
 		{
@@ -121,7 +107,7 @@ func (r *refs) functions() []*function {
 			async:    &awslambda.CfnEventInvokeConfigProps{MaximumRetryAttempts: jsii.Number(0), MaximumEventAgeInSeconds: jsii.Number(60)},
 			policies: [][]awsiam.PolicyStatement{crud(mainArn)},
 		},
-		r.runtimeFunction(),
+		r.processorFunction(),
 		r.taskEventsFunction(),
 		{
 			// Self sign-up's e-mail domain check (SEC-05); reads its event only.

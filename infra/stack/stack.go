@@ -25,10 +25,10 @@ import (
 // Description is the template's description (the same as template.yaml's).
 const Description = "StreamSpace Serverless control plane: HTTP API functions (meta, users, apikeys, sessions, teams, " +
 	"sharing, activity), a Lambda REQUEST authorizer for WebSocket $connect, a WebSocket API for live notifications, the " +
-	"DynamoDB tables, the session recordings bucket, the two consumers of the main table's stream " +
-	"(notifier, auditor), the once-a-minute session scheduler, and the session runtime (a third stream " +
-	"consumer that runs sessions as ECS Fargate tasks with EFS homes, and the handler of their task " +
-	"state changes), and the streaming gateway (an ECS Fargate service behind an internal load " +
+	"DynamoDB tables, the session recordings bucket, the two readers of the main table's stream (the " +
+	"notifier, and the processor: the activity log and the session runtime, which runs sessions as ECS " +
+	"Fargate tasks with EFS homes, as steps), the once-a-minute session scheduler, the handler of the " +
+	"session tasks' state changes, and the streaming gateway (an ECS Fargate service behind an internal load " +
 	"balancer, reached over HTTPS through CloudFront). Routes mirror internal/routes/routes.go and " +
 	"tables mirror internal/ddb/tables.go; internal/infratest checks both."
 
@@ -47,19 +47,19 @@ type refs struct {
 	code   CodeMode
 	params *parameters
 
-	main, conns, audit      awsdynamodb.Table
-	bucket                  awss3.CfnBucket
-	deadLetters             awss3.CfnBucket
-	notifierDLQ, auditorDLQ awssqs.CfnQueue
-	userPool                *userPool
-	webSocketAPI            awsapigatewayv2.CfnApi
-	alarmTopic              awssns.CfnTopic
-	runtime                 *runtimeRefs
-	gateway                 *gatewayRefs
-	nfsSecurityGroup        awsec2.CfnSecurityGroup
-	fns                     map[string]awslambda.Function  // by name ("sessions")
-	fnOrder                 []string                       // names, in template order
-	fnCondition             map[string]awscdk.CfnCondition // the conditional functions' conditions
+	main, conns, audit        awsdynamodb.Table
+	bucket                    awss3.CfnBucket
+	deadLetters               awss3.CfnBucket
+	notifierDLQ, processorDLQ awssqs.CfnQueue
+	userPool                  *userPool
+	webSocketAPI              awsapigatewayv2.CfnApi
+	alarmTopic                awssns.CfnTopic
+	runtime                   *runtimeRefs
+	gateway                   *gatewayRefs
+	nfsSecurityGroup          awsec2.CfnSecurityGroup
+	fns                       map[string]awslambda.Function  // by name ("sessions")
+	fnOrder                   []string                       // names, in template order
+	fnCondition               map[string]awscdk.CfnCondition // the conditional functions' conditions
 }
 
 // New defines the whole stack.
@@ -87,7 +87,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.bucket = newRecordingsBucket(s, r.params)
 	r.deadLetters = newDeadLetterBucket(s)
 	r.notifierDLQ = newDeadLetterQueue(s, "NotifierDeadLetterQueue")
-	r.auditorDLQ = newDeadLetterQueue(s, "AuditorDeadLetterQueue")
+	r.processorDLQ = newDeadLetterQueue(s, "ProcessorDeadLetterQueue")
 	r.userPool = newUserPool(s, r.params)
 	r.webSocketAPI = newWebSocketAPI(s)
 	r.runtime = newRuntimeResources(s, r)

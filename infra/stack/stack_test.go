@@ -8,6 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/infratest"
 	"streamspace/internal/routes"
 )
 
@@ -17,10 +18,10 @@ import (
 type obj = map[string]any
 
 // functionNames are the product's functions: one per HTTP area of routes.go, then the
-// authorizer, the WebSocket handler, the stream consumers, the scheduler and the task-events
+// authorizer, the WebSocket handler, the stream readers, the scheduler and the task-events
 // handler, and the user pool's PreSignUp trigger (only with self sign-up).
 func functionNames() []string {
-	return append(routes.Functions(), "authorizer", "websocket", "notifier", "auditor", "scheduler", "runtime", "taskevents", "presignup")
+	return append(routes.Functions(), "authorizer", "websocket", "notifier", "processor", "scheduler", "taskevents", "presignup")
 }
 
 func TestFunctions(t *testing.T) {
@@ -145,23 +146,21 @@ func TestWebSocketRoutes(t *testing.T) {
 	}
 }
 
-// TestStreamConsumers: the notifier, the auditor and the runtime read MainTable's stream with
-// the same failure handling, each parking what fails in its own queue; the runtime takes small
-// batches of session items only.
+// TestStreamConsumers: the notifier and the processor read MainTable's stream with the same
+// failure handling, each parking what fails in its own queue; the processor takes smaller
+// batches (a record may start a task), five at once per shard, and every record (its auditor
+// step reads them all).
 func TestStreamConsumers(t *testing.T) {
 	must(t, "mapping count", func() {
-		synthed.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(3))
+		synthed.ResourceCountIs(jsii.String("AWS::Lambda::EventSourceMapping"), jsii.Number(2))
 	})
-	sessionItems := `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]},"SK":{"S":["META"]}}}}`
 	for _, c := range []struct {
 		fn, dlq  string
 		batch    int
 		parallel any
-		filter   any
 	}{
-		{"NotifierFunction", "NotifierDeadLetterQueue", 100, assertions.Match_Absent(), assertions.Match_Absent()},
-		{"AuditorFunction", "AuditorDeadLetterQueue", 100, assertions.Match_Absent(), assertions.Match_Absent()},
-		{"RuntimeFunction", "RuntimeDeadLetterQueue", 10, 5, obj{"Filters": []any{obj{"Pattern": sessionItems}}}},
+		{"NotifierFunction", "NotifierDeadLetterQueue", 100, assertions.Match_Absent()},
+		{"ProcessorFunction", "ProcessorDeadLetterQueue", 25, 5},
 	} {
 		must(t, c.fn, func() {
 			synthed.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj{
@@ -169,7 +168,7 @@ func TestStreamConsumers(t *testing.T) {
 				"EventSourceArn":             obj{"Fn::GetAtt": []any{ddb.MainLogicalID, "StreamArn"}},
 				"BatchSize":                  c.batch,
 				"ParallelizationFactor":      c.parallel,
-				"FilterCriteria":             c.filter,
+				"FilterCriteria":             assertions.Match_Absent(),
 				"BisectBatchOnFunctionError": true,
 				"MaximumRetryAttempts":       5,
 				"MaximumRecordAgeInSeconds":  3600,
@@ -177,6 +176,25 @@ func TestStreamConsumers(t *testing.T) {
 				"DestinationConfig":          obj{"OnFailure": obj{"Destination": obj{"Fn::GetAtt": []any{c.dlq, "Arn"}}}},
 			})
 		})
+	}
+}
+
+// TestAtMostTwoStreamReaders runs internal/infratest's stream-reader limit (issue 14: DynamoDB
+// Streams throttles above two readers per shard) on the CDK template, and checks that it fails
+// on a third mapping.
+func TestAtMostTwoStreamReaders(t *testing.T) {
+	tmpl := cdkTemplate(t)
+	for _, f := range infratest.StreamReaderFindings(tmpl) {
+		t.Error(f)
+	}
+	res := tmpl["Resources"].(map[string]any)
+	third := map[string]any{}
+	for k, v := range res["NotifierFunctionMainTableStream"].(map[string]any) {
+		third[k] = v
+	}
+	res["ThirdReaderMainTableStream"] = third
+	if len(infratest.StreamReaderFindings(tmpl)) == 0 {
+		t.Error("a third mapping on the stream went unnoticed")
 	}
 }
 

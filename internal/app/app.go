@@ -32,6 +32,7 @@ import (
 	"streamspace/internal/meta"
 	"streamspace/internal/notifier"
 	"streamspace/internal/problem"
+	"streamspace/internal/processor"
 	"streamspace/internal/recordings"
 	"streamspace/internal/routes"
 	"streamspace/internal/runtime"
@@ -324,8 +325,8 @@ func (a *App) Scheduler() *sessions.Scheduler {
 	return &sessions.Scheduler{Service: a.Sessions(), AutoHibernate: a.Cfg.AutoHibernate, Log: a.Log}
 }
 
-// StreamLoop is a stream consumer's batch loop: one implementation for the notifier, the auditor
-// and the runtime, with the same dead letters in AWS (S3) and locally (files).
+// StreamLoop is a stream consumer's batch loop: one implementation for the notifier and the
+// processor, with the same dead letters in AWS (S3) and locally (files).
 func (a *App) StreamLoop(consumer string) *streambatch.Loop {
 	sink := a.DeadLetters
 	if sink == nil && a.Cfg.DeadLetterBucket != "" {
@@ -333,33 +334,37 @@ func (a *App) StreamLoop(consumer string) *streambatch.Loop {
 	}
 	return &streambatch.Loop{Consumer: consumer, Log: a.Log, Sink: sink,
 		Attempts:    streambatch.DynamoAttempts{DB: a.DB, Table: a.Cfg.Tables.Audit},
+		Progress:    streambatch.DynamoProgress{DB: a.DB, Table: a.Cfg.Tables.Audit},
 		MaxAttempts: a.Cfg.StreamMaxAttempts, MaxAge: a.Cfg.StreamMaxAge}
 }
 
-// StreamConsumer returns a stream consumer's record handler by name (for redrive).
+// StreamConsumer returns the record handler of a consumer (the notifier) or of a processor
+// step (auditor, runtime) by name: what a redrive of its dead letters calls.
 func (a *App) StreamConsumer(consumer string, d runtime.Driver) (streambatch.RecordFunc, error) {
-	switch consumer {
-	case "notifier":
+	if consumer == "notifier" {
 		return a.Notifier().HandleRecord, nil
-	case "auditor":
-		return a.Auditor().HandleRecord, nil
-	case "runtime":
-		if d == nil {
-			return nil, fmt.Errorf("the runtime consumer needs a driver")
-		}
-		return a.Reconciler(d).HandleRecord, nil
 	}
-	return nil, fmt.Errorf("unknown consumer %q (notifier, auditor, runtime)", consumer)
+	return a.Processor(d).Step(consumer)
 }
 
-// Reconciler consumes the main table's stream and drives sessions through a runtime driver.
+// Processor is the main table stream's second reader: the auditor and, given a driver, the
+// runtime reconciler, as independent steps.
+func (a *App) Processor(d runtime.Driver) *processor.Processor {
+	p := &processor.Processor{Auditor: a.Auditor(), Batch: a.StreamLoop("processor")}
+	if d != nil {
+		p.Runtime = a.Reconciler(d)
+	}
+	return p
+}
+
+// Reconciler drives sessions through a runtime driver (the processor's runtime step).
 func (a *App) Reconciler(d runtime.Driver) *runtime.Reconciler {
-	return &runtime.Reconciler{Sessions: a.Sessions(), Templates: a.Templates(), Driver: d, Log: a.Log, Batch: a.StreamLoop("runtime")}
+	return &runtime.Reconciler{Sessions: a.Sessions(), Templates: a.Templates(), Driver: d, Log: a.Log}
 }
 
-// Auditor consumes the main table's stream and writes the activity log.
+// Auditor writes the activity log (the processor's auditor step).
 func (a *App) Auditor() *activity.Auditor {
-	au := &activity.Auditor{Store: a.ActivityStore(), Log: a.Log, Batch: a.StreamLoop("auditor")}
+	au := &activity.Auditor{Store: a.ActivityStore(), Log: a.Log}
 	if a.Objects != nil || a.Cfg.RecordingsBucket != "" { // without a bucket there is nothing to delete
 		au.Objects = a.RecordingObjects()
 	}

@@ -49,12 +49,12 @@ func (u Units) Dollars(p Prices) float64 { return (u.RRU*p.RRUPerM + u.WRU*p.WRU
 type Route struct {
 	Request Units   // the function (it authenticates its caller itself)
 	Records float64 // stream records the request produces (Main table changes)
-	// What the stream consumers used for those records (the runtime's own DynamoDB calls are 0
-	// for records that need no work; starts and stops are task lifecycle, see SessionHour).
-	Notifier, Auditor Units
-	RuntimeRecords    float64 // records the runtime consumer is invoked for (session items)
-	LogBytes          float64 // structured log bytes the request and its consumers wrote
-	Millis            float64 // wall time through the local gateway
+	// What the two stream readers used for those records: the notifier, and the processor (its
+	// auditor step's writes, its runtime step's reads — 0 for records that need no work; starts
+	// and stops are task lifecycle, see SessionHour — and the steps' progress read per batch).
+	Notifier, Processor Units
+	LogBytes            float64 // structured log bytes the request and its consumers wrote
+	Millis              float64 // wall time through the local gateway
 }
 
 // Share is one class of the request mix.
@@ -81,19 +81,19 @@ type Assumptions struct {
 	APIKeyShare      float64 // of requests made with an API key
 	// Memory (MB) of the Lambdas; an HTTP function is billed the measured wall time, at least
 	// 1 ms. (The HTTP API has no authorizer: one Lambda per request.)
-	FunctionMB, NotifierMB, AuditorMB, RuntimeMB float64
-	ConsumerMillis                               float64 // billed per consumer invocation
-	ConsumerInvocationsPerRecord                 float64 // 1 = no batching (upper bound)
-	PostsPerRecord                               float64 // listening WebSocket connections per change
-	PlatformLogBytes                             float64 // START/END/REPORT per invocation
-	XRay                                         bool    // Tracing: Active (off by default)
-	XRayTracedFraction                           float64 // when on: Lambda samples 1/s + 5 %
+	FunctionMB, NotifierMB, ProcessorMB float64
+	ConsumerMillis                      float64 // billed per consumer invocation
+	ConsumerInvocationsPerRecord        float64 // per reader; 1 = no batching (upper bound)
+	PostsPerRecord                      float64 // listening WebSocket connections per change
+	PlatformLogBytes                    float64 // START/END/REPORT per invocation
+	XRay                                bool    // Tracing: Active (off by default)
+	XRayTracedFraction                  float64 // when on: Lambda samples 1/s + 5 %
 }
 
 // Documented are the assumptions of docs/cost.md at 26 M requests a month.
 var Documented = Assumptions{
 	RequestsPerMonth: 26e6, APIKeyShare: 0.20,
-	FunctionMB: 256, NotifierMB: 512, AuditorMB: 256, RuntimeMB: 256,
+	FunctionMB: 256, NotifierMB: 512, ProcessorMB: 256,
 	ConsumerMillis: 20, ConsumerInvocationsPerRecord: 1, PostsPerRecord: 2,
 	// Both templates set SystemLogLevel WARN: Lambda writes no START/END/REPORT lines
 	// (≈ 300 bytes an invocation before; internal/infratest keeps the setting).
@@ -118,6 +118,10 @@ func Total(lines []Line) float64 {
 	return t
 }
 
+// readers of the main table's stream: the notifier and the processor (DynamoDB Streams throttles
+// above two per shard; every further piece of work is a processor step, not an invocation).
+const readers = 2
+
 func lambda(p Prices, mb, ms float64) float64 {
 	if ms < 1 {
 		ms = 1
@@ -136,9 +140,8 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 		}
 		avg.Request = avg.Request.Plus(r.Request.Times(s.Share))
 		avg.Records += r.Records * s.Share
-		avg.RuntimeRecords += r.RuntimeRecords * s.Share
 		avg.Notifier = avg.Notifier.Plus(r.Notifier.Times(s.Share))
-		avg.Auditor = avg.Auditor.Plus(r.Auditor.Times(s.Share))
+		avg.Processor = avg.Processor.Plus(r.Processor.Times(s.Share))
 		avg.LogBytes += r.LogBytes * s.Share
 		avg.Millis += r.Millis * s.Share
 	}
@@ -147,7 +150,7 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 	const m = 1e6
 	inv := a.ConsumerInvocationsPerRecord
 	fn := lambda(p, a.FunctionMB, avg.Millis)
-	consumerInv := avg.Records*inv*2 + avg.RuntimeRecords*inv
+	consumerInv := avg.Records * inv * readers
 	lines := []Line{
 		{"API Gateway HTTP API", "1 M requests", p.HTTPAPIPerM},
 		{"HTTP function Lambda", fmt.Sprintf("1 M × %.0f MB × %.1f ms", a.FunctionMB, max(1, avg.Millis)), fn * m},
@@ -156,9 +159,8 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 		{"Notifier Lambda", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.NotifierMB, a.ConsumerMillis) * m},
 		{"Notifier reads", fmt.Sprintf("%.3f M RRU", avg.Notifier.RRU), avg.Notifier.Dollars(p) * m},
 		{"Notifier posts (WebSocket messages)", fmt.Sprintf("%.3f M × %.0f", avg.Records, a.PostsPerRecord), avg.Records * a.PostsPerRecord * p.WSMessagePerM},
-		{"Auditor Lambda", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.AuditorMB, a.ConsumerMillis) * m},
-		{"Auditor writes", fmt.Sprintf("%.2f M WRU + %.2f M RRU", avg.Auditor.WRU, avg.Auditor.RRU), avg.Auditor.Dollars(p) * m},
-		{"Runtime Lambda (third consumer)", fmt.Sprintf("%.3f M invocations", avg.RuntimeRecords*inv), avg.RuntimeRecords * inv * lambda(p, a.RuntimeMB, a.ConsumerMillis) * m},
+		{"Processor Lambda (auditor and runtime steps)", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.ProcessorMB, a.ConsumerMillis) * m},
+		{"Processor reads and writes", fmt.Sprintf("%.2f M WRU + %.2f M RRU", avg.Processor.WRU, avg.Processor.RRU), avg.Processor.Dollars(p) * m},
 		{"CloudWatch Logs", fmt.Sprintf("%.0f B structured + %.0f B platform × %.2f invocations", avg.LogBytes, a.PlatformLogBytes, 1+consumerInv),
 			(avg.LogBytes + a.PlatformLogBytes*(1+consumerInv)) * m / 1e9 * p.LogsPerGB},
 	}
@@ -187,10 +189,9 @@ type Session struct {
 func SessionHour(p Prices, a Assumptions, s Session) []Line {
 	inv := a.ConsumerInvocationsPerRecord
 	consumers := func(r Route) float64 { // stream consumers and posts for one change
-		return r.Records*inv*(lambda(p, a.NotifierMB, a.ConsumerMillis)+lambda(p, a.AuditorMB, a.ConsumerMillis)) +
-			r.RuntimeRecords*inv*lambda(p, a.RuntimeMB, a.ConsumerMillis) +
-			r.Notifier.Plus(r.Auditor).Dollars(p) + r.Records*a.PostsPerRecord*p.WSMessagePerM/1e6 +
-			(r.LogBytes+a.PlatformLogBytes*(r.Records*2+r.RuntimeRecords)*inv)/1e9*p.LogsPerGB
+		return r.Records*inv*(lambda(p, a.NotifierMB, a.ConsumerMillis)+lambda(p, a.ProcessorMB, a.ConsumerMillis)) +
+			r.Notifier.Plus(r.Processor).Dollars(p) + r.Records*a.PostsPerRecord*p.WSMessagePerM/1e6 +
+			(r.LogBytes+a.PlatformLogBytes*r.Records*readers*inv)/1e9*p.LogsPerGB
 	}
 	return []Line{
 		{"Gateway re-checks", fmt.Sprintf("%.0f × (%.2f RRU)", s.Checks, s.Check.RRU), s.Check.Times(s.Checks).Dollars(p)},

@@ -10,10 +10,10 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 // The model's arithmetic on a one-route mix, checked by hand.
 func TestPerMillionByHand(t *testing.T) {
 	p := USEast1
-	a := Assumptions{APIKeyShare: 0.5, FunctionMB: 1024, NotifierMB: 1024, AuditorMB: 1024, RuntimeMB: 1024,
+	a := Assumptions{APIKeyShare: 0.5, FunctionMB: 1024, NotifierMB: 1024, ProcessorMB: 1024,
 		ConsumerMillis: 1000, ConsumerInvocationsPerRecord: 1, PostsPerRecord: 2, PlatformLogBytes: 0}
-	routes := map[string]Route{"r": {Request: Units{RRU: 2, WRU: 1}, Records: 1, RuntimeRecords: 1,
-		Notifier: Units{RRU: 1}, Auditor: Units{WRU: 2}, LogBytes: 1000, Millis: 2000}}
+	routes := map[string]Route{"r": {Request: Units{RRU: 2, WRU: 1}, Records: 1,
+		Notifier: Units{RRU: 1}, Processor: Units{WRU: 2}, LogBytes: 1000, Millis: 2000}}
 	lines, err := PerMillion(p, a, routes, []Share{{"c", "r", 1}}, Route{Request: Units{WRU: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -24,8 +24,7 @@ func TestPerMillionByHand(t *testing.T) {
 		(2*0.125 + 1*0.625) + // request path
 		0.5*2*0.625 + // API-key bookkeeping
 		lambda + 0.125 + 2*1.00 + // notifier: invocation, reads, posts
-		lambda + 2*0.625 + // auditor
-		lambda + // runtime
+		lambda + 2*0.625 + // processor (auditor and runtime steps: one invocation)
 		1000.0/1e9*1e6*0.50 // logs: 1 KB per request
 	if got := Total(lines); !near(got, want) {
 		t.Errorf("total %.6f, want %.6f: %+v", got, want, lines)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -27,35 +28,49 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-// BenchmarkNotificationLatency measures committed write → event received by a WebSocket client
-// over N session changes (N from BENCH_CHANGES, default 1000).
+// BenchmarkNotificationLatency measures notification latency with everything running as in
+// AWS: the gateway, both readers of the stream (the notifier, and the processor with its auditor
+// and runtime steps, the local runtime driving sessions). Over N session changes (BENCH_CHANGES,
+// default 1000) made through the HTTP API, it times API write → event received by a WebSocket
+// client (the request's own round trip included), and commit → received.
 func BenchmarkNotificationLatency(b *testing.B) {
 	n := 1000
 	if v := os.Getenv("BENCH_CHANGES"); v != "" {
 		fmt.Sscan(v, &n)
 	}
-	e := testenv.Start(b)
+	e := testenv.Start(b, func(c *stack.Config) { c.LocalRuntime = true })
+	if got := e.Readers; !slices.Equal(got, []string{"notifier", "processor"}) {
+		b.Fatalf("stream readers %v, want the notifier and the processor", got)
+	}
 	alice := e.Token("alice", "")
 	ws := e.MustDialWS(alice, nil)
 	s := create(b, e, alice, map[string]any{"templateName": "terminal"})
 	ws.Expect("session.created", s.ID, wait)
-	svc := e.App.Sessions()
-	caller := auth.Caller{UserID: "alice", Role: auth.RoleUser}
-	lat := make([]time.Duration, 0, n)
+	path := "/api/v1/sessions/" + s.ID + "/tags"
+	write := make([]time.Duration, 0, n)
+	commit := make([]time.Duration, 0, n)
 	b.ResetTimer()
 	for i := 0; i < n; i++ {
-		if _, err := svc.SetTags(context.Background(), caller, s.ID, []string{fmt.Sprintf("t%d", i)}, nil, nil, nil); err != nil {
-			b.Fatal(err)
-		}
+		sent := time.Now()
+		e.Do("PUT", path, alice, map[string]any{"tags": []string{fmt.Sprintf("t%d", i)}}).Want(b, http.StatusOK)
 		committed := time.Now()
 		m := ws.Expect("session.tags.updated", s.ID, wait)
-		lat = append(lat, m.Received.Sub(committed))
+		write = append(write, m.Received.Sub(sent))
+		commit = append(commit, m.Received.Sub(committed))
 	}
 	b.StopTimer()
-	fmt.Printf("notification latency over %d changes: p50 %s  p90 %s  p99 %s  max %s   (targets: p50 ≤ 30 ms, p99 ≤ 100 ms)\n",
-		n, ms(percentile(lat, .5)), ms(percentile(lat, .9)), ms(percentile(lat, .99)), ms(percentile(lat, 1)))
-	b.ReportMetric(float64(percentile(lat, .5).Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(percentile(lat, .99).Microseconds())/1000, "p99-ms")
+	const target = 50 * time.Millisecond
+	verdict := "within"
+	if percentile(write, .99) > target {
+		verdict = "OVER"
+	}
+	fmt.Printf("notification latency over %d changes, gateway + notifier + processor (auditor, runtime) running:\n", n)
+	fmt.Printf("  API write → event received: p50 %s  p90 %s  p99 %s  max %s   (%s the p99 target of %s)\n",
+		ms(percentile(write, .5)), ms(percentile(write, .9)), ms(percentile(write, .99)), ms(percentile(write, 1)), verdict, ms(target))
+	fmt.Printf("  commit → event received:    p50 %s  p90 %s  p99 %s  max %s\n",
+		ms(percentile(commit, .5)), ms(percentile(commit, .9)), ms(percentile(commit, .99)), ms(percentile(commit, 1)))
+	b.ReportMetric(float64(percentile(write, .5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(write, .99).Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkDynamoDBCallsPerRoute prints the DynamoDB operations each session route makes

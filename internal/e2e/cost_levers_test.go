@@ -24,15 +24,15 @@ type activityStats struct {
 	}
 }
 
-// The auditor counts per batch (one update per counter, no transaction per entry): the
-// statistics still equal what was recorded, a redelivered batch is neither written nor counted
-// twice, and a heartbeat alone records nothing (its entry was most of the log's cost).
+// The processor's auditor step counts per batch (one update per counter, no transaction per
+// entry): the statistics still equal what was recorded, a redelivered batch is neither written
+// nor counted twice, and a heartbeat alone records nothing (its entry was most of the log's cost).
 func TestAuditorCountersPerBatchMatchTheLog(t *testing.T) {
 	var mu sync.Mutex
 	var batches []lambdaevents.DynamoDBEvent
 	e := testenv.Start(t, func(c *stack.Config) {
 		c.WrapConsumer = func(name string, h streams.Handler) streams.Handler {
-			if name != "auditor" {
+			if name != "processor" {
 				return h
 			}
 			return func(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
@@ -103,7 +103,7 @@ func TestAuditorCountersPerBatchMatchTheLog(t *testing.T) {
 		if len(ev.Records) > 1 {
 			multi++
 		}
-		if r, err := e.App.Auditor().Handle(context.Background(), ev); err != nil || len(r.BatchItemFailures) > 0 {
+		if r, err := e.App.Processor(nil).Handle(context.Background(), ev); err != nil || len(r.BatchItemFailures) > 0 {
 			t.Fatalf("replay: %v %+v", err, r)
 		}
 	}

@@ -327,3 +327,26 @@ func referencedOfType(tmpl cfn, v any, typ string) []string {
 	}
 	return out
 }
+
+// MaxStreamReaders is how many readers the Main table's stream may have: DynamoDB Streams
+// documents throttling above two concurrent readers per shard, and every reader then gains
+// iterator age (issue 14). Work that a change causes becomes a processor step instead.
+const MaxStreamReaders = 2
+
+// StreamReaderFindings fails a template (SAM after its transform, or the CDK app's) in which more
+// than MaxStreamReaders event source mappings read the Main table's stream; nil means it is within.
+func StreamReaderFindings(tmpl map[string]any) []string { return streamReaderDiffs(tmpl) }
+
+func streamReaderDiffs(tmpl cfn) []string {
+	var readers []string
+	for _, id := range resourcesOfType(tmpl, "AWS::Lambda::EventSourceMapping") {
+		if slices.Contains(referencedResources(props(tmpl, id)["EventSourceArn"]), "MainTable") {
+			readers = append(readers, id)
+		}
+	}
+	if len(readers) > MaxStreamReaders {
+		return []string{fmt.Sprintf("%d event source mappings read MainTable's stream (%s), at most %d may: make the work a processor step",
+			len(readers), strings.Join(readers, ", "), MaxStreamReaders)}
+	}
+	return nil
+}

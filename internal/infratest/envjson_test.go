@@ -79,8 +79,8 @@ func TestEnvJSONDetectsDrift(t *testing.T) {
 	tmpl := transformed(t)
 	env := loadEnvJSON(t)
 	delete(env["Parameters"], "AUDIT_TABLE_NAME")
-	env["RuntimeFunction"]["NO_SUCH_VARIABLE"] = "x"
-	want := map[string]bool{"AuditorFunction: AUDIT_TABLE_NAME": false, "env.json RuntimeFunction.NO_SUCH_VARIABLE": false}
+	env["ProcessorFunction"]["NO_SUCH_VARIABLE"] = "x"
+	want := map[string]bool{"ProcessorFunction: AUDIT_TABLE_NAME": false, "env.json ProcessorFunction.NO_SUCH_VARIABLE": false}
 	for _, d := range envJSONDiffs(tmpl, env) {
 		for w := range want {
 			if len(d) >= len(w) && d[:len(w)] == w {

@@ -116,9 +116,9 @@ func roleAccess(tmpl cfn, role string) []string {
 // runtime and read by the session execution role alone (never a task role: the desktop's own
 // identity); the ticket keyring is read by the two programs that sign and verify tickets.
 var secretHolders = map[string][]string{
-	sessionEnvBucket: {"RuntimeFunctionRole s3:DeleteObject", "RuntimeFunctionRole s3:PutObject",
+	sessionEnvBucket: {"ProcessorFunctionRole s3:DeleteObject", "ProcessorFunctionRole s3:PutObject",
 		sessionExecutionRole + " s3:GetBucketLocation", sessionExecutionRole + " s3:GetObject"},
-	sessionEnvKey:    {"RuntimeFunctionRole kms:GenerateDataKey", sessionExecutionRole + " kms:Decrypt"},
+	sessionEnvKey:    {"ProcessorFunctionRole kms:GenerateDataKey", sessionExecutionRole + " kms:Decrypt"},
 	ticketKeysSecret: {"SessionsFunctionRole secretsmanager:GetSecretValue", gatewayTaskRole + " secretsmanager:GetSecretValue"},
 	ticketKeySeed:    nil, // only CloudFormation reads it, to build the keyring
 }

@@ -17,8 +17,8 @@ import (
 // HardeningFindings applies the hardening rules to a template; nil means it follows them.
 func HardeningFindings(tmpl map[string]any) []string { return hardeningDiffs(tmpl) }
 
-// The functions that must never be starved by HTTP traffic: the main table's stream consumers.
-var reservedConsumers = []string{"NotifierFunction", "AuditorFunction", "RuntimeFunction"}
+// The functions that must never be starved by HTTP traffic: the main table's stream readers.
+var reservedConsumers = []string{"NotifierFunction", "ProcessorFunction"}
 
 // presignupArn is the PreSignUp trigger's ARN as UserPool names it (written out: the function's
 // environment names the pool, so a reference back would be a cycle).

@@ -34,7 +34,7 @@ func TestHardeningDetectsDrift(t *testing.T) {
 		{"access log kept forever", func(tmpl cfn) { delete(props(tmpl, "HttpApiAccessLogGroup"), "RetentionInDays") }, "has no RetentionInDays"},
 		{"WebSocket stage unthrottled", func(tmpl cfn) { delete(props(tmpl, "WebSocketStage"), "DefaultRouteSettings") }, "WebSocketStage"},
 		{"notifier without reserved concurrency (SEC-09)", func(tmpl cfn) { delete(props(tmpl, "NotifierFunction"), "ReservedConcurrentExecutions") }, "NotifierFunction: ReservedConcurrentExecutions"},
-		{"runtime without reserved concurrency (SEC-09)", func(tmpl cfn) { delete(props(tmpl, "RuntimeFunction"), "ReservedConcurrentExecutions") }, "RuntimeFunction: ReservedConcurrentExecutions"},
+		{"processor without reserved concurrency (SEC-09)", func(tmpl cfn) { delete(props(tmpl, "ProcessorFunction"), "ReservedConcurrentExecutions") }, "ProcessorFunction: ReservedConcurrentExecutions"},
 		{"scheduler may overlap (finding 15)", func(tmpl cfn) { delete(props(tmpl, "SchedulerFunction"), "ReservedConcurrentExecutions") }, "SchedulerFunction: ReservedConcurrentExecutions"},
 		{"scheduler timeout equal to its period (finding 15)", func(tmpl cfn) { props(tmpl, "SchedulerFunction")["Timeout"] = float64(60) }, "Timeout = 60"},
 		{"scheduler tick kept 6 h (finding 15)", func(tmpl cfn) {

@@ -79,29 +79,29 @@ var wantGrants = map[string][]string{
 			"dynamodb:DeleteItem " + ddb.MainLogicalID},
 		dynamoCrud(ddb.AuditLogicalID),
 		[]string{"s3:PutObject " + recordingsBucket, "s3:GetObject " + recordingsBucket, "s3:DeleteObject " + recordingsBucket}),
-	// Turns MainTable stream records into activity records: reads and writes AuditTable
-	// (TransactWriteItems of PutItem / UpdateItem; never deletes), parks failed batches. It reads
-	// the Main table's stream and nothing else of MainTable (the records carry both images).
-	"AuditorFunction": grantList(dynamoRead(ddb.AuditLogicalID),
-		[]string{"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID,
-			"sqs:SendMessage AuditorDeadLetterQueue", "s3:DeleteObject " + recordingsBucket, "s3:PutObject DeadLetterBucket", mainStream}),
 	// Finds due sessions through GSI4 (Query), reads them (GetItem / BatchGetItem) and rewrites
 	// them (PutItem, TransactWriteItems with UpdateItem on the quota counters). Nothing on the
 	// other tables: no routes (no API-key metering), no connections, no activity records (the
-	// auditor derives those from the stream its writes feed).
+	// processor's auditor step derives those from the stream its writes feed).
 	schedulerFunction: dynamoCrud(ddb.MainLogicalID),
-	// Reads sessions and templates and records the runtime's bookkeeping and observations
-	// (TransactWriteItems when a failure releases quota); stops this cluster's tasks; tags what
-	// it creates; passes exactly the two session roles to ECS; creates home access points on
-	// the homes' file system; writes and deletes the sessions' environment files (encrypting
-	// them with the stack's key); parks failed batches. RunTask is on the task definition
-	// pattern (patternResources) with an ecs:cluster condition: runtimeAccessDiffs pins it.
-	runtimeFunction: grantList(dynamoCrud(ddb.MainLogicalID), []string{
+	// The processor, the Main table stream's second reader, has the union of its steps' needs.
+	// Auditor step: activity records in AuditTable (PutItem / UpdateItem, reads of its own;
+	// never deletes; the steps' failure counts and progress are items there too), the content
+	// of removed recordings. Runtime step: reads sessions and templates and records the
+	// runtime's bookkeeping and observations (TransactWriteItems when a failure releases
+	// quota); stops this cluster's tasks; tags what it creates; passes exactly the two session
+	// roles to ECS; creates home access points on the homes' file system; writes and deletes
+	// the sessions' environment files (encrypting them with the stack's key). Both park failed
+	// records (whole, in DeadLetterBucket under the step's prefix; batch metadata in its
+	// queue). RunTask is on the task definition pattern (patternResources) with an ecs:cluster
+	// condition: runtimeAccessDiffs pins it.
+	processorFunction: grantList(dynamoCrud(ddb.MainLogicalID), dynamoRead(ddb.AuditLogicalID), []string{
+		"dynamodb:PutItem " + ddb.AuditLogicalID, "dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:DeleteObject " + recordingsBucket,
 		"ecs:StopTask " + sessionCluster, "ecs:TagResource " + sessionCluster,
 		"iam:PassRole " + sessionExecutionRole, "iam:PassRole " + sessionTaskRole,
-		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + runtimeDLQ,
+		"elasticfilesystem:CreateAccessPoint " + sessionFileSystem, "sqs:SendMessage " + processorDLQ,
 		"s3:PutObject " + sessionEnvBucket, "s3:DeleteObject " + sessionEnvBucket, "kms:GenerateDataKey " + sessionEnvKey,
-		"dynamodb:UpdateItem " + ddb.AuditLogicalID, "s3:PutObject DeadLetterBucket", mainStream}),
+		"s3:PutObject DeadLetterBucket", mainStream}),
 	// Finds the session of a task event and records what it says (a failure releases quota:
 	// TransactWriteItems); the event carries the task's private address, so nothing else is
 	// looked up; events it failed on three times are parked.
@@ -126,11 +126,9 @@ var wantDynamoActions = map[string]map[string][]string{
 	"NotifierFunction": {
 		ddb.ConnLogicalID: {"dynamodb:BatchWriteItem ConnectionsTable", "dynamodb:Query ConnectionsTable", "dynamodb:Query ConnectionsTable/index"},
 	},
-	"AuditorFunction": {
+	// Its steps' records, counters and progress: no Scan, Query, delete or batch on AuditTable.
+	processorFunction: {
 		ddb.AuditLogicalID: {"dynamodb:GetItem AuditTable", "dynamodb:PutItem AuditTable", "dynamodb:UpdateItem AuditTable"},
-		// The stream, and nothing of the table itself.
-		ddb.MainLogicalID: {"dynamodb:DescribeStream MainTable/stream", "dynamodb:GetRecords MainTable/stream",
-			"dynamodb:GetShardIterator MainTable/stream", "dynamodb:ListStreams MainTable/stream"},
 	},
 }
 
@@ -257,12 +255,12 @@ func functionRole(tmpl cfn, fn string) string {
 // auditWriters are the functions besides the metered HTTP functions that must read and write
 // AuditTable, with the reason.
 var auditWriters = map[string]string{
-	auditorFunction: "activity records derived from the MainTable stream",
+	processorFunction: "activity records derived from the MainTable stream (its auditor step)",
 }
 
 // streamFailureCounters are the stream consumers that count failed records in AuditTable
-// without otherwise writing it (the auditor writes it anyway).
-var streamFailureCounters = map[string]bool{"NotifierFunction": true, runtimeFunction: true}
+// without otherwise writing it (the processor writes it anyway).
+var streamFailureCounters = map[string]bool{"NotifierFunction": true}
 
 // auditAccessDiffs derives AuditTable access from routes.All rather than from wantGrants: every
 // HTTP function that serves an authenticated route meters API-key callers (rate counters with

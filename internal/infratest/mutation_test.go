@@ -383,43 +383,43 @@ func TestChecksDetectDrift(t *testing.T) {
 			check:  auditAccessDiffs, want: "ActivityFunction serves authenticated routes (API-key metering) but lacks dynamodb:PutItem AuditTable",
 		},
 		{
-			name:   "auditor may write MainTable (feeds its own stream)",
-			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:UpdateItem", ddb.MainLogicalID) },
-			check:  streamConsumerDiffs, want: "AuditorFunction consumes MainTable's stream but may dynamodb:UpdateItem it",
+			name:   "notifier may write MainTable (feeds its own stream)",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "NotifierFunctionRole", "dynamodb:UpdateItem", ddb.MainLogicalID) },
+			check:  streamConsumerDiffs, want: "NotifierFunction consumes MainTable's stream but may dynamodb:UpdateItem it",
 		},
 		{
-			name:   "auditor may put into MainTable",
-			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:PutItem", ddb.MainLogicalID) },
-			check:  grantsOf(auditorFunction), want: `unexpected "dynamodb:PutItem MainTable"`,
+			name:   "processor may put into ConnectionsTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ProcessorFunctionRole", "dynamodb:PutItem", ddb.ConnLogicalID) },
+			check:  grantsOf(processorFunction), want: `unexpected "dynamodb:PutItem ConnectionsTable"`,
 		},
 		{
-			name:   "auditor reads MainTable",
-			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:GetItem", ddb.MainLogicalID) },
-			check:  grantsOf(auditorFunction), want: `unexpected "dynamodb:read MainTable"`,
+			name:   "processor reads ConnectionsTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ProcessorFunctionRole", "dynamodb:GetItem", ddb.ConnLogicalID) },
+			check:  grantsOf(processorFunction), want: `unexpected "dynamodb:read ConnectionsTable"`,
 		},
 		{
-			name:   "auditor may delete activity records",
-			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:DeleteItem", ddb.AuditLogicalID) },
-			check:  grantsOf(auditorFunction), want: `unexpected "dynamodb:DeleteItem AuditTable"`,
+			name:   "processor may delete activity records",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ProcessorFunctionRole", "dynamodb:DeleteItem", ddb.AuditLogicalID) },
+			check:  grantsOf(processorFunction), want: `unexpected "dynamodb:DeleteItem AuditTable"`,
 		},
 		{
-			name:   "auditor may scan AuditTable",
-			mutate: func(tmpl cfn) { addGrant(tmpl, "AuditorFunctionRole", "dynamodb:Scan", ddb.AuditLogicalID) },
-			check:  actionsOf(auditorFunction), want: `unexpected "dynamodb:Scan AuditTable"`,
+			name:   "processor may scan AuditTable",
+			mutate: func(tmpl cfn) { addGrant(tmpl, "ProcessorFunctionRole", "dynamodb:Scan", ddb.AuditLogicalID) },
+			check:  actionsOf(processorFunction), want: `unexpected "dynamodb:Scan AuditTable"`,
 		},
 		{
-			name:   "auditor without AuditTable",
-			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "AuditorFunctionRole", ddb.AuditLogicalID) },
-			check:  auditAccessDiffs, want: "AuditorFunction writes activity records derived from the MainTable stream but lacks dynamodb:PutItem AuditTable",
+			name:   "processor without AuditTable",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "ProcessorFunctionRole", ddb.AuditLogicalID) },
+			check:  auditAccessDiffs, want: "ProcessorFunction writes activity records derived from the MainTable stream (its auditor step) but lacks dynamodb:PutItem AuditTable",
 		},
 		{
-			name:   "auditor may not park failed batches",
-			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "AuditorFunctionRole", auditorDLQ) },
-			check:  grantsOf(auditorFunction), want: `missing "sqs:SendMessage AuditorDeadLetterQueue"`,
+			name:   "processor may not park failed batches",
+			mutate: func(tmpl cfn) { dropTableGrants(tmpl, "ProcessorFunctionRole", processorDLQ) },
+			check:  grantsOf(processorFunction), want: `missing "sqs:SendMessage ProcessorDeadLetterQueue"`,
 		},
 		{
-			name:   "auditor batch size differs",
-			mutate: func(tmpl cfn) { streamMapping(tmpl, auditorFunction)["BatchSize"] = float64(10) },
+			name:   "processor batch size differs",
+			mutate: func(tmpl cfn) { streamMapping(tmpl, processorFunction)["BatchSize"] = float64(10) },
 			check:  streamConsumerDiffs, want: "BatchSize = 10",
 		},
 		{
@@ -429,27 +429,27 @@ func TestChecksDetectDrift(t *testing.T) {
 		},
 		{
 			// A setting streamSettings does not name still has to match between the consumers.
-			name:   "auditor mapping with its own extra setting",
-			mutate: func(tmpl cfn) { streamMapping(tmpl, auditorFunction)["ParallelizationFactor"] = float64(2) },
+			name:   "processor mapping with its own extra setting",
+			mutate: func(tmpl cfn) { streamMapping(tmpl, processorFunction)["TumblingWindowInSeconds"] = float64(60) },
 			check:  streamConsumerDiffs, want: "stream mapping settings differ",
 		},
 		{
-			name: "auditor parks failures in the notifier's queue",
+			name: "processor parks failures in the notifier's queue",
 			mutate: func(tmpl cfn) {
-				asMap(get(streamMapping(tmpl, auditorFunction), "DestinationConfig", "OnFailure"))["Destination"] =
+				asMap(get(streamMapping(tmpl, processorFunction), "DestinationConfig", "OnFailure"))["Destination"] =
 					cfn{"Fn::GetAtt": []any{notifierDLQ, "Arn"}}
 			},
-			check: streamConsumerDiffs, want: "want AuditorDeadLetterQueue (its own queue)",
+			check: streamConsumerDiffs, want: "want ProcessorDeadLetterQueue (its own queue)",
 		},
 		{
-			name:   "auditor DLQ unencrypted",
-			mutate: func(tmpl cfn) { delete(props(tmpl, auditorDLQ), "SqsManagedSseEnabled") },
-			check:  streamConsumerDiffs, want: "AuditorDeadLetterQueue must be encrypted",
+			name:   "processor DLQ unencrypted",
+			mutate: func(tmpl cfn) { delete(props(tmpl, processorDLQ), "SqsManagedSseEnabled") },
+			check:  streamConsumerDiffs, want: "ProcessorDeadLetterQueue must be encrypted",
 		},
 		{
-			name:   "auditor without its stream mapping",
-			mutate: func(tmpl cfn) { delete(resources(tmpl), mappingsOf(tmpl, auditorFunction)[0]) },
-			check:  streamConsumerDiffs, want: `MainTable stream consumers: missing "AuditorFunction"`,
+			name:   "processor without its stream mapping",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), mappingsOf(tmpl, processorFunction)[0]) },
+			check:  streamConsumerDiffs, want: `MainTable stream consumers: missing "ProcessorFunction"`,
 		},
 		{
 			name: "third MainTable stream consumer",
@@ -462,6 +462,19 @@ func TestChecksDetectDrift(t *testing.T) {
 				resources(tmpl)["SessionsFunctionMainTableStream"] = cfn{"Type": "AWS::Lambda::EventSourceMapping", "Properties": p}
 			},
 			check: streamConsumerDiffs, want: `MainTable stream consumers: unexpected "SessionsFunction"`,
+		},
+		{
+			// Issue 14: whatever the consumer list says, a third reader of the stream fails.
+			name: "third reader of the MainTable stream",
+			mutate: func(tmpl cfn) {
+				p := cfn{}
+				for k, v := range streamMapping(tmpl, processorFunction) {
+					p[k] = v
+				}
+				p["FunctionName"] = cfn{"Ref": "SchedulerFunction"}
+				resources(tmpl)["SchedulerFunctionMainTableStream"] = cfn{"Type": "AWS::Lambda::EventSourceMapping", "Properties": p}
+			},
+			check: streamReaderDiffs, want: "3 event source mappings read MainTable's stream",
 		},
 		{
 			name: "IAM stream policy on the activity role",
@@ -631,9 +644,9 @@ func TestChecksDetectDrift(t *testing.T) {
 		{
 			name: "auditor's ACTIVITY_RETENTION_DAYS from the usage parameter",
 			mutate: func(tmpl cfn) {
-				envVars(tmpl, auditorFunction)["ACTIVITY_RETENTION_DAYS"] = cfn{"Ref": "UsageRetentionDays"}
+				envVars(tmpl, processorFunction)["ACTIVITY_RETENTION_DAYS"] = cfn{"Ref": "UsageRetentionDays"}
 			},
-			check: envOf(auditorFunction), want: "ACTIVITY_RETENTION_DAYS",
+			check: envOf(processorFunction), want: "ACTIVITY_RETENTION_DAYS",
 		},
 		{
 			name:   "ActivityRetentionDays unbounded",
@@ -760,15 +773,15 @@ func TestChecksDetectDrift(t *testing.T) {
 			check:  alarmDiffs, want: "NotifierFunction has IteratorAge alarms [], want exactly one",
 		},
 		{
-			name:   "auditor DLQ alarm missing",
-			mutate: func(tmpl cfn) { delete(resources(tmpl), "AuditorDeadLetterQueueAlarm") },
-			check:  alarmDiffs, want: "AuditorDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one",
+			name:   "processor DLQ alarm missing",
+			mutate: func(tmpl cfn) { delete(resources(tmpl), "ProcessorDeadLetterQueueAlarm") },
+			check:  alarmDiffs, want: "ProcessorDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one",
 		},
 		{
 			name: "DLQ alarm watching the other queue",
 			mutate: func(tmpl cfn) {
 				asMap(asList(props(tmpl, "NotifierDeadLetterQueueAlarm")["Dimensions"])[0])["Value"] =
-					cfn{"Fn::GetAtt": []any{auditorDLQ, "QueueName"}}
+					cfn{"Fn::GetAtt": []any{processorDLQ, "QueueName"}}
 			},
 			check: alarmDiffs, want: "NotifierDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one",
 		},
@@ -784,8 +797,8 @@ func TestChecksDetectDrift(t *testing.T) {
 		},
 		{
 			name:   "IteratorAge threshold 5 minutes",
-			mutate: func(tmpl cfn) { props(tmpl, "AuditorFunctionIteratorAgeAlarm")["Threshold"] = float64(300000) },
-			check:  alarmDiffs, want: "alarm AuditorFunctionIteratorAgeAlarm: GreaterThanThreshold 300000",
+			mutate: func(tmpl cfn) { props(tmpl, "ProcessorFunctionIteratorAgeAlarm")["Threshold"] = float64(300000) },
+			check:  alarmDiffs, want: "alarm ProcessorFunctionIteratorAgeAlarm: GreaterThanThreshold 300000",
 		},
 		{
 			name:   "alarm topic unencrypted",

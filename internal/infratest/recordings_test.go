@@ -23,7 +23,7 @@ var functionSpecificEnv = map[string][]struct{ name, ref string }{
 	// Presigns upload / download URLs and deletes objects in the recordings bucket.
 	"ActivityFunction": {{"RECORDINGS_BUCKET", recordingsBucket}},
 	// Deletes the object of a recording whose item is removed (SEC-16).
-	"AuditorFunction": {{"RECORDINGS_BUCKET", recordingsBucket}},
+	processorFunction: {{"RECORDINGS_BUCKET", recordingsBucket}},
 	// Whether idle sessions are asked to hibernate.
 	schedulerFunction: {{"AUTO_HIBERNATE", autoHibernateParam}},
 }
@@ -58,17 +58,17 @@ var wantS3Access = map[string][]string{
 		"s3:GetObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 		"s3:PutObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 	},
-	// Deletes the object of every recording item removed (its retention's TTL, or DELETE):
-	// the content lives as long as its metadata (SEC-16). Nothing else.
-	"AuditorFunction": {"s3:DeleteObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
-		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/auditor/*"},
 	// Stream records given up on, whole, each consumer under its own prefix (SEC-10).
 	"NotifierFunction": {"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/notifier/*"},
-	// Writes and deletes the sessions' environment files (never reads them back; ECS does,
-	// with the session execution role).
-	runtimeFunction: {
+	// Auditor step: deletes the object of every recording item removed (its retention's TTL,
+	// or DELETE): the content lives as long as its metadata (SEC-16). Runtime step: writes and
+	// deletes the sessions' environment files (never reads them back; ECS does, with the
+	// session execution role). Each step parks the records it gives up on under its own prefix.
+	processorFunction: {
+		"s3:DeleteObject ${" + recordingsBucket + ".Arn}/" + recordingsPrefix + "*",
 		"s3:DeleteObject ${" + sessionEnvBucket + ".Arn}/session-env/*",
 		"s3:PutObject ${" + sessionEnvBucket + ".Arn}/session-env/*",
+		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/auditor/*",
 		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/runtime/*",
 	},
 }

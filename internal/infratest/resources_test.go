@@ -17,44 +17,42 @@ const (
 	websocketFunction = "WebsocketFunction"
 	notifierFunction  = "NotifierFunction"
 	notifierDLQ       = "NotifierDeadLetterQueue"
-	auditorFunction   = "AuditorFunction"
-	auditorDLQ        = "AuditorDeadLetterQueue"
+	processorFunction = "ProcessorFunction"
+	processorDLQ      = "ProcessorDeadLetterQueue"
 	presignupFunction = "PresignupFunction"
 )
 
-// streamConsumers are the consumers of MainTable's stream, each with its own dead-letter queue.
-// DynamoDB Streams documents at most two concurrent readers per shard without throttling; the
-// runtime is a third. Its mapping filters on session items, but filtering happens after the
-// read, so GetRecords may be throttled under load (Lambda retries; every consumer's latency
-// grows). docs/runtime.md says so; a fourth consumer needs a fan-out (Kinesis, EventBridge Pipes).
+// streamConsumers are the readers of MainTable's stream, each with its own dead-letter queue.
+// DynamoDB Streams documents at most two concurrent readers per shard without throttling
+// (StreamReaderFindings fails on a third): the notifier, and the processor, whose steps (the
+// auditor, the runtime) do the rest of the work a change causes.
 var streamConsumers = []struct{ fn, dlq string }{
 	{notifierFunction, notifierDLQ},
-	{auditorFunction, auditorDLQ},
-	{runtimeFunction, runtimeDLQ},
+	{processorFunction, processorDLQ},
 }
 
 // streamWriters are the stream consumers that may write MainTable, with the reason: a consumer
 // writing its own source reads its own writes back.
 var streamWriters = map[string]string{
-	// The reconciler is level-triggered: the record of its own write asks for nothing new.
-	runtimeFunction: "records the runtime's bookkeeping on sessions; its own writes carry no new work",
+	// The runtime step's reconciler is level-triggered: the record of its own write asks for
+	// nothing new (and the auditor step records nothing for it).
+	processorFunction: "records the runtime's bookkeeping on sessions; its own writes carry no new work",
 }
 
 // streamOverrides are the mapping settings a consumer has of its own (compared exactly instead
 // of with the other consumers'), with their values in the transformed template.
 var streamOverrides = map[string]cfn{
-	runtimeFunction: {
-		// Each record may start a task (several API calls): small batches, five in parallel
-		// per shard (records of one session stay in order).
-		"BatchSize":             float64(10),
+	processorFunction: {
+		// A record may start a task (several API calls): smaller batches, five in parallel per
+		// shard (records of one item stay in order). No filter: the auditor step reads every
+		// record.
+		"BatchSize":             float64(25),
 		"ParallelizationFactor": float64(5),
-		// Only session items: PK SESSION#<id>, SK META.
-		"FilterCriteria": cfn{"Filters": []any{cfn{"Pattern": `{"dynamodb":{"Keys":{"PK":{"S":[{"prefix":"SESSION#"}]},"SK":{"S":["META"]}}}}`}}},
 	},
 }
 
 // allFunctions are the Lambda functions of the product: one per HTTP area of routes.go, then
-// the authorizer, the WebSocket handler, the stream consumers (notifier, auditor) and the
+// the authorizer, the WebSocket handler, the stream readers (notifier, processor) and the
 // scheduler.
 func allFunctions() []string {
 	var out []string
@@ -478,7 +476,7 @@ func TestOutputs(t *testing.T) {
 		got = append(got, k)
 	}
 	want := []string{"HttpApiUrl", "WebSocketUrl", "MainTableName", "ConnectionsTableName", "AuditTableName",
-		"NotifierDeadLetterQueueUrl", "AuditorDeadLetterQueueUrl", "RecordingsBucketName"}
+		"NotifierDeadLetterQueueUrl", "ProcessorDeadLetterQueueUrl", "RecordingsBucketName"}
 	for _, d := range diffSets("outputs", want, got) {
 		if strings.Contains(d, "missing") {
 			t.Error(d)
@@ -488,10 +486,21 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("WebSocketUrl = %q, want wss://${%s}.…/${StageName}", ws, webSocketAPIID)
 	}
 	for out, ref := range map[string]string{"MainTableName": ddb.MainLogicalID, "ConnectionsTableName": ddb.ConnLogicalID,
-		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ, "AuditorDeadLetterQueueUrl": auditorDLQ,
+		"AuditTableName": ddb.AuditLogicalID, "NotifierDeadLetterQueueUrl": notifierDLQ, "ProcessorDeadLetterQueueUrl": processorDLQ,
 		"RecordingsBucketName": recordingsBucket} {
 		if !isRef(get(outputs, out, "Value"), ref) {
 			t.Errorf("output %s = %v, want {Ref: %s}", out, get(outputs, out, "Value"), ref)
 		}
+	}
+}
+
+// TestAtMostTwoStreamReaders: the notifier and the processor, nothing more (issue 14; the CDK
+// app's template is checked in infra/stack).
+func TestAtMostTwoStreamReaders(t *testing.T) {
+	t.Parallel()
+	tmpl := transformed(t)
+	reportDiffs(t, "MainTable stream readers", streamReaderDiffs(tmpl))
+	if n := len(streamConsumers); n > MaxStreamReaders {
+		t.Errorf("streamConsumers lists %d readers, at most %d may read the stream", n, MaxStreamReaders)
 	}
 }

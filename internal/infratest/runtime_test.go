@@ -13,8 +13,7 @@ import (
 // The session runtime (docs/runtime.md): its two functions and the AWS resources session tasks
 // run on.
 const (
-	runtimeFunction      = "RuntimeFunction"
-	runtimeDLQ           = "RuntimeDeadLetterQueue"
+	runtimeFunction      = processorFunction // the runtime is a step of the processor
 	taskEventsFunction   = "TaskEventsFunction"
 	taskEventsDLQ        = "TaskEventsDeadLetterQueue"
 	taskStateChangeRule  = "TaskStateChangeRule"
@@ -52,7 +51,7 @@ const (
 // [<condition as JSON>]" (resources written as arnText does). It pins what the grant summary
 // cannot see: the Resource "*" actions, the pattern resources and the conditions.
 var wantRuntimeAccess = map[string][]string{
-	"RuntimeFunctionRole": {
+	"ProcessorFunctionRole": {
 		// Only the stack's own task definition families, only on the session cluster.
 		"ecs:RunTask " + taskDefinitionPattern + " " + clusterArn,
 		"ecs:StopTask " + clusterTasks,
@@ -65,13 +64,16 @@ var wantRuntimeAccess = map[string][]string{
 		`iam:PassRole ${SessionExecutionRole.Arn} {"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`,
 		`iam:PassRole ${SessionTaskRole.Arn} {"StringEquals":{"iam:PassedToService":"ecs-tasks.amazonaws.com"}}`,
 		"elasticfilesystem:CreateAccessPoint ${SessionFileSystem.Arn}",
-		"sqs:SendMessage ${RuntimeDeadLetterQueue.Arn}",
+		"sqs:SendMessage ${ProcessorDeadLetterQueue.Arn}",
 		// Writes and deletes the sessions' environment files; never reads one.
 		"s3:PutObject " + envFileObjects,
 		"s3:DeleteObject " + envFileObjects,
 		"kms:GenerateDataKey ${SessionEnvKey.Arn} " + viaS3,
-		// Stream records it gives up on, whole, under its own prefix (SEC-10).
+		// Stream records a step gives up on, whole, under the step's own prefix (SEC-10).
+		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/auditor/*",
 		"s3:PutObject ${DeadLetterBucket.Arn}/dead-letters/runtime/*",
+		// The auditor step: a removed recording's content (SEC-16).
+		"s3:DeleteObject ${RecordingsBucket.Arn}/recordings/*",
 	},
 	// The event holds the task's private address: no EC2 lookup.
 	"TaskEventsFunctionRole": {
@@ -463,28 +465,28 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 		check  func(cfn) []string
 		want   string
 	}{
-		{"RunTask on any cluster", func(tmpl cfn) { delete(stmt(tmpl, "RuntimeFunctionRole", "RunSessionTasks"), "Condition") },
+		{"RunTask on any cluster", func(tmpl cfn) { delete(stmt(tmpl, "ProcessorFunctionRole", "RunSessionTasks"), "Condition") },
 			runtimeAccessDiffs, `unexpected "ecs:RunTask ` + taskDefinitionPattern + `"`},
 		{"RunTask on every task definition", func(tmpl cfn) {
-			stmt(tmpl, "RuntimeFunctionRole", "RunSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"}
+			stmt(tmpl, "ProcessorFunctionRole", "RunSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"}
 		}, iamFindings, "names no resource of the template"},
-		{"PassRole without the service condition", func(tmpl cfn) { delete(stmt(tmpl, "RuntimeFunctionRole", "PassSessionRoles"), "Condition") },
+		{"PassRole without the service condition", func(tmpl cfn) { delete(stmt(tmpl, "ProcessorFunctionRole", "PassSessionRoles"), "Condition") },
 			runtimeAccessDiffs, `unexpected "iam:PassRole ${SessionExecutionRole.Arn}"`},
-		{"PassRole on any role", func(tmpl cfn) { stmt(tmpl, "RuntimeFunctionRole", "PassSessionRoles")["Resource"] = "*" },
+		{"PassRole on any role", func(tmpl cfn) { stmt(tmpl, "ProcessorFunctionRole", "PassSessionRoles")["Resource"] = "*" },
 			iamFindings, `Resource "*" for [iam:PassRole]`},
-		{"TagResource beyond creation", func(tmpl cfn) { delete(stmt(tmpl, "RuntimeFunctionRole", "TagSessionTasksOnCreate"), "Condition") },
+		{"TagResource beyond creation", func(tmpl cfn) { delete(stmt(tmpl, "ProcessorFunctionRole", "TagSessionTasksOnCreate"), "Condition") },
 			runtimeAccessDiffs, `unexpected "ecs:TagResource ` + clusterTasks + `"`},
 		{"runtime may stop any task", func(tmpl cfn) {
-			stmt(tmpl, "RuntimeFunctionRole", "StopSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*"}
+			stmt(tmpl, "ProcessorFunctionRole", "StopSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*"}
 		}, iamFindings, "names no resource of the template"},
 		{"runtime may delete access points", func(tmpl cfn) {
-			stmt(tmpl, "RuntimeFunctionRole", "CreateHomeAccessPoints")["Action"] = []any{"elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint"}
+			stmt(tmpl, "ProcessorFunctionRole", "CreateHomeAccessPoints")["Action"] = []any{"elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint"}
 		}, grantsOf(runtimeFunction), `unexpected "elasticfilesystem:DeleteAccessPoint SessionFileSystem"`},
-		{"runtime reads AuditTable", func(tmpl cfn) {
-			p := props(tmpl, "RuntimeFunctionRole")
+		{"processor reads the connections table", func(tmpl cfn) {
+			p := props(tmpl, "ProcessorFunctionRole")
 			p["Policies"] = append(asList(p["Policies"]), cfn{"PolicyName": "Mutation", "PolicyDocument": cfn{"Statement": []any{cfn{
-				"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": cfn{"Fn::GetAtt": []any{"AuditTable", "Arn"}}}}}})
-		}, grantsOf(runtimeFunction), `unexpected "dynamodb:read AuditTable"`},
+				"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": cfn{"Fn::GetAtt": []any{"ConnectionsTable", "Arn"}}}}}})
+		}, grantsOf(runtimeFunction), `unexpected "dynamodb:read ConnectionsTable"`},
 		{"session task role gains a permission", func(tmpl cfn) {
 			props(tmpl, sessionTaskRole)["Policies"] = []any{cfn{"PolicyName": "Mutation", "PolicyDocument": cfn{"Statement": []any{cfn{
 				"Effect": "Allow", "Action": "s3:GetObject", "Resource": cfn{"Fn::Sub": "${RecordingsBucket.Arn}/*"}}}}}}
@@ -502,8 +504,8 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 				"Effect": "Allow", "Action": "ec2:DescribeNetworkInterfaces", "Resource": "*"}}}})
 		}, iamFindings, `Resource "*" for [ec2:DescribeNetworkInterfaces]`},
 		{"runtime reads environment files", func(tmpl cfn) {
-			stmt(tmpl, "RuntimeFunctionRole", "WriteSessionEnvironmentFiles")["Action"] = []any{"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
-		}, runtimeAccessDiffs, `RuntimeFunctionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/session-env/*"`},
+			stmt(tmpl, "ProcessorFunctionRole", "WriteSessionEnvironmentFiles")["Action"] = []any{"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+		}, runtimeAccessDiffs, `ProcessorFunctionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/session-env/*"`},
 		{"execution role reads the whole bucket", func(tmpl cfn) {
 			stmt(tmpl, sessionExecutionRole, "ReadSessionEnvironmentFiles")["Resource"] = cfn{"Fn::Sub": "${SessionEnvBucket.Arn}/*"}
 		}, runtimeAccessDiffs, `SessionExecutionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/*"`},
@@ -519,10 +521,10 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 			addAction["Action"] = append(asList(addAction["Action"]), "elasticfilesystem:ClientRootAccess")
 		}, runtimeAccessDiffs, `SessionTaskRole access: unexpected "elasticfilesystem:ClientRootAccess`},
 		{"ECS_CLUSTER missing", func(tmpl cfn) { delete(envVars(tmpl, runtimeFunction), "ECS_CLUSTER") },
-			runtimeConfigDiffs, "RuntimeFunction: environment lacks ECS_CLUSTER"},
+			runtimeConfigDiffs, "ProcessorFunction: environment lacks ECS_CLUSTER"},
 		{"environment files in another bucket", func(tmpl cfn) {
 			envVars(tmpl, runtimeFunction)["SESSION_ENV_BUCKET_ARN"] = cfn{"Fn::GetAtt": []any{recordingsBucket, "Arn"}}
-		}, runtimeConfigDiffs, "RuntimeFunction: environment SESSION_ENV_BUCKET_ARN = ${RecordingsBucket.Arn}"},
+		}, runtimeConfigDiffs, "ProcessorFunction: environment SESSION_ENV_BUCKET_ARN = ${RecordingsBucket.Arn}"},
 		{"task events get a runtime variable", func(tmpl cfn) { envVars(tmpl, taskEventsFunction)["STREAMING_PORT"] = "3000" },
 			runtimeConfigDiffs, "TaskEventsFunction: unexpected runtime variable STREAMING_PORT"},
 		{"streaming ingress parameter back", func(tmpl cfn) {
@@ -551,19 +553,15 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 		{"task events rule also on a schedule", func(tmpl cfn) {
 			props(tmpl, taskStateChangeRule)["ScheduleExpression"] = "rate(1 minute)"
 		}, taskEventRuleDiffs, "want an enabled event-pattern rule"},
-		{"runtime without its stream filter", func(tmpl cfn) { delete(runtimeMapping(tmpl), "FilterCriteria") },
-			streamConsumerDiffs, "FilterCriteria = <nil>"},
+		{"processor mapping filters out all but sessions (the auditor reads every record)", func(tmpl cfn) {
+			runtimeMapping(tmpl)["FilterCriteria"] = cfn{"Filters": []any{cfn{"Pattern": `{"dynamodb":{"Keys":{"SK":{"S":["META"]}}}}`}}}
+		}, streamConsumerDiffs, "stream mapping settings differ"},
 		{"runtime mapping without bisection", func(tmpl cfn) { runtimeMapping(tmpl)["BisectBatchOnFunctionError"] = false },
 			streamConsumerDiffs, "BisectBatchOnFunctionError"},
-		{"runtime parks failures in the auditor's queue", func(tmpl cfn) {
-			asMap(get(runtimeMapping(tmpl), "DestinationConfig", "OnFailure"))["Destination"] = cfn{"Fn::GetAtt": []any{auditorDLQ, "Arn"}}
-		}, streamConsumerDiffs, "want RuntimeDeadLetterQueue (its own queue)"},
-		{"runtime DLQ alarm missing", func(tmpl cfn) { delete(resources(tmpl), "RuntimeDeadLetterQueueAlarm") },
-			alarmDiffs, "RuntimeDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one"},
 		{"task events DLQ alarm missing", func(tmpl cfn) { delete(resources(tmpl), "TaskEventsDeadLetterQueueAlarm") },
 			alarmDiffs, "TaskEventsDeadLetterQueue has ApproximateNumberOfMessagesVisible alarms [], want exactly one"},
-		{"runtime IteratorAge alarm missing", func(tmpl cfn) { delete(resources(tmpl), "RuntimeFunctionIteratorAgeAlarm") },
-			alarmDiffs, "RuntimeFunction has IteratorAge alarms [], want exactly one"},
+		{"processor IteratorAge alarm missing", func(tmpl cfn) { delete(resources(tmpl), "ProcessorFunctionIteratorAgeAlarm") },
+			alarmDiffs, "ProcessorFunction has IteratorAge alarms [], want exactly one"},
 		{"VNC open to the internet", func(tmpl cfn) {
 			r := asMap(asList(props(tmpl, sessionSG)["SecurityGroupIngress"])[0])
 			delete(r, "SourceSecurityGroupId")

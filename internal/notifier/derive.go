@@ -3,19 +3,14 @@
 package notifier
 
 import (
-	"slices"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"streamspace/internal/apikeys"
-	"streamspace/internal/ddb"
+	"streamspace/internal/change"
 	"streamspace/internal/events"
 	"streamspace/internal/sessions"
 	"streamspace/internal/sharing"
-	"streamspace/internal/teams"
 )
 
 // Change is an event and whom it concerns.
@@ -32,251 +27,163 @@ type Change struct {
 	Extra []string
 }
 
-type image = map[string]types.AttributeValue
-
-func entityOf(img image) string {
-	if v, ok := img["entity"].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
 // Derive returns the events a stream record stands for (none for items no client cares about).
 func Derive(rec lambdaevents.DynamoDBEventRecord) ([]Change, error) {
-	oldImg, err := ddb.FromStreamImage(rec.Change.OldImage)
+	d, err := change.Of(rec)
 	if err != nil {
 		return nil, err
 	}
-	newImg, err := ddb.FromStreamImage(rec.Change.NewImage)
-	if err != nil {
-		return nil, err
-	}
-	entity := entityOf(newImg)
-	if entity == "" {
-		entity = entityOf(oldImg)
-	}
-	ts := rec.Change.ApproximateCreationDateTime.UTC()
-	if ts.IsZero() {
-		ts = time.Now().UTC()
-	}
-	switch entity {
-	case sessions.EntitySession:
-		return deriveSession(rec, oldImg, newImg, ts)
-	case sessions.EntityConnection:
-		return deriveConnection(rec, oldImg, newImg, ts)
-	case apikeys.EntityAPIKey:
-		return deriveAPIKey(rec, oldImg, newImg, ts)
-	case sharing.EntityShare:
-		return deriveShare(rec, oldImg, newImg, ts)
-	case teams.EntityMember:
-		return deriveMember(rec, oldImg, newImg, ts)
-	}
-	return nil, nil
+	return Events(d), nil
 }
 
-func newChange(rec lambdaevents.DynamoDBEventRecord, typ string, se sessions.Session, ts time.Time, data any) Change {
+// Events derives the events of a change.
+func Events(d change.Diff) []Change {
+	switch {
+	case d.Session != nil:
+		return sessionEvents(d, d.Session)
+	case d.Connection != nil:
+		return connectionEvents(d, d.Connection)
+	case d.APIKey != nil:
+		return apiKeyEvents(d, d.APIKey)
+	case d.Share != nil:
+		return shareEvents(d, d.Share)
+	case d.Member != nil:
+		return memberEvents(d, d.Member)
+	}
+	return nil
+}
+
+func newChange(d change.Diff, typ string, se sessions.Session, data any) Change {
 	return Change{OwnerID: se.OwnerID, TeamID: se.TeamID, Event: events.Envelope{
-		ID: events.ID(rec.EventID, typ), Type: typ, SessionID: se.ID, UserID: se.OwnerID, TeamID: se.TeamID,
-		Timestamp: ts, Data: data}}
+		ID: events.ID(d.EventID, typ), Type: typ, SessionID: se.ID, UserID: se.OwnerID, TeamID: se.TeamID,
+		Timestamp: d.At, Data: data}}
 }
 
-func deriveSession(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
-	var old, cur sessions.Session
-	var err error
-	if len(oldImg) > 0 {
-		if old, err = sessions.UnmarshalSession(oldImg); err != nil {
-			return nil, err
-		}
-	}
-	if len(newImg) > 0 {
-		if cur, err = sessions.UnmarshalSession(newImg); err != nil {
-			return nil, err
-		}
-	}
+func sessionEvents(d change.Diff, s *change.Session) []Change {
+	old, cur, ch := s.Old, s.New, s.Changed
 	var out []Change
-	add := func(typ string, data any) { out = append(out, newChange(rec, typ, cur, ts, data)) }
-	switch rec.EventName {
-	case "INSERT":
+	add := func(typ string, data any) { out = append(out, newChange(d, typ, cur, data)) }
+	switch {
+	case d.Created():
 		add(events.SessionCreated, map[string]any{"templateName": cur.TemplateName, "state": cur.State,
 			"desiredState": cur.DesiredState, "resources": cur.Resources, "tags": cur.Tags})
-		return out, nil
-	case "REMOVE":
-		out = append(out, newChange(rec, events.SessionDeleted, old, ts, map[string]any{"state": old.State}))
-		return out, nil
+		return out
+	case d.Removed():
+		return []Change{newChange(d, events.SessionDeleted, old, map[string]any{"state": old.State})}
 	}
-	if old.OwnerID != cur.OwnerID {
-		ch := newChange(rec, events.SessionTransferred, cur, ts, map[string]any{"previousOwnerId": old.OwnerID, "newOwnerId": cur.OwnerID})
-		ch.Extra = []string{old.OwnerID}
-		out = append(out, ch)
+	if ch.Has(change.Owner) {
+		c := newChange(d, events.SessionTransferred, cur, map[string]any{"previousOwnerId": old.OwnerID, "newOwnerId": cur.OwnerID})
+		c.Extra = []string{old.OwnerID}
+		out = append(out, c)
 	}
-	if o := cur.TransferOffer; o != nil && (old.TransferOffer == nil || old.TransferOffer.ToUserID != o.ToUserID ||
-		!old.TransferOffer.CreatedAt.Equal(o.CreatedAt)) {
+	if o := cur.TransferOffer; ch.Has(change.TransferOffer) {
 		// The recipient cannot see the session yet: the offer is all they learn of it.
-		ch := newChange(rec, events.SessionTransferOffered, cur, ts, map[string]any{"toUserId": o.ToUserID,
+		c := newChange(d, events.SessionTransferOffered, cur, map[string]any{"toUserId": o.ToUserID,
 			"offeredBy": o.OfferedBy, "templateName": cur.TemplateName, "expiresAt": o.ExpiresAt})
-		ch.Extra = []string{o.ToUserID}
-		out = append(out, ch)
+		c.Extra = []string{o.ToUserID}
+		out = append(out, c)
 	}
-	if old.State != cur.State {
+	if ch.Has(change.State) {
 		add(events.SessionStateChanged, map[string]any{"previousState": old.State, "state": cur.State,
 			"desiredState": cur.DesiredState, "url": cur.URL, "error": cur.Error})
 		if cur.State == sessions.StateFailed {
 			add(events.SessionError, map[string]any{"error": cur.Error})
 		}
 	}
-	if old.DeletedAt == nil && cur.DeletedAt != nil {
+	if ch.Has(change.Deleted) {
 		add(events.SessionDeleted, map[string]any{"state": cur.State})
 	}
-	if !slices.Equal(old.Tags, cur.Tags) {
+	if ch.Has(change.Tags) {
 		add(events.SessionTagsUpdated, map[string]any{"tags": cur.Tags, "previousTags": old.Tags})
 	}
-	if old.Resources != cur.Resources {
+	if ch.Has(change.Resources) {
 		add(events.SessionResourcesUpdated, map[string]any{"resources": cur.Resources, "previousResources": old.Resources})
 	}
-	changed := map[string]any{}
-	if old.DesiredState != cur.DesiredState && cur.State != sessions.StateTerminated {
-		changed["desiredState"] = cur.DesiredState
+	settings := s.Settings()
+	if ch.Has(change.URL) && !ch.Has(change.State) {
+		settings["url"] = cur.URL
 	}
-	if old.IdleTimeout != cur.IdleTimeout {
-		changed["idleTimeout"] = cur.IdleTimeout
-	}
-	if old.MaxSessionDuration != cur.MaxSessionDuration {
-		changed["maxSessionDuration"] = cur.MaxSessionDuration
-	}
-	if old.URL != cur.URL && old.State == cur.State {
-		changed["url"] = cur.URL
-	}
-	if len(changed) > 0 {
-		add(events.SessionUpdated, changed)
+	if len(settings) > 0 {
+		add(events.SessionUpdated, settings)
 	}
 	switch {
-	case !old.Idle && cur.Idle:
+	case ch.Has(change.Idle) && cur.Idle:
 		add(events.SessionIdle, map[string]any{"lastActivity": cur.LastActivity, "idleTimeout": cur.IdleTimeout})
-	case old.Idle && !cur.Idle:
+	case ch.Has(change.Idle):
 		add(events.SessionActive, map[string]any{"lastActivity": cur.LastActivity})
 	}
 	// A heartbeat changes only the activity time; connects announce themselves through their own item.
-	if !old.LastActivity.Equal(cur.LastActivity) && old.ActiveConnections == cur.ActiveConnections && len(out) == 0 {
+	if ch.Has(change.LastActivity) && !ch.Has(change.Connections) && len(out) == 0 {
 		add(events.SessionHeartbeat, map[string]any{"lastActivity": cur.LastActivity})
 	}
-	return out, nil
+	return out
 }
 
-func deriveConnection(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
-	what, c, err := sessions.ConnectionTransition(rec.EventName, oldImg, newImg)
-	if err != nil || what == "" {
-		return nil, err
-	}
+func connectionEvents(d change.Diff, cc *change.Connection) []Change {
+	c := cc.Conn
 	typ := events.SessionConnected
 	data := map[string]any{"connectionId": c.ConnectionID, "userId": c.UserID, "permissionLevel": c.PermissionLevel}
-	if what == sessions.ConnClosed {
-		typ, data["reason"] = events.SessionDisconnected, closeReason(rec, c)
+	if cc.Closed {
+		typ, data["reason"] = events.SessionDisconnected, cc.Reason
 	}
 	// Owner and team are read from the session at delivery: the connection's copy may predate a transfer.
-	se := sessions.Session{ID: c.SessionID}
-	return []Change{newChange(rec, typ, se, ts, data)}, nil
+	return []Change{newChange(d, typ, sessions.Session{ID: c.SessionID}, data)}
 }
 
-func deriveAPIKey(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
-	if rec.EventName != "MODIFY" {
-		return nil, nil
-	}
-	old, err := apikeys.UnmarshalKey(oldImg)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := apikeys.UnmarshalKey(newImg)
-	if err != nil {
-		return nil, err
-	}
+func apiKeyEvents(d change.Diff, k *change.APIKey) []Change {
+	cur := k.New
 	var out []Change
 	add := func(typ string, data map[string]any) {
 		data["keyId"], data["name"], data["keyPrefix"] = cur.ID, cur.Name, cur.KeyPrefix
 		out = append(out, Change{OwnerID: cur.OwnerID, OwnerOnly: true, Event: events.Envelope{
-			ID: events.ID(rec.EventID, typ), Type: typ, UserID: cur.OwnerID, Timestamp: ts, Data: data}})
+			ID: events.ID(d.EventID, typ), Type: typ, UserID: cur.OwnerID, Timestamp: d.At, Data: data}})
 	}
-	if !old.Revoked && cur.Revoked {
+	if k.Revoked {
 		add(events.APIKeyRevoked, map[string]any{"revokedAt": cur.RevokedAt})
 	}
-	if cur.RateLimitedHour != "" && cur.RateLimitedHour != old.RateLimitedHour {
+	if k.RateLimited {
 		add(events.APIKeyRateLimited, map[string]any{"rateLimit": cur.RateLimit, "hour": cur.RateLimitedHour})
 	}
-	return out, nil
+	return out
 }
 
-func deriveShare(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
-	var old, cur sharing.Share
-	if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
-		return nil, err
-	}
-	if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
-		return nil, err
-	}
+func shareEvents(d change.Diff, s *change.Share) []Change {
 	data := func(sh sharing.Share) map[string]any {
-		d := map[string]any{"shareId": sh.ID, "sharedWithUserId": sh.SharedWithUserID, "permissionLevel": sh.PermissionLevel}
+		m := map[string]any{"shareId": sh.ID, "sharedWithUserId": sh.SharedWithUserID, "permissionLevel": sh.PermissionLevel}
 		if sh.Expiry > 0 {
-			d["expiresAt"] = time.Unix(sh.Expiry, 0).UTC()
+			m["expiresAt"] = time.Unix(sh.Expiry, 0).UTC()
 		}
-		return d
+		return m
 	}
 	// The session's owner and team are filled in by the notifier, which reads the session.
-	env := func(typ, sessionID string, d map[string]any) events.Envelope {
-		return events.Envelope{ID: events.ID(rec.EventID, typ), Type: typ, SessionID: sessionID, Timestamp: ts, Data: d}
+	env := func(typ, sessionID string, m map[string]any) events.Envelope {
+		return events.Envelope{ID: events.ID(d.EventID, typ), Type: typ, SessionID: sessionID, Timestamp: d.At, Data: m}
 	}
-	switch rec.EventName {
-	case "INSERT":
-		return []Change{{Event: env(events.SessionShared, cur.SessionID, data(cur))}}, nil
-	case "MODIFY":
-		if old.PermissionLevel == cur.PermissionLevel && old.Expiry == cur.Expiry {
-			return nil, nil
-		}
-		d := data(cur)
-		d["previousPermissionLevel"], d["updated"] = old.PermissionLevel, true
-		return []Change{{Event: env(events.SessionShared, cur.SessionID, d)}}, nil
-	case "REMOVE":
-		d := data(old)
-		d["reason"] = "revoked"
-		if rec.UserIdentity != nil && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com" {
-			d["reason"] = "expired"
-		}
-		return []Change{{Event: env(events.SessionUnshared, old.SessionID, d), Extra: []string{old.SharedWithUserID}}}, nil
+	switch {
+	case s.Revoked:
+		m := data(s.Old)
+		m["reason"] = s.Reason
+		return []Change{{Event: env(events.SessionUnshared, s.Old.SessionID, m), Extra: []string{s.Old.SharedWithUserID}}}
+	case s.Updated:
+		m := data(s.New)
+		m["previousPermissionLevel"], m["updated"] = s.Old.PermissionLevel, true
+		return []Change{{Event: env(events.SessionShared, s.New.SessionID, m)}}
 	}
-	return nil, nil
+	return []Change{{Event: env(events.SessionShared, s.New.SessionID, data(s.New))}}
 }
 
-func deriveMember(rec lambdaevents.DynamoDBEventRecord, oldImg, newImg image, ts time.Time) ([]Change, error) {
-	var old, cur teams.Member
-	if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
-		return nil, err
-	}
-	if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
-		return nil, err
-	}
+func memberEvents(d change.Diff, mc *change.Member) []Change {
 	var typ string
-	m, d := cur, map[string]any{}
+	m, data := mc.New, map[string]any{}
 	switch {
-	case rec.EventName == "INSERT":
-		typ, d["addedBy"] = events.TeamMemberAdded, cur.AddedBy
-	case rec.EventName == "REMOVE":
-		typ, m = events.TeamMemberRemoved, old
-	case old.Role != cur.Role:
-		typ, d["previousRole"] = events.TeamMemberRoleChanged, old.Role
+	case mc.Added:
+		typ, data["addedBy"] = events.TeamMemberAdded, m.AddedBy
+	case mc.Removed:
+		typ, m = events.TeamMemberRemoved, mc.Old
 	default:
-		return nil, nil
+		typ, data["previousRole"] = events.TeamMemberRoleChanged, mc.Old.Role
 	}
-	d["teamId"], d["userId"], d["role"] = m.TeamID, m.UserID, m.Role
+	data["teamId"], data["userId"], data["role"] = m.TeamID, m.UserID, m.Role
 	return []Change{{TeamID: m.TeamID, TeamOnly: true, Extra: []string{m.UserID}, Event: events.Envelope{
-		ID: events.ID(rec.EventID, typ), Type: typ, UserID: m.UserID, TeamID: m.TeamID, Timestamp: ts, Data: d}}}, nil
-}
-
-// closeReason is why a connection ended: what the gateway recorded, or that it expired (TTL),
-// or was ended through the API.
-func closeReason(rec lambdaevents.DynamoDBEventRecord, c sessions.Connection) string {
-	switch {
-	case c.CloseReason != "":
-		return c.CloseReason
-	case rec.UserIdentity != nil && rec.UserIdentity.PrincipalID == "dynamodb.amazonaws.com":
-		return "expired"
-	}
-	return "disconnected"
+		ID: events.ID(d.EventID, typ), Type: typ, UserID: m.UserID, TeamID: m.TeamID, Timestamp: d.At, Data: data}}}
 }

@@ -85,6 +85,61 @@ func (n *Notifier) now() time.Time {
 	return time.Now()
 }
 
+// audiences caches the listeners of each audience for one change; prefetch queries some in the
+// background, get waits for a query in flight.
+type audiences struct {
+	mu       sync.Mutex
+	ls       map[string][]connections.Listener
+	err      map[string]error
+	inflight map[string]chan struct{}
+}
+
+func (a *audiences) get(ctx context.Context, n *Notifier, aud string) ([]connections.Listener, error) {
+	a.mu.Lock()
+	if wait, ok := a.inflight[aud]; ok {
+		a.mu.Unlock()
+		<-wait
+		a.mu.Lock()
+	}
+	if ls, ok := a.ls[aud]; ok || a.err[aud] != nil {
+		defer a.mu.Unlock()
+		return ls, a.err[aud]
+	}
+	a.mu.Unlock()
+	ls, err := n.Conns.Listeners(ctx, aud, n.now())
+	a.mu.Lock()
+	a.ls[aud], a.err[aud] = ls, err
+	a.mu.Unlock()
+	return ls, err
+}
+
+// prefetch starts the queries of auds; the returned func waits for them (so none outlives the change).
+func (a *audiences) prefetch(ctx context.Context, n *Notifier, auds ...string) func() {
+	var wg sync.WaitGroup
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inflight == nil {
+		a.inflight = map[string]chan struct{}{}
+	}
+	for _, aud := range auds {
+		if _, ok := a.inflight[aud]; ok {
+			continue
+		}
+		ch := make(chan struct{})
+		a.inflight[aud] = ch
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(ch)
+			ls, err := n.Conns.Listeners(ctx, aud, n.now())
+			a.mu.Lock()
+			a.ls[aud], a.err[aud] = ls, err
+			a.mu.Unlock()
+		}()
+	}
+	return wg.Wait
+}
+
 // Per-connection retry budget (SEC-08): a recipient whose posts fail costs at most
 // postAttempts × PostTimeout plus the backoffs (≈ 3.1 s with the default 1 s), in parallel with
 // the other recipients, and never fails the record by itself.

@@ -10,26 +10,21 @@ import (
 	"strings"
 	"time"
 
-	lambdaevents "github.com/aws/aws-lambda-go/events"
-
-	"streamspace/internal/ddb"
+	"streamspace/internal/change"
 	"streamspace/internal/sessions"
-	"streamspace/internal/streambatch"
 	"streamspace/internal/templates"
 )
 
-// Reconciler drives sessions towards their desired state. It is level-triggered: each stream
-// record of a session makes it compare the session's current desired and observed state with
-// the last action it took, so redeliveries, its own writes and reordered retries are harmless.
+// Reconciler drives sessions towards their desired state, as a step of the stream processor.
+// It is level-triggered: each stream record of a session makes it compare the session's current
+// desired and observed state with the last action it took, so redeliveries, its own writes and
+// reordered retries are harmless.
 type Reconciler struct {
 	Sessions  *sessions.Service
 	Templates *templates.Store
 	Driver    Driver
 	Log       *slog.Logger
 	Now       func() time.Time
-	// Batch is the shared stream batch loop (dead letters, give-up budget); nil only reports
-	// the first failed record.
-	Batch *streambatch.Loop
 }
 
 func (r *Reconciler) now() time.Time {
@@ -39,34 +34,23 @@ func (r *Reconciler) now() time.Time {
 	return time.Now()
 }
 
-// Handle processes a batch in order through the shared batch loop; the first record that fails
-// is reported (and Lambda retries from it), as the other stream consumers do.
-func (r *Reconciler) Handle(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	return r.Batch.Handle(ctx, ev, r.HandleRecord)
-}
-
-// HandleRecord reconciles one record's session (also what a redrive calls).
-func (r *Reconciler) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-	return r.handleRecord(WithActor(ctx), rec)
-}
-
-func (r *Reconciler) handleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-	pk, sk := rec.Change.Keys[ddb.PK].String(), rec.Change.Keys[ddb.SK].String()
-	if !strings.HasPrefix(pk, ddb.SessionPrefix) || sk != ddb.MetaSK || len(rec.Change.NewImage) == 0 {
+// Apply is the runtime's work for one change: a session whose new image wants an action the
+// runtime has not asked for yet is reconciled; every other change (most records, and the echo
+// of the runtime's own writes) needs nothing.
+func (r *Reconciler) Apply(ctx context.Context, d change.Diff) error {
+	id := Needed(d)
+	if id == "" {
 		return nil
 	}
-	img, err := ddb.FromStreamImage(rec.Change.NewImage)
-	if err != nil {
-		return err
+	return r.Reconcile(WithActor(ctx), id)
+}
+
+// Needed is the session a change asks the runtime to act on ("" = none).
+func Needed(d change.Diff) string {
+	if d.Session == nil || d.Removed() || !needsWork(d.Session.New) {
+		return ""
 	}
-	se, err := sessions.UnmarshalSession(img)
-	if err != nil {
-		return err
-	}
-	if !needsWork(se) {
-		return nil // most records: the image already says there is nothing to do
-	}
-	return r.Reconcile(ctx, se.ID)
+	return d.Session.New.ID
 }
 
 // Wanted is the driver action that moves a session towards its desired state ("" = none).

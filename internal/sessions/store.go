@@ -536,34 +536,3 @@ func (st *Store) Connections(ctx context.Context, sessionID string, now time.Tim
 func n64(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
-
-// Connection transitions the stream derivations care about.
-const (
-	ConnOpened = "opened"
-	ConnClosed = "closed"
-)
-
-// ConnectionTransition says what one change of a connection item means, for every consumer of
-// the table stream alike: opened when the gateway opened it (or an item from before the
-// gateway appeared), closed when an open one went, "" for the rest (a ticket issued, or gone
-// unused; a renewal; the closing facts written just before the removal).
-func ConnectionTransition(event string, oldImg, newImg map[string]types.AttributeValue) (string, Connection, error) {
-	var old, cur Connection
-	if len(oldImg) > 0 {
-		if err := attributevalue.UnmarshalMap(oldImg, &old); err != nil {
-			return "", old, fmt.Errorf("decode connection: %w", err)
-		}
-	}
-	if len(newImg) > 0 {
-		if err := attributevalue.UnmarshalMap(newImg, &cur); err != nil {
-			return "", cur, fmt.Errorf("decode connection: %w", err)
-		}
-	}
-	switch {
-	case event == "INSERT" && cur.Open(), event == "MODIFY" && !old.Open() && cur.Open():
-		return ConnOpened, cur, nil
-	case event == "REMOVE" && old.Open():
-		return ConnClosed, old, nil
-	}
-	return "", cur, nil
-}

@@ -1,7 +1,7 @@
 // Package stack brings up the whole product on loopback: DynamoDB Local, the tables and the
 // seeded catalog, the HTTP and WebSocket API emulators with the management API, the stream
-// poller feeding the notifier, and the local token issuer. `streamspace run` and the end-to-end
-// tests both use it.
+// pollers feeding the notifier and the processor, and the local token issuer. `streamspace run`
+// and the end-to-end tests both use it.
 package stack
 
 import (
@@ -76,27 +76,30 @@ type Config struct {
 	// minute in AWS); 0 = never (tests call RunScheduler).
 	SchedulerEvery time.Duration
 	AutoHibernate  bool
-	// LocalRuntime runs sessions as local processes (Xvfb, the app, x11vnc, noVNC) driven by a
-	// third stream consumer, as the ECS driver is in AWS; off, sessions only change state
+	// LocalRuntime runs sessions as local processes (Xvfb, the app, x11vnc, noVNC) driven by the
+	// processor's runtime step, as the ECS driver is in AWS; off, sessions only change state
 	// through POST /sessions/{id}/status.
 	LocalRuntime bool
 	// UsageEvery reports what each running session uses (0 = never; tests call ReportUsage).
 	UsageEvery time.Duration
 	// WrapRuntime lets tests wrap the local driver (fault injection).
 	WrapRuntime func(runtime.Driver) runtime.Driver
-	// WrapConsumer lets tests wrap each stream consumer's handler (name: notifier, auditor,
-	// runtime), e.g. to label its DynamoDB calls when measuring their consumed capacity.
+	// WrapConsumer lets tests wrap each stream consumer's handler (name: notifier, processor),
+	// e.g. to label its DynamoDB calls when measuring their consumed capacity.
 	WrapConsumer func(name string, h streams.Handler) streams.Handler
 }
 
 // Stack is a running local system.
 type Stack struct {
-	HTTPURL     string
-	WSURL       string
-	Issuer      *issuer.Issuer
-	App         *app.App
-	WebSocket   *apigw.WebSocket
-	Poller      *streams.Poller // the notifier's
+	HTTPURL   string
+	WSURL     string
+	Issuer    *issuer.Issuer
+	App       *app.App
+	WebSocket *apigw.WebSocket
+	Poller    *streams.Poller // the notifier's
+	// Readers name the stream's readers, in start order: the notifier and the processor, as the
+	// templates map them (at most two: DynamoDB Streams throttles above two readers per shard).
+	Readers     []string
 	Objects     *objects.Store  // recording content
 	Runtime     *local.Driver   // nil unless Config.LocalRuntime
 	Gateway     *gateway.Server // the streaming gateway
@@ -274,22 +277,21 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	streamsClient := dynamodbstreams.NewFromConfig(ddb.LocalConfig(), func(o *dynamodbstreams.Options) {
 		o.BaseEndpoint = aws.String(st.DynamoDB)
 	})
-	// Consumers of the same stream, as in AWS (one event source mapping each): the notifier, the
-	// auditor and the runtime, each with its own checkpoint, so one failing never holds up another.
+	// The two readers of the stream, as in AWS (one event source mapping each): the notifier and
+	// the processor (the auditor and, with the local runtime, the reconciler, as steps), each
+	// with its own checkpoint, so one failing never holds up the other.
+	var driver runtime.Driver
+	if cfg.LocalRuntime {
+		if driver, err = st.startRuntime(cfg.DataDir, cfg.WrapRuntime, log); err != nil {
+			return nil, err
+		}
+	}
+	proc := st.App.Processor(driver)
+	reconciler := proc.Runtime
 	consumers := []struct {
 		name    string
 		handler streams.Handler
-	}{{"notifier", st.App.Notifier().Handle}, {"auditor", st.App.Auditor().Handle}}
-	var reconciler *runtime.Reconciler
-	if cfg.LocalRuntime {
-		if reconciler, err = st.startRuntime(cfg.DataDir, cfg.WrapRuntime, log); err != nil {
-			return nil, err
-		}
-		consumers = append(consumers, struct {
-			name    string
-			handler streams.Handler
-		}{"runtime", reconciler.Handle})
-	}
+	}{{"notifier", st.App.Notifier().Handle}, {"processor", proc.Handle}}
 	for _, c := range consumers {
 		if cfg.WrapConsumer != nil {
 			c.handler = cfg.WrapConsumer(c.name, c.handler)
@@ -301,8 +303,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			p.CheckpointPath = filepath.Join(cfg.DataDir, "stream-checkpoint-"+c.name+"-"+acfg.Tables.Main+".json")
 		}
 		if c.name == "notifier" {
+			// Live events wait at most 10 ms for the next poll (the processor's steps need no such
+			// haste and keep the default 25 ms, which halves their idle polls).
+			p.MaxIdleDelay = 10 * time.Millisecond
 			st.Poller = p
 		}
+		st.Readers = append(st.Readers, c.name)
 		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		stopped := make(chan struct{})
 		go func() {
@@ -356,9 +362,9 @@ func (st *Stack) console(cfg Config, api http.Handler) http.Handler {
 		}}
 }
 
-// startRuntime makes the local driver (sessions under <data>/runtime, or a temporary folder) and
-// the reconciler that drives it; processes that end on their own fail their session.
-func (st *Stack) startRuntime(dataDir string, wrap func(runtime.Driver) runtime.Driver, log *slog.Logger) (*runtime.Reconciler, error) {
+// startRuntime makes the local driver (sessions under <data>/runtime, or a temporary folder);
+// processes that end on their own fail their session.
+func (st *Stack) startRuntime(dataDir string, wrap func(runtime.Driver) runtime.Driver, log *slog.Logger) (runtime.Driver, error) {
 	dir := filepath.Join(dataDir, "runtime")
 	if dataDir == "" {
 		tmp, err := os.MkdirTemp("", "streamspace-runtime-")
@@ -381,7 +387,7 @@ func (st *Stack) startRuntime(dataDir string, wrap func(runtime.Driver) runtime.
 		}
 	}
 	st.closers = append(st.closers, st.Runtime.Close)
-	return rec, nil
+	return driver, nil
 }
 
 // every runs job on a timer until the stack closes (period 0: never), as EventBridge schedules do.

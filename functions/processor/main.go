@@ -1,5 +1,5 @@
-// Command runtime consumes the main table's stream (session items only) and drives each session
-// towards its desired state with ECS Fargate tasks.
+// Command processor is the main table stream's second reader (after the notifier): it runs the
+// auditor (activity log) and the runtime reconciler (ECS Fargate tasks) as independent steps.
 package main
 
 import (
@@ -15,6 +15,6 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		return a.Reconciler(d).Handle
+		return a.Processor(d).Handle
 	})
 }
