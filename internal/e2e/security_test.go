@@ -533,3 +533,18 @@ func TestSEC05NewUsersRunNothingUntilGranted(t *testing.T) {
 	e.Do("POST", "/api/v1/sessions/"+s.ID+"/transfer/accept", newbie, nil).Want(t, 200)
 	create(t, e, newbie, map[string]any{"templateName": "terminal"})
 }
+
+// A user's first session is held to the quota too: with no counters stored yet, a session
+// larger than the user's limits used to be accepted (the condition let a missing counter pass).
+func TestFirstSessionCannotExceedTheQuota(t *testing.T) {
+	e := testenv.Start(t, func(c *stack.Config) {
+		c.Limits = sessions.Limits{MaxSessions: 2, MaxCPUMillis: 1000, MaxMemoryMiB: 1024}
+	})
+	alice := e.Token("alice", "")
+	r := e.Do("POST", "/api/v1/sessions", alice, map[string]any{"templateName": "terminal",
+		"resources": map[string]string{"cpu": "500m", "memory": "2Gi"}}).Want(t, 403)
+	if !strings.Contains(string(r.Body), "quota-exceeded") {
+		t.Fatalf("refusal %s, want quota-exceeded", r.Body)
+	}
+	create(t, e, alice, map[string]any{"templateName": "terminal", "resources": map[string]string{"cpu": "500m", "memory": "512Mi"}})
+}

@@ -44,6 +44,9 @@ func apply(t *testing.T, w types.TransactWriteItem, item map[string]int) bool {
 	t.Helper()
 	u := w.Update
 	vals := u.ExpressionAttributeValues
+	if u.ConditionExpression != nil && *u.ConditionExpression == "attribute_exists(PK) AND attribute_not_exists(PK)" {
+		return false // the store's condition no item meets
+	}
 	if u.ConditionExpression != nil {
 		for _, clause := range strings.Split(*u.ConditionExpression, " AND ") {
 			switch m := notExistsOrLE.FindStringSubmatch(clause); {
@@ -110,6 +113,18 @@ func TestUserQuotaArithmetic(t *testing.T) {
 	if !apply(t, st.quotaChange("alice", 1, resources.Amount{CPUMillis: 2000, MemoryMiB: 4096}, lim), item) ||
 		item["liveSessions"] != 1 || item["cpuMillis"] != 2000 || item["memoryMiB"] != 4096 {
 		t.Errorf("first session: %v", item)
+	}
+	// A change that alone exceeds a limit is refused even when no counters exist yet (it used
+	// to pass: attribute_not_exists let a first session of any size through).
+	for _, over := range []struct {
+		n   int
+		amt resources.Amount
+	}{{lim.MaxSessions + 1, resources.Amount{}}, {1, resources.Amount{CPUMillis: lim.MaxCPUMillis + 1}}, {1, resources.Amount{MemoryMiB: lim.MaxMemoryMiB + 1}}} {
+		for _, item := range []map[string]int{{}, {"liveSessions": 0, "cpuMillis": 0, "memoryMiB": 0}} {
+			if apply(t, st.quotaChange("bob", over.n, over.amt, lim), item) {
+				t.Errorf("a change of %d sessions, %+v over the limits %+v was accepted on %v", over.n, over.amt, lim, item)
+			}
+		}
 	}
 }
 

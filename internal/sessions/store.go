@@ -148,6 +148,15 @@ func (st *Store) quotaChange(owner string, sessions int, amt resources.Amount, l
 		u.ExpressionAttributeValues[":maxN"] = n(lim.MaxSessions - sessions)
 		u.ExpressionAttributeValues[":maxC"] = n(lim.MaxCPUMillis - amt.CPUMillis)
 		u.ExpressionAttributeValues[":maxM"] = n(lim.MaxMemoryMiB - amt.MemoryMiB)
+		if lim.MaxSessions < sessions || lim.MaxCPUMillis < amt.CPUMillis || lim.MaxMemoryMiB < amt.MemoryMiB {
+			// The change alone exceeds a limit, so it fails whatever the counters hold, also
+			// when they do not exist yet (a user's first session), which the clauses above let
+			// through: a condition no item meets, refused as the others are.
+			u.ConditionExpression = aws.String("attribute_exists(PK) AND attribute_not_exists(PK)")
+			for _, k := range []string{":maxN", ":maxC", ":maxM"} {
+				delete(u.ExpressionAttributeValues, k) // DynamoDB refuses unused values
+			}
+		}
 	}
 	return types.TransactWriteItem{Update: u}
 }
