@@ -14,8 +14,9 @@ var streamConsumers = []string{"notifier", "processor"}
 // newStreamConsumers maps the MainTable stream to its two readers (DynamoDB Streams throttles
 // above two per shard; new work is a processor step). Both: a failing batch bisected and retried
 // 5 times within an hour, partial batch failures reported, the rest parked in the reader's
-// dead-letter queue. The notifier takes batches of 100; the processor smaller ones (a record may
-// start a task), 5 at once per shard, every record (its auditor step reads them all).
+// dead-letter queue. The notifier takes batches of 100 at once; the processor smaller ones (a
+// record may start a task) gathered for up to a second (its auditor step's counters are shared
+// by a batch), 2 at once per shard, every record (its auditor step reads them all).
 // L1 mappings: the L2 event source would add grants to the role and a queue policy of its own,
 // where the role already says exactly what SAM's does.
 func newStreamConsumers(s awscdk.Stack, r *refs) {
@@ -23,17 +24,18 @@ func newStreamConsumers(s awscdk.Stack, r *refs) {
 		name     string
 		dlq      awssqs.CfnQueue
 		batch    float64
+		window   float64
 		parallel *float64
 	}{
-		{"notifier", r.notifierDLQ, 100, nil},
-		{"processor", r.processorDLQ, 25, jsii.Number(5)},
+		{"notifier", r.notifierDLQ, 100, 0, nil},
+		{"processor", r.processorDLQ, 25, 1, jsii.Number(2)},
 	} {
 		props := &awslambda.CfnEventSourceMappingProps{
 			FunctionName:                   r.fn(c.name).FunctionName(),
 			EventSourceArn:                 r.main.TableStreamArn(),
 			StartingPosition:               jsii.String("LATEST"),
 			BatchSize:                      jsii.Number(c.batch),
-			MaximumBatchingWindowInSeconds: jsii.Number(0),
+			MaximumBatchingWindowInSeconds: jsii.Number(c.window),
 			ParallelizationFactor:          c.parallel,
 			BisectBatchOnFunctionError:     jsii.Bool(true),
 			MaximumRetryAttempts:           jsii.Number(5),

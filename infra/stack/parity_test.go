@@ -341,7 +341,7 @@ var cdkMutations = []mutation{
 	{"condition dropped", func(t tmpl) { delete(resource(t, "AlarmEmailSubscription"), "Condition") },
 		"Resources.AlarmEmailSubscription.Condition: only in SAM"},
 	{"parallelization", func(t tmpl) { properties(t, "ProcessorFunctionMainTableStream")["ParallelizationFactor"] = 1 },
-		"ProcessorFunctionMainTableStream.Properties.ParallelizationFactor: SAM 5, CDK 1"},
+		"ProcessorFunctionMainTableStream.Properties.ParallelizationFactor: SAM 2, CDK 1"},
 	{"VNC open to another group", func(t tmpl) {
 		properties(t, "SessionSecurityGroup")["SecurityGroupIngress"].([]any)[0].(tmpl)["SourceSecurityGroupId"] = tmpl{"Ref": "GatewayLoadBalancerSecurityGroup"}
 	}, "SessionSecurityGroup.Properties.SecurityGroupIngress[0].SourceSecurityGroupId: SAM ${GatewaySecurityGroup}, CDK ${GatewayLoadBalancerSecurityGroup}"},

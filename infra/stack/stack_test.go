@@ -157,23 +157,25 @@ func TestStreamConsumers(t *testing.T) {
 	for _, c := range []struct {
 		fn, dlq  string
 		batch    int
+		window   int
 		parallel any
 	}{
-		{"NotifierFunction", "NotifierDeadLetterQueue", 100, assertions.Match_Absent()},
-		{"ProcessorFunction", "ProcessorDeadLetterQueue", 25, 5},
+		{"NotifierFunction", "NotifierDeadLetterQueue", 100, 0, assertions.Match_Absent()},
+		{"ProcessorFunction", "ProcessorDeadLetterQueue", 25, 1, 2},
 	} {
 		must(t, c.fn, func() {
 			synthed.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), obj{
-				"FunctionName":               obj{"Ref": c.fn},
-				"EventSourceArn":             obj{"Fn::GetAtt": []any{ddb.MainLogicalID, "StreamArn"}},
-				"BatchSize":                  c.batch,
-				"ParallelizationFactor":      c.parallel,
-				"FilterCriteria":             assertions.Match_Absent(),
-				"BisectBatchOnFunctionError": true,
-				"MaximumRetryAttempts":       5,
-				"MaximumRecordAgeInSeconds":  3600,
-				"FunctionResponseTypes":      []any{"ReportBatchItemFailures"},
-				"DestinationConfig":          obj{"OnFailure": obj{"Destination": obj{"Fn::GetAtt": []any{c.dlq, "Arn"}}}},
+				"FunctionName":                   obj{"Ref": c.fn},
+				"EventSourceArn":                 obj{"Fn::GetAtt": []any{ddb.MainLogicalID, "StreamArn"}},
+				"BatchSize":                      c.batch,
+				"MaximumBatchingWindowInSeconds": c.window,
+				"ParallelizationFactor":          c.parallel,
+				"FilterCriteria":                 assertions.Match_Absent(),
+				"BisectBatchOnFunctionError":     true,
+				"MaximumRetryAttempts":           5,
+				"MaximumRecordAgeInSeconds":      3600,
+				"FunctionResponseTypes":          []any{"ReportBatchItemFailures"},
+				"DestinationConfig":              obj{"OnFailure": obj{"Destination": obj{"Fn::GetAtt": []any{c.dlq, "Arn"}}}},
 			})
 		})
 	}

@@ -211,7 +211,8 @@ func (a *Auditor) Apply(ctx context.Context, d change.Diff, counts Counts) error
 // per entry), retrying a failed update a few times. Counters that still cannot be written are
 // logged and lost (the statistics then undercount; the entries are complete): retrying the
 // records would not count them, their entries being written already.
-func (a *Auditor) Count(ctx context.Context, c Counts) {
+func (a *Auditor) Count(ctx context.Context, batch Counts) {
+	c := batch.inOnePartition()
 	var err error
 	for try := 0; try < 3 && len(c) > 0; try++ {
 		if try > 0 {

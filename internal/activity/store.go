@@ -90,6 +90,30 @@ type Counts map[counterKey]counterDelta
 // counterKey is a counter's item: its shard's partition and the counter's sort key.
 type counterKey struct{ pk, sk string }
 
+// inOnePartition moves every counter of a batch to one shard partition (the smallest the batch
+// touched; any works, the statistics sum every shard): entries of a batch of several sessions
+// then share their counters, one update per counter for the batch instead of one per session's
+// shard, and batches still spread over the shards as their sessions do.
+func (c Counts) inOnePartition() Counts {
+	pk := ""
+	for k := range c {
+		if pk == "" || k.pk < pk {
+			pk = k.pk
+		}
+	}
+	out := Counts{}
+	for k, d := range c {
+		m := counterKey{pk, k.sk}
+		sum := out[m]
+		sum.n += d.n
+		if d.exp.After(sum.exp) {
+			sum.exp = d.exp
+		}
+		out[m] = sum
+	}
+	return out
+}
+
 // sorted is the stable order counters are written in.
 func (c Counts) sorted() []counterKey {
 	keys := make([]counterKey, 0, len(c))

@@ -26,9 +26,8 @@ var localWiring = map[string]struct{ call, none string }{
 	"authorizer": {call: "App.Authorizer()"},
 	"websocket":  {call: "App.WebSocket()"},
 	"notifier":   {call: "App.Notifier()"},
-	"auditor":    {call: "App.Auditor()"},
+	"processor":  {call: "App.Processor("},
 	"scheduler":  {call: "App.Scheduler()"},
-	"runtime":    {call: "App.Reconciler("},
 	"taskevents": {none: "ECS task events exist only in AWS: locally the runtime driver reports states itself"},
 	"presignup":  {none: "a Cognito trigger: the local issuer has no sign-up"},
 }

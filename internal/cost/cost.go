@@ -14,6 +14,7 @@ type Prices struct {
 	LambdaRequestPerM float64
 	LambdaGBSecondArm float64
 	WRUPerM, RRUPerM  float64 // DynamoDB on-demand, Standard table class
+	WCUHour, RCUHour  float64 // DynamoDB provisioned capacity, per unit-hour
 	LogsPerGB         float64 // CloudWatch Logs ingestion (Standard class)
 	XRayTracePerM     float64 // traces recorded
 	FargateVCPUHour   float64 // Linux x86
@@ -28,6 +29,7 @@ var USEast1 = Prices{
 	HTTPAPIPerM: 1.00, WSMessagePerM: 1.00,
 	LambdaRequestPerM: 0.20, LambdaGBSecondArm: 0.0000133334,
 	WRUPerM: 0.625, RRUPerM: 0.125,
+	WCUHour: 0.00065, RCUHour: 0.00013,
 	LogsPerGB: 0.50, XRayTracePerM: 5.00,
 	FargateVCPUHour: 0.04048, FargateGBHour: 0.004445, PublicIPv4Hour: 0.005,
 	KMSKeyMonth: 1.00,
@@ -53,8 +55,11 @@ type Route struct {
 	// auditor step's writes, its runtime step's reads — 0 for records that need no work; starts
 	// and stops are task lifecycle, see SessionHour — and the steps' progress read per batch).
 	Notifier, Processor Units
-	LogBytes            float64 // structured log bytes the request and its consumers wrote
-	Millis              float64 // wall time through the local gateway
+	// ProcessorCounters is the part of Processor that went to the activity counters (written
+	// once per batch, so shared by the records of a batch).
+	ProcessorCounters Units
+	LogBytes          float64 // structured log bytes the request and its consumers wrote
+	Millis            float64 // wall time through the local gateway
 }
 
 // Share is one class of the request mix.
@@ -86,8 +91,17 @@ type Assumptions struct {
 	ConsumerInvocationsPerRecord        float64 // per reader; 1 = no batching (upper bound)
 	PostsPerRecord                      float64 // listening WebSocket connections per change
 	PlatformLogBytes                    float64 // START/END/REPORT per invocation
-	XRay                                bool    // Tracing: Active (off by default)
-	XRayTracedFraction                  float64 // when on: Lambda samples 1/s + 5 %
+	// The processor's mapping gathers records for ProcessorWindow seconds, ProcessorParallel
+	// batches of a shard at once (template.yaml): at RequestsPerMonth a batch carries
+	// RecordsPerProcessorBatch records, which share its counters, its invocation and its
+	// progress read. The measurements run one record per invocation.
+	ProcessorWindow, ProcessorParallel float64
+	// Provisioned: the Main and Audit tables on provisioned capacity with auto scaling at
+	// Utilization (TableCapacityMode=Provisioned) instead of on demand.
+	Provisioned        bool
+	Utilization        float64
+	XRay               bool    // Tracing: Active (off by default)
+	XRayTracedFraction float64 // when on: Lambda samples 1/s + 5 %
 }
 
 // Documented are the assumptions of docs/cost.md at 26 M requests a month.
@@ -98,6 +112,7 @@ var Documented = Assumptions{
 	// Both templates set SystemLogLevel WARN: Lambda writes no START/END/REPORT lines
 	// (≈ 300 bytes an invocation before; internal/infratest keeps the setting).
 	PlatformLogBytes: 0,
+	ProcessorWindow:  1, ProcessorParallel: 2, Utilization: 0.70,
 	// 26 M a month is ≈ 10 requests/s: 1 traced per second per function plus 5 % of the rest.
 	XRayTracedFraction: 0.145,
 }
@@ -118,6 +133,31 @@ func Total(lines []Line) float64 {
 	return t
 }
 
+// RecordsPerProcessorBatch is how many stream records one processor invocation carries when
+// requests bring recordsPerRequest records each (at least 1: a quiet second still invokes it).
+func (a Assumptions) RecordsPerProcessorBatch(recordsPerRequest float64) float64 {
+	perSecond := a.RequestsPerMonth / (30 * 24 * 3600) * recordsPerRequest
+	if a.ProcessorParallel <= 0 || a.ProcessorWindow <= 0 {
+		return 1
+	}
+	return max(1, perSecond*a.ProcessorWindow/a.ProcessorParallel)
+}
+
+// counterShare is the part of one record's counter writes left when k records share a batch:
+// each entry counts in 4 counters (total, hour, day × category, day × type); a batch writes the
+// total and the hour once and, at worst, a category and a type counter per entry: (2 + 2k) / 4k.
+func counterShare(k float64) float64 { return (2 + 2*k) / (4 * k) }
+
+// effective are the prices a request unit costs: on demand, or a provisioned unit-hour spread
+// over the requests it serves at the target utilisation (3,600 one-second units an hour).
+func (a Assumptions) effective(p Prices) Prices {
+	if a.Provisioned && a.Utilization > 0 {
+		p.WRUPerM = 1e6 / 3600 * p.WCUHour / a.Utilization
+		p.RRUPerM = 1e6 / 3600 * p.RCUHour / a.Utilization
+	}
+	return p
+}
+
 // readers of the main table's stream: the notifier and the processor (DynamoDB Streams throttles
 // above two per shard; every further piece of work is a processor step, not an invocation).
 const readers = 2
@@ -132,6 +172,7 @@ func lambda(p Prices, mb, ms float64) float64 {
 // PerMillion is the cost of 1 M requests of the mix, by component. keyExtra is what an API-key
 // request adds to a token request (GET /sessions with a key minus without).
 func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, keyExtra Route) ([]Line, error) {
+	p = a.effective(p)
 	var avg Route
 	for _, s := range mix {
 		r, ok := routes[s.Route]
@@ -142,6 +183,7 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 		avg.Records += r.Records * s.Share
 		avg.Notifier = avg.Notifier.Plus(r.Notifier.Times(s.Share))
 		avg.Processor = avg.Processor.Plus(r.Processor.Times(s.Share))
+		avg.ProcessorCounters = avg.ProcessorCounters.Plus(r.ProcessorCounters.Times(s.Share))
 		avg.LogBytes += r.LogBytes * s.Share
 		avg.Millis += r.Millis * s.Share
 	}
@@ -150,17 +192,27 @@ func PerMillion(p Prices, a Assumptions, routes map[string]Route, mix []Share, k
 	const m = 1e6
 	inv := a.ConsumerInvocationsPerRecord
 	fn := lambda(p, a.FunctionMB, avg.Millis)
-	consumerInv := avg.Records * inv * readers
+	// The processor's batches: one invocation, one progress read and one set of counters for
+	// k records (its reads are the progress read and the runtime step's, rare for this mix).
+	k := a.RecordsPerProcessorBatch(avg.Records)
+	procInv := avg.Records * inv / k
+	proc := Units{RRU: avg.Processor.RRU / k,
+		WRU: avg.Processor.WRU - avg.ProcessorCounters.WRU + avg.ProcessorCounters.WRU*counterShare(k)}
+	consumerInv := avg.Records*inv + procInv
+	mode := "on demand"
+	if a.Provisioned {
+		mode = fmt.Sprintf("provisioned at %.0f %%", a.Utilization*100)
+	}
 	lines := []Line{
 		{"API Gateway HTTP API", "1 M requests", p.HTTPAPIPerM},
 		{"HTTP function Lambda", fmt.Sprintf("1 M × %.0f MB × %.1f ms", a.FunctionMB, max(1, avg.Millis)), fn * m},
-		{"DynamoDB, request path", fmt.Sprintf("%.2f M RRU + %.2f M WRU", avg.Request.RRU, avg.Request.WRU), avg.Request.Dollars(p) * m},
+		{"DynamoDB, request path", fmt.Sprintf("%.2f M RRU + %.2f M WRU, %s", avg.Request.RRU, avg.Request.WRU, mode), avg.Request.Dollars(p) * m},
 		{"DynamoDB, API-key bookkeeping", fmt.Sprintf("%.0f %% × (%.2f RRU + %.2f WRU)", a.APIKeyShare*100, keyExtra.Request.RRU, keyExtra.Request.WRU), key.Dollars(p) * m},
 		{"Notifier Lambda", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.NotifierMB, a.ConsumerMillis) * m},
 		{"Notifier reads", fmt.Sprintf("%.3f M RRU", avg.Notifier.RRU), avg.Notifier.Dollars(p) * m},
 		{"Notifier posts (WebSocket messages)", fmt.Sprintf("%.3f M × %.0f", avg.Records, a.PostsPerRecord), avg.Records * a.PostsPerRecord * p.WSMessagePerM},
-		{"Processor Lambda (auditor and runtime steps)", fmt.Sprintf("%.3f M invocations", avg.Records*inv), avg.Records * inv * lambda(p, a.ProcessorMB, a.ConsumerMillis) * m},
-		{"Processor reads and writes", fmt.Sprintf("%.2f M WRU + %.2f M RRU", avg.Processor.WRU, avg.Processor.RRU), avg.Processor.Dollars(p) * m},
+		{"Processor Lambda (auditor and runtime steps)", fmt.Sprintf("%.3f M invocations (%.2f records a batch)", procInv, k), procInv * lambda(p, a.ProcessorMB, a.ConsumerMillis) * m},
+		{"Processor reads and writes", fmt.Sprintf("%.2f M WRU + %.2f M RRU (counters shared by a batch)", proc.WRU, proc.RRU), proc.Dollars(p) * m},
 		{"CloudWatch Logs", fmt.Sprintf("%.0f B structured + %.0f B platform × %.2f invocations", avg.LogBytes, a.PlatformLogBytes, 1+consumerInv),
 			(avg.LogBytes + a.PlatformLogBytes*(1+consumerInv)) * m / 1e9 * p.LogsPerGB},
 	}
@@ -187,6 +239,7 @@ type Session struct {
 
 // SessionHour is the control-plane cost of one running, watched session for an hour.
 func SessionHour(p Prices, a Assumptions, s Session) []Line {
+	p = a.effective(p)
 	inv := a.ConsumerInvocationsPerRecord
 	consumers := func(r Route) float64 { // stream consumers and posts for one change
 		return r.Records*inv*(lambda(p, a.NotifierMB, a.ConsumerMillis)+lambda(p, a.ProcessorMB, a.ConsumerMillis)) +

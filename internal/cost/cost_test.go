@@ -39,3 +39,26 @@ func TestFargateHour(t *testing.T) {
 		t.Errorf("1 vCPU / 2 GiB: %.5f", got)
 	}
 }
+
+// A processor batch at the documented traffic, the share of counters it leaves per record, and
+// what a provisioned unit costs per million requests.
+func TestBatchesAndProvisionedUnits(t *testing.T) {
+	a := Documented
+	if k := a.RecordsPerProcessorBatch(0.47); math.Abs(k-26e6/(30*24*3600)*0.47/2) > 1e-9 {
+		t.Errorf("records a batch = %.3f", k)
+	}
+	if k := (Assumptions{RequestsPerMonth: 1000, ProcessorWindow: 1, ProcessorParallel: 2}).RecordsPerProcessorBatch(1); k != 1 {
+		t.Errorf("a quiet stream still invokes once a record: %v", k)
+	}
+	if !near(counterShare(1), 1) || !near(counterShare(2), 0.75) {
+		t.Errorf("counter shares %v %v", counterShare(1), counterShare(2))
+	}
+	a.Provisioned = true
+	p := a.effective(USEast1)
+	if !near(p.WRUPerM, 1e6/3600*0.00065/0.7) || !near(p.RRUPerM, 1e6/3600*0.00013/0.7) {
+		t.Errorf("provisioned: %.4f per M WRU, %.4f per M RRU", p.WRUPerM, p.RRUPerM)
+	}
+	if a.Provisioned = false; a.effective(USEast1) != USEast1 {
+		t.Error("on demand changed the prices")
+	}
+}

@@ -43,11 +43,13 @@ var streamWriters = map[string]string{
 // of with the other consumers'), with their values in the transformed template.
 var streamOverrides = map[string]cfn{
 	processorFunction: {
-		// A record may start a task (several API calls): smaller batches, five in parallel per
-		// shard (records of one item stay in order). No filter: the auditor step reads every
-		// record.
-		"BatchSize":             float64(25),
-		"ParallelizationFactor": float64(5),
+		// A record may start a task (several API calls): smaller batches, gathered for up to a
+		// second so the auditor step's counters are shared (the cost model counts on it), two
+		// in parallel per shard (records of one item stay in order). No filter: the auditor step
+		// reads every record.
+		"BatchSize":                      float64(25),
+		"MaximumBatchingWindowInSeconds": float64(1),
+		"ParallelizationFactor":          float64(2),
 	},
 }
 

@@ -99,8 +99,11 @@ func (v *Units) Add(u Units) {
 // Label picks where a call counts ("" = not counted).
 type CapacityMeter struct {
 	Label func(ctx context.Context) string
-	mu    sync.Mutex
-	by    map[string]*Units
+	// Relabel, when set, may move a call to another label by what it is (its operation and
+	// input), e.g. to tell one kind of write apart from the rest of a consumer's.
+	Relabel func(label, op string, in any) string
+	mu      sync.Mutex
+	by      map[string]*Units
 }
 
 var readOps = map[string]bool{"GetItem": true, "Query": true, "Scan": true}
@@ -124,6 +127,9 @@ func (m *CapacityMeter) Option() func(*dynamodb.Options) {
 					var u Units
 					u.Calls = 1
 					op := awsmiddleware.GetOperationName(ctx)
+					if m.Relabel != nil {
+						label = m.Relabel(label, op, in.Parameters)
+					}
 					var caps []types.ConsumedCapacity
 					switch c := field(out.Result, "ConsumedCapacity"); {
 					case !c.IsValid():
