@@ -95,4 +95,7 @@ function App() {
 }
 
 loadConfig().catch((e) => (bootError.value = message(e)));
-render(<App />, document.getElementById("app")!);
+// The page's "Loading…" placeholder goes: Preact renders next to what it did not render itself.
+const root = document.getElementById("app")!;
+root.replaceChildren();
+render(<App />, root);

@@ -89,7 +89,7 @@ export function Gauge({ label, value, max, unit = "" }: { label: string; value: 
     <div class="gauge">
       <label for={id}>{label}</label>
       <meter id={id} min={0} max={max || 1} value={value} high={max * 0.8} optimum={0}>{value} of {max}</meter>
-      <span class="gauge-text">{fmtNum(value)}{unit} of {fmtNum(max)}{unit}</span>
+      <span class="gauge-text">{fmtNum(value)} of {fmtNum(max)}{unit}</span>
     </div>
   );
 }

@@ -95,6 +95,9 @@ func (p *page) signIn(user, role string) {
 	}
 	p.typeIn("#signin-user", kb.Enter)
 	p.wait("signed in", fmt.Sprintf(`(document.querySelector(".who") || {}).textContent?.includes(%q)`, user), 15*time.Second)
+	if p.js(`String(document.body.innerText.includes("Loading StreamSpace"))`) == "true" {
+		p.t.Fatal(`the page still shows "Loading StreamSpace…" under the console`)
+	}
 }
 
 // audit runs axe-core (npm, from the console's lockfile) on the page as it is now: no serious
