@@ -27,8 +27,10 @@ func (r *refs) functions() []*function {
 		"USER_MAX_MEMORY_MIB": r.params.UserMaxMemoryMiB.ValueAsString(),
 		// With self sign-up, a user runs no sessions until an admin grants a role (SEC-05).
 		"REQUIRE_ROLE_GRANT": awscdk.Fn_ConditionIf(jsii.String("AllowSelfSignUp"), jsii.String("true"), jsii.String("false")).ToString(),
-		// Connect signs stream tickets for the gateway and answers its viewer page's URL.
-		"GATEWAY_URL":            gatewayURL(),
+		// Connect signs stream tickets for the gateway and answers its viewer page's URL:
+		// absolute with PublicDomainName, else relative to the origin the caller used (naming the
+		// distribution would be a cycle: Distribution → HttpApi → this function).
+		"GATEWAY_URL":            ifCondition("HasPublicDomain", awscdk.Fn_Sub(jsii.String("https://${PublicDomainName}/gateway"), nil), jsii.String("/gateway")),
 		"TICKET_KEYS_SECRET_ARN": r.gateway.ticketKeys.Ref(),
 	}
 	// The stream tickets' keyring (connect signs with its signing key).

@@ -169,9 +169,10 @@ var components = []component{
 		overlay: map[string]schema{"tags": tagList(sessions.MaxTags)}},
 	{name: "TagsEdit", typ: typeOf[tagsEdit](), mode: request, desc: "At least one tag to add or remove.",
 		overlay: map[string]schema{"add": tagList(sessions.MaxTags), "remove": schema{"maxItems": sessions.MaxTags}}},
-	{name: "Connection", typ: typeOf[sessions.ConnectResult](), desc: "url carries a single-use ticket in its fragment, never a desktop password.",
+	{name: "Connection", typ: typeOf[sessions.ConnectResult](), desc: "url carries a single-use ticket in its fragment, never a desktop password. " +
+		"It is relative (/gateway/s/…) when the stack serves everything from one CloudFront origin without a domain of its own: resolve it against the API's origin.",
 		overlay: map[string]schema{"connectionId": id("conn"), "state": enum(states...), "permissionLevel": enum(levels...),
-			"url": schema{"format": "uri"}, "expiresAt": schema{"format": "date-time"}}},
+			"url": schema{"format": "uri-reference"}, "expiresAt": schema{"format": "date-time"}}},
 	{name: "ConnectionInput", typ: typeOf[connectionInput](), mode: request, required: []string{"connectionId"},
 		overlay: map[string]schema{"connectionId": id("conn")}},
 	{name: "HeartbeatInput", typ: typeOf[heartbeatInput](), mode: request, desc: "connectionId also extends that connection.",
