@@ -4,9 +4,12 @@ import { computed, signal } from "@preact/signals";
 
 export type Role = "user" | "operator" | "admin";
 export interface Me { id: string; role: Role; email?: string; name?: string }
+// config.json: internal/local/console's Config (locally), the stack's ConsoleConfig output (AWS).
+export interface OidcConfig { authority: string; clientId: string; scope: string; logoutUrl?: string }
 export interface Config {
   signIn: "local" | "oidc";
   websocketUrl: string;
+  oidc?: OidcConfig;
   quota?: { maxSessions: number; maxCpuMillis: number; maxMemoryMiB: number };
 }
 

@@ -52,5 +52,13 @@ func newOutputs(s awscdk.Stack, r *refs) {
 // by internal/infratest).
 func consoleConfig() *string {
 	host := ifCondition("HasPublicDomain", awscdk.Fn_Ref(jsii.String("PublicDomainName")), awscdk.Fn_GetAtt(jsii.String("Distribution"), jsii.String("DomainName")).ToString())
-	return awscdk.Fn_Sub(jsii.String(`{"signIn":"oidc","websocketUrl":"wss://${Host}/${StageName}"}`), &map[string]*string{"Host": host})
+	pool := func(yes, no *string) *string { return ifCondition("CreateUserPool", yes, no) }
+	return awscdk.Fn_Sub(jsii.String(`{"signIn":"oidc","websocketUrl":"wss://${Host}/${StageName}","oidc":{"authority":"${Authority}","clientId":"${ClientId}","scope":"openid email profile","logoutUrl":"${LogoutUrl}"}}`),
+		&map[string]*string{
+			"Host":      host,
+			"Authority": pool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"), nil), awscdk.Fn_Ref(jsii.String("JwtIssuer"))),
+			"ClientId":  pool(awscdk.Fn_Ref(jsii.String("UserPoolClient")), awscdk.Fn_Ref(jsii.String("JwtAudience"))),
+			// Cognito's discovery document has no end_session_endpoint: its hosted UI's logout.
+			"LogoutUrl": pool(awscdk.Fn_Sub(jsii.String("https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/logout"), nil), jsii.String("")),
+		})
 }

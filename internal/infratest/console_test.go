@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os/exec"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"streamspace/internal/local/console"
 )
 
 // The web console in AWS (docs/deploy.md, "The web console"): its files in a private bucket that
@@ -273,5 +276,88 @@ func TestConsoleChecksDetectDrift(t *testing.T) {
 			}
 			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
 		})
+	}
+}
+
+// TestConsoleConfigShape: the ConsoleConfig output, with its variables filled in as CloudFormation
+// would, is a config.json the console reads (internal/local/console's Config, nothing more or
+// less), for the stack's user pool and for another OIDC issuer alike.
+func TestConsoleConfigShape(t *testing.T) {
+	t.Parallel()
+	sub := asList(get(transformed(t), "Outputs", "ConsoleConfig", "Value", "Fn::Sub"))
+	if len(sub) != 2 {
+		t.Fatalf("ConsoleConfig is %v, want an Fn::Sub with variables", get(transformed(t), "Outputs", "ConsoleConfig", "Value"))
+	}
+	text, vars := str(sub[0]), asMap(sub[1])
+	for _, pool := range []bool{true, false} {
+		values := map[string]string{"StageName": "prod"}
+		for name, v := range vars {
+			branches := asList(get(v, "Fn::If"))
+			switch {
+			case len(branches) == 3 && str(branches[0]) == "CreateUserPool" && pool:
+				values[name] = "pool-" + strings.ToLower(name)
+			case len(branches) == 3 && str(branches[0]) == "CreateUserPool":
+				values[name] = arnText(branches[2])
+			default:
+				values[name] = "d123.cloudfront.net"
+			}
+		}
+		filled := regexp.MustCompile(`\$\{([A-Za-z:]+)\}`).ReplaceAllStringFunc(text, func(m string) string {
+			v, ok := values[m[2:len(m)-1]]
+			if !ok {
+				t.Errorf("ConsoleConfig names ${%s}, which is neither a variable nor StageName", m[2:len(m)-1])
+			}
+			return v
+		})
+		var c console.Config
+		dec := json.NewDecoder(strings.NewReader(filled))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			t.Fatalf("pool %v: %s is not the console's Config: %v", pool, filled, err)
+		}
+		if c.SignIn != "oidc" || c.WebSocketURL != "wss://d123.cloudfront.net/prod" || c.OIDC == nil || c.OIDC.Authority == "" ||
+			c.OIDC.ClientID == "" || !strings.Contains(c.OIDC.Scope, "openid") || c.Quota != nil {
+			t.Errorf("pool %v: config %+v (oidc %+v)", pool, c, c.OIDC)
+		}
+		if pool != (c.OIDC.LogoutURL != "") {
+			t.Errorf("pool %v: logoutUrl %q (Cognito's hosted UI only)", pool, c.OIDC.LogoutURL)
+		}
+	}
+}
+
+// consoleSignInDiffs: the user pool's client signs the console in with the authorization code
+// flow only (no implicit flow, no secret: PKCE), back to the console's own address, and the
+// pool has a hosted UI domain.
+func consoleSignInDiffs(tmpl cfn) []string {
+	var diffs []string
+	c := props(tmpl, "UserPoolClient")
+	if c["GenerateSecret"] != false {
+		diffs = append(diffs, "UserPoolClient: a browser cannot keep a secret (GenerateSecret false; PKCE instead)")
+	}
+	flows := get(c, "AllowedOAuthFlows", "Fn::If")
+	if b := asList(flows); len(b) != 3 || str(b[0]) != "HasConsoleSignIn" || !slices.Equal(stringsOf(b[1]), []string{"code"}) {
+		diffs = append(diffs, fmt.Sprintf("UserPoolClient: AllowedOAuthFlows %v, want [code] under HasConsoleSignIn", get(c, "AllowedOAuthFlows")))
+	}
+	host := cfn{"Fn::If": []any{"HasPublicDomain", cfn{"Ref": "PublicDomainName"}, cfn{"Ref": "ConsoleHostName"}}}
+	for prop, path := range map[string]string{"CallbackURLs": "/auth/callback", "LogoutURLs": "/"} {
+		want := cfn{"Fn::If": []any{"HasConsoleSignIn", []any{cfn{"Fn::Sub": []any{"https://${Host}" + path, cfn{"Host": host}}}}, cfn{"Ref": "AWS::NoValue"}}}
+		if !reflect.DeepEqual(c[prop], want) {
+			diffs = append(diffs, fmt.Sprintf("UserPoolClient: %s %v, want the console's %s", prop, c[prop], path))
+		}
+	}
+	if !isRef(props(tmpl, "UserPoolDomain")["UserPoolId"], "UserPool") {
+		diffs = append(diffs, "UserPoolDomain: the pool's hosted UI needs a domain")
+	}
+	return diffs
+}
+
+func TestConsoleSignIn(t *testing.T) {
+	t.Parallel()
+	reportDiffs(t, "console sign-in", consoleSignInDiffs(transformed(t)))
+	tmpl := transformed(t)
+	b := asList(get(props(tmpl, "UserPoolClient"), "AllowedOAuthFlows", "Fn::If"))
+	b[1] = []any{"code", "implicit"}
+	if diffs := consoleSignInDiffs(tmpl); len(diffs) != 1 || !strings.Contains(diffs[0], "AllowedOAuthFlows") {
+		t.Errorf("the implicit flow allowed: %v, want the AllowedOAuthFlows finding", diffs)
 	}
 }
