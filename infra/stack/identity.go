@@ -68,7 +68,9 @@ func newUserPool(s awscdk.Stack, p *parameters) *userPool {
 
 	// A public client (the web console, the CLI): no secret; SRP sign-in and refresh, and the
 	// hosted UI's authorization code flow with PKCE back to the console (HasConsoleSignIn).
-	signIn := func(yes any) any { return awscdk.Fn_ConditionIf(jsii.String("HasConsoleSignIn"), yes, awscdk.Aws_NO_VALUE()) }
+	signIn := func(yes any) any {
+		return awscdk.Fn_ConditionIf(jsii.String("HasConsoleSignIn"), yes, awscdk.Aws_NO_VALUE())
+	}
 	consoleURL := func(path string) any {
 		return signIn([]any{awscdk.Fn_Sub(jsii.String("https://${Host}"+path), &map[string]*string{
 			"Host": ifCondition("HasPublicDomain", awscdk.Fn_Ref(jsii.String("PublicDomainName")), awscdk.Fn_Ref(jsii.String("ConsoleHostName")))})})
@@ -84,11 +86,11 @@ func newUserPool(s awscdk.Stack, p *parameters) *userPool {
 		AllowedOAuthScopes:              awscdk.Token_AsList(signIn([]string{"openid", "email", "profile"}), nil),
 		CallbackUrLs:                    awscdk.Token_AsList(consoleURL("/auth/callback"), nil),
 		LogoutUrLs:                      awscdk.Token_AsList(consoleURL("/"), nil),
-		PreventUserExistenceErrors: jsii.String("ENABLED"),
-		EnableTokenRevocation:      jsii.Bool(true),
-		AccessTokenValidity:        jsii.Number(60),
-		IdTokenValidity:            jsii.Number(60),
-		RefreshTokenValidity:       jsii.Number(30),
+		PreventUserExistenceErrors:      jsii.String("ENABLED"),
+		EnableTokenRevocation:           jsii.Bool(true),
+		AccessTokenValidity:             jsii.Number(60),
+		IdTokenValidity:                 jsii.Number(60),
+		RefreshTokenValidity:            jsii.Number(30),
 		TokenValidityUnits: &awscognito.CfnUserPoolClient_TokenValidityUnitsProperty{
 			AccessToken: jsii.String("minutes"), IdToken: jsii.String("minutes"), RefreshToken: jsii.String("days"),
 		},
