@@ -138,7 +138,7 @@ var components = []component{
 		overlay: map[string]schema{"id": userID, "role": enum(platformRoles...), "authMethod": enum("token", "apiKey"), "version": versionSchema,
 			"keyId": id("key"), "scopes": items(enum(routes.Scopes...))}},
 	{name: "UserQuota", typ: typeOf[users.Quota](),
-		desc: "The caller's per-user limits and what their live sessions use now; awaitingRoleGrant: sessions wait for an administrator's role grant (maxSessions is then 0).",
+		desc:    "The caller's per-user limits and what their live sessions use now; awaitingRoleGrant: sessions wait for an administrator's role grant (maxSessions is then 0).",
 		overlay: map[string]schema{"maxSessions": schema{"minimum": 0}, "maxCpuMillis": schema{"minimum": 0}, "maxMemoryMiB": schema{"minimum": 0}}},
 	{name: "UserPage", typ: typeOf[page[users.User]]()},
 	{name: "RoleInput", typ: typeOf[roleInput](), mode: request, required: []string{"role"},
