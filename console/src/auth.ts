@@ -10,7 +10,6 @@ export interface Config {
   signIn: "local" | "oidc";
   websocketUrl: string;
   oidc?: OidcConfig;
-  quota?: { maxSessions: number; maxCpuMillis: number; maxMemoryMiB: number };
 }
 
 const KEY = "streamspace.token";

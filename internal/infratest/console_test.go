@@ -316,7 +316,7 @@ func TestConsoleConfigShape(t *testing.T) {
 			t.Fatalf("pool %v: %s is not the console's Config: %v", pool, filled, err)
 		}
 		if c.SignIn != "oidc" || c.WebSocketURL != "wss://d123.cloudfront.net/prod" || c.OIDC == nil || c.OIDC.Authority == "" ||
-			c.OIDC.ClientID == "" || !strings.Contains(c.OIDC.Scope, "openid") || c.Quota != nil {
+			c.OIDC.ClientID == "" || !strings.Contains(c.OIDC.Scope, "openid") {
 			t.Errorf("pool %v: config %+v (oidc %+v)", pool, c, c.OIDC)
 		}
 		if pool != (c.OIDC.LogoutURL != "") {

@@ -28,7 +28,6 @@ type Config struct {
 	SignIn       string `json:"signIn"` // "local" here; "oidc" in AWS
 	WebSocketURL string `json:"websocketUrl"`
 	OIDC         *OIDC  `json:"oidc,omitempty"`
-	Quota        *Quota `json:"quota,omitempty"`
 }
 
 // OIDC is the identity provider the console signs in with (authorization code + PKCE): the
@@ -39,13 +38,6 @@ type OIDC struct {
 	Scope     string `json:"scope"`
 	// LogoutURL is Cognito's hosted UI logout, which its discovery document does not name.
 	LogoutURL string `json:"logoutUrl,omitempty"`
-}
-
-// Quota is the per-user quota the stack enforces, shown before a launch hits it.
-type Quota struct {
-	MaxSessions  int `json:"maxSessions"`
-	MaxCPUMillis int `json:"maxCpuMillis"`
-	MaxMemoryMiB int `json:"maxMemoryMiB"`
 }
 
 // Minter signs a token for a user and platform role ("" = plain user).
