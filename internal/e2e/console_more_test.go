@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 
 	"streamspace/internal/local/stack"
 	"streamspace/internal/sessions"
@@ -37,4 +44,119 @@ func TestConsoleLaunchQuota(t *testing.T) {
 	e.Do("DELETE", "/api/v1/sessions/"+s.ID, tok, nil).Want(t, 200)
 	alice.wait("the notice gone without a reload", fmt.Sprintf(`!document.body.innerText.includes("You are using all") && %s`,
 		`document.querySelector(".quota")?.innerText.includes("0 of 1")`), 10*time.Second)
+}
+
+// pausableWebSocket lets a test hold back the page's live events (window.__wsPaused), so the
+// page keeps a stale version of a session while the API moves on: how a 412 happens for real.
+const pausableWebSocket = `(() => { if (window !== window.top) return; // the console, not the viewer's frame
+  const W = window.WebSocket; window.__wsPaused = false;
+  window.WebSocket = class extends W {
+    set onmessage(h) { super.onmessage = (m) => { if (!window.__wsPaused) h.call(this, m); }; }
+    get onmessage() { return super.onmessage; }
+  };
+})();`
+
+// beforeScripts runs src in every document of the page before its own scripts.
+func (p *page) beforeScripts(src string) {
+	p.t.Helper()
+	p.run("script on new documents", func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return chromedp.Void{}, err
+	})
+}
+
+func rowState(id, state string) string {
+	return fmt.Sprintf(`document.querySelector('tr[data-session=%q]')?.dataset.state === %q`, id, state)
+}
+
+// From the list: hibernate and wake a terminal session; a change the page missed makes its next
+// If-Match call a 412, said in words with the row refreshed. On the session page: tags added
+// and removed; a recording of the open desktop downloaded (the bytes the gateway measured) and
+// deleted.
+func TestConsoleLifecycleTagsRecordings(t *testing.T) {
+	e := startLocal(t)
+	tok := e.Token("alice", "")
+	s := runningTerminal(t, e, tok, nil)
+	alice := consolePage(t, e, "alice")
+	alice.beforeScripts(pausableWebSocket)
+	alice.visit("/")
+	alice.signIn("alice", "user")
+	alice.wait("the running row", rowState(s.ID, "running"), 10*time.Second)
+	label := "terminal " + s.ID
+
+	alice.clickText("Hibernate " + label)
+	alice.wait("hibernated in the list", rowState(s.ID, "hibernated"), startWait)
+	alice.audit("my-sessions-hibernated")
+	alice.clickText("Wake " + label)
+	alice.wait("running again in the list", rowState(s.ID, "running"), startWait)
+
+	alice.js(`window.__wsPaused = true; ""`)
+	e.Do("PATCH", "/api/v1/sessions/"+s.ID+"/tags", tok, map[string]any{"add": []string{"changed-elsewhere"}}).Want(t, 200)
+	alice.clickText("Hibernate " + label)
+	alice.wait("the 412 in words", fmt.Sprintf(`(() => { const r = document.querySelector('tr[data-session=%q]');
+		return r.innerText.includes("Someone changed this in the meantime") && r.innerText.includes("changed-elsewhere"); })()`, s.ID), 10*time.Second)
+	if got := alice.js(`document.body.innerText`); strings.Contains(got, `"status"`) || strings.Contains(got, "precondition") {
+		t.Fatalf("the 412 is shown as raw problem text: %q", got)
+	}
+	var cur session
+	e.Do("GET", "/api/v1/sessions/"+s.ID, tok, nil).Want(t, 200).Decode(t, &cur)
+	if cur.DesiredState != "running" {
+		t.Fatalf("the refused hibernate changed the session: desiredState %q", cur.DesiredState)
+	}
+	alice.js(`window.__wsPaused = false; ""`)
+
+	// Tags on the session page.
+	alice.click(fmt.Sprintf(`tr[data-session=%q] a`, s.ID))
+	alice.wait("the session page", `!!document.getElementById("tag-add")`, 10*time.Second)
+	alice.typeIn("#tag-add", "blue")
+	alice.clickText("Add")
+	alice.wait("the tag shown", `[...document.querySelectorAll("ul.tags .tag")].some(t => t.textContent.startsWith("blue"))`, 10*time.Second)
+	e.Do("GET", "/api/v1/sessions/"+s.ID, tok, nil).Want(t, 200).Decode(t, &cur)
+	if !slices.Contains(cur.Tags, "blue") || !slices.Contains(cur.Tags, "changed-elsewhere") {
+		t.Fatalf("tags after adding from the page: %v", cur.Tags)
+	}
+	alice.clickText("Remove tag changed-elsewhere")
+	alice.wait("the tag removed", `![...document.querySelectorAll("ul.tags .tag")].some(t => t.textContent.startsWith("changed-elsewhere"))`, 10*time.Second)
+	e.Do("GET", "/api/v1/sessions/"+s.ID, tok, nil).Want(t, 200).Decode(t, &cur)
+	if !slices.Equal(cur.Tags, []string{"blue"}) {
+		t.Fatalf("tags after removing one from the page: %v", cur.Tags)
+	}
+	alice.audit("session-tags")
+
+	// A recording of the desktop open in the page: made through the API, then downloaded and
+	// deleted from the page.
+	alice.clickText("Open desktop")
+	alice.wait("the desktop connected", `document.querySelector("section.desktop")?.dataset.viewer === "connected"`, 45*time.Second)
+	p := "/api/v1/sessions/" + s.ID + "/recordings"
+	var created struct{ Recording gatewayRecording }
+	e.Do("POST", p, tok, map[string]any{"source": "gateway"}).Want(t, 201).Decode(t, &created)
+	id := created.Recording.ID
+	waitUntil(t, 10*time.Second, "a gateway takes the recording", func() bool {
+		r, err := e.App.RecordingStore().Get(context.Background(), s.ID, id)
+		return err == nil && r.Upload != nil && r.Recorder != ""
+	})
+	time.Sleep(2 * time.Second)
+	e.Do("PATCH", p+"/"+id, tok, map[string]any{"status": "completed"}).Want(t, 202)
+	rec, _ := finished(t, e, tok, s.ID, id)
+	if rec.Status != "completed" || rec.SizeBytes <= 0 {
+		t.Fatalf("the recording: %+v", rec)
+	}
+	alice.run("reload", reload())
+	alice.wait("the recording listed", fmt.Sprintf(`!!document.querySelector('[aria-label="Download recording %s"]:not([disabled])')`, id), 10*time.Second)
+	alice.audit("session-recordings")
+	// The page starts the download with a link click; record the link, then fetch what it names.
+	alice.js(`window.__downloads = []; HTMLAnchorElement.prototype.click = function () { window.__downloads.push({href: this.href, name: this.download}); }; ""`)
+	alice.clickText("Download recording " + id)
+	alice.wait("the download started", `window.__downloads.length === 1`, 10*time.Second)
+	alice.run("fetch the download", chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Evaluate[string](`fetch(window.__downloads[0].href).then(r => r.arrayBuffer()).then(b => crypto.subtle.digest("SHA-256", b))
+			.then(d => { window.__sha = [...new Uint8Array(d)].map(x => x.toString(16).padStart(2, "0")).join(""); return ""; })`, chromedp.EvalAwaitPromise)(ctx, tg)
+		return chromedp.Void{}, err
+	}))
+	if sha, name := alice.js(`window.__sha`), alice.js(`window.__downloads[0].name`); sha != rec.SHA256 || name != id+".rfb" {
+		t.Fatalf("the download: %s named %q, want the recording's %s as %s.rfb", sha, name, rec.SHA256, id)
+	}
+	alice.clickText("Delete recording " + id)
+	alice.wait("the recording gone from the page", `document.body.innerText.includes("No recordings.")`, 10*time.Second)
+	e.Do("GET", p+"/"+id, tok, nil).Want(t, 404)
 }
