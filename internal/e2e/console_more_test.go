@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -159,4 +161,112 @@ func TestConsoleLifecycleTagsRecordings(t *testing.T) {
 	alice.clickText("Delete recording " + id)
 	alice.wait("the recording gone from the page", `document.body.innerText.includes("No recordings.")`, 10*time.Second)
 	e.Do("GET", p+"/"+id, tok, nil).Want(t, 404)
+}
+
+// choose picks a value in a select as a person would (the change event the page listens to).
+func (p *page) choose(sel, value string) {
+	p.t.Helper()
+	p.js(fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); return ""; })()`, sel, value))
+}
+
+// Roles from the page: a team owner changes a member's role (If-Match on the member's version),
+// and an admin changes a user's platform role; both land in the API.
+func TestConsoleChangeRoles(t *testing.T) {
+	e := testenv.Start(t)
+	owner, bob := e.Token("alice", ""), e.Token("bob", "")
+	seen(t, e, bob)
+	var team struct{ ID string }
+	e.Do("POST", "/api/v1/teams", owner, map[string]any{"name": "ops"}).Want(t, 201).Decode(t, &team)
+	e.Do("POST", "/api/v1/teams/"+team.ID+"/members", owner, map[string]any{"userId": "bob", "role": "member"}).Want(t, 201)
+
+	alice := consolePage(t, e, "alice")
+	alice.visit("/teams/" + team.ID)
+	alice.signIn("alice", "user")
+	alice.wait("bob's role select", `document.querySelector('select[aria-label="Role of bob"]')?.value === "member"`, 10*time.Second)
+	alice.choose(`select[aria-label="Role of bob"]`, "viewer")
+	waitUntil(t, 10*time.Second, "bob a viewer in the API", func() bool {
+		var p struct{ Role string }
+		e.Do("GET", "/api/v1/teams/"+team.ID+"/my-permissions", bob, nil).Want(t, 200).Decode(t, &p)
+		return p.Role == "viewer"
+	})
+	alice.wait("the page shows it after reloading the members", `document.querySelector('select[aria-label="Role of bob"]')?.value === "viewer"`, 10*time.Second)
+	if msg := alice.js(`document.querySelector("main .error")?.innerText || ""`); msg != "" {
+		t.Fatalf("the role change showed an error: %q", msg)
+	}
+
+	root := consolePage(t, e, "root")
+	root.visit("/admin")
+	root.signIn("root", "admin")
+	root.wait("bob in the users", `document.querySelector('select[aria-label="Role of bob"]')?.value === "user"`, 15*time.Second)
+	root.choose(`select[aria-label="Role of bob"]`, "operator")
+	waitUntil(t, 10*time.Second, "bob an operator in the API", func() bool {
+		var me struct{ Role string }
+		e.Do("GET", "/api/v1/users/me", bob, nil).Want(t, 200).Decode(t, &me)
+		return me.Role == "operator"
+	})
+	root.wait("the page shows it", `document.querySelector('select[aria-label="Role of bob"]')?.value === "operator"`, 10*time.Second)
+	root.audit("admin-roles")
+}
+
+// typeInViewer clicks the console's embedded desktop where the xterm is (200, 100 in the
+// desktop's own pixels, as typeInto does on the viewer page, scaled to the canvas shown) and types.
+func (p *page) typeInViewer(text string) {
+	p.t.Helper()
+	xy := p.js(`(() => { const f = document.querySelector("iframe.viewer"); f.scrollIntoView({block: "center"});
+		const c = f.contentDocument.querySelector("#screen canvas"), fr = f.getBoundingClientRect(), cr = c.getBoundingClientRect();
+		const k = cr.width / c.width;
+		return Math.round(fr.left + cr.left + 200 * k) + " " + Math.round(fr.top + cr.top + 100 * k); })()`)
+	var x, y float64
+	if _, err := fmt.Sscan(xy, &x, &y); err != nil {
+		p.t.Fatalf("the desktop's position %q: %v", xy, err)
+	}
+	p.run("click the desktop", chromedp.MouseClickXY(x, y))
+	p.run("type", chromedp.KeyEvent(text))
+}
+
+// A view share through the console, with the terminal's xterm: bob's keys do not reach the
+// desktop even when his page is tampered to send them (no file appears), alice's do.
+func TestConsoleViewShareInputDropped(t *testing.T) {
+	e := startLocal(t)
+	tok, bobTok := e.Token("alice", ""), e.Token("bob", "")
+	seen(t, e, bobTok)
+	s := runningTerminal(t, e, tok, nil)
+	home := e.Runtime.Home(rtSpec(s.ID, "alice"))
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", tok, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(t, 201)
+
+	bob := consolePage(t, e, "bob")
+	bob.visit("/shared")
+	bob.signIn("bob", "user")
+	bob.wait("the shared session", fmt.Sprintf(`!!document.querySelector('tr[data-session=%q] a')`, s.ID), 10*time.Second)
+	bob.click(fmt.Sprintf(`tr[data-session=%q] a`, s.ID))
+	bob.clickText("Open desktop")
+	bob.wait("bob's desktop connected", `document.querySelector("section.desktop")?.dataset.viewer === "connected"`, 45*time.Second)
+	if v := bob.js(`String(document.querySelector("iframe.viewer").contentWindow.streamspace.rfb.viewOnly)`); v != "true" {
+		t.Fatalf("bob's viewer starts with viewOnly %s", v)
+	}
+	bob.js(`document.querySelector("iframe.viewer").contentWindow.streamspace.rfb.viewOnly = false; ""`)
+	bobFile, aliceFile := "bob-was-here", fmt.Sprintf("alice-was-here-%d", time.Now().UnixNano())
+	bob.typeInViewer("touch " + bobFile + "\n")
+	// His keys went to noVNC (its canvas had the focus), which sent them: the gateway drops them.
+	if in := bob.js(`String(!!document.querySelector("iframe.viewer").contentDocument.activeElement?.closest("#screen"))`); in != "true" {
+		t.Fatalf("bob's keys did not go to the desktop's canvas (focus in #screen: %s): the check would prove nothing", in)
+	}
+
+	alice := consolePage(t, e, "alice")
+	alice.visit("/sessions/" + s.ID)
+	alice.signIn("alice", "user")
+	alice.clickText("Open desktop")
+	alice.wait("alice's desktop connected", `document.querySelector("section.desktop")?.dataset.viewer === "connected"`, 45*time.Second)
+	alice.typeInViewer("touch " + aliceFile + "\n")
+	waitUntil(t, 15*time.Second, "alice's keys, typed in the console, created her file", func() bool {
+		_, err := os.Stat(filepath.Join(home, aliceFile))
+		return err == nil
+	})
+	// bob typed first: had his keys reached the shell, his file would exist by now.
+	if _, err := os.Stat(filepath.Join(home, bobFile)); err == nil {
+		t.Fatal("a view user's keys, typed in the console, reached the desktop")
+	}
+	if st := bob.js(`document.querySelector("section.desktop")?.dataset.viewer`); st != "connected" {
+		t.Fatalf("bob's viewer after typing: %q, want still connected", st)
+	}
 }
