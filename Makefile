@@ -15,7 +15,7 @@ INFRA_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_RUNTIME_PACKA
 	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME=$(CURDIR)/.cache/cdk-home
 
 .PHONY: runtime-packages run test test-unit build lint bench token cli dynamodb-local novnc console clean
-.PHONY: synth cdk images push-images image-tools desktop-bin
+.PHONY: synth cdk images push-images image-tools desktop-bin deploy-console
 .DEFAULT_GOAL := help
 
 help:
@@ -42,6 +42,11 @@ console/node_modules/.package-lock.json: console/package.json console/package-lo
 $(CONSOLE_DIST)/index.html: console/node_modules/.package-lock.json $(CONSOLE_SRC)
 	cd console && node_modules/.bin/tsc --noEmit && node_modules/.bin/vite build --logLevel warn --outDir $(CURDIR)/$(CONSOLE_DIST)
 	@touch $@
+
+## deploy-console: the built console and its config.json into a deployed stack's ConsoleBucket,
+## then a CloudFront invalidation (STACK, default streamspace; the AWS CLI with credentials).
+deploy-console: console
+	@STACK="$(or $(STACK),streamspace)" scripts/deploy-console.sh
 
 ## run: the whole local stack (DynamoDB Local, APIs, notifier, token issuer); Ctrl-C stops it.
 run: dynamodb-local novnc console cli

@@ -52,7 +52,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
 function problemError(status: number, p: Problem | undefined, retryAfter: string | null): ApiError {
   const fields: Record<string, string> = {};
   for (const f of p?.errors ?? []) fields[f.field] = f.detail;
-  let msg = typeof p?.detail === "string" && p.detail ? p.detail : statusWords[status] ?? (typeof p?.title === "string" ? p.title : "");
+  // A 412's detail speaks of versions; the person needs to know someone else changed it first.
+  let msg = status !== 412 && typeof p?.detail === "string" && p.detail ? p.detail : statusWords[status] ?? (typeof p?.title === "string" ? p.title : "");
   if (!msg) msg = status >= 500 ? "StreamSpace had a problem. Try again in a moment." : "The request was refused.";
   const list = Object.entries(fields).map(([f, d]) => `${f}: ${d}`);
   if (list.length) msg = msg.replace(/\.?$/, ". ") + list.join("; ") + ".";

@@ -4,10 +4,12 @@ import { computed, signal } from "@preact/signals";
 
 export type Role = "user" | "operator" | "admin";
 export interface Me { id: string; role: Role; email?: string; name?: string }
+// config.json: internal/local/console's Config (locally), the stack's ConsoleConfig output (AWS).
+export interface OidcConfig { authority: string; clientId: string; scope: string; logoutUrl?: string }
 export interface Config {
   signIn: "local" | "oidc";
   websocketUrl: string;
-  quota?: { maxSessions: number; maxCpuMillis: number; maxMemoryMiB: number };
+  oidc?: OidcConfig;
 }
 
 const KEY = "streamspace.token";

@@ -17,6 +17,7 @@ import { Keys } from "./screens/Keys";
 import { Admin } from "./screens/Admin";
 import { Invite } from "./screens/Invite";
 import { signal } from "@preact/signals";
+import * as oidc from "./oidc";
 
 const bootError = signal<string | null>(null);
 
@@ -63,10 +64,27 @@ function Nav() {
       <div class="who">
         <span class={"link link-" + linkState} title="Live updates">{linkState === "live" ? "Live" : linkState === "connecting" ? "Connecting…" : "Offline, retrying"}</span>
         <span>{me.value?.id} ({me.value?.role})</span>
-        <button type="button" class="secondary" onClick={() => { setToken(null); navigate("/"); }}>Sign out</button>
+        <button type="button" class="secondary" onClick={signOut}>Sign out</button>
       </div>
     </header>
   );
+}
+
+function signOut() {
+  const o = config.value?.oidc;
+  if (config.value?.signIn === "oidc" && o) void oidc.signOut(o).catch((e) => (bootError.value = message(e)));
+  else setToken(null);
+  navigate("/");
+}
+
+// The identity provider's redirect back: exchange the code (PKCE), then open where the visitor was.
+function Callback() {
+  useEffect(() => {
+    const o = config.value?.oidc;
+    if (!o) return;
+    oidc.completeSignIn(o).then((to) => navigate(to, true), (e) => { bootError.value = message(e); navigate("/", true); });
+  }, []);
+  return <><h1 id="page-title" tabIndex={-1}>Signing in</h1><Loading what="your account" /></>;
 }
 
 function App() {
@@ -75,9 +93,10 @@ function App() {
   useEffect(() => { document.getElementById("page-title")?.focus({ preventScroll: true }); }, [p]);
   if (bootError.value && !config.value) return <main id="main" class="narrow"><h1>StreamSpace</h1><ErrorText error={bootError.value} /></main>;
   if (!config.value) return <main id="main"><Loading what="StreamSpace" /></main>;
+  if (p === oidc.CALLBACK_PATH && config.value.signIn === "oidc") return <main id="main" class="narrow"><Callback /></main>;
   const inv = match("/invite/:token", p) ?? (p === "/invite" ? {} : null);
   if (inv) return <main id="main" class="narrow"><Invite token={inv.token} /></main>;
-  if (!token.value) return <main id="main" class="narrow"><SignIn /></main>;
+  if (!token.value) return <main id="main" class="narrow">{bootError.value && <ErrorText error={bootError.value} />}<SignIn /></main>;
   if (!me.value) {
     return <main id="main">{bootError.value ? <ErrorText error={bootError.value} /> : <Loading what="your account" />}</main>;
   }
@@ -94,7 +113,10 @@ function App() {
   );
 }
 
-loadConfig().catch((e) => (bootError.value = message(e)));
+loadConfig().then((c) => {
+  // A tab already signed in through the provider keeps renewing its token.
+  if (c.signIn === "oidc" && c.oidc && token.value && location.pathname !== oidc.CALLBACK_PATH) void oidc.resume(c.oidc).catch(() => undefined);
+}, (e) => (bootError.value = message(e)));
 // The page's "Loading…" placeholder goes: Preact renders next to what it did not render itself.
 const root = document.getElementById("app")!;
 root.replaceChildren();

@@ -23,6 +23,12 @@ export interface Team {
   id: string; name: string; displayName: string; description?: string; role?: string; permissions: string[]; version: number;
 }
 export interface Member { userId: string; role: string; addedAt: string; version: number }
+// GET /users/me/quota: the caller's limits, live usage, and whether a role grant is awaited.
+export interface UserQuota {
+  maxSessions: number; maxCpuMillis: number; maxMemoryMiB: number;
+  usage: { liveSessions: number; cpuMillis: number; memoryMiB: number };
+  awaitingRoleGrant: boolean;
+}
 export interface TeamQuota {
   maxSessions: number; maxCpuMillis: number; maxMemoryMiB: number; version: number;
   usage: { liveSessions: number; cpuMillis: number; memoryMiB: number };

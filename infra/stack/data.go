@@ -148,20 +148,20 @@ func sseS3() *awss3.CfnBucket_BucketEncryptionProperty {
 			SseAlgorithm: jsii.String("AES256")}}}}
 }
 
-// denyInsecureTransport is a bucket's policy refusing plain HTTP to everyone.
-func denyInsecureTransport(s awscdk.Stack, id string, b awss3.CfnBucket) {
+// denyInsecureTransport is a bucket's policy refusing plain HTTP to everyone, then granting
+// what extra grants.
+func denyInsecureTransport(s awscdk.Stack, id string, b awss3.CfnBucket, extra ...awsiam.PolicyStatement) {
+	statements := append([]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("DenyInsecureTransport"),
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
+		Actions:    jsii.Strings("s3:*"),
+		Resources:  &[]*string{b.AttrArn(), jsii.String(*b.AttrArn() + "/*")},
+		Conditions: &map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+	})}, extra...)
 	awss3.NewCfnBucketPolicy(s, jsii.String(id), &awss3.CfnBucketPolicyProps{
-		Bucket: b.Ref(),
-		PolicyDocument: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-			Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Sid:        jsii.String("DenyInsecureTransport"),
-				Effect:     awsiam.Effect_DENY,
-				Principals: &[]awsiam.IPrincipal{awsiam.NewStarPrincipal()},
-				Actions:    jsii.Strings("s3:*"),
-				Resources:  &[]*string{b.AttrArn(), jsii.String(*b.AttrArn() + "/*")},
-				Conditions: &map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
-			})},
-		}),
+		Bucket:         b.Ref(),
+		PolicyDocument: awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements}),
 	})
 }
 

@@ -14,19 +14,22 @@ import (
 )
 
 // The streaming gateway (cmd/gateway; docs/runtime.md): an ECS Fargate service of its own
-// cluster behind an internal load balancer, which CloudFront reaches through a VPC origin; and
+// cluster behind an internal load balancer, which the stack's distribution (distribution.go)
+// reaches through a VPC origin; and
 // the stream tickets' keyring it shares with the sessions function. L1 throughout, as in
 // template.yaml: the L2 ApplicationLoadBalancedFargateService and Distribution add security
 // groups, listeners, roles and policies of their own that the template decides itself.
 
 type gatewayRefs struct {
-	ticketKeys   awssecretsmanager.CfnSecret
-	cluster      awsecs.CfnCluster
-	logGroup     awslogs.CfnLogGroup
-	service      awsecs.CfnService
-	loadBalancer awselasticloadbalancingv2.CfnLoadBalancer
-	targetGroup  awselasticloadbalancingv2.CfnTargetGroup
-	distribution awscloudfront.CfnDistribution
+	ticketKeys    awssecretsmanager.CfnSecret
+	cluster       awsecs.CfnCluster
+	logGroup      awslogs.CfnLogGroup
+	service       awsecs.CfnService
+	loadBalancer  awselasticloadbalancingv2.CfnLoadBalancer
+	targetGroup   awselasticloadbalancingv2.CfnTargetGroup
+	distribution  awscloudfront.CfnDistribution
+	vpcOrigin     awscloudfront.CfnVpcOrigin
+	originRequest awscloudfront.CfnOriginRequestPolicy
 }
 
 // anyList is a list (a list token, too) where an L1 property takes []any.
@@ -37,12 +40,6 @@ func anyList(l *[]*string) *[]any {
 	}
 	return &out
 }
-
-// CloudFront's managed cache policies.
-const (
-	cachingDisabled  = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-	cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-)
 
 func newGateway(s awscdk.Stack, r *refs) *gatewayRefs {
 	p, rt := r.params, r.runtime
@@ -268,94 +265,8 @@ func newGateway(s awscdk.Stack, r *refs) *gatewayRefs {
 		})
 	}
 
-	newGatewayDistribution(s, g)
+	g.vpcOrigin, g.originRequest = newGatewayOrigin(s, g)
 	return g
-}
-
-// newGatewayDistribution: CloudFront in front of the internal load balancer (VPC origin), with
-// its default certificate or GatewayDomainName's; nothing cached but noVNC's static files.
-func newGatewayDistribution(s awscdk.Stack, g *gatewayRefs) {
-	vpcOrigin := awscloudfront.NewCfnVpcOrigin(s, jsii.String("GatewayVpcOrigin"), &awscloudfront.CfnVpcOriginProps{
-		VpcOriginEndpointConfig: &awscloudfront.CfnVpcOrigin_VpcOriginEndpointConfigProperty{
-			// CloudFront is global: the region keeps two stacks of the same name apart.
-			Name:                 awscdk.Fn_Sub(jsii.String("${AWS::StackName}-${AWS::Region}-gateway"), nil),
-			Arn:                  g.loadBalancer.Ref(),
-			HttpPort:             jsii.Number(80),
-			HttpsPort:            jsii.Number(443),
-			OriginProtocolPolicy: jsii.String("http-only"),
-		},
-	})
-	// The WebSocket handshake headers (the ticket travels in Sec-WebSocket-Protocol), Origin and
-	// Host (the gateway checks a WebSocket's origin against its own host), the user agent and
-	// query strings. No cookies.
-	originRequest := awscloudfront.NewCfnOriginRequestPolicy(s, jsii.String("GatewayOriginRequestPolicy"), &awscloudfront.CfnOriginRequestPolicyProps{
-		OriginRequestPolicyConfig: &awscloudfront.CfnOriginRequestPolicy_OriginRequestPolicyConfigProperty{
-			Name:    awscdk.Fn_Sub(jsii.String("${AWS::StackName}-${AWS::Region}-gateway"), nil),
-			Comment: jsii.String("Streaming gateway (WebSocket handshake, Origin, Host)"),
-			HeadersConfig: &awscloudfront.CfnOriginRequestPolicy_HeadersConfigProperty{
-				HeaderBehavior: jsii.String("whitelist"),
-				Headers: jsii.Strings("Host", "Origin", "User-Agent", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
-					"Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"),
-			},
-			CookiesConfig:      &awscloudfront.CfnOriginRequestPolicy_CookiesConfigProperty{CookieBehavior: jsii.String("none")},
-			QueryStringsConfig: &awscloudfront.CfnOriginRequestPolicy_QueryStringsConfigProperty{QueryStringBehavior: jsii.String("all")},
-		},
-	})
-	behavior := func(path, viewer, cache string, forward bool, compress bool) *awscloudfront.CfnDistribution_CacheBehaviorProperty {
-		b := &awscloudfront.CfnDistribution_CacheBehaviorProperty{
-			PathPattern: jsii.String(path), TargetOriginId: jsii.String("gateway"), ViewerProtocolPolicy: jsii.String(viewer),
-			AllowedMethods: jsii.Strings("GET", "HEAD"), CachePolicyId: jsii.String(cache), Compress: jsii.Bool(compress),
-		}
-		if forward {
-			b.OriginRequestPolicyId = originRequest.Ref()
-		}
-		return b
-	}
-	g.distribution = awscloudfront.NewCfnDistribution(s, jsii.String("GatewayDistribution"), &awscloudfront.CfnDistributionProps{
-		DistributionConfig: &awscloudfront.CfnDistribution_DistributionConfigProperty{
-			Comment:     awscdk.Fn_Sub(jsii.String("${AWS::StackName} streaming gateway"), nil),
-			Enabled:     jsii.Bool(true),
-			HttpVersion: jsii.String("http2"),
-			Ipv6Enabled: jsii.Bool(true),
-			PriceClass:  jsii.String("PriceClass_All"),
-			Aliases: awscdk.Token_AsList(awscdk.Fn_ConditionIf(jsii.String("HasGatewayDomain"),
-				[]*string{awscdk.Fn_Ref(jsii.String("GatewayDomainName"))}, awscdk.Aws_NO_VALUE()), nil),
-			ViewerCertificate: awscdk.Fn_ConditionIf(jsii.String("HasGatewayDomain"),
-				map[string]any{"AcmCertificateArn": awscdk.Fn_Ref(jsii.String("GatewayCertificateArn")), "SslSupportMethod": "sni-only",
-					"MinimumProtocolVersion": "TLSv1.2_2021"},
-				map[string]any{"CloudFrontDefaultCertificate": true}),
-			Origins: []any{&awscloudfront.CfnDistribution_OriginProperty{
-				Id:              jsii.String("gateway"),
-				DomainName:      g.loadBalancer.AttrDnsName(),
-				VpcOriginConfig: &awscloudfront.CfnDistribution_VpcOriginConfigProperty{VpcOriginId: vpcOrigin.AttrId()},
-			}},
-			// Anything outside /gateway/*: the load balancer's 404.
-			DefaultCacheBehavior: &awscloudfront.CfnDistribution_DefaultCacheBehaviorProperty{
-				TargetOriginId: jsii.String("gateway"), ViewerProtocolPolicy: jsii.String("redirect-to-https"),
-				AllowedMethods: jsii.Strings("GET", "HEAD"), CachePolicyId: jsii.String(cachingDisabled), Compress: jsii.Bool(false),
-			},
-			CacheBehaviors: []any{
-				// The viewer's WebSocket (wss:// only): never cached, handshake headers forwarded.
-				behavior("/gateway/ws/*", "https-only", cachingDisabled, true, false),
-				// noVNC, static and versioned with the gateway image: cached at the edge.
-				behavior("/gateway/novnc/*", "redirect-to-https", cachingOptimized, false, true),
-				// Viewer pages and the health check: per session, never cached.
-				behavior("/gateway/*", "redirect-to-https", cachingDisabled, true, true),
-			},
-		},
-	})
-	// cfn-lint resolves GatewayCertificateArn to its empty default, but that branch is only taken
-	// with GatewayDomainName, and then the GatewayCustomDomain rule requires the ARN.
-	g.distribution.AddMetadata(jsii.String("cfn-lint"), map[string]any{"config": map[string]any{"ignore_checks": []string{"W1030"}}})
-	awscdk.Validations_Of(g.distribution).Acknowledge(&awscdk.Acknowledgment{
-		Id:     jsii.String("CloudFormation-Validate::W1030"),
-		Reason: jsii.String("GatewayCertificateArn is only used with GatewayDomainName, and then the GatewayCustomDomain rule requires it"),
-	})
-	// CDK's validator reads both branches of the Fn::If as one certificate; each branch names one.
-	awscdk.Validations_Of(g.distribution).Acknowledge(&awscdk.Acknowledgment{
-		Id:     jsii.String("CloudFormation-Validate::F3014"),
-		Reason: jsii.String("ViewerCertificate is an Fn::If whose branches each name exactly one certificate"),
-	})
 }
 
 // gatewayAlarms: errors the gateway answers, errors of its load balancer, a task unhealthy for 5
@@ -395,4 +306,36 @@ func gatewayAlarms(s awscdk.Stack, r *refs, topic *string) {
 			AlarmActions:       &[]any{topic},
 		})
 	}
+}
+
+// newGatewayOrigin: CloudFront reaches the internal load balancer over AWS's network (VPC
+// origin), forwarding what the gateway needs of a viewer's request.
+func newGatewayOrigin(s awscdk.Stack, g *gatewayRefs) (awscloudfront.CfnVpcOrigin, awscloudfront.CfnOriginRequestPolicy) {
+	vpcOrigin := awscloudfront.NewCfnVpcOrigin(s, jsii.String("GatewayVpcOrigin"), &awscloudfront.CfnVpcOriginProps{
+		VpcOriginEndpointConfig: &awscloudfront.CfnVpcOrigin_VpcOriginEndpointConfigProperty{
+			// CloudFront is global: the region keeps two stacks of the same name apart.
+			Name:                 awscdk.Fn_Sub(jsii.String("${AWS::StackName}-${AWS::Region}-gateway"), nil),
+			Arn:                  g.loadBalancer.Ref(),
+			HttpPort:             jsii.Number(80),
+			HttpsPort:            jsii.Number(443),
+			OriginProtocolPolicy: jsii.String("http-only"),
+		},
+	})
+	// The WebSocket handshake headers (the ticket travels in Sec-WebSocket-Protocol), Origin and
+	// Host (the gateway checks a WebSocket's origin against its own host), the user agent and
+	// query strings. No cookies.
+	originRequest := awscloudfront.NewCfnOriginRequestPolicy(s, jsii.String("GatewayOriginRequestPolicy"), &awscloudfront.CfnOriginRequestPolicyProps{
+		OriginRequestPolicyConfig: &awscloudfront.CfnOriginRequestPolicy_OriginRequestPolicyConfigProperty{
+			Name:    awscdk.Fn_Sub(jsii.String("${AWS::StackName}-${AWS::Region}-gateway"), nil),
+			Comment: jsii.String("Streaming gateway (WebSocket handshake, Origin, Host)"),
+			HeadersConfig: &awscloudfront.CfnOriginRequestPolicy_HeadersConfigProperty{
+				HeaderBehavior: jsii.String("whitelist"),
+				Headers: jsii.Strings("Host", "Origin", "User-Agent", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+					"Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"),
+			},
+			CookiesConfig:      &awscloudfront.CfnOriginRequestPolicy_CookiesConfigProperty{CookieBehavior: jsii.String("none")},
+			QueryStringsConfig: &awscloudfront.CfnOriginRequestPolicy_QueryStringsConfigProperty{QueryStringBehavior: jsii.String("all")},
+		},
+	})
+	return vpcOrigin, originRequest
 }

@@ -111,7 +111,8 @@ func TestGatewayCloudFront(t *testing.T) {
 	must(t, "the WebSocket behavior: uncached, handshake headers forwarded", func() {
 		synthed.HasResourceProperties(jsii.String("AWS::CloudFront::Distribution"), obj{
 			"DistributionConfig": assertions.Match_ObjectLike(&obj{
-				"Origins": []any{assertions.Match_ObjectLike(&obj{"VpcOriginConfig": obj{"VpcOriginId": obj{"Fn::GetAtt": []any{"GatewayVpcOrigin", "Id"}}}})},
+				"Origins": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&obj{
+					"Id": "gateway", "VpcOriginConfig": obj{"VpcOriginId": obj{"Fn::GetAtt": []any{"GatewayVpcOrigin", "Id"}}}})}),
 				"CacheBehaviors": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&obj{
 					"PathPattern": "/gateway/ws/*", "CachePolicyId": cachingDisabled, "ViewerProtocolPolicy": "https-only",
 					"OriginRequestPolicyId": obj{"Ref": "GatewayOriginRequestPolicy"},
@@ -187,5 +188,48 @@ func TestSessionSecretsAccess(t *testing.T) {
 				assertions.Match_ObjectLike(&obj{"Sid": "DenyRootAccess", "Effect": "Deny"}),
 			}),
 		})})
+	})
+}
+
+// The same distribution is the console's origin: its files from a private bucket through origin
+// access control, client routes rewritten on that behaviour only, the HTTP API and the WebSocket
+// API behind it uncached with every header but Host.
+func TestConsoleHosting(t *testing.T) {
+	must(t, "a private bucket read by this distribution only", func() {
+		synthed.HasResourceProperties(jsii.String("AWS::S3::Bucket"), obj{
+			"PublicAccessBlockConfiguration": obj{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+			"OwnershipControls":              obj{"Rules": []any{obj{"ObjectOwnership": "BucketOwnerEnforced"}}},
+		})
+		synthed.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), obj{
+			"Bucket": obj{"Ref": "ConsoleBucket"},
+			"PolicyDocument": assertions.Match_ObjectLike(&obj{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&obj{
+				"Effect": "Allow", "Action": "s3:GetObject", "Principal": obj{"Service": "cloudfront.amazonaws.com"},
+				"Condition": obj{"StringEquals": obj{"AWS:SourceArn": obj{"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"}}},
+			})})}),
+		})
+	})
+	must(t, "the bucket behind origin access control, client routes on the default behaviour", func() {
+		synthed.HasResourceProperties(jsii.String("AWS::CloudFront::Distribution"), obj{
+			"DistributionConfig": assertions.Match_ObjectLike(&obj{
+				"Origins": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&obj{
+					"Id": "console", "OriginAccessControlId": obj{"Fn::GetAtt": []any{"ConsoleOriginAccessControl", "Id"}}})}),
+				"DefaultCacheBehavior": assertions.Match_ObjectLike(&obj{
+					"TargetOriginId": "console",
+					"FunctionAssociations": []any{obj{"EventType": "viewer-request",
+						"FunctionARN": obj{"Fn::GetAtt": []any{"ConsoleRoutesFunction", "FunctionMetadata.FunctionARN"}}}},
+				}),
+			}),
+		})
+	})
+	must(t, "/api/* and the WebSocket: uncached, every header but Host", func() {
+		for _, b := range []obj{
+			{"PathPattern": "/api/*", "TargetOriginId": "api"},
+			{"PathPattern": obj{"Fn::Sub": "/${StageName}"}, "TargetOriginId": "websocket"},
+		} {
+			b["CachePolicyId"], b["OriginRequestPolicyId"], b["ViewerProtocolPolicy"] = cachingDisabled, allViewerExceptHostHeader, "https-only"
+			synthed.HasResourceProperties(jsii.String("AWS::CloudFront::Distribution"), obj{
+				"DistributionConfig": assertions.Match_ObjectLike(&obj{"CacheBehaviors": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&b)})}),
+			})
+		}
 	})
 }

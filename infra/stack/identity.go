@@ -66,21 +66,42 @@ func newUserPool(s awscdk.Stack, p *parameters) *userPool {
 		}))
 	}
 
-	// A public client (browser / CLI): no secret, SRP sign-in and refresh only.
+	// A public client (the web console, the CLI): no secret; SRP sign-in and refresh, and the
+	// hosted UI's authorization code flow with PKCE back to the console (HasConsoleSignIn).
+	signIn := func(yes any) any {
+		return awscdk.Fn_ConditionIf(jsii.String("HasConsoleSignIn"), yes, awscdk.Aws_NO_VALUE())
+	}
+	consoleURL := func(path string) any {
+		return signIn([]any{awscdk.Fn_Sub(jsii.String("https://${Host}"+path), &map[string]*string{
+			"Host": ifCondition("HasPublicDomain", awscdk.Fn_Ref(jsii.String("PublicDomainName")), awscdk.Fn_Ref(jsii.String("ConsoleHostName")))})})
+	}
 	client := awscognito.NewCfnUserPoolClient(s, jsii.String("UserPoolClient"), &awscognito.CfnUserPoolClientProps{
-		UserPoolId:                 pool.Ref(),
-		ClientName:                 jsii.String(*awscdk.Aws_STACK_NAME() + "-app"),
-		GenerateSecret:             jsii.Bool(false),
-		ExplicitAuthFlows:          jsii.Strings("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
-		PreventUserExistenceErrors: jsii.String("ENABLED"),
-		EnableTokenRevocation:      jsii.Bool(true),
-		AccessTokenValidity:        jsii.Number(60),
-		IdTokenValidity:            jsii.Number(60),
-		RefreshTokenValidity:       jsii.Number(30),
+		UserPoolId:                      pool.Ref(),
+		ClientName:                      jsii.String(*awscdk.Aws_STACK_NAME() + "-app"),
+		GenerateSecret:                  jsii.Bool(false),
+		ExplicitAuthFlows:               jsii.Strings("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
+		SupportedIdentityProviders:      jsii.Strings("COGNITO"),
+		AllowedOAuthFlowsUserPoolClient: awscdk.Fn_ConditionIf(jsii.String("HasConsoleSignIn"), true, false),
+		AllowedOAuthFlows:               awscdk.Token_AsList(signIn([]string{"code"}), nil),
+		AllowedOAuthScopes:              awscdk.Token_AsList(signIn([]string{"openid", "email", "profile"}), nil),
+		CallbackUrLs:                    awscdk.Token_AsList(consoleURL("/auth/callback"), nil),
+		LogoutUrLs:                      awscdk.Token_AsList(consoleURL("/"), nil),
+		PreventUserExistenceErrors:      jsii.String("ENABLED"),
+		EnableTokenRevocation:           jsii.Bool(true),
+		AccessTokenValidity:             jsii.Number(60),
+		IdTokenValidity:                 jsii.Number(60),
+		RefreshTokenValidity:            jsii.Number(30),
 		TokenValidityUnits: &awscognito.CfnUserPoolClient_TokenValidityUnitsProperty{
 			AccessToken: jsii.String("minutes"), IdToken: jsii.String("minutes"), RefreshToken: jsii.String("days"),
 		},
 	})
 	onCondition(client)
+	// The hosted UI's domain (https://<prefix>.auth.<region>.amazoncognito.com): the stack's id
+	// makes the prefix unique, lower case and free of the words Cognito refuses.
+	onCondition(awscognito.NewCfnUserPoolDomain(s, jsii.String("UserPoolDomain"), &awscognito.CfnUserPoolDomainProps{
+		UserPoolId: pool.Ref(),
+		Domain: awscdk.Fn_Sub(jsii.String("streamspace-${Id}"), &map[string]*string{
+			"Id": awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), awscdk.Aws_STACK_ID(), nil))}),
+	}))
 	return &userPool{Pool: pool, Client: client}
 }

@@ -34,11 +34,31 @@ func newOutputs(s awscdk.Stack, r *refs) {
 	out("SessionLogGroupName", "CloudWatch log group of the session containers", rt.logGroup.Ref(), nil)
 	out("SessionEnvBucketName", "S3 bucket of the per-session environment files (session-env/, expire after a day)", rt.envBucket.Ref(), nil)
 	g := r.gateway
+	out("ConsoleUrl", "The web console, and the one origin of everything (/api/*, the WebSocket at /<StageName>, /gateway/*); open it after make deploy-console",
+		ifCondition("HasPublicDomain", sub("https://${PublicDomainName}/"), sub("https://${Distribution.DomainName}/")), nil)
+	out("ConsoleBucketName", "Private S3 bucket of the console's files (make deploy-console syncs .cache/console/dist into it)", awscdk.Fn_Ref(jsii.String("ConsoleBucket")), nil)
+	out("ConsoleConfig", "The console's config.json (internal/local/console Config), written into ConsoleBucket by make deploy-console",
+		consoleConfig(), nil)
 	out("GatewayUrl", "Public base of the streaming gateway (GATEWAY_URL; viewer pages are <GatewayUrl>/s/<session id>)", gatewayURL(), nil)
-	out("GatewayDistributionDomainName", "The gateway's CloudFront name (the DNS target of GatewayDomainName, if set)", g.distribution.AttrDomainName(), nil)
-	out("GatewayDistributionId", "The gateway's CloudFront distribution", g.distribution.Ref(), nil)
+	out("DistributionDomainName", "The stack's CloudFront name (the DNS target of PublicDomainName, if set)", g.distribution.AttrDomainName(), nil)
+	out("DistributionId", "The CloudFront distribution of the console, the APIs and the gateway (invalidations)", g.distribution.Ref(), nil)
 	out("GatewayClusterArn", "ECS cluster of the streaming gateway", g.cluster.AttrArn(), nil)
 	out("GatewayServiceName", "ECS service of the streaming gateway", g.service.AttrName(), nil)
 	out("GatewayLogGroupName", "CloudWatch log group of the streaming gateway", g.logGroup.Ref(), nil)
 	out("TicketKeysSecretArn", "Secrets Manager secret of the stream tickets' keyring (rotate it as docs/deploy.md says)", g.ticketKeys.Ref(), nil)
+}
+
+// consoleConfig is the console's config.json in AWS (one shape with the local stack's, checked
+// by internal/infratest).
+func consoleConfig() *string {
+	host := ifCondition("HasPublicDomain", awscdk.Fn_Ref(jsii.String("PublicDomainName")), awscdk.Fn_GetAtt(jsii.String("Distribution"), jsii.String("DomainName")).ToString())
+	pool := func(yes, no *string) *string { return ifCondition("CreateUserPool", yes, no) }
+	return awscdk.Fn_Sub(jsii.String(`{"signIn":"oidc","websocketUrl":"wss://${Host}/${StageName}","oidc":{"authority":"${Authority}","clientId":"${ClientId}","scope":"openid email profile","logoutUrl":"${LogoutUrl}"}}`),
+		&map[string]*string{
+			"Host":      host,
+			"Authority": pool(awscdk.Fn_Sub(jsii.String("https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"), nil), awscdk.Fn_Ref(jsii.String("JwtIssuer"))),
+			"ClientId":  pool(awscdk.Fn_Ref(jsii.String("UserPoolClient")), awscdk.Fn_Ref(jsii.String("JwtAudience"))),
+			// Cognito's discovery document has no end_session_endpoint: its hosted UI's logout.
+			"LogoutUrl": pool(awscdk.Fn_Sub(jsii.String("https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/logout"), nil), jsii.String("")),
+		})
 }

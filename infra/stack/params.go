@@ -26,11 +26,13 @@ type parameters struct {
 	GatewayLoadBalancerSubnetId1, GatewayLoadBalancerSubnetId2                                      awscdk.CfnParameter
 	// Streaming gateway (ECS Fargate service behind CloudFront; docs/runtime.md)
 	GatewayImageUri, GatewayCpuArchitecture, GatewayMaxTasks, GatewayConnectionsAlarmThreshold awscdk.CfnParameter
-	GatewayDomainName, GatewayCertificateArn, CloudFrontPrefixListId                           awscdk.CfnParameter
+	PublicDomainName, PublicCertificateArn, CloudFrontPrefixListId                             awscdk.CfnParameter
+	// The console's address for the user pool's sign-in redirects (without PublicDomainName)
+	ConsoleHostName awscdk.CfnParameter
 
-	CreateUserPoolCond, HasAlarmEmail, HasGatewayDomain, HasCloudFrontPrefixListId, ReserveConcurrency awscdk.CfnCondition
-	ProvisionedTables                                                                                  awscdk.CfnCondition
-	AllowSelfSignUp                                                                                    awscdk.CfnCondition
+	CreateUserPoolCond, HasAlarmEmail, HasPublicDomain, HasCloudFrontPrefixListId, ReserveConcurrency awscdk.CfnCondition
+	ProvisionedTables                                                                                 awscdk.CfnCondition
+	AllowSelfSignUp, HasConsoleSignIn                                                                 awscdk.CfnCondition
 	// PrefixListIds is CloudFrontOriginFacingPrefixList (region → PrefixListId).
 	PrefixListIds awscdk.CfnMapping
 }
@@ -142,8 +144,9 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.GatewayCpuArchitecture = oneOf("GatewayCpuArchitecture", "CPU architecture of the gateway tasks; it must match the gateway image.", "X86_64", "ARM64")
 	p.GatewayMaxTasks = num("GatewayMaxTasks", 10, 2, 100, "Most gateway tasks autoscaling may run (at least 2 always run, one per availability zone).")
 	p.GatewayConnectionsAlarmThreshold = num("GatewayConnectionsAlarmThreshold", 4000, 1, 0, "Active TCP connections of the gateway's load balancer (viewer side and gateway side, so about two per open stream) above which an alarm fires.")
-	p.GatewayDomainName = pattern("GatewayDomainName", "", `^(([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9])?$`, "Optional domain of the gateway (e.g. stream.example.com), an alias of its CloudFront distribution; needs GatewayCertificateArn. Empty: the distribution's own *.cloudfront.net name and certificate.")
-	p.GatewayCertificateArn = pattern("GatewayCertificateArn", "", "^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$", "ACM certificate for GatewayDomainName, issued in us-east-1 (CloudFront's region for certificates). Only with GatewayDomainName.")
+	p.PublicDomainName = pattern("PublicDomainName", "", `^(([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9])?$`, "Optional domain of the stack's one public origin (e.g. streamspace.example.com: the console, /api/*, the WebSocket and /gateway/*), an alias of its CloudFront distribution; needs PublicCertificateArn. Empty: the distribution's own *.cloudfront.net name and certificate.")
+	p.PublicCertificateArn = pattern("PublicCertificateArn", "", "^(arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+)?$", "ACM certificate for PublicDomainName, issued in us-east-1 (CloudFront's region for certificates). Only with PublicDomainName.")
+	p.ConsoleHostName = pattern("ConsoleHostName", "", `^(([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9])?$`, "Without PublicDomainName: the console's host name for the user pool's sign-in redirects, the DistributionDomainName output of a first deploy (deploy again with it). The app client cannot name the distribution itself: the functions read the client's id, and the distribution routes to their API (a cycle). Empty with PublicDomainName, or with CreateUserPool \"false\".")
 	p.CloudFrontPrefixListId = pattern("CloudFrontPrefixListId", "", "^(pl-[0-9a-f]+)?$", "Id of the managed prefix list com.amazonaws.global.cloudfront.origin-facing in this region (aws ec2 describe-managed-prefix-lists). Empty: the stack's own table of regions (CloudFrontOriginFacingPrefixList); required in a region that table lacks.")
 
 	// An existing VPC needs its two subnets (the EFS mount targets and the tasks go there) and two
@@ -162,11 +165,11 @@ func newParameters(s awscdk.Stack) *parameters {
 		},
 	})
 	// A custom domain needs its certificate, and a certificate is only used with its domain.
-	awscdk.NewCfnRule(s, jsii.String("GatewayCustomDomain"), &awscdk.CfnRuleProps{
-		RuleCondition: awscdk.Fn_ConditionOr(notEmpty(p.GatewayDomainName), notEmpty(p.GatewayCertificateArn)),
+	awscdk.NewCfnRule(s, jsii.String("PublicDomain"), &awscdk.CfnRuleProps{
+		RuleCondition: awscdk.Fn_ConditionOr(notEmpty(p.PublicDomainName), notEmpty(p.PublicCertificateArn)),
 		Assertions: &[]*awscdk.CfnRuleAssertion{
-			{Assert: notEmpty(p.GatewayDomainName), AssertDescription: jsii.String("GatewayCertificateArn is set but GatewayDomainName is empty")},
-			{Assert: notEmpty(p.GatewayCertificateArn), AssertDescription: jsii.String("GatewayDomainName needs GatewayCertificateArn (an ACM certificate in us-east-1)")},
+			{Assert: notEmpty(p.PublicDomainName), AssertDescription: jsii.String("PublicCertificateArn is set but PublicDomainName is empty")},
+			{Assert: notEmpty(p.PublicCertificateArn), AssertDescription: jsii.String("PublicDomainName needs PublicCertificateArn (an ACM certificate in us-east-1)")},
 		},
 	})
 	// Without CloudFrontPrefixListId the region must be in CloudFrontOriginFacingPrefixList.
@@ -194,7 +197,7 @@ func newParameters(s awscdk.Stack) *parameters {
 	p.HasAlarmEmail = awscdk.NewCfnCondition(s, jsii.String("HasAlarmEmail"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.AlarmEmail.ValueAsString(), jsii.String(""))),
 	})
-	p.HasGatewayDomain = awscdk.NewCfnCondition(s, jsii.String("HasGatewayDomain"), &awscdk.CfnConditionProps{Expression: notEmpty(p.GatewayDomainName)})
+	p.HasPublicDomain = awscdk.NewCfnCondition(s, jsii.String("HasPublicDomain"), &awscdk.CfnConditionProps{Expression: notEmpty(p.PublicDomainName)})
 	p.HasCloudFrontPrefixListId = awscdk.NewCfnCondition(s, jsii.String("HasCloudFrontPrefixListId"), &awscdk.CfnConditionProps{
 		Expression: notEmpty(p.CloudFrontPrefixListId),
 	})
@@ -206,6 +209,10 @@ func newParameters(s awscdk.Stack) *parameters {
 	// The Main and Audit tables on provisioned capacity with auto scaling (TableCapacityMode).
 	p.ProvisionedTables = awscdk.NewCfnCondition(s, jsii.String("ProvisionedTables"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionEquals(p.TableCapacityMode.ValueAsString(), jsii.String("Provisioned")),
+	})
+	// The console signs in through the pool's hosted UI once its address is known.
+	p.HasConsoleSignIn = awscdk.NewCfnCondition(s, jsii.String("HasConsoleSignIn"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionAnd(p.CreateUserPoolCond, awscdk.Fn_ConditionOr(p.HasPublicDomain, notEmpty(p.ConsoleHostName))),
 	})
 	p.ReserveConcurrency = awscdk.NewCfnCondition(s, jsii.String("ReserveConcurrency"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.StreamConsumerReservedConcurrency.ValueAsString(), jsii.String("0"))),

@@ -350,9 +350,9 @@ var cdkMutations = []mutation{
 	{"load balancer on the internet", func(t tmpl) { properties(t, "GatewayLoadBalancer")["Scheme"] = "internet-facing" },
 		"GatewayLoadBalancer.Properties.Scheme: SAM internal, CDK internet-facing"},
 	{"WebSocket cached", func(t tmpl) {
-		dc := properties(t, "GatewayDistribution")["DistributionConfig"].(tmpl)
+		dc := properties(t, "Distribution")["DistributionConfig"].(tmpl)
 		dc["CacheBehaviors"].([]any)[0].(tmpl)["CachePolicyId"] = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-	}, "GatewayDistribution.Properties.DistributionConfig.CacheBehaviors[0].CachePolicyId: SAM 4135ea2d-6df8-44a3-9df3-4b5a84be39ad, CDK 658327ea-f89d-4fab-a63d-7e88639e58f6"},
+	}, "Distribution.Properties.DistributionConfig.CacheBehaviors[0].CachePolicyId: SAM 4135ea2d-6df8-44a3-9df3-4b5a84be39ad, CDK 658327ea-f89d-4fab-a63d-7e88639e58f6"},
 	{"session task role reads environment files", func(t tmpl) {
 		properties(t, "SessionTaskRole")["Policies"] = append(properties(t, "SessionTaskRole")["Policies"].([]any), tmpl{"PolicyName": "Mutation",
 			"PolicyDocument": tmpl{"Statement": []any{tmpl{"Effect": "Allow", "Action": "s3:GetObject", "Resource": sub("${SessionEnvBucket.Arn}/session-env/*")}}}})

@@ -55,8 +55,8 @@ func subnets(a, b awscdk.CfnResource, paramA, paramB string) *[]*string {
 // gatewayURL is the gateway's public base (GATEWAY_URL): the custom domain if given, else the
 // distribution's own name.
 func gatewayURL() *string {
-	return ifCondition("HasGatewayDomain", awscdk.Fn_Sub(jsii.String("https://${GatewayDomainName}/gateway"), nil),
-		awscdk.Fn_Sub(jsii.String("https://${GatewayDistribution.DomainName}/gateway"), nil))
+	return ifCondition("HasPublicDomain", awscdk.Fn_Sub(jsii.String("https://${PublicDomainName}/gateway"), nil),
+		awscdk.Fn_Sub(jsii.String("https://${Distribution.DomainName}/gateway"), nil))
 }
 
 // envFileObjects are the environment files (session-env/<session id>.env).

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"maps"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -20,17 +22,28 @@ func (r *refs) functions() []*function {
 	httpArea := func(name, description string) *function {
 		return &function{name: name, description: description, policies: [][]awsiam.PolicyStatement{crud(mainArn), crud(auditArn)}}
 	}
-	sessions := httpArea("sessions", "Sessions and templates areas of the HTTP API")
-	sessions.env = map[string]*string{
-		"USER_MAX_SESSIONS":   r.params.UserMaxSessions.ValueAsString(),
-		"USER_MAX_CPU_MILLIS": r.params.UserMaxCpuMillis.ValueAsString(),
-		"USER_MAX_MEMORY_MIB": r.params.UserMaxMemoryMiB.ValueAsString(),
-		// With self sign-up, a user runs no sessions until an admin grants a role (SEC-05).
-		"REQUIRE_ROLE_GRANT": awscdk.Fn_ConditionIf(jsii.String("AllowSelfSignUp"), jsii.String("true"), jsii.String("false")).ToString(),
-		// Connect signs stream tickets for the gateway and answers its viewer page's URL.
-		"GATEWAY_URL":            gatewayURL(),
-		"TICKET_KEYS_SECRET_ARN": r.gateway.ticketKeys.Ref(),
+	// The per-user quota: enforced by the sessions function, shown by the users function
+	// (GET /users/me/quota). With self sign-up, a user runs no sessions until an admin grants a
+	// role (SEC-05).
+	quota := func() map[string]*string {
+		return map[string]*string{
+			"USER_MAX_SESSIONS":   r.params.UserMaxSessions.ValueAsString(),
+			"USER_MAX_CPU_MILLIS": r.params.UserMaxCpuMillis.ValueAsString(),
+			"USER_MAX_MEMORY_MIB": r.params.UserMaxMemoryMiB.ValueAsString(),
+			"REQUIRE_ROLE_GRANT":  awscdk.Fn_ConditionIf(jsii.String("AllowSelfSignUp"), jsii.String("true"), jsii.String("false")).ToString(),
+		}
 	}
+	users := httpArea("users", "Users area of the HTTP API")
+	users.env = quota()
+	sessions := httpArea("sessions", "Sessions and templates areas of the HTTP API")
+	sessions.env = quota()
+	maps.Copy(sessions.env, map[string]*string{
+		// Connect signs stream tickets for the gateway and answers its viewer page's URL:
+		// absolute with PublicDomainName, else relative to the origin the caller used (naming the
+		// distribution would be a cycle: Distribution → HttpApi → this function).
+		"GATEWAY_URL":            ifCondition("HasPublicDomain", awscdk.Fn_Sub(jsii.String("https://${PublicDomainName}/gateway"), nil), jsii.String("/gateway")),
+		"TICKET_KEYS_SECRET_ARN": r.gateway.ticketKeys.Ref(),
+	})
 	// The stream tickets' keyring (connect signs with its signing key).
 	sessions.policies = append(sessions.policies, []awsiam.PolicyStatement{
 		allow("ReadTicketKeys", []string{"secretsmanager:GetSecretValue"}, r.gateway.ticketKeys.Ref()),
@@ -40,7 +53,7 @@ func (r *refs) functions() []*function {
 	}
 	return []*function{
 		{name: "meta", description: "Public meta routes (health, version)"},
-		httpArea("users", "Users area of the HTTP API"),
+		users,
 		httpArea("apikeys", "API keys area of the HTTP API (tokens only; keys cannot manage keys)"),
 		sessions,
 		httpArea("teams", "Teams area of the HTTP API (teams, members, roles, permissions, team sessions and quota)"),

@@ -92,6 +92,7 @@ func New(scope constructs.Construct, id string, props *Props) awscdk.Stack {
 	r.webSocketAPI = newWebSocketAPI(s)
 	r.runtime = newRuntimeResources(s, r)
 	r.gateway = newGateway(s, r)
+	newDistribution(s, r)
 
 	r.fnCondition = map[string]awscdk.CfnCondition{}
 	for _, f := range r.functions() {

@@ -219,7 +219,7 @@ func TestSchedule(t *testing.T) {
 // the task-events dead-letter queue's, written out in runtime.go).
 func TestGrantsAreExplicit(t *testing.T) {
 	for _, typ := range []string{"AWS::IAM::Policy", "AWS::DynamoDB::ResourcePolicy", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"} {
-		want := map[string][]string{"AWS::S3::BucketPolicy": {"DeadLetterBucketPolicy", "RecordingsBucketPolicy", "SessionEnvBucketPolicy"},
+		want := map[string][]string{"AWS::S3::BucketPolicy": {"ConsoleBucketPolicy", "DeadLetterBucketPolicy", "RecordingsBucketPolicy", "SessionEnvBucketPolicy"},
 			"AWS::SQS::QueuePolicy": {"TaskEventsDeadLetterQueuePolicy"}}[typ]
 		var got []string
 		for id := range *synthed.FindResources(jsii.String(typ), obj{}) {

@@ -276,7 +276,9 @@ func (a *App) MetaHandler() (http.Handler, error) {
 
 func (a *App) UsersHandler() (http.Handler, error) {
 	rt := httpx.NewRouter(routes.FnUsers, a.Log, a.hooks(a.APIKeys()))
-	users.Register(rt, &users.Service{Store: a.Users()})
+	lim := a.Cfg.Limits
+	users.Register(rt, &users.Service{Store: a.Users(), RequireRoleGrant: a.Cfg.RequireRoleGrant,
+		Limits: users.Limits{MaxSessions: lim.MaxSessions, MaxCPUMillis: lim.MaxCPUMillis, MaxMemoryMiB: lim.MaxMemoryMiB}})
 	return complete(rt)
 }
 

@@ -27,7 +27,7 @@ const (
 	gatewayLBSG           = "GatewayLoadBalancerSecurityGroup"
 	gatewayTargetGroup    = "GatewayTargetGroup"
 	gatewayListener       = "GatewayListener"
-	gatewayDistribution   = "GatewayDistribution"
+	distributionID        = "Distribution"
 	gatewayVpcOrigin      = "GatewayVpcOrigin"
 	gatewayOriginPolicy   = "GatewayOriginRequestPolicy"
 	gatewayScalableTarget = "GatewayScalableTarget"
@@ -36,16 +36,21 @@ const (
 	gatewayContainer      = "gateway"
 	gatewayPort           = 8080
 
-	// CloudFront's managed cache policies.
-	cachingDisabled  = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-	cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+	// CloudFront's managed cache and origin request policies.
+	cachingDisabled           = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+	cachingOptimized          = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+	allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 )
 
 // gatewayURL is GATEWAY_URL wherever it is set: the custom domain if given, else the
 // distribution's own name, with the gateway's path prefix.
-var gatewayURL = cfn{"Fn::If": []any{"HasGatewayDomain",
-	cfn{"Fn::Sub": "https://${GatewayDomainName}/gateway"},
-	cfn{"Fn::Sub": "https://${GatewayDistribution.DomainName}/gateway"}}}
+var gatewayURL = cfn{"Fn::If": []any{"HasPublicDomain",
+	cfn{"Fn::Sub": "https://${PublicDomainName}/gateway"},
+	cfn{"Fn::Sub": "https://${Distribution.DomainName}/gateway"}}}
+
+// sessionsGatewayURL is the sessions function's: relative to the origin the caller used unless
+// the stack has a domain of its own.
+var sessionsGatewayURL = cfn{"Fn::If": []any{"HasPublicDomain", cfn{"Fn::Sub": "https://${PublicDomainName}/gateway"}, "/gateway"}}
 
 // wantGatewayEnv is the gateway container's environment (the contract in
 // notes/gateway-contract.md; table names as ddb.NamesFromEnv reads them), as arnText writes
@@ -377,69 +382,91 @@ func TestGatewayNetwork(t *testing.T) {
 }
 
 // cloudFrontDiffs: HTTPS without a domain of one's own (the default certificate unless
-// GatewayDomainName, then its ACM certificate and alias); one origin, the internal load balancer
+// PublicDomainName, then its ACM certificate and alias); one origin, the internal load balancer
 // through the VPC origin; /gateway/ws never cached with the WebSocket handshake headers forwarded,
 // /gateway/novnc/* cached, the rest of /gateway/* never cached; no plain HTTP to viewers.
 func cloudFrontDiffs(tmpl cfn) []string {
 	var diffs []string
-	dc := get(props(tmpl, gatewayDistribution), "DistributionConfig")
+	dc := get(props(tmpl, distributionID), "DistributionConfig")
 	if dc == nil {
-		return []string{"no " + gatewayDistribution}
+		return []string{"no " + distributionID}
 	}
-	origins := asList(get(dc, "Origins"))
-	if len(origins) != 1 || !slices.Equal(referencedResources(get(origins[0], "DomainName")), []string{gatewayLB}) ||
-		!slices.Equal(referencedResources(get(origins[0], "VpcOriginConfig", "VpcOriginId")), []string{gatewayVpcOrigin}) ||
-		get(origins[0], "CustomOriginConfig") != nil {
-		diffs = append(diffs, fmt.Sprintf("%s: origins %v, want only %s through %s", gatewayDistribution, origins, gatewayLB, gatewayVpcOrigin))
+	origins := map[string]any{}
+	for _, o := range asList(get(dc, "Origins")) {
+		origins[str(get(o, "Id"))] = o
 	}
+	if o := origins["gateway"]; !slices.Equal(referencedResources(get(o, "DomainName")), []string{gatewayLB}) ||
+		!slices.Equal(referencedResources(get(o, "VpcOriginConfig", "VpcOriginId")), []string{gatewayVpcOrigin}) ||
+		get(o, "CustomOriginConfig") != nil {
+		diffs = append(diffs, fmt.Sprintf("%s: origin gateway %v, want only %s through %s", distributionID, o, gatewayLB, gatewayVpcOrigin))
+	}
+	diffs = append(diffs, consoleOriginDiffs(tmpl, origins)...)
 	vo := get(props(tmpl, gatewayVpcOrigin), "VpcOriginEndpointConfig")
 	if !isRef(get(vo, "Arn"), gatewayLB) {
 		diffs = append(diffs, fmt.Sprintf("%s: endpoint %v, want %s", gatewayVpcOrigin, get(vo, "Arn"), gatewayLB))
 	}
-	wantCert := cfn{"Fn::If": []any{"HasGatewayDomain",
-		cfn{"AcmCertificateArn": cfn{"Ref": "GatewayCertificateArn"}, "SslSupportMethod": "sni-only", "MinimumProtocolVersion": "TLSv1.2_2021"},
+	wantCert := cfn{"Fn::If": []any{"HasPublicDomain",
+		cfn{"AcmCertificateArn": cfn{"Ref": "PublicCertificateArn"}, "SslSupportMethod": "sni-only", "MinimumProtocolVersion": "TLSv1.2_2021"},
 		cfn{"CloudFrontDefaultCertificate": true}}}
 	if !reflect.DeepEqual(get(dc, "ViewerCertificate"), wantCert) {
-		diffs = append(diffs, fmt.Sprintf("%s: ViewerCertificate %v, want %v", gatewayDistribution, get(dc, "ViewerCertificate"), wantCert))
+		diffs = append(diffs, fmt.Sprintf("%s: ViewerCertificate %v, want %v", distributionID, get(dc, "ViewerCertificate"), wantCert))
 	}
-	wantAliases := cfn{"Fn::If": []any{"HasGatewayDomain", []any{cfn{"Ref": "GatewayDomainName"}}, cfn{"Ref": "AWS::NoValue"}}}
+	wantAliases := cfn{"Fn::If": []any{"HasPublicDomain", []any{cfn{"Ref": "PublicDomainName"}}, cfn{"Ref": "AWS::NoValue"}}}
 	if !reflect.DeepEqual(get(dc, "Aliases"), wantAliases) {
-		diffs = append(diffs, fmt.Sprintf("%s: Aliases %v, want %v", gatewayDistribution, get(dc, "Aliases"), wantAliases))
+		diffs = append(diffs, fmt.Sprintf("%s: Aliases %v, want %v", distributionID, get(dc, "Aliases"), wantAliases))
 	}
 
-	type behavior struct{ cache, policy, viewer string }
+	type behavior struct{ origin, cache, policy, viewer string }
 	got := map[string]behavior{}
 	var order []string
 	for _, b := range append([]any{get(dc, "DefaultCacheBehavior")}, asList(get(dc, "CacheBehaviors"))...) {
-		path := str(get(b, "PathPattern"))
-		if path == "" {
+		path := arnText(get(b, "PathPattern"))
+		if get(b, "PathPattern") == nil {
 			path = "(default)"
 		}
 		order = append(order, path)
-		got[path] = behavior{str(get(b, "CachePolicyId")), strings.Join(referencedResources(get(b, "OriginRequestPolicyId")), ","), str(get(b, "ViewerProtocolPolicy"))}
-		if get(b, "ForwardedValues") != nil || (len(origins) == 1 && str(get(b, "TargetOriginId")) != str(get(origins[0], "Id"))) {
-			diffs = append(diffs, fmt.Sprintf("%s behavior %s: legacy ForwardedValues or another origin", gatewayDistribution, path))
+		policy := str(get(b, "OriginRequestPolicyId"))
+		if refs := referencedResources(get(b, "OriginRequestPolicyId")); len(refs) > 0 {
+			policy = strings.Join(refs, ",")
+		}
+		got[path] = behavior{str(get(b, "TargetOriginId")), str(get(b, "CachePolicyId")), policy, str(get(b, "ViewerProtocolPolicy"))}
+		if get(b, "ForwardedValues") != nil || origins[str(get(b, "TargetOriginId"))] == nil {
+			diffs = append(diffs, fmt.Sprintf("%s behavior %s: legacy ForwardedValues or an unknown origin", distributionID, path))
 		}
 		if v := str(get(b, "ViewerProtocolPolicy")); v != "https-only" && v != "redirect-to-https" {
-			diffs = append(diffs, fmt.Sprintf("%s behavior %s: ViewerProtocolPolicy %q lets viewers use plain HTTP", gatewayDistribution, path, v))
+			diffs = append(diffs, fmt.Sprintf("%s behavior %s: ViewerProtocolPolicy %q lets viewers use plain HTTP", distributionID, path, v))
 		}
 	}
 	want := map[string]behavior{
-		"/gateway/ws/*":    {cachingDisabled, gatewayOriginPolicy, "https-only"},
-		"/gateway/novnc/*": {cachingOptimized, "", "redirect-to-https"},
-		"/gateway/*":       {cachingDisabled, gatewayOriginPolicy, "redirect-to-https"},
-		"(default)":        {cachingDisabled, "", "redirect-to-https"},
+		"/gateway/ws/*":    {"gateway", cachingDisabled, gatewayOriginPolicy, "https-only"},
+		"/gateway/novnc/*": {"gateway", cachingOptimized, "", "redirect-to-https"},
+		"/gateway/*":       {"gateway", cachingDisabled, gatewayOriginPolicy, "redirect-to-https"},
+		// The API and the WebSocket: nothing cached, every header but Host (Authorization,
+		// X-API-Key, If-Match, Idempotency-Key, the query string); never a redirect (a POST's body).
+		"/api/*":        {"api", cachingDisabled, allViewerExceptHostHeader, "https-only"},
+		"/${StageName}": {"websocket", cachingDisabled, allViewerExceptHostHeader, "https-only"},
+		"(default)":     {"console", cachingOptimized, "", "redirect-to-https"},
 	}
 	for _, path := range keys(want) {
 		if got[path] != want[path] {
-			diffs = append(diffs, fmt.Sprintf("%s behavior %s: %+v, want %+v", gatewayDistribution, path, got[path], want[path]))
+			diffs = append(diffs, fmt.Sprintf("%s behavior %s: %+v, want %+v", distributionID, path, got[path], want[path]))
+		}
+	}
+	for path := range got {
+		if _, ok := want[path]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: unexpected behavior %s", distributionID, path))
 		}
 	}
 	if i, j := slices.Index(order, "/gateway/ws/*"), slices.Index(order, "/gateway/*"); i < 0 || j < i {
-		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/ws/* must come before /gateway/*", gatewayDistribution, order))
+		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/ws/* must come before /gateway/*", distributionID, order))
 	}
 	if i, j := slices.Index(order, "/gateway/novnc/*"), slices.Index(order, "/gateway/*"); i < 0 || j < i {
-		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/novnc/* must come before /gateway/*", gatewayDistribution, order))
+		diffs = append(diffs, fmt.Sprintf("%s: behaviors in order %v, /gateway/novnc/* must come before /gateway/*", distributionID, order))
+	}
+	for _, b := range asList(get(dc, "CacheBehaviors")) {
+		if str(get(b, "PathPattern")) == "/api/*" && len(stringsOf(get(b, "AllowedMethods"))) != 7 {
+			diffs = append(diffs, fmt.Sprintf("%s behavior /api/*: methods %v, want all seven", distributionID, get(b, "AllowedMethods")))
+		}
 	}
 
 	orp := get(props(tmpl, gatewayOriginPolicy), "OriginRequestPolicyConfig")
@@ -458,9 +485,9 @@ func cloudFrontDiffs(tmpl cfn) []string {
 		diffs = append(diffs, gatewayOriginPolicy+": the gateway takes no cookies (CookieBehavior none)")
 	}
 
-	// One public base everywhere it is configured or shown.
+	// One public base everywhere it is configured or shown; the sessions function's is relative
+	// without a custom domain (the distribution routes /api/* to it: naming it would be a cycle).
 	where := map[string]any{
-		"SessionsFunction GATEWAY_URL":   get(props(tmpl, "SessionsFunction"), "Environment", "Variables", "GATEWAY_URL"),
 		"TaskEventsFunction GATEWAY_URL": get(props(tmpl, taskEventsFunction), "Environment", "Variables", "GATEWAY_URL"),
 		"output GatewayUrl":              get(tmpl, "Outputs", "GatewayUrl", "Value"),
 	}
@@ -468,6 +495,9 @@ func cloudFrontDiffs(tmpl cfn) []string {
 		if !reflect.DeepEqual(where[what], gatewayURL) {
 			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", what, where[what], gatewayURL))
 		}
+	}
+	if got := get(props(tmpl, "SessionsFunction"), "Environment", "Variables", "GATEWAY_URL"); !reflect.DeepEqual(got, sessionsGatewayURL) {
+		diffs = append(diffs, fmt.Sprintf("SessionsFunction GATEWAY_URL = %v, want %v", got, sessionsGatewayURL))
 	}
 	return diffs
 }
@@ -641,7 +671,7 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 		return asMap(asList(props(tmpl, gatewayTaskDefinition)["ContainerDefinitions"])[0])
 	}
 	behavior := func(tmpl cfn, path string) cfn {
-		for _, b := range asList(get(props(tmpl, gatewayDistribution), "DistributionConfig", "CacheBehaviors")) {
+		for _, b := range asList(get(props(tmpl, distributionID), "DistributionConfig", "CacheBehaviors")) {
 			if str(get(b, "PathPattern")) == path {
 				return asMap(b)
 			}
@@ -719,17 +749,17 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 		{"plain HTTP to viewers", func(tmpl cfn) { behavior(tmpl, "/gateway/*")["ViewerProtocolPolicy"] = "allow-all" },
 			cloudFrontDiffs, `ViewerProtocolPolicy "allow-all"`},
 		{"WebSocket behavior after the catch-all", func(tmpl cfn) {
-			dc := asMap(get(props(tmpl, gatewayDistribution), "DistributionConfig"))
+			dc := asMap(get(props(tmpl, distributionID), "DistributionConfig"))
 			bs := asList(dc["CacheBehaviors"])
 			dc["CacheBehaviors"] = append(bs[1:], bs[0])
 		}, cloudFrontDiffs, "/gateway/ws/* must come before /gateway/*"},
 		{"origin on the internet", func(tmpl cfn) {
-			o := asMap(asList(get(props(tmpl, gatewayDistribution), "DistributionConfig", "Origins"))[0])
+			o := asMap(asList(get(props(tmpl, distributionID), "DistributionConfig", "Origins"))[3])
 			delete(o, "VpcOriginConfig")
 			o["CustomOriginConfig"] = cfn{"OriginProtocolPolicy": "http-only"}
-		}, cloudFrontDiffs, "want only GatewayLoadBalancer through GatewayVpcOrigin"},
+		}, cloudFrontDiffs, "origin gateway"},
 		{"custom domain without its certificate", func(tmpl cfn) {
-			asMap(get(props(tmpl, gatewayDistribution), "DistributionConfig"))["ViewerCertificate"] = cfn{"CloudFrontDefaultCertificate": true}
+			asMap(get(props(tmpl, distributionID), "DistributionConfig"))["ViewerCertificate"] = cfn{"CloudFrontDefaultCertificate": true}
 		}, cloudFrontDiffs, "ViewerCertificate"},
 		{"sessions told another gateway", func(tmpl cfn) {
 			asMap(get(props(tmpl, "SessionsFunction"), "Environment", "Variables"))["GATEWAY_URL"] = "https://example.com/gateway"

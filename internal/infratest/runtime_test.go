@@ -202,8 +202,8 @@ var runtimeParameters = map[string]cfn{
 	"GatewayCpuArchitecture": {"Type": "String", "Default": "X86_64", "AllowedValues": []any{"X86_64", "ARM64"}},
 	// At least the two tasks the service always runs.
 	"GatewayMaxTasks":        {"Type": "Number", "Default": float64(10), "MinValue": float64(2), "MaxValue": float64(100)},
-	"GatewayDomainName":      {"Type": "String", "Default": ""},
-	"GatewayCertificateArn":  {"Type": "String", "Default": ""},
+	"PublicDomainName":       {"Type": "String", "Default": ""},
+	"PublicCertificateArn":   {"Type": "String", "Default": ""},
 	"CloudFrontPrefixListId": {"Type": "String", "Default": ""},
 }
 

@@ -77,6 +77,8 @@ var ops = map[string]op{
 
 	"GET /api/v1/users/me": {id: "getMe", tag: "users", summary: "The caller, with the effective role and how this request authenticated",
 		ok: []reply{{status: 200, schema: "Me"}}},
+	"GET /api/v1/users/me/quota": {id: "getMyQuota", tag: "users", summary: "The caller's quota: limits, live usage, and whether a role grant is awaited",
+		ok: []reply{{status: 200, schema: "UserQuota"}}},
 	"GET /api/v1/users": {id: "listUsers", tag: "users", summary: "Every user seen (admin)", query: []param{limit(50, 1, 100), cursor},
 		ok: []reply{{status: 200, schema: "UserPage"}}},
 	"GET /api/v1/users/{userId}": {id: "getUser", tag: "users", summary: "A user (yourself, or anyone for an admin)",

@@ -87,6 +87,7 @@ var All = []Route{
 	{Function: FnMeta, Method: "GET", Path: v1 + "/openapi.json", Public: true},
 
 	{Function: FnUsers, Method: "GET", Path: v1 + "/users/me", Scope: ScopeUsersRead},
+	{Function: FnUsers, Method: "GET", Path: v1 + "/users/me/quota", Scope: ScopeUsersRead},
 	{Function: FnUsers, Method: "GET", Path: v1 + "/users", Scope: ScopeUsersRead},
 	{Function: FnUsers, Method: "GET", Path: v1 + "/users/{userId}", Scope: ScopeUsersRead},
 	{Function: FnUsers, Method: "PUT", Path: v1 + "/users/{userId}/role", Scope: ScopeUsersWrite},

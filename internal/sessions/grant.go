@@ -15,14 +15,18 @@ import (
 // role counts as granted when an admin set the stored role (PUT /users/{id}/role), when the
 // identity provider says one (a group, managed by its admins), or for operators and admins.
 func (sv *Service) mayRunSessions(ctx context.Context, c auth.Caller) error {
-	if !sv.RequireRoleGrant || c.Role != auth.RoleUser || c.ExternalRole != "" {
-		return nil
+	if !users.AwaitsRoleGrant(sv.RequireRoleGrant, c, &users.User{}) {
+		return nil // the rule does not apply to this caller, whatever is stored
 	}
+	var stored *users.User
 	u, err := sv.Users.Get(ctx, c.UserID)
-	if err != nil && !errors.Is(err, users.ErrNotFound) {
+	switch {
+	case err == nil:
+		stored = &u
+	case !errors.Is(err, users.ErrNotFound):
 		return err
 	}
-	if err == nil && u.RoleGrantedAt != nil {
+	if !users.AwaitsRoleGrant(sv.RequireRoleGrant, c, stored) {
 		return nil
 	}
 	p := problem.Forbidden("this account has a quota of zero sessions until an administrator grants it a role " +

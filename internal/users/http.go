@@ -11,6 +11,7 @@ import (
 func Register(rt *httpx.Router, sv *Service) {
 	h := handler{sv}
 	rt.Handle("GET /api/v1/users/me", h.me)
+	rt.Handle("GET /api/v1/users/me/quota", h.quota)
 	rt.Handle("GET /api/v1/users", h.list)
 	rt.Handle("GET /api/v1/users/{userId}", h.get)
 	rt.Handle("PUT /api/v1/users/{userId}/role", h.setRole)
@@ -24,6 +25,15 @@ func (h handler) me(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (h handler) quota(w http.ResponseWriter, r *http.Request) error {
+	q, err := h.sv.Quota(r.Context(), httpx.Caller(r))
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, q)
 	return nil
 }
 

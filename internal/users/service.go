@@ -11,7 +11,13 @@ import (
 )
 
 // Service holds the users rules; handlers translate HTTP to calls on it.
-type Service struct{ Store *Store }
+type Service struct {
+	Store *Store
+	// Limits and RequireRoleGrant are the per-user quota as the sessions area enforces it
+	// (GET /users/me/quota shows it).
+	Limits           Limits
+	RequireRoleGrant bool
+}
 
 // Me is the caller as this request sees them: the stored user with the request's effective role.
 func (sv *Service) Me(ctx context.Context, c auth.Caller) (Me, error) {

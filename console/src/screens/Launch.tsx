@@ -1,11 +1,10 @@
 import { useMemo, useState } from "preact/hooks";
 import { all, api, newKey } from "../api";
-import { config } from "../auth";
 import { sessions, upsert } from "../live";
 import { navigate } from "../router";
 import type { Session, Team, Template } from "../types";
 import { Empty, ErrorText, Loading, Page, useAction, useLoad } from "../ui";
-import { MyQuota, live } from "./Sessions";
+import { MyQuota, myQuota } from "./Sessions";
 
 // The catalog: search, categories and tags, then launch with resources and timeouts.
 export function Launch() {
@@ -22,12 +21,14 @@ export function Launch() {
     (!cat || t.category === cat) && (!tag || t.tags.includes(tag)) &&
     (!needle || [t.name, t.displayName, t.description, ...t.tags].some((s) => s.toLowerCase().includes(needle))));
   const list = sessions.value ? [...sessions.value.values()] : [];
-  const used = list.filter((s) => live(s) && !s.teamId).length;
-  const full = !!config.value?.quota && used >= config.value.quota.maxSessions;
+  const quota = myQuota.value;
+  const waiting = !!quota?.awaitingRoleGrant;
+  const full = !!quota && !waiting && quota.usage.liveSessions >= quota.maxSessions;
   return (
     <Page title="Launch a session">
       <MyQuota list={list} />
-      {full && <p class="warn" role="status">You are using all {config.value!.quota!.maxSessions} of your sessions. Terminate one before launching another (team sessions count against the team).</p>}
+      {waiting && <p class="warn" role="status">Your account waits for an administrator to grant it a role; until then it can run no sessions of its own. Team sessions are not affected.</p>}
+      {full && <p class="warn" role="status">You are using all {quota.maxSessions} of your sessions. Terminate one before launching another (team sessions count against the team).</p>}
       <div class="filters" role="search">
         <label for="q">Search</label>
         <input id="q" type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="Name, description or tag" />

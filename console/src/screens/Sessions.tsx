@@ -1,23 +1,40 @@
-import { api } from "../api";
-import { config } from "../auth";
+import { useEffect } from "preact/hooks";
+import { signal } from "@preact/signals";
+import { api, message } from "../api";
 import { listError, sessions, upsert } from "../live";
-import type { Session } from "../types";
-import { cpuMillis, Empty, ErrorText, Gauge, Loading, memMiB, Page, StateBadge, fmtTime, useAction } from "../ui";
+import type { Session, UserQuota } from "../types";
+import { Empty, ErrorText, Gauge, Loading, Page, StateBadge, fmtTime, useAction } from "../ui";
 
 export const live = (s: Session) => s.state !== "terminated" && s.state !== "failed";
 
-// The caller's own quota, against what their live sessions hold (teams have their own gauge).
+// The caller's quota as the API reports it (GET /users/me/quota): limits, live usage, and
+// whether the account waits for a role grant. Fetched again whenever the caller's own live
+// sessions change (an event on the live list), so the gauges follow launches and terminations.
+export const myQuota = signal<UserQuota | null>(null);
+export const quotaError = signal<string | null>(null);
+
+export function useMyQuota(list: Session[]) {
+  const mine = list.filter((s) => live(s) && !s.teamId).map((s) => `${s.id}:${s.state}:${s.resources.cpu}:${s.resources.memory}`).sort().join();
+  useEffect(() => {
+    let stale = false;
+    api<UserQuota>("GET", "/users/me/quota").then(
+      (q) => { if (!stale) { myQuota.value = q; quotaError.value = null; } },
+      (e) => { if (!stale) quotaError.value = message(e); });
+    return () => { stale = true; };
+  }, [mine]);
+  return myQuota.value;
+}
+
+// The caller's own quota gauges (teams have their own).
 export function MyQuota({ list }: { list: Session[] }) {
-  const q = config.value?.quota;
-  if (!q) return null;
-  const mine = list.filter((s) => live(s) && !s.teamId);
-  const cpu = mine.reduce((n, s) => n + cpuMillis(s.resources.cpu), 0);
-  const mem = mine.reduce((n, s) => n + memMiB(s.resources.memory), 0);
+  const q = useMyQuota(list);
+  if (quotaError.value && !q) return <ErrorText error={quotaError.value} />;
+  if (!q) return <Loading what="your quota" />;
   return (
     <section class="quota" aria-label="Your quota">
-      <Gauge label="Sessions" value={mine.length} max={q.maxSessions} />
-      <Gauge label="CPU" value={cpu / 1000} max={q.maxCpuMillis / 1000} unit=" cores" />
-      <Gauge label="Memory" value={mem / 1024} max={q.maxMemoryMiB / 1024} unit=" GiB" />
+      <Gauge label="Sessions" value={q.usage.liveSessions} max={q.maxSessions} />
+      <Gauge label="CPU" value={q.usage.cpuMillis / 1000} max={q.maxCpuMillis / 1000} unit=" cores" />
+      <Gauge label="Memory" value={q.usage.memoryMiB / 1024} max={q.maxMemoryMiB / 1024} unit=" GiB" />
     </section>
   );
 }

@@ -1,13 +1,28 @@
 import { useState } from "preact/hooks";
 import { config, localSignIn, type Role } from "../auth";
+import { signIn } from "../oidc";
 import { ErrorText, useAction } from "../ui";
 
-// Local sign-in: the local stack's issuer mints a token for any user name and role. In AWS the
-// console signs in through the configured identity provider instead.
+// Sign-in: in AWS through the configured identity provider (authorization code + PKCE, oidc.ts);
+// locally the local stack's issuer mints a token for any user name and role.
 export function SignIn({ note }: { note?: string }) {
   const [user, setUser] = useState("");
   const [role, setRole] = useState<Role>("user");
   const a = useAction();
+  const oidc = config.value?.signIn === "oidc" ? config.value.oidc : undefined;
+  if (oidc?.authority && oidc.clientId) {
+    return (
+      <>
+        <h1 id="page-title" tabIndex={-1}>Sign in to StreamSpace</h1>
+        {note && <p>{note}</p>}
+        <p>You sign in with your organisation's account, on its sign-in page; it sends you back here.</p>
+        <ErrorText error={a.error} />
+        <button type="button" disabled={a.busy} onClick={() => void a.run(() => signIn(oidc, location.pathname + location.search))}>
+          {a.busy ? "Opening the sign-in page…" : "Sign in"}
+        </button>
+      </>
+    );
+  }
   if (config.value?.signIn !== "local") {
     return <><h1 id="page-title" tabIndex={-1}>Sign in</h1><p>This console signs in through your organisation's identity provider, which is not configured here.</p></>;
   }

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,18 +21,23 @@ import (
 	"time"
 )
 
-// Config is what the page reads from /config.json before anything else.
+// Config is what the page reads from /config.json before anything else: served here, and in
+// AWS written by make deploy-console from the stack's ConsoleConfig output (one shape:
+// internal/infratest decodes that output into this type).
 type Config struct {
 	SignIn       string `json:"signIn"` // "local" here; "oidc" in AWS
 	WebSocketURL string `json:"websocketUrl"`
-	Quota        *Quota `json:"quota,omitempty"`
+	OIDC         *OIDC  `json:"oidc,omitempty"`
 }
 
-// Quota is the per-user quota the stack enforces, shown before a launch hits it.
-type Quota struct {
-	MaxSessions  int `json:"maxSessions"`
-	MaxCPUMillis int `json:"maxCpuMillis"`
-	MaxMemoryMiB int `json:"maxMemoryMiB"`
+// OIDC is the identity provider the console signs in with (authorization code + PKCE): the
+// stack's Cognito user pool or the issuer of its JwtIssuer parameter.
+type OIDC struct {
+	Authority string `json:"authority"` // the issuer; its discovery document names the endpoints
+	ClientID  string `json:"clientId"`  // a public client: the API's JWT audience
+	Scope     string `json:"scope"`
+	// LogoutURL is Cognito's hosted UI logout, which its discovery document does not name.
+	LogoutURL string `json:"logoutUrl,omitempty"`
 }
 
 // Minter signs a token for a user and platform role ("" = plain user).
@@ -79,9 +85,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // csp lets the page load only its own files and frame only the gateway's viewer (same origin);
-// WebSockets may go to the WebSocket API's own port.
-const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
-	"frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+// WebSockets may go to the WebSocket API's own port, and fetches to the sign-in issuer (its
+// discovery document and token endpoint) when one is configured.
+func (h *Handler) csp() string {
+	connect := "'self' ws: wss:"
+	if h.Config.OIDC != nil {
+		if u, err := url.Parse(h.Config.OIDC.Authority); err == nil && u.Scheme != "" && u.Host != "" {
+			connect += " " + u.Scheme + "://" + u.Host
+		}
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src " + connect + "; " +
+		"frame-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+}
 
 func (h *Handler) file(w http.ResponseWriter, r *http.Request, name, cache string) {
 	clean := path.Clean("/" + name)
@@ -109,7 +124,7 @@ func (h *Handler) file(w http.ResponseWriter, r *http.Request, name, cache strin
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	if clean == "/index.html" {
-		hd.Set("Content-Security-Policy", csp)
+		hd.Set("Content-Security-Policy", h.csp())
 		hd.Set("X-Frame-Options", "DENY")
 	}
 	http.ServeContent(w, r, clean, st.ModTime(), f)

@@ -354,8 +354,7 @@ func (st *Stack) console(cfg Config, api http.Handler) http.Handler {
 	const ttl = 12 * time.Hour
 	return &console.Handler{Dir: dir, Next: api,
 		Reserved: []string{"/api/", gateway.Prefix, "/.well-known/", objects.Prefix},
-		Config: console.Config{SignIn: "local", WebSocketURL: st.WSURL + "/",
-			Quota: &console.Quota{MaxSessions: cfg.Limits.MaxSessions, MaxCPUMillis: cfg.Limits.MaxCPUMillis, MaxMemoryMiB: cfg.Limits.MaxMemoryMiB}},
+		Config:   console.Config{SignIn: "local", WebSocketURL: st.WSURL + "/"},
 		Mint: func(user, role string) (string, time.Time, error) {
 			tok, err := st.Issuer.Mint(issuer.Claims{Subject: user, Role: role, TTL: ttl})
 			return tok, time.Now().Add(ttl), err
