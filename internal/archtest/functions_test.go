@@ -77,7 +77,8 @@ func TestEveryFunctionIsWiredEverywhere(t *testing.T) {
 	inFunctions := strings.Fields(fnLine[1])
 	samTargets := logicalIDs(makefile, regexp.MustCompile(`build-(\w+)Function\b`))
 	template := read(t, "template.yaml")
-	resources := logicalIDs(template, regexp.MustCompile(`(?m)^  (\w+)Function:\s*$`))
+	// Lambda functions only (a CloudFront function is named …Function too).
+	resources := logicalIDs(template, regexp.MustCompile(`(?m)^  (\w+)Function:\s*\n    Type: AWS::Serverless::Function\s*$`))
 	stack := read(t, "internal/local/stack/stack.go")
 	samples, _ := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
 	http := routes.Functions()
