@@ -43,6 +43,23 @@ type Store struct {
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+// str and num read a string and a number attribute ("" and 0 when absent or of another type).
+func str(v types.AttributeValue) string {
+	if m, ok := v.(*types.AttributeValueMemberS); ok {
+		return m.Value
+	}
+	return ""
+}
+
+func num(v types.AttributeValue) int {
+	m, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	i, _ := strconv.Atoi(m.Value)
+	return i
+}
 func n(v int64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 }
@@ -84,16 +101,25 @@ func (st *Store) entryItem(a Activity) (map[string]types.AttributeValue, error) 
 }
 
 // Counts are counter increments gathered over several entries (one stream batch), written
-// with one UpdateItem per counter instead of four counter updates per entry.
+// with one UpdateItem per counter item instead of counter updates per entry. A day's counters
+// are attributes of one item (DAY#<date>: "h<HH>" per hour, "c#<category>", "t#<type>"), so a
+// batch writes two items, that day and the all-time total, however varied its entries.
 type Counts map[counterKey]counterDelta
 
-// counterKey is a counter's item: its shard's partition and the counter's sort key.
-type counterKey struct{ pk, sk string }
+// counterKey is a counter: its item (shard partition and sort key) and its attribute there.
+type counterKey struct{ pk, sk, attr string }
+
+// Attributes of the counter items.
+const (
+	totalAttr    = "count"
+	hourAttr     = "h"  // + the UTC hour, "00".."23"
+	categoryAttr = "c#" // + the category
+	typeAttr     = "t#" // + the event type
+)
 
 // inOnePartition moves every counter of a batch to one shard partition (the smallest the batch
 // touched; any works, the statistics sum every shard): entries of a batch of several sessions
-// then share their counters, one update per counter for the batch instead of one per session's
-// shard, and batches still spread over the shards as their sessions do.
+// then share their counter items, and batches still spread over the shards as their sessions do.
 func (c Counts) inOnePartition() Counts {
 	pk := ""
 	for k := range c {
@@ -103,7 +129,7 @@ func (c Counts) inOnePartition() Counts {
 	}
 	out := Counts{}
 	for k, d := range c {
-		m := counterKey{pk, k.sk}
+		m := counterKey{pk, k.sk, k.attr}
 		sum := out[m]
 		sum.n += d.n
 		if d.exp.After(sum.exp) {
@@ -114,16 +140,24 @@ func (c Counts) inOnePartition() Counts {
 	return out
 }
 
-// sorted is the stable order counters are written in.
-func (c Counts) sorted() []counterKey {
+// items groups the counters by item, in a stable order (the order they are written in).
+func (c Counts) items() [][]counterKey {
 	keys := make([]counterKey, 0, len(c))
 	for k := range c {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].pk < keys[j].pk || (keys[i].pk == keys[j].pk && keys[i].sk < keys[j].sk)
+		a, b := keys[i], keys[j]
+		return a.pk < b.pk || (a.pk == b.pk && (a.sk < b.sk || (a.sk == b.sk && a.attr < b.attr)))
 	})
-	return keys
+	var out [][]counterKey
+	for i, k := range keys {
+		if i == 0 || k.pk != keys[i-1].pk || k.sk != keys[i-1].sk {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], k)
+	}
+	return out
 }
 
 type counterDelta struct {
@@ -131,11 +165,11 @@ type counterDelta struct {
 	exp time.Time
 }
 
-// Add counts one recorded entry: the total, its hour, its day's category and type.
+// Add counts one recorded entry: the total, and its hour, category and type in its day's item.
 func (c Counts) Add(a Activity) {
 	t, pk := a.Timestamp.UTC(), ddb.ActivityStatsShardPK(a.SessionID)
-	add := func(sk string, exp time.Time) {
-		k := counterKey{pk, sk}
+	add := func(sk, attr string, exp time.Time) {
+		k := counterKey{pk, sk, attr}
 		d := c[k]
 		d.n++
 		if exp.After(d.exp) {
@@ -143,18 +177,33 @@ func (c Counts) Add(a Activity) {
 		}
 		c[k] = d
 	}
-	add(ddb.TotalSK, t.AddDate(100, 0, 0))
-	add(ddb.HourSK(t), t.Add(49*time.Hour))
-	add(ddb.DayCategorySK(t, a.EventCategory), t.AddDate(0, 0, 9))
-	add(ddb.DayTypeSK(t, a.EventType), t.AddDate(0, 0, 9))
+	// A day item outlives the 7 days the statistics read, whichever hour wrote it last.
+	day, dayExp := ddb.DaySK(t), t.Truncate(24*time.Hour).AddDate(0, 0, 9)
+	add(ddb.TotalSK, totalAttr, t.AddDate(100, 0, 0))
+	add(day, hourAttr+t.Format("15"), dayExp)
+	add(day, categoryAttr+a.EventCategory, dayExp)
+	add(day, typeAttr+a.EventType, dayExp)
 }
 
-func (st *Store) countUpdate(k counterKey, d counterDelta) *types.Update {
-	return &types.Update{TableName: &st.Table,
-		Key:                       ddb.Key(k.pk, k.sk),
-		UpdateExpression:          aws.String("ADD #c :n SET expiresAt = :exp"),
-		ExpressionAttributeNames:  map[string]string{"#c": "count"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": n(d.n), ":exp": n(d.exp.Unix())}}
+// itemUpdate adds one item's counters: ADD each attribute, SET the latest expiry.
+func (st *Store) itemUpdate(c Counts, keys []counterKey) *types.Update {
+	names, vals := map[string]string{}, map[string]types.AttributeValue{}
+	var adds []string
+	var exp time.Time
+	for i, k := range keys {
+		d := c[k]
+		names[fmt.Sprintf("#a%d", i)] = k.attr
+		vals[fmt.Sprintf(":v%d", i)] = n(d.n)
+		adds = append(adds, fmt.Sprintf("#a%d :v%d", i, i))
+		if d.exp.After(exp) {
+			exp = d.exp
+		}
+	}
+	vals[":exp"] = n(exp.Unix())
+	return &types.Update{TableName: &st.Table, Key: ddb.Key(keys[0].pk, keys[0].sk),
+		UpdateExpression:          aws.String("ADD " + strings.Join(adds, ", ") + " SET expiresAt = :exp"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: vals}
 }
 
 // PutEntry records an activity entry once, without counters (1 WRU and its GSI1 copy, against
@@ -177,16 +226,19 @@ func (st *Store) PutEntry(ctx context.Context, a Activity) (bool, error) {
 	return true, nil
 }
 
-// AddCounts writes counter increments, one UpdateItem per counter (in a stable order).
+// AddCounts writes counter increments, one UpdateItem per counter item (in a stable order); what
+// was written leaves c, so a retry writes only the rest.
 func (st *Store) AddCounts(ctx context.Context, c Counts) error {
-	for _, k := range c.sorted() {
-		u := st.countUpdate(k, c[k])
+	for _, keys := range c.items() {
+		u := st.itemUpdate(c, keys)
 		if _, err := st.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key,
 			UpdateExpression: u.UpdateExpression, ExpressionAttributeNames: u.ExpressionAttributeNames,
 			ExpressionAttributeValues: u.ExpressionAttributeValues}); err != nil {
-			return fmt.Errorf("activity counter %s %s: %w", k.pk, k.sk, err)
+			return fmt.Errorf("activity counters %s %s: %w", keys[0].pk, keys[0].sk, err)
 		}
-		delete(c, k)
+		for _, k := range keys {
+			delete(c, k)
+		}
 	}
 	return nil
 }
@@ -203,8 +255,8 @@ func (st *Store) PutClaimed(ctx context.Context, a Activity, idem *idempotency.C
 	}
 	c := Counts{}
 	c.Add(a)
-	for _, k := range c.sorted() {
-		tx = append(tx, types.TransactWriteItem{Update: st.countUpdate(k, c[k])})
+	for _, keys := range c.items() {
+		tx = append(tx, types.TransactWriteItem{Update: st.itemUpdate(c, keys)})
 	}
 	rec, err := idempotency.Write(ctx, st.DB, st.IdempotencyTable, idem, tx)
 	if rec != nil {
@@ -302,23 +354,19 @@ type TypeCount struct {
 }
 
 // Stats reads the counters: per counter partition (the shards and the unsharded one) one
-// key-conditioned query from 7 days ago's day counters to the total, never the records.
+// key-conditioned query from 7 days ago's day items to the total, never the records.
 func (st *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	now = now.UTC()
-	type counter struct {
-		SK    string `dynamodbav:"SK"`
-		Count int    `dynamodbav:"count"`
-	}
 	pks := ddb.ActivityStatsPKs()
-	found, errs := make([][]counter, len(pks)), make([]error, len(pks))
+	found, errs := make([][]map[string]types.AttributeValue, len(pks)), make([]error, len(pks))
 	var wg sync.WaitGroup
 	for i, pk := range pks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ddb.QueryAll(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
+			found[i], errs[i] = ddb.QueryItems(ctx, st.DB, &dynamodb.QueryInput{TableName: &st.Table,
 				KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :f AND :t"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":f": s(ddb.DaySK(now.AddDate(0, 0, -6))), ":t": s(ddb.TotalSK)}}, &found[i])
+				ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":f": s(ddb.DaySK(now.AddDate(0, 0, -6))), ":t": s(ddb.TotalSK)}})
 		}()
 	}
 	wg.Wait()
@@ -326,35 +374,55 @@ func (st *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
 	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
-	var cs []counter
-	hourFrom, hourTo, dayTo := ddb.HourSK(now.Add(-23*time.Hour)), ddb.HourSK(now), ddb.DayEnd(now)
+	hourFrom, hourTo, dayTo := now.Add(-23*time.Hour).Truncate(time.Hour), now.Truncate(time.Hour), ddb.DayEnd(now)
+	inLast24h := func(h time.Time) bool { return !h.Before(hourFrom) && !h.After(hourTo) }
+	byType := map[string]int{}
 	for _, part := range found {
-		for _, c := range part {
-			switch {
-			case c.SK == ddb.TotalSK:
-				out.Total += c.Count
-			case strings.HasPrefix(c.SK, ddb.HourPrefix):
-				if c.SK >= hourFrom && c.SK <= hourTo {
-					out.Last24h += c.Count
+		for _, item := range part {
+			sk := str(item[ddb.SK])
+			if sk > dayTo && sk != ddb.TotalSK && !strings.HasPrefix(sk, ddb.HourPrefix) {
+				continue // a later day (clock skew between writers)
+			}
+			if day, ok := ddb.DayOf(sk); ok { // a day's item: hours, categories, types
+				for attr, v := range item {
+					c := num(v)
+					switch {
+					case strings.HasPrefix(attr, hourAttr) && len(attr) == len(hourAttr)+2:
+						if h, err := strconv.Atoi(attr[len(hourAttr):]); err == nil && inLast24h(day.Add(time.Duration(h)*time.Hour)) {
+							out.Last24h += c
+						}
+					case strings.HasPrefix(attr, categoryAttr):
+						out.ByCategory7d[attr[len(categoryAttr):]] += c
+					case strings.HasPrefix(attr, typeAttr):
+						byType[attr[len(typeAttr):]] += c
+					}
 				}
-			case c.SK <= dayTo:
-				cs = append(cs, c)
+				continue
+			}
+			// The total, and counters kept one item each before the day items (still read until
+			// they expire: hours after 49 h, days after 9).
+			c := num(item[totalAttr])
+			switch {
+			case sk == ddb.TotalSK:
+				out.Total += c
+			case strings.HasPrefix(sk, ddb.HourPrefix):
+				if h, ok := ddb.HourOf(sk); ok && inLast24h(h) {
+					out.Last24h += c
+				}
+			default:
+				parts := strings.SplitN(sk, "#", 4) // DAY, date, CAT|TYPE, name
+				if len(parts) != 4 {
+					continue
+				}
+				if parts[2] == "CAT" {
+					out.ByCategory7d[parts[3]] += c
+				} else {
+					byType[parts[3]] += c
+				}
 			}
 		}
 	}
-	types := map[string]int{}
-	for _, c := range cs {
-		parts := strings.SplitN(c.SK, "#", 4) // DAY, date, CAT|TYPE, name
-		if len(parts) != 4 {
-			continue
-		}
-		if parts[2] == "CAT" {
-			out.ByCategory7d[parts[3]] += c.Count
-		} else {
-			types[parts[3]] += c.Count
-		}
-	}
-	for t, c := range types {
+	for t, c := range byType {
 		out.TopTypes7d = append(out.TopTypes7d, TypeCount{t, c})
 	}
 	sort.Slice(out.TopTypes7d, func(i, j int) bool {

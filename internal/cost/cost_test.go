@@ -50,7 +50,7 @@ func TestBatchesAndProvisionedUnits(t *testing.T) {
 	if k := (Assumptions{RequestsPerMonth: 1000, ProcessorWindow: 1, ProcessorParallel: 2}).RecordsPerProcessorBatch(1); k != 1 {
 		t.Errorf("a quiet stream still invokes once a record: %v", k)
 	}
-	if !near(counterShare(1), 1) || !near(counterShare(2), 0.75) {
+	if !near(counterShare(1), 1) || !near(counterShare(2), 0.5) {
 		t.Errorf("counter shares %v %v", counterShare(1), counterShare(2))
 	}
 	a.Provisioned = true

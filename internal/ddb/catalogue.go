@@ -55,8 +55,8 @@ func Catalogue() []ItemKeys {
 		{audit, "Total", KeyStatsPK("<keyId>"), []string{TotalSK}, nil},
 		{audit, "Usage record", KeyLogPK("<keyId>"), []string{timeSK("<RFC 3339 time>", "<requestId>")}, nil},
 		{audit, "Activity entry", ActivitySessionPK(session), []string{activitySK}, idx(GSI1, ActivityUserPK("<actorId>"), activitySK)},
-		{audit, "Activity counters", shardKeyOf(ActivityStatsPK, shard), []string{TotalSK, hourSK("<yyyymmddhh>"),
-			dayRouteSK("<yyyymmdd>", "CAT#<category>"), dayRouteSK("<yyyymmdd>", "TYPE#<type>")}, nil},
+		{audit, "Activity counters", shardKeyOf(ActivityStatsPK, shard), []string{TotalSK, daySK("<yyyymmdd>"),
+			hourSK("<yyyymmddhh>"), dayRouteSK("<yyyymmdd>", "CAT#<category>"), dayRouteSK("<yyyymmdd>", "TYPE#<type>")}, nil},
 		{audit, "Stream retry count", StreamRetryPK("<consumer>"), []string{"<sequence number>"}, nil},
 	}
 }

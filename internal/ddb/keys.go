@@ -217,6 +217,15 @@ func DaySK(day time.Time) string { return daySK(day.UTC().Format(dayLayout)) }
 
 func daySK(day string) string { return DayPrefix + day }
 
+// DayOf parses DaySK back (a day's own item, not one of its "#…" keys); ok is false otherwise.
+func DayOf(sk string) (time.Time, bool) {
+	if len(sk) != len(DayPrefix)+len(dayLayout) || sk[:len(DayPrefix)] != DayPrefix {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(dayLayout, sk[len(DayPrefix):])
+	return t, err == nil
+}
+
 // DayRouteSK is a day's request count of one route (before hourly route counts; still read).
 func DayRouteSK(day time.Time, route string) string {
 	return dayRouteSK(day.UTC().Format(dayLayout), route)

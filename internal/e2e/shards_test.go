@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -42,6 +43,16 @@ func TestShardedListingsIncludeItemsWrittenBeforeSharding(t *testing.T) {
 		"PK": &types.AttributeValueMemberS{Value: ddb.ActivityStatsPK}, "SK": &types.AttributeValueMemberS{Value: ddb.TotalSK},
 		"count": &types.AttributeValueMemberN{Value: "1000"}}}); err != nil {
 		t.Fatal(err)
+	}
+	// Counters of one item each, as written before a day's counters became one item: still read
+	// until they expire.
+	now := time.Now().UTC()
+	for sk, count := range map[string]string{ddb.HourSK(now): "7", ddb.DayCategorySK(now, "configuration"): "5", ddb.DayTypeSK(now, "config.updated"): "3"} {
+		if _, err := e.App.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &e.App.Cfg.Tables.Audit, Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: ddb.ActivityStatsShardPK("sess_x")}, "SK": &types.AttributeValueMemberS{Value: sk},
+			"count": &types.AttributeValueMemberN{Value: count}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	pages := func(path string, page func(body []byte) ([]string, string)) []string {
@@ -91,11 +102,25 @@ func TestShardedListingsIncludeItemsWrittenBeforeSharding(t *testing.T) {
 		t.Errorf("users by id, once each, alice (legacy key) and bob: %v", users)
 	}
 	var stats struct {
-		Total int `json:"total"`
+		Total        int            `json:"total"`
+		Last24h      int            `json:"last24h"`
+		ByCategory7d map[string]int `json:"byCategory7d"`
+		TopTypes7d   []struct {
+			EventType string `json:"eventType"`
+			Count     int    `json:"count"`
+		} `json:"topTypes7d"`
 	}
 	e.Do("GET", "/api/v1/activity/stats", admin, nil).Want(t, http.StatusOK).Decode(t, &stats)
 	if stats.Total < 1000 {
 		t.Errorf("activity total %d leaves out the unsharded counter's 1000", stats.Total)
+	}
+	if stats.Last24h < 7 || stats.ByCategory7d["configuration"] != 5 || !slices.ContainsFunc(stats.TopTypes7d, func(c struct {
+		EventType string `json:"eventType"`
+		Count     int    `json:"count"`
+	}) bool {
+		return c.EventType == "config.updated" && c.Count == 3
+	}) {
+		t.Errorf("the one-item-each counters are not read: %+v", stats)
 	}
 	e.Do("GET", "/api/v1/sessions?all=true&limit=2&cursor=eyJHU0kyUEsiOiJUWVBFI3VzZXIiLCJHU0kyU0siOiJ4In0", admin, nil).Want(t, http.StatusBadRequest)
 }
