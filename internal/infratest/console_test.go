@@ -213,12 +213,7 @@ func TestConsoleChecksDetectDrift(t *testing.T) {
 	policy := func(tmpl cfn) []any {
 		return asList(get(props(tmpl, consoleBucketPolicy), "PolicyDocument", "Statement"))
 	}
-	cases := []struct {
-		name   string
-		mutate func(cfn)
-		check  func(cfn) []string
-		want   string
-	}{
+	cases := []driftCase{
 		{"public bucket", func(tmpl cfn) {
 			asMap(props(tmpl, consoleBucket)["PublicAccessBlockConfiguration"])["BlockPublicPolicy"] = false
 		}, consoleHostingDiffs, "BlockPublicPolicy must be true"},
@@ -261,22 +256,7 @@ func TestConsoleChecksDetectDrift(t *testing.T) {
 			asMap(get(asList(dc(tmpl)["Origins"])[1], "CustomOriginConfig"))["OriginProtocolPolicy"] = "http-only"
 		}, cloudFrontDiffs, "origin api"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if diffs := tc.check(transformed(t)); len(diffs) > 0 {
-				t.Fatalf("check already fails on the unmodified template: %v", diffs)
-			}
-			tmpl := transformed(t)
-			tc.mutate(tmpl)
-			diffs := tc.check(tmpl)
-			for _, d := range diffs {
-				if strings.Contains(d, tc.want) {
-					return
-				}
-			}
-			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
-		})
-	}
+	runDrift(t, cases)
 }
 
 // TestConsoleConfigShape: the ConsoleConfig output, with its variables filled in as CloudFormation

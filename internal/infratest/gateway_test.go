@@ -653,16 +653,6 @@ func TestGatewayAlarms(t *testing.T) {
 // matching check to report it (the unbroken template passes first).
 func TestGatewayChecksDetectDrift(t *testing.T) {
 	t.Parallel()
-	stmt := func(tmpl cfn, role, sid string) cfn {
-		for _, pol := range asList(props(tmpl, role)["Policies"]) {
-			for _, st := range asList(get(pol, "PolicyDocument", "Statement")) {
-				if str(get(st, "Sid")) == sid {
-					return asMap(st)
-				}
-			}
-		}
-		panic(role + " has no statement " + sid)
-	}
 	addPolicy := func(tmpl cfn, role string, st cfn) {
 		p := props(tmpl, role)
 		p["Policies"] = append(asList(p["Policies"]), cfn{"PolicyName": "Mutation", "PolicyDocument": cfn{"Statement": []any{st}}})
@@ -681,12 +671,7 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 	fsStatements := func(tmpl cfn) []any {
 		return asList(get(props(tmpl, sessionFileSystem), "FileSystemPolicy", "Statement"))
 	}
-	cases := []struct {
-		name   string
-		mutate func(cfn)
-		check  func(cfn) []string
-		want   string
-	}{
+	cases := []driftCase{
 		{"one gateway task", func(tmpl cfn) { props(tmpl, gatewayService)["DesiredCount"] = float64(1) },
 			gatewayServiceDiffs, "DesiredCount 1, want at least 2"},
 		{"gateway in one subnet", func(tmpl cfn) {
@@ -765,11 +750,11 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 			asMap(get(props(tmpl, "SessionsFunction"), "Environment", "Variables"))["GATEWAY_URL"] = "https://example.com/gateway"
 		}, cloudFrontDiffs, "SessionsFunction GATEWAY_URL"},
 		{"gateway scans MainTable", func(tmpl cfn) {
-			st := stmt(tmpl, gatewayTaskRole, "SessionsAndConnections")
+			st := statementBySid(tmpl, gatewayTaskRole, "SessionsAndConnections")
 			st["Action"] = append(asList(st["Action"]), "dynamodb:Scan")
 		}, gatewayIAMDiffs, `GatewayTaskRole access: unexpected "dynamodb:Scan ${MainTable.Arn}"`},
 		{"gateway reads every recording object", func(tmpl cfn) {
-			stmt(tmpl, gatewayTaskRole, "WriteRecordings")["Resource"] = cfn{"Fn::Sub": "${RecordingsBucket.Arn}/*"}
+			statementBySid(tmpl, gatewayTaskRole, "WriteRecordings")["Resource"] = cfn{"Fn::Sub": "${RecordingsBucket.Arn}/*"}
 		}, gatewayIAMDiffs, `unexpected "s3:GetObject ${RecordingsBucket.Arn}/*"`},
 		{"gateway reads environment files", func(tmpl cfn) {
 			addPolicy(tmpl, gatewayTaskRole, cfn{"Effect": "Allow", "Action": "s3:GetObject", "Resource": cfn{"Fn::Sub": "${SessionEnvBucket.Arn}/session-env/*"}})
@@ -781,7 +766,7 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 			addPolicy(tmpl, "TeamsFunctionRole", cfn{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": cfn{"Ref": ticketKeysSecret}})
 		}, gatewayIAMDiffs, `TicketKeysSecret access: unexpected "TeamsFunctionRole secretsmanager:GetSecretValue"`},
 		{"gateway execution role writes other logs", func(tmpl cfn) {
-			stmt(tmpl, gatewayExecutionRole, "WriteGatewayLogs")["Resource"] = cfn{"Fn::GetAtt": []any{sessionLogGroup, "Arn"}}
+			statementBySid(tmpl, gatewayExecutionRole, "WriteGatewayLogs")["Resource"] = cfn{"Fn::GetAtt": []any{sessionLogGroup, "Arn"}}
 		}, gatewayIAMDiffs, `GatewayExecutionRole access: unexpected "logs:CreateLogStream ${SessionLogGroup.Arn}"`},
 		{"environment files kept a week", func(tmpl cfn) {
 			asMap(asList(get(props(tmpl, sessionEnvBucket), "LifecycleConfiguration", "Rules"))[0])["ExpirationInDays"] = float64(7)
@@ -820,20 +805,5 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 			asMap(asList(props(tmpl, "GatewayTarget5xxAlarm")["Dimensions"])[0])["Value"] = "app/other/123"
 		}, gatewayAlarmDiffs, "alarm GatewayTarget5xxAlarm on []"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if diffs := tc.check(transformed(t)); len(diffs) > 0 {
-				t.Fatalf("check already fails on the unmodified template: %v", diffs)
-			}
-			tmpl := transformed(t)
-			tc.mutate(tmpl)
-			diffs := tc.check(tmpl)
-			for _, d := range diffs {
-				if strings.Contains(d, tc.want) {
-					return
-				}
-			}
-			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
-		})
-	}
+	runDrift(t, cases)
 }

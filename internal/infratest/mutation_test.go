@@ -2,7 +2,6 @@ package infratest
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"streamspace/internal/ddb"
@@ -61,17 +60,6 @@ func TestChecksDetectDrift(t *testing.T) {
 	}
 	// streamMapping is the properties of a function's (first) event source mapping.
 	streamMapping := func(tmpl cfn, fn string) cfn { return props(tmpl, mappingsOf(tmpl, fn)[0]) }
-	// statementBySid is the statement of a role's inline policies with that Sid.
-	statementBySid := func(tmpl cfn, role, sid string) cfn {
-		for _, pol := range asList(props(tmpl, role)["Policies"]) {
-			for _, st := range asList(get(pol, "PolicyDocument", "Statement")) {
-				if str(get(st, "Sid")) == sid {
-					return asMap(st)
-				}
-			}
-		}
-		panic(role + " has no statement " + sid)
-	}
 	bucketProps := func(tmpl cfn) cfn { return props(tmpl, recordingsBucket) }
 	lifecycleRule := func(tmpl cfn) cfn {
 		return asMap(asList(get(bucketProps(tmpl), "LifecycleConfiguration", "Rules"))[0])
@@ -83,12 +71,7 @@ func TestChecksDetectDrift(t *testing.T) {
 		return cfn{"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${" + fn + ".Arn}/invocations"}
 	}
 
-	cases := []struct {
-		name   string
-		mutate func(cfn)
-		check  func(cfn) []string
-		want   string // a substring of one reported difference
-	}{
+	cases := []driftCase{
 		{
 			name: "MainTable without GSI2",
 			mutate: func(tmpl cfn) {
@@ -262,11 +245,8 @@ func TestChecksDetectDrift(t *testing.T) {
 		{
 			name: "stream read widened to every table's streams",
 			mutate: func(tmpl cfn) {
-				for _, st := range roleStatements(tmpl, "NotifierFunctionRole") {
-					if m := asMap(st); m["Sid"] == "ReadMainTableStream" {
-						m["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*/stream/*"}
-					}
-				}
+				statementBySid(tmpl, "NotifierFunctionRole", "ReadMainTableStream")["Resource"] =
+					cfn{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*/stream/*"}
 			},
 			check: grantsOf(notifierFunction), want: `missing "dynamodb:stream MainTable/stream"`,
 		},
@@ -909,24 +889,5 @@ func TestChecksDetectDrift(t *testing.T) {
 		},
 	}
 
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if diffs := tc.check(transformed(t)); len(diffs) > 0 {
-				// A mutation proves nothing on a failing baseline: fail, so the baseline gets fixed.
-				t.Fatalf("check already fails on the unmodified template: %v", diffs)
-			}
-			tmpl := transformed(t) // a fresh copy
-			tc.mutate(tmpl)
-			diffs := tc.check(tmpl)
-			if len(diffs) == 0 {
-				t.Fatalf("mutation %q went unnoticed", tc.name)
-			}
-			for _, d := range diffs {
-				if strings.Contains(d, tc.want) {
-					return
-				}
-			}
-			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
-		})
-	}
+	runDrift(t, cases)
 }

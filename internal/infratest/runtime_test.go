@@ -442,16 +442,6 @@ func TestSessionNetwork(t *testing.T) {
 // and expects the matching check to report it (the unbroken template passes first).
 func TestRuntimeChecksDetectDrift(t *testing.T) {
 	t.Parallel()
-	stmt := func(tmpl cfn, role, sid string) cfn {
-		for _, pol := range asList(props(tmpl, role)["Policies"]) {
-			for _, st := range asList(get(pol, "PolicyDocument", "Statement")) {
-				if str(get(st, "Sid")) == sid {
-					return asMap(st)
-				}
-			}
-		}
-		panic(role + " has no statement " + sid)
-	}
 	envVars := func(tmpl cfn, fn string) cfn { return asMap(get(props(tmpl, fn), "Environment", "Variables")) }
 	runtimeMapping := func(tmpl cfn) cfn { return props(tmpl, mappingsOf(tmpl, runtimeFunction)[0]) }
 	grantsOf := func(fn string) func(cfn) []string {
@@ -459,28 +449,25 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 			return diffSets("grants", wantGrants[fn], grants(tmpl, functionRole(tmpl, fn)))
 		}
 	}
-	cases := []struct {
-		name   string
-		mutate func(cfn)
-		check  func(cfn) []string
-		want   string
-	}{
-		{"RunTask on any cluster", func(tmpl cfn) { delete(stmt(tmpl, "ProcessorFunctionRole", "RunSessionTasks"), "Condition") },
+	cases := []driftCase{
+		{"RunTask on any cluster", func(tmpl cfn) { delete(statementBySid(tmpl, "ProcessorFunctionRole", "RunSessionTasks"), "Condition") },
 			runtimeAccessDiffs, `unexpected "ecs:RunTask ` + taskDefinitionPattern + `"`},
 		{"RunTask on every task definition", func(tmpl cfn) {
-			stmt(tmpl, "ProcessorFunctionRole", "RunSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"}
+			statementBySid(tmpl, "ProcessorFunctionRole", "RunSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/*"}
 		}, iamFindings, "names no resource of the template"},
-		{"PassRole without the service condition", func(tmpl cfn) { delete(stmt(tmpl, "ProcessorFunctionRole", "PassSessionRoles"), "Condition") },
+		{"PassRole without the service condition", func(tmpl cfn) { delete(statementBySid(tmpl, "ProcessorFunctionRole", "PassSessionRoles"), "Condition") },
 			runtimeAccessDiffs, `unexpected "iam:PassRole ${SessionExecutionRole.Arn}"`},
-		{"PassRole on any role", func(tmpl cfn) { stmt(tmpl, "ProcessorFunctionRole", "PassSessionRoles")["Resource"] = "*" },
+		{"PassRole on any role", func(tmpl cfn) { statementBySid(tmpl, "ProcessorFunctionRole", "PassSessionRoles")["Resource"] = "*" },
 			iamFindings, `Resource "*" for [iam:PassRole]`},
-		{"TagResource beyond creation", func(tmpl cfn) { delete(stmt(tmpl, "ProcessorFunctionRole", "TagSessionTasksOnCreate"), "Condition") },
+		{"TagResource beyond creation", func(tmpl cfn) {
+			delete(statementBySid(tmpl, "ProcessorFunctionRole", "TagSessionTasksOnCreate"), "Condition")
+		},
 			runtimeAccessDiffs, `unexpected "ecs:TagResource ` + clusterTasks + `"`},
 		{"runtime may stop any task", func(tmpl cfn) {
-			stmt(tmpl, "ProcessorFunctionRole", "StopSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*"}
+			statementBySid(tmpl, "ProcessorFunctionRole", "StopSessionTasks")["Resource"] = cfn{"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/*"}
 		}, iamFindings, "names no resource of the template"},
 		{"runtime may delete access points", func(tmpl cfn) {
-			stmt(tmpl, "ProcessorFunctionRole", "CreateHomeAccessPoints")["Action"] = []any{"elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint"}
+			statementBySid(tmpl, "ProcessorFunctionRole", "CreateHomeAccessPoints")["Action"] = []any{"elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint"}
 		}, grantsOf(runtimeFunction), `unexpected "elasticfilesystem:DeleteAccessPoint SessionFileSystem"`},
 		{"processor reads the connections table", func(tmpl cfn) {
 			p := props(tmpl, "ProcessorFunctionRole")
@@ -504,20 +491,20 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 				"Effect": "Allow", "Action": "ec2:DescribeNetworkInterfaces", "Resource": "*"}}}})
 		}, iamFindings, `Resource "*" for [ec2:DescribeNetworkInterfaces]`},
 		{"runtime reads environment files", func(tmpl cfn) {
-			stmt(tmpl, "ProcessorFunctionRole", "WriteSessionEnvironmentFiles")["Action"] = []any{"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
+			statementBySid(tmpl, "ProcessorFunctionRole", "WriteSessionEnvironmentFiles")["Action"] = []any{"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
 		}, runtimeAccessDiffs, `ProcessorFunctionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/session-env/*"`},
 		{"execution role reads the whole bucket", func(tmpl cfn) {
-			stmt(tmpl, sessionExecutionRole, "ReadSessionEnvironmentFiles")["Resource"] = cfn{"Fn::Sub": "${SessionEnvBucket.Arn}/*"}
+			statementBySid(tmpl, sessionExecutionRole, "ReadSessionEnvironmentFiles")["Resource"] = cfn{"Fn::Sub": "${SessionEnvBucket.Arn}/*"}
 		}, runtimeAccessDiffs, `SessionExecutionRole access: unexpected "s3:GetObject ${SessionEnvBucket.Arn}/*"`},
 		{"execution role decrypts outside S3", func(tmpl cfn) {
-			delete(stmt(tmpl, sessionExecutionRole, "DecryptSessionEnvironmentFiles"), "Condition")
+			delete(statementBySid(tmpl, sessionExecutionRole, "DecryptSessionEnvironmentFiles"), "Condition")
 		},
 			runtimeAccessDiffs, `SessionExecutionRole access: unexpected "kms:Decrypt ${SessionEnvKey.Arn}"`},
 		{"session task role mounts without an access point", func(tmpl cfn) {
-			delete(stmt(tmpl, sessionTaskRole, "MountHomesThroughAccessPoints"), "Condition")
+			delete(statementBySid(tmpl, sessionTaskRole, "MountHomesThroughAccessPoints"), "Condition")
 		}, runtimeAccessDiffs, `SessionTaskRole access: unexpected "elasticfilesystem:ClientMount ${SessionFileSystem.Arn}"`},
 		{"session task role gains root access", func(tmpl cfn) {
-			addAction := stmt(tmpl, sessionTaskRole, "MountHomesThroughAccessPoints")
+			addAction := statementBySid(tmpl, sessionTaskRole, "MountHomesThroughAccessPoints")
 			addAction["Action"] = append(asList(addAction["Action"]), "elasticfilesystem:ClientRootAccess")
 		}, runtimeAccessDiffs, `SessionTaskRole access: unexpected "elasticfilesystem:ClientRootAccess`},
 		{"ECS_CLUSTER missing", func(tmpl cfn) { delete(envVars(tmpl, runtimeFunction), "ECS_CLUSTER") },
@@ -590,20 +577,5 @@ func TestRuntimeChecksDetectDrift(t *testing.T) {
 		{"session log group kept forever", func(tmpl cfn) { delete(props(tmpl, sessionLogGroup), "RetentionInDays") },
 			sessionNetworkDiffs, "SessionLogGroup: RetentionInDays"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if diffs := tc.check(transformed(t)); len(diffs) > 0 {
-				t.Fatalf("check already fails on the unmodified template: %v", diffs)
-			}
-			tmpl := transformed(t)
-			tc.mutate(tmpl)
-			diffs := tc.check(tmpl)
-			for _, d := range diffs {
-				if strings.Contains(d, tc.want) {
-					return
-				}
-			}
-			t.Fatalf("mutation %q reported %q, want one containing %q", tc.name, diffs, tc.want)
-		})
-	}
+	runDrift(t, cases)
 }
