@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"streamspace/internal/local/dynamodblocal"
+	"streamspace/internal/local/repo"
 	"streamspace/internal/local/stack"
 	"streamspace/internal/testenv/tier"
 )
@@ -32,19 +32,7 @@ var (
 )
 
 // RepoRoot finds the module root (the folder holding go.mod).
-func RepoRoot() string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+func RepoRoot() string { return repo.Root() }
 
 // DynamoEndpoint returns the shared emulator's endpoint, starting it if the run has none.
 // The emulator started here lives as long as the test binary (it dies with it: Pdeathsig).

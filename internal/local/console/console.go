@@ -19,6 +19,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"streamspace/internal/local/repo"
 )
 
 // Config is what the page reads from /config.json before anything else: served here, and in
@@ -204,25 +206,7 @@ func problem(w http.ResponseWriter, status int, detail string) {
 
 // DefaultDir finds the built console in the repository's .cache (from any folder inside it, as
 // tests run in their package's folder); STREAMSPACE_CONSOLE_DIR overrides.
-func DefaultDir() string {
-	if d := os.Getenv("STREAMSPACE_CONSOLE_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache", "console", "dist")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+func DefaultDir() string { return repo.Cache("STREAMSPACE_CONSOLE_DIR", "console", "dist") }
 
 // ErrNotBuilt says how to build the console when a test needs it.
 var ErrNotBuilt = errors.New("the console is not built in .cache/console/dist: run `make console` (make test and make run do)")

@@ -35,6 +35,7 @@ import (
 	apigw "streamspace/internal/local/gateway"
 	"streamspace/internal/local/issuer"
 	"streamspace/internal/local/objects"
+	"streamspace/internal/local/repo"
 	"streamspace/internal/local/streams"
 	"streamspace/internal/routes"
 	"streamspace/internal/runtime"
@@ -500,22 +501,4 @@ const NoVNCVersion = "1.7.0"
 
 // DefaultNoVNCDir finds the fetched noVNC client in the repository's .cache, from any folder
 // inside the repository (tests run in their package's folder); STREAMSPACE_NOVNC_DIR overrides.
-func DefaultNoVNCDir() string {
-	if d := os.Getenv("STREAMSPACE_NOVNC_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache", "novnc-"+NoVNCVersion)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+func DefaultNoVNCDir() string { return repo.Cache("STREAMSPACE_NOVNC_DIR", "novnc-"+NoVNCVersion) }
