@@ -36,6 +36,9 @@ type Caller struct {
 	Scopes []string
 	// RateLimit is the key's hourly request limit (0 for tokens).
 	RateLimit int
+	// RoleGranted: an administrator has set this user's stored role (users' roleGrantedAt), as
+	// authentication read it; what REQUIRE_ROLE_GRANT asks of a plain user (SEC-05).
+	RoleGranted bool
 }
 
 // IsAdmin and IsOperator describe the platform role; an admin is also an operator.
@@ -60,6 +63,7 @@ const (
 	ctxScopes  = "scopes"
 	ctxLimit   = "rateLimit"
 	ctxExtRole = "externalRole"
+	ctxGranted = "roleGranted"
 )
 
 // AuthorizerContext flattens the caller for the authorizer response.
@@ -67,7 +71,7 @@ func (c Caller) AuthorizerContext() map[string]any {
 	return map[string]any{
 		ctxUserID: c.UserID, ctxEmail: c.Email, ctxName: c.Name, ctxRole: c.Role,
 		ctxKeyID: c.KeyID, ctxScopes: strings.Join(c.Scopes, " "), ctxLimit: strconv.Itoa(c.RateLimit),
-		ctxExtRole: c.ExternalRole,
+		ctxExtRole: c.ExternalRole, ctxGranted: strconv.FormatBool(c.RoleGranted),
 	}
 }
 
@@ -89,6 +93,7 @@ func FromAuthorizerContext(m map[string]any) (Caller, error) {
 		c.Scopes = strings.Fields(s)
 	}
 	c.RateLimit, _ = strconv.Atoi(str(ctxLimit))
+	c.RoleGranted = str(ctxGranted) == "true"
 	if c.UserID == "" || !ValidRole(c.Role) {
 		return Caller{}, fmt.Errorf("authorizer context lacks a user or role")
 	}

@@ -115,7 +115,8 @@ func (a *Authorizer) Authenticate(ctx context.Context, credential string) (auth.
 	}
 	external := auth.HighestRole(id.Role, a.bootstrapRole(id.Subject, email))
 	role := auth.HighestRole(auth.RoleUser, u.Role, external)
-	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role, ExternalRole: external}, nil
+	return auth.Caller{UserID: id.Subject, Email: id.Email, Name: id.Name, Role: role, ExternalRole: external,
+		RoleGranted: u.RoleGrantedAt != nil}, nil
 }
 
 // authenticateKey resolves an API key: it acts as its owner (the owner's stored or bootstrap
@@ -136,7 +137,7 @@ func (a *Authorizer) authenticateKey(ctx context.Context, secret string) (auth.C
 	}
 	external := a.bootstrapRole(u.ID, "")
 	return auth.Caller{UserID: u.ID, Email: u.Email, Name: u.Name, Role: auth.HighestRole(auth.RoleUser, u.Role, external),
-		ExternalRole: external, KeyID: k.ID, Scopes: k.Scopes, RateLimit: k.RateLimit}, nil
+		ExternalRole: external, KeyID: k.ID, Scopes: k.Scopes, RateLimit: k.RateLimit, RoleGranted: u.RoleGrantedAt != nil}, nil
 }
 
 func (a *Authorizer) bootstrapRole(sub, email string) string {

@@ -120,7 +120,7 @@ func (sv *Service) CreateClaimed(ctx context.Context, c auth.Caller, in CreateIn
 	if err != nil {
 		return Session{}, false, problem.Invalid(field, err.Error())
 	}
-	if err := sv.mayRunSessions(ctx, c); err != nil {
+	if err := sv.mayRunSessions(c); err != nil {
 		return Session{}, false, err
 	}
 	now := sv.now()

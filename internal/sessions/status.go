@@ -96,7 +96,7 @@ func (sv *Service) DeclineTransfer(ctx context.Context, c auth.Caller, id string
 // now end (TransferredAt). The offer is only as good as its maker's right to transfer now (a team
 // admin removed from the team since: 410), as for invitations (SEC-03).
 func (sv *Service) AcceptTransfer(ctx context.Context, c auth.Caller, id string) (Session, error) {
-	if err := sv.mayRunSessions(ctx, c); err != nil {
+	if err := sv.mayRunSessions(c); err != nil {
 		return Session{}, err
 	}
 	return sv.apply(ctx, c, id, change{recipient: true, what: "accepting a transfer",

@@ -2,7 +2,6 @@ package users
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,31 +38,19 @@ type Quota struct {
 
 // AwaitsRoleGrant says whether, when the installation requires it (REQUIRE_ROLE_GRANT, SEC-05),
 // the caller's session quota is still zero: a plain user whose role no administrator has set
-// (PUT /users/{id}/role) and no identity-provider group gives. u is the stored user (nil: never
-// recorded).
-func AwaitsRoleGrant(required bool, c auth.Caller, u *User) bool {
-	if !required || c.Role != auth.RoleUser || c.ExternalRole != "" {
-		return false
-	}
-	return u == nil || u.RoleGrantedAt == nil
+// (PUT /users/{id}/role, as authentication read it) and no identity-provider group gives.
+func AwaitsRoleGrant(required bool, c auth.Caller) bool {
+	return required && c.Role == auth.RoleUser && c.ExternalRole == "" && !c.RoleGranted
 }
 
 // Quota reads the caller's own limits and usage (consistently: it is shown right after a
 // launch or a termination).
 func (sv *Service) Quota(ctx context.Context, c auth.Caller) (Quota, error) {
-	var stored *User
-	u, err := sv.Store.Get(ctx, c.UserID)
-	switch {
-	case err == nil:
-		stored = &u
-	case !errors.Is(err, ErrNotFound):
-		return Quota{}, err
-	}
 	use, err := sv.Store.Usage(ctx, c.UserID)
 	if err != nil {
 		return Quota{}, err
 	}
-	q := Quota{Limits: sv.Limits, Usage: use, AwaitingRoleGrant: AwaitsRoleGrant(sv.RequireRoleGrant, c, stored)}
+	q := Quota{Limits: sv.Limits, Usage: use, AwaitingRoleGrant: AwaitsRoleGrant(sv.RequireRoleGrant, c)}
 	if q.AwaitingRoleGrant {
 		q.MaxSessions = 0
 	}
