@@ -37,6 +37,17 @@ type Listener struct {
 	Role         string `dynamodbav:"role"`
 	// KeyID is the API key the connection was opened with (revoking it closes the connection).
 	KeyID string `dynamodbav:"keyId,omitempty"`
+	// ConnectedAt is on every item of the connection, so the notifier can tell a connection
+	// still in its handshake (API Gateway answers 410 to posts until $connect has returned)
+	// from one that is gone.
+	ConnectedAt time.Time `dynamodbav:"connectedAt,omitempty"`
+}
+
+// Handshaking says whether a 410 for this connection may only mean that its $connect has not
+// returned yet: the record is written by $connect, before API Gateway completes the handshake,
+// so an event can reach it first. API Gateway waits at most 29 s for an integration.
+func (l Listener) Handshaking(now time.Time) bool {
+	return !l.ConnectedAt.IsZero() && now.Sub(l.ConnectedAt) < 30*time.Second
 }
 
 // Audience keys.
@@ -57,14 +68,14 @@ type item struct {
 	SK        string `dynamodbav:"SK"`
 	GSI1PK    string `dynamodbav:"GSI1PK,omitempty"`
 	GSI1SK    string `dynamodbav:"GSI1SK,omitempty"`
-	Connected string `dynamodbav:"connectedAt,omitempty"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 }
 
 // Add records a connection listening to the given audiences, in one transaction.
 func (s *Store) Add(ctx context.Context, l Listener, audiences []string, now time.Time) error {
 	exp := now.Add(Lifetime).Unix()
-	meta := item{Listener: l, PK: ddb.ConnPK(l.ConnectionID), SK: ddb.MetaSK, Connected: now.UTC().Format(time.RFC3339Nano), ExpiresAt: exp}
+	l.ConnectedAt = now.UTC()
+	meta := item{Listener: l, PK: ddb.ConnPK(l.ConnectionID), SK: ddb.MetaSK, ExpiresAt: exp}
 	puts := []item{meta}
 	for _, a := range audiences {
 		puts = append(puts, item{Listener: l, PK: meta.PK, SK: ddb.SubSK(a), GSI1PK: a, GSI1SK: meta.PK, ExpiresAt: exp})

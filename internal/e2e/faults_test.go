@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/connections"
+	"streamspace/internal/ddb"
 	"streamspace/internal/local/stack"
 	"streamspace/internal/streambatch"
 	"streamspace/internal/testenv"
@@ -77,6 +79,7 @@ func TestGoneConnectionRemovedOthersServed(t *testing.T) {
 		t.Fatalf("%d listeners, want 1", len(before))
 	}
 	gone := before[0].ConnectionID
+	connectedLongAgo(t, e, gone)
 	a2 := e.MustDialWS(alice, nil)
 	e.WebSocket.PostFault = func(id string) int {
 		if id == gone {
@@ -99,6 +102,62 @@ func TestGoneConnectionRemovedOthersServed(t *testing.T) {
 	}
 	if got := a1.Drain(200 * time.Millisecond); len(got) != 0 {
 		t.Fatalf("the gone connection received %d messages", len(got))
+	}
+}
+
+// API Gateway answers 410 to posts until $connect has returned, and $connect writes the
+// connection's record first: an event arriving in between must not make the notifier forget a
+// connection that is about to open (it did, and that client then never received anything).
+func TestConnectionInItsHandshakeIsKept(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	a := e.MustDialWS(alice, nil)
+	id := listeners(t, e, "alice")[0].ConnectionID
+	var refused atomic.Int32
+	e.WebSocket.PostFault = func(c string) int {
+		if c == id && refused.Load() == 0 {
+			refused.Add(1)
+			return http.StatusGone // what API Gateway answers during the handshake
+		}
+		return 0
+	}
+	first := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	deadline := time.Now().Add(wait)
+	for refused.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the event never reached the management API")
+	}
+	second := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	a.Expect("session.created", second.ID, wait)
+	for _, m := range a.Drain(100 * time.Millisecond) {
+		if m.SessionID == first.ID && m.Type == "session.created" {
+			t.Fatal("the refused event was delivered after all")
+		}
+	}
+	if ls := listeners(t, e, "alice"); len(ls) != 1 || ls[0].ConnectionID != id {
+		t.Fatalf("listeners after a 410 in the handshake: %+v", ls)
+	}
+}
+
+// connectedLongAgo makes a connection's record say it connected a minute ago.
+func connectedLongAgo(t *testing.T, e *testenv.Env, connID string) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := e.App.DB.Query(ctx, &dynamodb.QueryInput{TableName: &e.App.Cfg.Tables.Connections,
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: ddb.ConnPK(connID)}}})
+	if err != nil || len(out.Items) == 0 {
+		t.Fatalf("connection items: %v (%d)", err, len(out.Items))
+	}
+	then := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+	for _, it := range out.Items {
+		if _, err := e.App.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &e.App.Cfg.Tables.Connections,
+			Key: map[string]types.AttributeValue{"PK": it["PK"], "SK": it["SK"]}, UpdateExpression: aws.String("SET connectedAt = :t"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: then}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -180,6 +180,8 @@ func (n *Notifier) deliver(ctx context.Context, ch Change) error {
 				mu.Lock()
 				delivered++
 				mu.Unlock()
+			case errors.Is(err, ErrGone) && l.Handshaking(n.now()):
+				// Not open yet: its client resynchronises once connected (docs/websocket-client.md).
 			case errors.Is(err, ErrGone):
 				// The client left without a clean $disconnect: forget that connection only.
 				if err := n.Conns.Remove(ctx, l.ConnectionID); err != nil {
