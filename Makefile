@@ -122,7 +122,8 @@ lint:
 ## bench: measured figures (notification latency, fan-out, DynamoDB calls and consumed capacity per route with the cost model of
 ## docs/cost.md, sustained load, the streaming gateway
 ## against websockify (docs/gateway-bench.md), local create → running, init time under the Lambda RIE,
-## the hot-partition simulation before and after sharding (docs/data-model.md)).
+## the hot-partition simulation before and after sharding (docs/data-model.md), access ended →
+## stream closed (docs/gateway.md)).
 bench: dynamodb-local novnc console runtime-packages
 	DYNAMODB_LOCAL_DIR=$(CURDIR)/$(DDB_LOCAL) scripts/with-dynamodb-local.sh $(GO) test -count=1 -timeout 30m -run '^$$' -bench . -benchtime 1x ./internal/e2e/
 	@scripts/init-bench.sh

@@ -20,13 +20,13 @@ import (
 // page is one person's browser on the console (a profile of its own), with the few steps the
 // console tests take: visit, click, type, wait for something to be true, audit.
 type page struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	base string
 	name string
 }
 
-func consolePage(t *testing.T, e *testenv.Env, name string) *page {
+func consolePage(t testing.TB, e *testenv.Env, name string) *page {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(console.DefaultDir(), "index.html")); err != nil {
 		t.Fatal(console.ErrNotBuilt)

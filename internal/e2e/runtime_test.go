@@ -45,7 +45,7 @@ func startLocal(t *testing.T) *testenv.Env {
 }
 
 // stateChange waits for the session's next state change and returns the new state.
-func stateChange(t *testing.T, ws *testenv.WS, id string, within time.Duration) (string, testenv.Message) {
+func stateChange(t testing.TB, ws *testenv.WS, id string, within time.Duration) (string, testenv.Message) {
 	t.Helper()
 	m := ws.Expect("session.state.changed", id, within)
 	st, _ := m.Data["state"].(string)
@@ -288,7 +288,7 @@ func notBlank(pngBytes []byte) error {
 	return nil
 }
 
-func saveShot(t *testing.T, name string, b []byte) string {
+func saveShot(t testing.TB, name string, b []byte) string {
 	dir := os.Getenv("STREAMSPACE_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()

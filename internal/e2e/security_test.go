@@ -190,16 +190,17 @@ func TestSEC06KeyWebSocketsHonourScopesAndRevocation(t *testing.T) {
 	e.Do("POST", "/api/v1/api-keys/"+key.ID+"/revoke", alice, nil).Want(t, 200)
 	start := time.Now()
 	closed := false
-	for !closed && time.Since(start) < 8*time.Second {
+	for !closed && time.Since(start) < 20*time.Second {
 		select {
 		case _, ok := <-viaKey.Msgs:
 			closed = !ok
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if !closed || time.Since(start) > 5*time.Second {
-		t.Fatalf("the revoked key's WebSocket: closed %v after %s, want closed within 5 s", closed, time.Since(start))
+	if !closed {
+		t.Fatalf("the revoked key's WebSocket still open %s after the revoke", time.Since(start))
 	}
+	testenv.Target(t, "the revoked key's WebSocket closed", time.Since(start), 5*time.Second)
 	e.Do("PUT", "/api/v1/sessions/"+s.ID+"/tags", alice, map[string]any{"tags": []string{"after"}}).Want(t, 200)
 	viaToken.Expect("session.tags.updated", s.ID, 5*time.Second)
 }
