@@ -36,20 +36,38 @@ func TestEachEventReachesExactlyItsAudience(t *testing.T) {
 			c.Drain(time.Millisecond)
 		}
 	}
-	// expect: after act, exactly the named clients receive an event of type typ.
+	// expect: after act, exactly the named clients receive an event of type typ. It waits until
+	// every named client has it (up to 15 s: a loaded machine is slow, not wrong), then 300 ms
+	// more for the ones that must not get it.
 	expect := func(typ string, want []string, act func()) {
 		t.Helper()
 		settle()
 		act()
-		time.Sleep(500 * time.Millisecond)
-		var got []string
-		for name, c := range clients {
-			for _, m := range c.Drain(time.Millisecond) {
-				if m.Type == typ {
-					got = append(got, name)
-					break
+		reached := map[string]bool{}
+		look := func(d time.Duration) {
+			for name, c := range clients {
+				for _, m := range c.Drain(d) {
+					if m.Type == typ {
+						reached[name] = true
+					}
 				}
 			}
+		}
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+			look(20 * time.Millisecond)
+			all := true
+			for _, w := range want {
+				all = all && reached[w]
+			}
+			if all {
+				break
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		look(time.Millisecond)
+		var got []string
+		for name := range reached {
+			got = append(got, name)
 		}
 		sort.Strings(got)
 		sort.Strings(want)
