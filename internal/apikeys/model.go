@@ -48,7 +48,7 @@ const (
 	SecretPrefix     = "sk_"
 	secretBytes      = 32
 	prefixLength     = 8
-	maxLifetime      = 5 * 365 * 24 * time.Hour
+	maxLifetimeYears = 5
 )
 
 // NewSecret makes a key: "sk_" + base64url of 32 bytes from crypto/rand.
@@ -77,9 +77,10 @@ func HashesEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a)
 // Prefix is the part of a key shown to identify it.
 func Prefix(secret string) string { return secret[:prefixLength] }
 
-// ParseExpiresIn reads "12h", "30d", "2w", "6m" (months) or "1y" into an expiry time.
+// ParseExpiresIn reads "12h", "30d", "2w", "6m" (months) or "1y" into an expiry time, at most 5
+// calendar years away (so "5y" and "60m" are accepted whatever leap days they span).
 func ParseExpiresIn(s string, now time.Time) (time.Time, error) {
-	return expiry.Parse("expiresIn", s, now, maxLifetime)
+	return expiry.Parse("expiresIn", s, now, now.AddDate(maxLifetimeYears, 0, 0).Sub(now))
 }
 
 // NormalizeScopes validates requested scopes; none means read-only.

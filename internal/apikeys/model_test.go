@@ -45,16 +45,17 @@ func TestExpired(t *testing.T) {
 	}
 }
 
-// A key lives at most 5 × 365 days. (So "5y", which always spans a 29 February, is refused,
-// although docs/api-keys.md says "at most 5 years".)
+// A key lives at most 5 calendar years, as docs/api-keys.md says: "5y" always spans a 29
+// February, and a cap of 5 × 365 days used to refuse it.
 func TestParseExpiresIn(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0).UTC()
-	for s, want := range map[string]time.Time{"4y": now.AddDate(4, 0, 0), "1825d": now.AddDate(0, 0, 1825), "59m": now.AddDate(0, 59, 0)} {
+	now := time.Unix(1_800_000_000, 0).UTC() // 2027-01-15: the next 5 years hold 29 February 2028
+	for s, want := range map[string]time.Time{"4y": now.AddDate(4, 0, 0), "5y": now.AddDate(5, 0, 0), "60m": now.AddDate(0, 60, 0),
+		"1826d": now.AddDate(0, 0, 1826), "59m": now.AddDate(0, 59, 0)} {
 		if got, err := ParseExpiresIn(s, now); err != nil || !got.Equal(want) {
 			t.Errorf("%s: %v %v", s, got, err)
 		}
 	}
-	for _, s := range []string{"1826d", "6y", "61m", "0d", "forever"} {
+	for _, s := range []string{"1827d", "6y", "61m", "261w", "0d", "forever"} {
 		if _, err := ParseExpiresIn(s, now); problem.As(err) == nil || problem.As(err).Errors[0].Field != "expiresIn" {
 			t.Errorf("%q: %v, want a 400 on expiresIn", s, err)
 		}

@@ -28,7 +28,9 @@ func New(prefix string) string {
 // answer 404 without a database call for malformed ids.
 func Valid(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix+"_")
-	if !ok || len(rest) != ulid.EncodedSize {
+	// New writes lower case only: one spelling per id, so an upper-cased copy is not another
+	// name for the same item (the store would not find it either).
+	if !ok || len(rest) != ulid.EncodedSize || rest != strings.ToLower(rest) {
 		return false
 	}
 	_, err := ulid.ParseStrict(strings.ToUpper(rest))

@@ -42,6 +42,7 @@ func TestValid(t *testing.T) {
 		{"team", "team_8" + rest[1:], false}, // first character past the 48-bit time range
 		{"team", "team_" + rest[:10] + "ilou0123456789", false},
 		{"team", "", false},
+		{"team", "team_" + strings.ToUpper(rest), false}, // one spelling: New's, lower case
 		{"team", "team_../../etc/passwd", false},
 	} {
 		if got := Valid(c.prefix, c.id); got != c.ok {
