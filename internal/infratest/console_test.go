@@ -202,14 +202,6 @@ func TestConsoleRoutesFunction(t *testing.T) {
 func TestConsoleChecksDetectDrift(t *testing.T) {
 	t.Parallel()
 	dc := func(tmpl cfn) cfn { return asMap(get(props(tmpl, distributionID), "DistributionConfig")) }
-	behavior := func(tmpl cfn, path string) cfn {
-		for _, b := range asList(dc(tmpl)["CacheBehaviors"]) {
-			if arnText(get(b, "PathPattern")) == path {
-				return asMap(b)
-			}
-		}
-		panic("no behavior " + path)
-	}
 	policy := func(tmpl cfn) []any {
 		return asList(get(props(tmpl, consoleBucketPolicy), "PolicyDocument", "Statement"))
 	}

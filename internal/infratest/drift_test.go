@@ -51,3 +51,14 @@ func statementBySid(tmpl cfn, role, sid string) cfn {
 	}
 	panic(role + " has no statement " + sid)
 }
+
+// behavior is the distribution's cache behaviour for a path pattern (written as text or as a
+// Fn::Sub), for the mutations to change; a missing one is the test's own mistake.
+func behavior(tmpl cfn, path string) cfn {
+	for _, b := range asList(get(props(tmpl, distributionID), "DistributionConfig", "CacheBehaviors")) {
+		if arnText(get(b, "PathPattern")) == path {
+			return asMap(b)
+		}
+	}
+	panic("no cache behaviour " + path)
+}

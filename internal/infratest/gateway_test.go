@@ -660,14 +660,6 @@ func TestGatewayChecksDetectDrift(t *testing.T) {
 	container := func(tmpl cfn) cfn {
 		return asMap(asList(props(tmpl, gatewayTaskDefinition)["ContainerDefinitions"])[0])
 	}
-	behavior := func(tmpl cfn, path string) cfn {
-		for _, b := range asList(get(props(tmpl, distributionID), "DistributionConfig", "CacheBehaviors")) {
-			if str(get(b, "PathPattern")) == path {
-				return asMap(b)
-			}
-		}
-		panic("no behavior " + path)
-	}
 	fsStatements := func(tmpl cfn) []any {
 		return asList(get(props(tmpl, sessionFileSystem), "FileSystemPolicy", "Statement"))
 	}
