@@ -108,7 +108,7 @@ func Start(ctx context.Context, s Spec) (_ *Desktop, err error) {
 	}
 	env := append(append([]string(nil), s.Env...), "DISPLAY="+d.Display, "HOME="+s.Home, "XAUTHORITY="+xauth,
 		"XDG_RUNTIME_DIR="+s.RunDir, "NO_AT_BRIDGE=1")
-	if err := d.start(s, "app", AppArgs(s.App, s.User), env, s.Home, s.User); err != nil {
+	if err := d.start(s, "app", AppArgs(s.App, s.User, s.Geometry), env, s.Home, s.User); err != nil {
 		return nil, err
 	}
 	if err := d.startVNC(ctx, s, displayAuth); err != nil {
@@ -205,9 +205,12 @@ func (d *Desktop) waitFor(ctx context.Context, what string, within time.Duration
 
 // AppArgs is the application's command line as it must run: Chromium cannot use its sandbox as
 // root, nor where user namespaces are refused (a chroot, or a container's seccomp profile), and
-// then only starts with --no-sandbox.
-func AppArgs(app []string, user *syscall.Credential) []string {
+// then only starts with --no-sandbox; Firefox starts through firefoxArgs.
+func AppArgs(app []string, user *syscall.Credential, geometry string) []string {
 	args := append([]string(nil), app...)
+	if strings.HasPrefix(filepath.Base(args[0]), "firefox") {
+		return firefoxArgs(args, geometry)
+	}
 	if !strings.HasPrefix(filepath.Base(args[0]), "chromium") {
 		return args
 	}
@@ -219,4 +222,41 @@ func AppArgs(app []string, user *syscall.Credential) []string {
 		args = append(args, "--no-sandbox")
 	}
 	return args
+}
+
+// firefoxPrefs are the user.js of a session's Firefox profile: a desktop opens on Firefox's
+// home page instead of the first-run welcome, privacy-notice and "what's new" tabs (which,
+// where the desktop has no network, are "problem loading page" tabs), and does not ask to be
+// the default browser. Only these keys are reset at each start; the rest of the profile
+// (bookmarks, history, the user's own settings) lives in the home as usual.
+const firefoxPrefs = `user_pref("browser.aboutwelcome.enabled", false);
+user_pref("browser.startup.homepage_override.mstone", "ignore");
+user_pref("startup.homepage_welcome_url", "");
+user_pref("startup.homepage_welcome_url.additional", "");
+user_pref("startup.homepage_override_url", "");
+user_pref("datareporting.policy.firstRunURL", "");
+user_pref("datareporting.policy.dataSubmissionPolicyBypassNotification", true);
+user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.startup.page", 1);
+user_pref("browser.startup.homepage", "about:home");
+`
+
+// firefoxArgs runs Firefox as large as the screen (there is no window manager to maximise it)
+// on a profile in the home with firefoxPrefs as its user.js. The profile is written by a shell
+// that runs as the session's user, as the application does (the supervisor may be root, and
+// must not write through whatever the user left in the home); an explicit --profile in the
+// template's command wins.
+func firefoxArgs(args []string, geometry string) []string {
+	var w, h int
+	if _, err := fmt.Sscanf(geometry, "%dx%d", &w, &h); err == nil && w > 0 && h > 0 {
+		args = append(args, "--width", strconv.Itoa(w), "--height", strconv.Itoa(h))
+	}
+	for _, a := range args[1:] {
+		if a == "--profile" || a == "-profile" || a == "-P" {
+			return args
+		}
+	}
+	const script = `p="$HOME/.mozilla/streamspace"; mkdir -p "$p" && printf '%s' "$1" > "$p/user.js"; shift; exec "$@" --profile "$p"`
+	return append([]string{"/bin/sh", "-c", script, "firefox-profile", firefoxPrefs}, args...)
 }

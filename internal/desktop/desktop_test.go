@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,5 +171,34 @@ func TestWritePrivateReplacesLinks(t *testing.T) {
 	}
 	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink != 0 {
 		t.Fatal("still a link")
+	}
+}
+
+// Firefox starts on a profile in the home whose user.js skips the first-run tabs; the profile is
+// written by the shell that then becomes Firefox (here a stand-in that reports what it got).
+func TestFirefoxStartsOnAQuietProfile(t *testing.T) {
+	home, bin := t.TempDir(), t.TempDir()
+	stub := filepath.Join(bin, "firefox-esr")
+	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := AppArgs([]string{stub, "about:blank"}, nil, "1280x800x24")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	profile := filepath.Join(home, ".mozilla", "streamspace")
+	if got := strings.TrimSpace(string(out)); got != "about:blank --width 1280 --height 800 --profile "+profile {
+		t.Fatalf("Firefox ran with %q", got)
+	}
+	prefs, err := os.ReadFile(filepath.Join(profile, "user.js"))
+	if err != nil || string(prefs) != firefoxPrefs {
+		t.Fatalf("user.js: %q %v", prefs, err)
+	}
+	// A template that names its own profile keeps it.
+	if got := AppArgs([]string{"firefox", "--profile", "/p"}, nil, ""); !slices.Equal(got, []string{"firefox", "--profile", "/p"}) {
+		t.Fatalf("explicit profile: %q", got)
 	}
 }
