@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -14,10 +13,7 @@ import (
 // running desktop, the time from the API's 204 to bob's viewer being closed with 4403. The
 // ordinary tests only log this figure (testenv.Target); here it runs alone.
 func BenchmarkAccessEnded(b *testing.B) {
-	n := 10
-	if v := os.Getenv("BENCH_REVOKES"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchN("BENCH_REVOKES", 10)
 	e := testenv.Start(b, withLocalRuntime)
 	alice, bob := e.Token("alice", ""), e.Token("bob", "")
 	seen(b, e, bob)

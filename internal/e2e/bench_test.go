@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,14 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p))]
 }
 
+// benchN is a benchmark's count: the environment variable name if set to a number, else def.
+func benchN(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 // BenchmarkNotificationLatency measures notification latency with everything running as in
@@ -34,10 +43,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 // default 1000) made through the HTTP API, it times API write → event received by a WebSocket
 // client (the request's own round trip included), and commit → received.
 func BenchmarkNotificationLatency(b *testing.B) {
-	n := 1000
-	if v := os.Getenv("BENCH_CHANGES"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchN("BENCH_CHANGES", 1000)
 	e := testenv.Start(b, func(c *stack.Config) { c.LocalRuntime = true })
 	if got := e.Readers; !slices.Equal(got, []string{"notifier", "processor"}) {
 		b.Fatalf("stream readers %v, want the notifier and the processor", got)
@@ -209,10 +215,7 @@ func BenchmarkWarmRequest(b *testing.B) {
 // default 1000): commit → the last client's receipt. The clients are operators watching the
 // owner (one user has at most connections.MaxPerUser), so they are one audience as well.
 func BenchmarkFanOut(b *testing.B) {
-	n := 1000
-	if v := os.Getenv("BENCH_FANOUT"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchN("BENCH_FANOUT", 1000)
 	e := testenv.Start(b)
 	alice := e.Token("alice", "")
 	clients := make([]*testenv.WS, 0, n)

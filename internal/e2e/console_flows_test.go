@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,10 +225,7 @@ func TestConsoleBudgets(t *testing.T) {
 // stack: first paint of the session list after a reload, and API change → visible in the page
 // over N changes (BENCH_PAGE_CHANGES, default 20).
 func BenchmarkConsoleBudgets(b *testing.B) {
-	n := 20
-	if v := os.Getenv("BENCH_PAGE_CHANGES"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchN("BENCH_PAGE_CHANGES", 20)
 	e := testenv.Start(b)
 	tok := e.Token("alice", "")
 	s := create(b, e, tok, map[string]any{"templateName": "terminal"})

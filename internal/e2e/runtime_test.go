@@ -349,10 +349,7 @@ func TestRegression28SessionStartsAfterRuntimeOutage(t *testing.T) {
 // BenchmarkLocalCreateToRunning prints how long a Firefox session takes from POST /sessions to
 // the owner's "running" event on this machine (median of several, each terminated after).
 func BenchmarkLocalCreateToRunning(b *testing.B) {
-	n := 5
-	if v := os.Getenv("BENCH_SESSIONS"); v != "" {
-		fmt.Sscan(v, &n)
-	}
+	n := benchN("BENCH_SESSIONS", 5)
 	e := testenv.Start(b, withLocalRuntime)
 	alice := e.Token("alice", "")
 	ws := e.MustDialWS(alice, nil)
