@@ -13,6 +13,7 @@ import (
 
 	"streamspace/internal/app"
 	"streamspace/internal/local/dynamodblocal"
+	apigw "streamspace/internal/local/gateway"
 	"streamspace/internal/local/issuer"
 	"streamspace/internal/local/stack"
 )
@@ -60,7 +61,7 @@ func runCmd(args []string) error {
 	fmt.Printf(`StreamSpace local stack is up (%s)
   Web console    %s/  (open it in a browser; sign in with any user name)
   HTTP API       %s/api/v1
-  WebSocket API  %s/?token=<token>
+  WebSocket API  %s/?token=<token>  (also %s, the console's origin)
   Stream gateway %s/  (also on %s; connect URLs open here)
   Management API %s/@connections/{id}
   DynamoDB Local %s  (data in %s)
@@ -80,7 +81,7 @@ Try:
   (seconds later: POST /api/v1/sessions/<id>/connect gives a single-use URL to open in a browser within 60 s)
 Mint a token for any user:  make token USER=alice [ROLE=operator]   (or: go run ./cmd/streamspace token -user alice)
 Press Ctrl-C to stop; data persists in %s.
-`, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.HTTPURL, st.WSURL, st.GatewayURL, st.GatewayAddr, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
+`, time.Since(started).Round(time.Millisecond), st.HTTPURL, st.HTTPURL, st.WSURL, "ws"+st.HTTPURL[4:]+apigw.ClientsPath, st.GatewayURL, st.GatewayAddr, "http"+st.WSURL[2:], st.DynamoDB, filepath.Join(*data, "dynamodb"),
 		st.HTTPURL, issuer.JWKSPath, logFile.Name(), filepath.Join(*data, "dead-letters"), filepath.Join(*data, "objects"), runtimeLine(*runtime, *data), admin, st.HTTPURL, st.HTTPURL, *data)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	apigw "streamspace/internal/local/gateway"
 	"streamspace/internal/testenv"
 )
 
@@ -173,4 +174,31 @@ func TestNotifierEmitsEmbeddedMetrics(t *testing.T) {
 	if !strings.Contains(e.Logs.String(), `"Namespace":"StreamSpace"`) || !strings.Contains(e.Logs.String(), `"EventsDelivered":`) {
 		t.Fatal("the EMF record lacks its namespace or the delivery count")
 	}
+}
+
+// The console's origin also serves the WebSocket's client side at /ws, as the one CloudFront
+// origin does in AWS (a console reached through one forwarded port still gets live events); the
+// management API is not reachable there.
+func TestWebSocketOnTheConsolesOrigin(t *testing.T) {
+	e := testenv.Start(t)
+	alice := e.Token("alice", "")
+	base := "ws" + strings.TrimPrefix(e.HTTPURL, "http") + apigw.ClientsPath
+	if _, status, err := e.DialWSAt(base, "", nil); err == nil || status != http.StatusUnauthorized {
+		t.Fatalf("no token at /ws: %d %v, want 401", status, err)
+	}
+	ws, _, err := e.DialWSAt(base, alice, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	ws.Expect("session.created", s.ID, wait)
+	id := listeners(t, e, "alice")[0].ConnectionID
+	for _, path := range []string{apigw.ClientsPath + "/@connections/" + url.PathEscape(id), "/@connections/" + url.PathEscape(id)} {
+		r := e.Do("DELETE", path, alice, nil)
+		if r.Status < 400 {
+			t.Fatalf("DELETE %s on the console's origin: %d, want a refusal", path, r.Status)
+		}
+	}
+	e.Do("PUT", "/api/v1/sessions/"+s.ID+"/tags", alice, map[string]any{"tags": []string{"still"}}).Want(t, 200)
+	ws.Expect("session.tags.updated", s.ID, wait)
 }

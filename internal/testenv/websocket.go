@@ -34,6 +34,11 @@ type WS struct {
 // DialWS connects with a token and extra query parameters; it returns the handshake status
 // when the connection is refused.
 func (e *Env) DialWS(token string, query url.Values) (*WS, int, error) {
+	return e.DialWSAt(e.WSURL+"/", token, query)
+}
+
+// DialWSAt is DialWS to another address of the WebSocket API (the console's origin's /ws).
+func (e *Env) DialWSAt(base, token string, query url.Values) (*WS, int, error) {
 	if query == nil {
 		query = url.Values{}
 	}
@@ -42,7 +47,7 @@ func (e *Env) DialWS(token string, query url.Values) (*WS, int, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, resp, err := websocket.Dial(ctx, e.WSURL+"/?"+query.Encode(), nil)
+	c, resp, err := websocket.Dial(ctx, base+"?"+query.Encode(), nil)
 	if err != nil {
 		status := 0
 		if resp != nil {

@@ -67,6 +67,14 @@ func (g *WebSocket) Connections() int {
 	return len(g.conns)
 }
 
+// Clients serves the client side only (the handshake and the connection), never the management
+// API: what the console's origin mounts at ClientsPath, as CloudFront routes the stage's path
+// to the WebSocket API in AWS. Posting to or closing connections stays on the API's own port.
+func (g *WebSocket) Clients() http.Handler { return http.HandlerFunc(g.accept) }
+
+// ClientsPath is where the local console's origin serves Clients.
+const ClientsPath = "/ws"
+
 func (g *WebSocket) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id, ok := strings.CutPrefix(r.URL.Path, "/@connections/"); ok {
 		g.manage(w, r, id)

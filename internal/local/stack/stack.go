@@ -266,7 +266,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	httpGW := apigw.NewHTTP(fns, cfg.CORSOrigins, log, map[string]http.Handler{
 		"GET " + issuer.JWKSPath: http.HandlerFunc(st.Issuer.ServeJWKS), objects.Prefix: store, gateway.Prefix: st.Gateway})
 	st.WebSocket = &apigw.WebSocket{Authorizer: authz, Handler: st.App.WebSocket().Handle, Log: log}
-	st.serve(httpLn, st.console(cfg, httpGW))
+	// One origin, as in AWS: the console, the API, the gateway and the WebSocket's client side.
+	origin := http.NewServeMux()
+	origin.Handle(apigw.ClientsPath, st.WebSocket.Clients())
+	origin.Handle("/", st.console(cfg, httpGW))
+	st.serve(httpLn, origin)
 	st.serve(wsLn, st.WebSocket)
 	st.serve(gwLn, st.Gateway)
 	st.closers = append(st.closers, st.WebSocket.CloseAll)
@@ -355,7 +359,7 @@ func (st *Stack) console(cfg Config, api http.Handler) http.Handler {
 	const ttl = 12 * time.Hour
 	return &console.Handler{Dir: dir, Next: api,
 		Reserved: []string{"/api/", gateway.Prefix, "/.well-known/", objects.Prefix},
-		Config:   console.Config{SignIn: "local", WebSocketURL: st.WSURL + "/"},
+		Config:   console.Config{SignIn: "local", WebSocketURL: apigw.ClientsPath},
 		Mint: func(user, role string) (string, time.Time, error) {
 			tok, err := st.Issuer.Mint(issuer.Claims{Subject: user, Role: role, TTL: ttl})
 			return tok, time.Now().Add(ttl), err
