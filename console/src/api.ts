@@ -49,18 +49,32 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   throw problemError(r.status, data as Problem | undefined, r.headers.get("Retry-After"));
 }
 
+// The words the forms use for the API's fields, so a refusal names what the person typed.
+const fieldWords: Record<string, string> = {
+  "resources.cpu": "CPU", "resources.memory": "Memory", resources: "Resources", cpu: "CPU", memory: "Memory",
+  sharedWithUserId: "User", userId: "User", newOwnerUserId: "New owner", permissionLevel: "Level",
+  expiresIn: "Valid for", expiresAt: "Expiry", maxUses: "Uses", rateLimit: "Requests per hour", scopes: "Scopes",
+  idleTimeout: "Idle timeout", maxSessionDuration: "Maximum duration", templateName: "Template", teamId: "Team",
+  displayName: "Display name", name: "Name", description: "Description", category: "Category", image: "Image",
+  localCommand: "Local command", tags: "Tags", role: "Role", maxSessions: "Sessions", maxCpuMillis: "CPU", maxMemoryMiB: "Memory",
+};
+
 function problemError(status: number, p: Problem | undefined, retryAfter: string | null): ApiError {
   const fields: Record<string, string> = {};
   for (const f of p?.errors ?? []) fields[f.field] = f.detail;
+  const list = Object.entries(fields).map(([f, d]) => `${fieldWords[f] ?? f}: ${d}`);
   // A 412's detail speaks of versions; the person needs to know someone else changed it first.
-  let msg = status !== 412 && typeof p?.detail === "string" && p.detail ? p.detail : statusWords[status] ?? (typeof p?.title === "string" ? p.title : "");
+  // Field errors say it all (the detail repeats them with the API's names).
+  let msg = list.length ? list.join("; ")
+    : status !== 412 && typeof p?.detail === "string" && p.detail ? p.detail : statusWords[status] ?? (typeof p?.title === "string" ? p.title : "");
   if (!msg) msg = status >= 500 ? "StreamSpace had a problem. Try again in a moment." : "The request was refused.";
-  const list = Object.entries(fields).map(([f, d]) => `${f}: ${d}`);
-  if (list.length) msg = msg.replace(/\.?$/, ". ") + list.join("; ") + ".";
+  msg = sentence(msg);
   if (status === 429 && retryAfter) msg += ` Retry in ${retryAfter} s.`;
-  return new ApiError(sentence(msg), status, fields);
+  return new ApiError(msg, status, fields);
 }
 
+// sentence capitalises a message and ends it with a stop (the API's messages never begin with
+// an id; field names are replaced by the form's words above).
 function sentence(s: string): string {
   s = s.trim();
   s = s.charAt(0).toUpperCase() + s.slice(1);

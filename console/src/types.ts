@@ -11,6 +11,7 @@ export interface Session {
 export interface Template {
   name: string; displayName: string; description: string; category: string; tags: string[]; image: string;
   defaultResources: Resources; recordSessions: boolean; version: number; icon?: string;
+  localCommand?: string; // what the local stack runs (admins set it)
 }
 export interface SharedSession { session: Session; permissionLevel: Level; shareId: string; sharedAt: string; expiresAt?: string }
 export interface Share { id: string; sharedWithUserId: string; permissionLevel: Level; createdAt: string; expiresAt?: string; active: boolean }

@@ -68,6 +68,35 @@ func TestConsoleAPIKeySecretShownOnce(t *testing.T) {
 	root.clickText("Delete notes-app")
 	root.wait("the template gone", `![...document.querySelectorAll("td .mono")].some(e => e.textContent === "notes-app")`, 10*time.Second)
 	e.Do("GET", "/api/v1/templates/notes-app", e.Token("alice", ""), nil).Want(t, 404)
+	// Editing keeps what the form does not change (a template saved from the page once lost its
+	// local command, and every launch of it failed), and the form follows the template chosen.
+	root.clickText("Edit terminal")
+	root.clickText("Edit gimp")
+	root.wait("the form on gimp", `document.getElementById("t-name")?.value === "gimp"`, 5*time.Second)
+	root.typeIn("#t-description", " (edited)")
+	root.clickText("Save")
+	root.wait("saved", `!document.getElementById("t-name")`, 10*time.Second)
+	var gimp struct{ Description, LocalCommand string }
+	e.Do("GET", "/api/v1/templates/gimp", e.Token("alice", ""), nil).Want(t, 200).Decode(t, &gimp)
+	if !strings.HasSuffix(gimp.Description, " (edited)") || gimp.LocalCommand != "gimp" {
+		t.Fatalf("gimp after an admin's edit: %+v", gimp)
+	}
+	// An operator edits what describes a template, and is not offered what only admins may do.
+	olga := consolePage(t, e, "olga")
+	olga.visit("/admin")
+	olga.signIn("olga", "operator")
+	olga.wait("the operator's admin page", `document.body.innerText.includes("Templates") && !!document.querySelector('[aria-label="Edit gimp"]')`, 15*time.Second)
+	if got := olga.js(`[...document.querySelectorAll("button")].some(b => b.textContent.trim() === "New template") || !!document.getElementById("users-title") ? "offered" : ""`); got != "" {
+		t.Fatal("an operator is offered New template or the user list, which need the admin role")
+	}
+	olga.clickText("Edit gimp")
+	olga.typeIn("#t-description", " again")
+	olga.clickText("Save")
+	olga.wait("saved by the operator", `!document.getElementById("t-name") && !document.querySelector(".error")`, 10*time.Second)
+	e.Do("GET", "/api/v1/templates/gimp", e.Token("alice", ""), nil).Want(t, 200).Decode(t, &gimp)
+	if !strings.HasSuffix(gimp.Description, " (edited) again") || gimp.LocalCommand != "gimp" {
+		t.Fatalf("gimp after an operator's edit: %+v", gimp)
+	}
 	alice.visit("/admin")
 	alice.wait("no admin link for a user", `!document.querySelector('nav a[href="/admin"]') && document.body.innerText.includes("Platform activity")`, 10*time.Second)
 	alice.wait("the refusal in words", `document.querySelectorAll(".error").length > 0`, 10*time.Second)

@@ -89,3 +89,19 @@ func (r Resources) Parse() (Amount, string, error) {
 	}
 	return Amount{CPUMillis: c, MemoryMiB: m}, "", nil
 }
+
+// CPUWords and MemoryWords say an amount as people read it ("16 cores", "1.5 cores", "32 GiB",
+// "512 MiB"), for messages; the API's fields keep millicores and MiB.
+func CPUWords(millis int) string {
+	if millis == 1000 {
+		return "1 core"
+	}
+	return strconv.FormatFloat(float64(millis)/1000, 'f', -1, 64) + " cores"
+}
+
+func MemoryWords(mib int) string {
+	if mib%1024 == 0 && mib > 0 {
+		return strconv.Itoa(mib/1024) + " GiB"
+	}
+	return strconv.Itoa(mib) + " MiB"
+}

@@ -16,6 +16,19 @@ func TestParseMemory(t *testing.T) {
 	}
 }
 
+func TestWords(t *testing.T) {
+	for in, want := range map[int]string{1000: "1 core", 16000: "16 cores", 1500: "1.5 cores", 250: "0.25 cores"} {
+		if got := CPUWords(in); got != want {
+			t.Errorf("CPUWords(%d) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[int]string{32768: "32 GiB", 512: "512 MiB", 1536: "1536 MiB"} {
+		if got := MemoryWords(in); got != want {
+			t.Errorf("MemoryWords(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestParseCPU(t *testing.T) {
 	for in, want := range map[string]int{"100m": 100, "1": 1000, "0.5": 500, "2500m": 2500} {
 		if got, err := ParseCPU(in); err != nil || got != want {

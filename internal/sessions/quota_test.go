@@ -187,7 +187,7 @@ func TestCreatorRoles(t *testing.T) {
 func TestQuotaExceededProblem(t *testing.T) {
 	p := problem.As(quotaExceeded(Limits{MaxSessions: 2, MaxCPUMillis: 3000, MaxMemoryMiB: 4096}))
 	if p == nil || p.Status != 403 || p.Type != "https://streamspace.dev/problems/quota-exceeded" ||
-		!strings.Contains(p.Detail, "2 live sessions, 3000 millicores and 4096 MiB") {
+		!strings.Contains(p.Detail, "at most 2 live sessions using 3 cores and 4 GiB") {
 		t.Errorf("%+v", p)
 	}
 }

@@ -49,7 +49,7 @@ func (sv *Service) Transfer(ctx context.Context, c auth.Caller, id, newOwner str
 		return Session{}, problem.Invalid("newOwnerUserId", "is required")
 	}
 	if _, err := sv.Users.Get(ctx, newOwner); errors.Is(err, users.ErrNotFound) {
-		return Session{}, problem.Invalid("newOwnerUserId", "no such user")
+		return Session{}, problem.Invalid("newOwnerUserId", users.NoSuchUser)
 	} else if err != nil {
 		return Session{}, err
 	}

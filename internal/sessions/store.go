@@ -220,8 +220,8 @@ func creatorRoles() map[string]types.AttributeValue {
 }
 
 func quotaExceeded(lim Limits) error {
-	p := problem.Forbidden(fmt.Sprintf("quota exceeded: at most %d live sessions, %d millicores and %d MiB in total",
-		lim.MaxSessions, lim.MaxCPUMillis, lim.MaxMemoryMiB))
+	p := problem.Forbidden(fmt.Sprintf("quota exceeded: you may run at most %d live sessions using %s and %s in total (a team's sessions count too)",
+		lim.MaxSessions, resources.CPUWords(lim.MaxCPUMillis), resources.MemoryWords(lim.MaxMemoryMiB)))
 	p.Type = quotaExceededType
 	return p
 }

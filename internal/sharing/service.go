@@ -85,7 +85,7 @@ func (sv *Service) Share(ctx context.Context, c auth.Caller, sessionID string, i
 		return Share{}, false, false, problem.Conflict("the session is terminated")
 	}
 	if _, err := sv.Users.Get(ctx, in.SharedWithUserID); errors.Is(err, users.ErrNotFound) {
-		return Share{}, false, false, problem.Invalid("sharedWithUserId", "no such user")
+		return Share{}, false, false, problem.Invalid("sharedWithUserId", users.NoSuchUser)
 	} else if err != nil {
 		return Share{}, false, false, err
 	}

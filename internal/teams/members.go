@@ -65,7 +65,7 @@ func (sv *Service) AddMember(ctx context.Context, c auth.Caller, id string, in M
 		return Member{}, nil, problem.Invalid("userId", "is required")
 	}
 	if _, err := sv.Users.Get(ctx, in.UserID); errors.Is(err, users.ErrNotFound) {
-		return Member{}, nil, problem.Invalid("userId", "no such user")
+		return Member{}, nil, problem.Invalid("userId", users.NoSuchUser)
 	} else if err != nil {
 		return Member{}, nil, err
 	}

@@ -215,7 +215,7 @@ func (st *Store) AddMember(ctx context.Context, m Member, idem *idempotency.Clai
 		return rec, nil
 	}
 	if r := ddb.CancelReasons(err); len(r) > 0 && r[0] {
-		return nil, problem.Conflict(m.UserID + " is already a member")
+		return nil, problem.Conflict("user " + m.UserID + " is already a member")
 	} else if len(r) > 1 && r[1] && m.Role == access.TeamOwner {
 		return nil, ErrNotFound
 	}

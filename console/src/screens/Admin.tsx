@@ -12,8 +12,8 @@ export function Admin() {
   return (
     <Page title="Admin">
       <StatsView />
-      <Users admin={admin} />
-      <Templates />
+      {admin && <Users />}
+      <Templates admin={admin} />
     </Page>
   );
 }
@@ -37,12 +37,15 @@ function StatsView() {
   );
 }
 
-function Users({ admin }: { admin: boolean }) {
+// Users: admins only (the API lists users to admins). The role shown is the stored one, which
+// an admin sets here; a role the identity provider gives at sign-in applies on top of it.
+function Users() {
   const l = useLoad(() => all<User>("/users?limit=100", 3), []);
   const a = useAction();
   return (
     <section aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
+      <p class="sub">The role stored for each user. A role given at sign-in (an identity provider group) applies on top of it.</p>
       <ErrorText error={a.error} />
       <Section l={l} what="users" empty="No users yet.">
         {(items) => (
@@ -53,10 +56,10 @@ function Users({ admin }: { admin: boolean }) {
               {items.map((u) => (
                 <tr key={u.id}>
                   <td>{u.id}</td><td>{u.email ?? "—"}</td>
-                  <td>{admin ? (
+                  <td>
                     <select aria-label={"Role of " + u.id} value={u.role} onChange={(e) => { const role = e.currentTarget.value; void a.run(async () => { await api("PUT", `/users/${encodeURIComponent(u.id)}/role`, { role }, { ifMatch: u.version }); l.reload(); }).then(() => l.reload()); }}>
                       <option value="user">user</option><option value="operator">operator</option><option value="admin">admin</option>
-                    </select>) : u.role}</td>
+                    </select></td>
                   <td>{fmtTime(u.createdAt)}</td>
                 </tr>
               ))}
@@ -70,15 +73,17 @@ function Users({ admin }: { admin: boolean }) {
 
 const blank: Template = { name: "", displayName: "", description: "", category: "", tags: [], image: "", defaultResources: { cpu: "1", memory: "2Gi" }, recordSessions: false, version: 0 };
 
-function Templates() {
+// Templates: operators edit what describes a template; what runs (image, local command) and new
+// templates are the admin's (the API says so too).
+function Templates({ admin }: { admin: boolean }) {
   const l = useLoad(() => all<Template>("/templates?limit=100"), []);
   const [edit, setEdit] = useState<Template | null>(null);
   const a = useAction();
   return (
     <section aria-labelledby="templates-title">
-      <div class="section-head"><h2 id="templates-title">Templates</h2><button type="button" onClick={() => setEdit({ ...blank })}>New template</button></div>
+      <div class="section-head"><h2 id="templates-title">Templates</h2>{admin && <button type="button" onClick={() => setEdit({ ...blank })}>New template</button>}</div>
       <ErrorText error={a.error} />
-      {edit && <TemplateForm t={edit} onDone={() => { setEdit(null); l.reload(); }} />}
+      {edit && <TemplateForm key={edit.name + "@" + edit.version} t={edit} admin={admin} onDone={() => { setEdit(null); l.reload(); }} />}
       <Section l={l} what="templates" empty="The catalog is empty.">
         {(items) => (
           <table>
@@ -102,17 +107,20 @@ function Templates() {
   );
 }
 
-function TemplateForm({ t, onDone }: { t: Template; onDone: () => void }) {
-  const [v, setV] = useState({ ...t, tagText: t.tags.join(", ") });
+// TemplateForm edits a whole template: PUT replaces it, so every field the API has is sent,
+// including those an operator may only read (sent unchanged).
+function TemplateForm({ t, admin, onDone }: { t: Template; admin: boolean; onDone: () => void }) {
+  const [v, setV] = useState({ ...t, localCommand: t.localCommand ?? "", tagText: t.tags.join(", ") });
   const a = useAction();
   const isNew = t.version === 0;
-  const field = (k: "name" | "displayName" | "description" | "category" | "image" | "tagText", label: string, req = true) => (
-    <div><label for={"t-" + k}>{label}</label><input id={"t-" + k} value={v[k]} required={req} readOnly={k === "name" && !isNew} onInput={(e) => setV({ ...v, [k]: e.currentTarget.value })} /></div>
+  const field = (k: "name" | "displayName" | "description" | "category" | "image" | "localCommand" | "tagText", label: string, req = true, locked = false) => (
+    <div><label for={"t-" + k}>{label}</label><input id={"t-" + k} value={v[k]} required={req} readOnly={locked} onInput={(e) => setV({ ...v, [k]: e.currentTarget.value })} /></div>
   );
   const submit = (e: Event) => {
     e.preventDefault();
     void a.run(async () => {
       const body = { name: v.name, displayName: v.displayName, description: v.description, category: v.category, image: v.image,
+        localCommand: v.localCommand || undefined, icon: v.icon,
         tags: v.tagText.split(",").map((s) => s.trim()).filter(Boolean), defaultResources: v.defaultResources, recordSessions: v.recordSessions };
       if (isNew) await api("POST", "/templates", body);
       else await api("PUT", `/templates/${t.name}`, body, { ifMatch: t.version });
@@ -122,7 +130,9 @@ function TemplateForm({ t, onDone }: { t: Template; onDone: () => void }) {
   return (
     <form class="card" onSubmit={submit} aria-label={isNew ? "New template" : "Edit " + t.name}>
       <div class="grid2">
-        {field("name", "Name (lowercase, dashes)")}{field("displayName", "Display name")}{field("category", "Category")}{field("image", "Image")}
+        {field("name", "Name (lowercase, dashes)", true, !isNew)}{field("displayName", "Display name")}{field("category", "Category")}
+        {field("image", admin ? "Image" : "Image (admins change it)", true, !admin)}
+        {field("localCommand", admin ? "Local command (local stack)" : "Local command (admins change it)", false, !admin)}
         <div><label for="t-cpu">Default CPU</label><input id="t-cpu" value={v.defaultResources.cpu} onInput={(e) => setV({ ...v, defaultResources: { ...v.defaultResources, cpu: e.currentTarget.value } })} /></div>
         <div><label for="t-mem">Default memory</label><input id="t-mem" value={v.defaultResources.memory} onInput={(e) => setV({ ...v, defaultResources: { ...v.defaultResources, memory: e.currentTarget.value } })} /></div>
       </div>

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { api, message } from "../api";
 import { token } from "../auth";
 import { navigate } from "../router";
@@ -11,7 +11,9 @@ const KEY = "streamspace.invitation";
 // visitor signs in), then the invitation is accepted and the session opens.
 export function Invite({ token: fromPath }: { token?: string }) {
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
+  // In the same task as the first render (a layout effect), so nothing sees the page with the
+  // token still in the address bar.
+  useLayoutEffect(() => {
     if (fromPath) {
       sessionStorage.setItem(KEY, fromPath);
       history.replaceState(null, "", "/invite");

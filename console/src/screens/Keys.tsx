@@ -83,7 +83,7 @@ function CreateKey({ onCreated }: { onCreated: (k: APIKey) => void }) {
             <option value="1d">1 day</option><option value="7d">7 days</option><option value="30d">30 days</option><option value="6m">6 months</option><option value="1y">1 year</option><option value="">Never</option>
           </select></div>
         <div><label for="key-rate">Requests per hour</label>
-          <input id="key-rate" type="number" min={1} max={100000} value={rate} onInput={(e) => setRate(e.currentTarget.valueAsNumber)} /></div>
+          <input id="key-rate" type="number" min={1} max={100000} required value={rate} onInput={(e) => setRate(e.currentTarget.valueAsNumber)} /></div>
       </div>
       <ErrorText error={a.error} />
       <button type="submit" disabled={a.busy}>Create key</button>

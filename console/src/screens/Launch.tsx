@@ -1,4 +1,4 @@
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { all, api, newKey } from "../api";
 import { sessions, upsert } from "../live";
 import { navigate } from "../router";
@@ -28,7 +28,7 @@ export function Launch() {
     <Page title="Launch a session">
       <MyQuota list={list} />
       {waiting && <p class="warn" role="status">Your account waits for an administrator to grant it a role; until then it can run no sessions of its own. Team sessions are not affected.</p>}
-      {full && <p class="warn" role="status">You are using all {quota.maxSessions} of your sessions. Terminate one before launching another (team sessions count against the team).</p>}
+      {full && <p class="warn" role="status">You are using all {quota.maxSessions} of your sessions. Terminate one before launching another (a session you launch for a team counts against your quota and the team's).</p>}
       <div class="filters" role="search">
         <label for="q">Search</label>
         <input id="q" type="search" value={q} onInput={(e) => setQ(e.currentTarget.value)} placeholder="Name, description or tag" />
@@ -70,6 +70,15 @@ function LaunchForm({ t, teams, onClose }: { t: Template; teams: Team[]; onClose
   const [team, setTeam] = useState("");
   const [key] = useState(newKey);
   const a = useAction();
+  // A modal dialog: focus moves in and stays there, Escape closes it, and focus returns to the
+  // card's button that opened it.
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    return () => { if (d?.open) d.close(); opener?.focus(); };
+  }, []);
   const submit = (e: Event) => {
     e.preventDefault();
     void a.run(async () => {
@@ -84,7 +93,7 @@ function LaunchForm({ t, teams, onClose }: { t: Template; teams: Team[]; onClose
     });
   };
   return (
-    <dialog open class="dialog" aria-labelledby="launch-title" onKeyDown={(e) => e.key === "Escape" && onClose()}>
+    <dialog ref={ref} class="dialog" aria-labelledby="launch-title" onCancel={(e) => { e.preventDefault(); onClose(); }}>
       <form onSubmit={submit}>
         <h2 id="launch-title">Launch {t.displayName}</h2>
         <div class="grid2">

@@ -7,6 +7,10 @@ import { Empty, ErrorText, Gauge, Loading, Page, StateBadge, fmtTime, useAction 
 
 export const live = (s: Session) => s.state !== "terminated" && s.state !== "failed";
 
+// A session that failed in the last 15 minutes stays with the current ones, its reason shown,
+// so a launch that fails does not seem to vanish into "Ended sessions".
+const recentFailure = (s: Session) => s.state === "failed" && Date.now() - Date.parse(s.updatedAt) < 15 * 60 * 1000;
+
 // The caller's quota as the API reports it (GET /users/me/quota): limits, live usage, and
 // whether the account waits for a role grant. Fetched again whenever the caller's own live
 // sessions change (an event on the live list), so the gauges follow launches and terminations.
@@ -42,8 +46,8 @@ export function MyQuota({ list }: { list: Session[] }) {
 export function Sessions() {
   const m = sessions.value;
   const list = m ? [...m.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)) : null;
-  const current = list?.filter(live) ?? [];
-  const ended = list?.filter((s) => !live(s)).slice(0, 20) ?? [];
+  const current = list?.filter((s) => live(s) || recentFailure(s)) ?? [];
+  const ended = list?.filter((s) => !live(s) && !recentFailure(s)).slice(0, 20) ?? [];
   return (
     <Page title="My sessions" actions={<a class="button" href="/launch">Launch a session</a>}>
       {listError.value && <ErrorText error={listError.value} />}

@@ -97,9 +97,9 @@ function Invitations({ s, l }: { s: Session; l: ReturnType<typeof useLoad<Invita
     <form class="inline" onSubmit={create}>
       <LevelSelect id="inv-level" value={level} onChange={setLevel} />
       <label for="inv-uses">Uses</label>
-      <input id="inv-uses" type="number" min={1} max={1000} value={uses} onInput={(e) => setUses(e.currentTarget.valueAsNumber)} />
+      <input id="inv-uses" type="number" min={1} max={1000} required value={uses} onInput={(e) => setUses(e.currentTarget.valueAsNumber)} />
       <label for="inv-days">Valid for (days)</label>
-      <input id="inv-days" type="number" min={1} max={365} value={days} onInput={(e) => setDays(e.currentTarget.valueAsNumber)} />
+      <input id="inv-days" type="number" min={1} max={365} required value={days} onInput={(e) => setDays(e.currentTarget.valueAsNumber)} />
       <button type="submit" disabled={a.busy}>Create link</button>
     </form>
     <ErrorText error={a.error} />
