@@ -8,6 +8,9 @@ export interface Session {
   resources: Resources; tags: string[]; idle: boolean; idleTimeout: number; maxSessionDuration: number;
   activeConnections: number; lastActivity: string; createdAt: string; updatedAt: string; version: number; error?: string;
 }
+// GET /sessions/{id}: what the caller may do with the session (the API checks every request).
+export interface SessionAccess { level: Level; manage: boolean; delete: boolean; via: string }
+export type SessionWithAccess = Session & { yourAccess: SessionAccess };
 export interface Template {
   name: string; displayName: string; description: string; category: string; tags: string[]; image: string;
   defaultResources: Resources; recordSessions: boolean; version: number; icon?: string;

@@ -437,3 +437,28 @@ func TestPagination(t *testing.T) {
 	e.Do("GET", "/api/v1/sessions?limit=2", admin, nil).Want(t, 200).Decode(t, &page)
 	e.Do("GET", "/api/v1/sessions?all=true&limit=2&cursor="+page.NextCursor, admin, nil).Want(t, 400)
 }
+
+// GET /sessions/{id} says what the caller may do with the session, so a client shows only the
+// controls that work: the owner everything, a view share viewing only, an admin everything.
+func TestSessionSaysTheCallersAccess(t *testing.T) {
+	e := testenv.Start(t)
+	alice, bob, root := e.Token("alice", ""), e.Token("bob", ""), e.Token("root", "admin")
+	seen(t, e, bob)
+	s := create(t, e, alice, map[string]any{"templateName": "terminal"})
+	e.Do("POST", "/api/v1/sessions/"+s.ID+"/share", alice, map[string]string{"sharedWithUserId": "bob", "permissionLevel": "view"}).Want(t, 201)
+	type access struct {
+		Level          string
+		Manage, Delete bool
+		Via            string
+	}
+	for tok, want := range map[string]access{alice: {"control", true, true, "owner"}, bob: {"view", false, false, "share"}, root: {"control", true, true, "admin"}} {
+		var got struct {
+			ID         string
+			YourAccess access
+		}
+		e.Do("GET", "/api/v1/sessions/"+s.ID, tok, nil).Want(t, 200).Decode(t, &got)
+		if got.ID != s.ID || got.YourAccess != want {
+			t.Errorf("%s: yourAccess %+v, want %+v", got.ID, got.YourAccess, want)
+		}
+	}
+}

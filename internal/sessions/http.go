@@ -100,11 +100,12 @@ func listQuery(r *http.Request, p paging.Query) (ListQuery, error) {
 }
 
 func (h handler) get(w http.ResponseWriter, r *http.Request) error {
-	se, _, err := h.sv.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
+	se, g, err := h.sv.Get(r.Context(), httpx.Caller(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeSession(w, http.StatusOK, se)
+	httpx.SetETag(w, se.Version)
+	httpx.WriteJSON(w, http.StatusOK, View{Session: se, YourAccess: AccessOf(g)})
 	return nil
 }
 

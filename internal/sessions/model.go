@@ -5,6 +5,7 @@ package sessions
 import (
 	"fmt"
 	"slices"
+	"streamspace/internal/access"
 	"time"
 
 	"streamspace/internal/auth"
@@ -163,4 +164,24 @@ func (s Session) NextCheck() (time.Time, bool) {
 		next = r
 	}
 	return next, true
+}
+
+// View is one session as GET /sessions/{id} answers it: with what the caller may do with it,
+// so a client shows only the controls that will work (the API still decides every request).
+type View struct {
+	Session
+	YourAccess Access `json:"yourAccess"`
+}
+
+// Access is the caller's access.Grant in the API's words.
+type Access struct {
+	Level  string `json:"level"`  // view, collaborate or control
+	Manage bool   `json:"manage"` // share, invite, transfer
+	Delete bool   `json:"delete"` // terminate
+	Via    string `json:"via"`    // owner, admin, operator, team:<role>, share
+}
+
+// AccessOf says a grant in the API's words.
+func AccessOf(g access.Grant) Access {
+	return Access{Level: g.Level.String(), Manage: g.Manage, Delete: g.Delete, Via: g.Via}
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { me } from "../auth";
 import { onEvent, sessions, upsert } from "../live";
-import type { Session } from "../types";
+import type { Session, SessionAccess, SessionWithAccess } from "../types";
 import { ErrorText, Loading, Page, StateBadge, fmtTime, useAction, useLoad } from "../ui";
 import { Desktop } from "./Desktop";
 import { LifecycleButtons } from "./Sessions";
@@ -11,14 +11,16 @@ import { Activity } from "./Activity";
 
 // One session: its state (live), the desktop, tags, sharing and activity.
 export function SessionPage({ id }: { id: string }) {
-  const l = useLoad(() => api<Session>("GET", "/sessions/" + id), [id]);
+  const l = useLoad(() => api<SessionWithAccess>("GET", "/sessions/" + id), [id]);
   const fromList = sessions.value?.get(id);
   // Sessions not in "my sessions" (shared with me, a team's) refresh on their own events.
   useEffect(() => onEvent((ev) => { if (ev.sessionId === id && !sessions.value?.has(id)) l.reload(); }), [id]);
   const s = fromList && (!l.data || fromList.version >= l.data.version) ? fromList : l.data;
   const autoOpen = new URLSearchParams(location.search).get("open") === "1";
   if (!s) return <Page title="Session">{l.error ? <ErrorText error={l.error} /> : <Loading what="the session" />}</Page>;
-  const owner = s.ownerId === me.value?.id || me.value?.role === "admin";
+  // What the caller may do, as the API said when the page loaded it.
+  const may = l.data?.yourAccess;
+  const manage = may ? may.manage : s.ownerId === me.value?.id || me.value?.role === "admin";
   return (
     <Page title={s.templateName}>
       <dl class="facts" data-session={s.id} data-state={s.state}>
@@ -29,16 +31,17 @@ export function SessionPage({ id }: { id: string }) {
         <div><dt>Last activity</dt><dd>{fmtTime(s.lastActivity)}</dd></div>
         <div><dt>Id</dt><dd class="mono">{s.id}</dd></div>
       </dl>
-      <LifecycleButtons s={s} onChange={l.set} open={false} />
+      {may && may.level !== "control" && <p class="sub">You have {may.level} access to this session{may.via === "share" ? " (shared with you)" : ""}.</p>}
+      <LifecycleButtons s={s} onChange={(x) => l.set({ ...x, yourAccess: may } as SessionWithAccess)} open={false} may={may} />
       <Desktop s={s} autoOpen={autoOpen} />
-      <Tags s={s} onChange={(x) => { upsert(x); l.set(x); }} />
-      {owner && <Sharing s={s} />}
+      <Tags s={s} may={may} onChange={(x) => { upsert(x); l.set({ ...x, yourAccess: may } as SessionWithAccess); }} />
+      {manage && <Sharing s={s} />}
       <Activity s={s} />
     </Page>
   );
 }
 
-function Tags({ s, onChange }: { s: Session; onChange: (s: Session) => void }) {
+function Tags({ s, may, onChange }: { s: Session; may?: SessionAccess; onChange: (s: Session) => void }) {
   const [add, setAdd] = useState("");
   const a = useAction();
   const put = (tags: string[]) => a.run(async () => {
@@ -51,20 +54,21 @@ function Tags({ s, onChange }: { s: Session; onChange: (s: Session) => void }) {
     }
   });
   if (s.state === "terminated") return null;
+  const edit = !may || may.level === "control";
   return (
     <section aria-labelledby="tags-title">
       <h2 id="tags-title">Tags</h2>
       <ul class="tags">
         {s.tags.length === 0 && <li class="sub">No tags.</li>}
         {s.tags.map((t) => (
-          <li key={t} class="tag">{t} <button type="button" class="link-button" aria-label={"Remove tag " + t} onClick={() => put(s.tags.filter((x) => x !== t))}>×</button></li>
+          <li key={t} class="tag">{t} {edit && <button type="button" class="link-button" aria-label={"Remove tag " + t} onClick={() => put(s.tags.filter((x) => x !== t))}>×</button>}</li>
         ))}
       </ul>
-      <form class="inline" onSubmit={(e) => { e.preventDefault(); if (add.trim()) void put([...s.tags, add.trim()]); }}>
+      {edit && <form class="inline" onSubmit={(e) => { e.preventDefault(); if (add.trim()) void put([...s.tags, add.trim()]); }}>
         <label for="tag-add">Add a tag</label>
         <input id="tag-add" value={add} maxLength={128} onInput={(e) => setAdd(e.currentTarget.value)} />
         <button type="submit" disabled={a.busy}>Add</button>
-      </form>
+      </form>}
       <ErrorText error={a.error} />
     </section>
   );

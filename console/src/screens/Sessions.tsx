@@ -2,7 +2,7 @@ import { useEffect } from "preact/hooks";
 import { signal } from "@preact/signals";
 import { api, message } from "../api";
 import { listError, sessions, upsert } from "../live";
-import type { Session, UserQuota } from "../types";
+import type { Session, SessionAccess, UserQuota } from "../types";
 import { Empty, ErrorText, Gauge, Loading, Page, StateBadge, fmtTime, useAction } from "../ui";
 
 export const live = (s: Session) => s.state !== "terminated" && s.state !== "failed";
@@ -88,8 +88,10 @@ export function SessionTable({ list, actions = true }: { list: Session[]; action
 }
 
 // LifecycleButtons change the desired state with If-Match on the version shown; a 412 means
-// someone changed it meanwhile, and the list is refreshed before the message is shown.
-export function LifecycleButtons({ s, onChange, open = true }: { s: Session; onChange?: (s: Session) => void; open?: boolean }) {
+// someone changed it meanwhile, and the list is refreshed before the message is shown. Given
+// the caller's access, only the buttons that will work are shown (hibernate and wake need
+// control, terminate the owner's right).
+export function LifecycleButtons({ s, onChange, open = true, may }: { s: Session; onChange?: (s: Session) => void; open?: boolean; may?: SessionAccess }) {
   const a = useAction();
   const set = (desiredState: string) => a.run(async () => {
     try {
@@ -104,12 +106,14 @@ export function LifecycleButtons({ s, onChange, open = true }: { s: Session; onC
   });
   const label = s.templateName + " " + s.id;
   if (!live(s)) return null;
+  const control = !may || may.level === "control";
+  const terminate = !may || may.delete;
   return (
     <div class="row-actions">
       {open && s.state === "running" && <a class="button" href={`/sessions/${s.id}?open=1`} aria-label={"Open " + label}>Open</a>}
-      {s.desiredState === "running" && s.state !== "pending" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("hibernated")} aria-label={"Hibernate " + label}>Hibernate</button>}
-      {s.desiredState === "hibernated" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("running")} aria-label={"Wake " + label}>Wake</button>}
-      <button type="button" class="danger" disabled={a.busy} onClick={() => { if (confirm(`Terminate ${s.templateName}? Its processes stop for good.`)) void set("terminated"); }} aria-label={"Terminate " + label}>Terminate</button>
+      {control && s.desiredState === "running" && s.state !== "pending" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("hibernated")} aria-label={"Hibernate " + label}>Hibernate</button>}
+      {control && s.desiredState === "hibernated" && <button type="button" class="secondary" disabled={a.busy} onClick={() => set("running")} aria-label={"Wake " + label}>Wake</button>}
+      {terminate && <button type="button" class="danger" disabled={a.busy} onClick={() => { if (confirm(`Terminate ${s.templateName}? Its processes stop for good.`)) void set("terminated"); }} aria-label={"Terminate " + label}>Terminate</button>}
       <ErrorText error={a.error} />
     </div>
   );
