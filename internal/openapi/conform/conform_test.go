@@ -35,7 +35,8 @@ func hdr(kv ...string) http.Header {
 const session = `{"id":"sess_01jdxyz0123456789abcdefghj","ownerId":"alice","templateName":"terminal","state":"pending",
 "desiredState":"running","resources":{"cpu":"500m","memory":"512Mi"},"tags":[],"idleTimeout":1800,
 "maxSessionDuration":28800,"persistentHome":true,"idle":false,"activeConnections":0,
-"lastActivity":"2025-01-01T00:00:00Z","createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z","version":1}`
+"lastActivity":"2025-01-01T00:00:00Z","createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z","version":1,
+"yourAccess":{"level":"control","manage":true,"delete":true,"via":"owner"}}`
 
 var jsonCT = hdr("Content-Type", "application/json")
 
