@@ -123,6 +123,10 @@ func TestConsoleLifecycleTagsRecordings(t *testing.T) {
 	if !slices.Equal(cur.Tags, []string{"blue"}) {
 		t.Fatalf("tags after removing one from the page: %v", cur.Tags)
 	}
+	// Adding a tag the session has already says so instead of doing nothing.
+	alice.typeIn("#tag-add", "blue")
+	alice.clickText("Add")
+	alice.wait("the duplicate tag refused in words", `[...document.querySelectorAll(".error")].some(e => e.textContent.includes('already has the tag "blue"'))`, 5*time.Second)
 	alice.audit("session-tags")
 
 	// A recording of the desktop open in the page: made through the API, then downloaded and

@@ -22,7 +22,7 @@ export function Activity({ s }: { s: Session }) {
         {(items) => (
           <ol class="timeline">
             {items.map((e) => (
-              <li key={e.id}><time dateTime={e.timestamp}>{fmtTime(e.timestamp)}</time> <strong>{e.eventType}</strong> <span class="sub">{e.eventCategory}{e.actorId ? " · by " + e.actorId : ""}</span>{e.description && <div>{e.description}</div>}</li>
+              <li key={e.id}><time dateTime={e.timestamp}>{fmtTime(e.timestamp)}</time> <strong title={e.eventType}>{eventWords(e.eventType)}</strong> <span class="sub">{e.eventCategory}{e.actorId ? " · by " + e.actorId : ""}</span>{e.description && <div>{e.description}</div>}</li>
             ))}
           </ol>
         )}
@@ -50,4 +50,11 @@ export function Activity({ s }: { s: Session }) {
       </Section>
     </section>
   );
+}
+
+// eventWords says an event type as words ("session.state_changed" → "Session state changed");
+// the type itself stays in the tooltip for people who search logs by it.
+export function eventWords(type: string): string {
+  const s = type.replace(/[._]+/g, " ").trim();
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

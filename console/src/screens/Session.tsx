@@ -64,7 +64,12 @@ function Tags({ s, may, onChange }: { s: Session; may?: SessionAccess; onChange:
           <li key={t} class="tag">{t} {edit && <button type="button" class="link-button" aria-label={"Remove tag " + t} onClick={() => put(s.tags.filter((x) => x !== t))}>×</button>}</li>
         ))}
       </ul>
-      {edit && <form class="inline" onSubmit={(e) => { e.preventDefault(); if (add.trim()) void put([...s.tags, add.trim()]); }}>
+      {edit && <form class="inline" onSubmit={(e) => {
+        e.preventDefault();
+        const t = add.trim();
+        if (s.tags.includes(t)) a.setError(`The session already has the tag "${t}".`);
+        else if (t) void put([...s.tags, t]);
+      }}>
         <label for="tag-add">Add a tag</label>
         <input id="tag-add" value={add} maxLength={128} onInput={(e) => setAdd(e.currentTarget.value)} />
         <button type="submit" disabled={a.busy}>Add</button>
