@@ -174,6 +174,10 @@ func TestConsoleLaunchOpenShareRevokeInvite(t *testing.T) {
 	if v := bob.js(`String(document.querySelector("iframe.viewer").contentWindow.streamspace.rfb.viewOnly) + " " + document.querySelector("section.desktop").innerText`); !strings.HasPrefix(v, "true") || !strings.Contains(v, "View only") {
 		t.Fatalf("bob's viewer: %q, want view-only and saying so", v)
 	}
+	// The viewer's own bar is hidden inside the console, which says the same things once.
+	if v := bob.js(`getComputedStyle(document.querySelector("iframe.viewer").contentDocument.querySelector("header")).display`); v != "none" {
+		t.Fatalf("the viewer's bar inside the console: display %q, want none", v)
+	}
 	// Only the controls bob's access allows: no hibernate or terminate, no tag editing, no sharing.
 	if v := bob.js(`[...document.querySelectorAll("button")].map(b => b.textContent.trim()).filter(t => ["Hibernate", "Terminate", "Add", "Share"].includes(t)).join() + "|" + !!document.getElementById("tag-add") + "|" + document.body.innerText.includes("You have view access")`); v != "|false|true" {
 		t.Fatalf("bob's page offers what a view share cannot do, or does not say his access: %q", v)

@@ -8,6 +8,10 @@ const levelLabel = document.getElementById("level");
 const screen = document.getElementById("screen");
 const fullscreen = document.getElementById("fullscreen");
 
+// Inside the console (which frames this page from the same origin) the console shows the
+// status and the full-screen button itself; the viewer's own bar would say everything twice.
+if (window.self !== window.top) document.body.classList.add("embedded");
+
 // Test and embedding hook: the page's state in one place.
 const state = (window.streamspace = { state: "starting", code: 0, reason: "" });
 
