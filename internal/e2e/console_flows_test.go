@@ -252,6 +252,8 @@ func TestConsoleBudgets(t *testing.T) {
 	paint, lags := consoleBudgets(t, e, alice, tok, s.ID, 5)
 	testenv.Target(t, "session list first paint", paint, time.Second)
 	testenv.Target(t, "API change → visible in the page (median of 5)", lags[len(lags)/2], 200*time.Millisecond)
+	// Sessions are listed by the template's display name, as the catalog shows it.
+	alice.wait("the display name", fmt.Sprintf(`document.querySelector('tr[data-session=%q] a')?.textContent === "Terminal"`, s.ID), 5*time.Second)
 	// Terminate from the list (with If-Match on the version shown): the row moves to the ended ones.
 	alice.js(`window.confirm = () => true; ""`)
 	alice.clickText("Terminate terminal " + s.ID)

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { me } from "../auth";
+import { templateLabel } from "../catalog";
 import { onEvent, sessions, upsert } from "../live";
 import type { Session, SessionAccess, SessionWithAccess } from "../types";
 import { ErrorText, Loading, Page, StateBadge, fmtTime, useAction, useLoad } from "../ui";
@@ -22,7 +23,7 @@ export function SessionPage({ id }: { id: string }) {
   const may = l.data?.yourAccess;
   const manage = may ? may.manage : s.ownerId === me.value?.id || me.value?.role === "admin";
   return (
-    <Page title={s.templateName}>
+    <Page title={templateLabel(s.templateName)}>
       <dl class="facts" data-session={s.id} data-state={s.state}>
         <div><dt>State</dt><dd><StateBadge state={s.state} idle={s.idle} />{s.error && <span class="sub"> {s.error}</span>}</dd></div>
         <div><dt>Owner</dt><dd>{s.ownerId}{s.teamId && <> · <a href={"/teams/" + s.teamId}>team</a></>}</dd></div>

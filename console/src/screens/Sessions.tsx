@@ -1,6 +1,7 @@
 import { useEffect } from "preact/hooks";
 import { signal } from "@preact/signals";
 import { api, message } from "../api";
+import { templateLabel } from "../catalog";
 import { listError, sessions, upsert } from "../live";
 import type { Session, SessionAccess, UserQuota } from "../types";
 import { Empty, ErrorText, Gauge, Loading, Page, StateBadge, fmtTime, useAction } from "../ui";
@@ -75,7 +76,7 @@ export function SessionTable({ list, actions = true }: { list: Session[]; action
       <tbody>
         {list.map((s) => (
           <tr key={s.id} data-session={s.id} data-state={s.state}>
-            <td><a href={"/sessions/" + s.id}>{s.templateName}</a><div class="sub">{s.id}{s.teamId ? " · team" : ""}</div></td>
+            <td><a href={"/sessions/" + s.id}>{templateLabel(s.templateName)}</a><div class="sub">{s.id}{s.teamId ? " · team" : ""}</div></td>
             <td><StateBadge state={s.state} idle={s.idle} />{s.error && <div class="sub">{s.error}</div>}</td>
             <td>{s.tags.length ? s.tags.map((t) => <span class="tag" key={t}>{t}</span>) : <span class="sub">none</span>}</td>
             <td>{fmtTime(s.createdAt)}</td>

@@ -1,5 +1,6 @@
 import { useEffect } from "preact/hooks";
 import { all } from "../api";
+import { templateLabel } from "../catalog";
 import { onEvent } from "../live";
 import type { SharedSession } from "../types";
 import { Page, Section, StateBadge, fmtTime, useLoad } from "../ui";
@@ -18,7 +19,7 @@ export function Shared() {
             <tbody>
               {items.map((x) => (
                 <tr key={x.shareId} data-session={x.session.id}>
-                  <td><a href={`/sessions/${x.session.id}`}>{x.session.templateName}</a><div class="sub">{x.session.id}</div></td>
+                  <td><a href={`/sessions/${x.session.id}`}>{templateLabel(x.session.templateName)}</a><div class="sub">{x.session.id}</div></td>
                   <td>{x.session.ownerId}</td><td>{x.permissionLevel}</td><td><StateBadge state={x.session.state} /></td><td>{fmtTime(x.sharedAt)}</td>
                 </tr>
               ))}
