@@ -201,10 +201,22 @@ func (e *env) completed(t *testing.T, id string) (recordings.Recording, *rfb.Pla
 	if p.End == nil || p.FB.Image.Bounds().Dx() != deskW || p.FB.Image.RGBAAt(0, 0) == (color.RGBA{}) {
 		t.Fatalf("replay: end %+v size %v pixel %v", p.End, p.FB.Image.Bounds(), p.FB.Image.RGBAAt(0, 0))
 	}
-	waitFor(t, 5*time.Second, "no upload is left behind", func() bool {
-		entries, _ := os.ReadDir(filepath.Join(e.objects.Dir, ".uploads"))
-		return len(entries) == 0
-	})
+	// 20 s is a bound to stop at, not a timing: on a saturated CI machine the other recordings'
+	// ends (a deleted one's upload dropped in the same round) once took over 5 s.
+	uploads := filepath.Join(e.objects.Dir, ".uploads")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		entries, _ := os.ReadDir(uploads)
+		if len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for _, en := range entries {
+				left = append(left, en.Name())
+			}
+			t.Fatalf("uploads left behind in %s: %v", uploads, left)
+		}
+	}
 	if _, err := e.objects.Get(context.Background(), recordings.TailKey(r.StorageKey), 1<<20); err != recordings.ErrNoObject {
 		t.Fatalf("the checkpoint outlived the recording: %v", err)
 	}
