@@ -162,6 +162,12 @@ func TestConsoleLifecycleTagsRecordings(t *testing.T) {
 	if sha, name := alice.js(`window.__sha`), alice.js(`window.__downloads[0].name`); sha != rec.SHA256 || name != id+".rfb" {
 		t.Fatalf("the download: %s named %q, want the recording's %s as %s.rfb", sha, name, rec.SHA256, id)
 	}
+	// Deleting cannot be undone, so the page asks first: declined, nothing happens; accepted, it goes.
+	alice.js(`window.confirm = () => false; ""`)
+	alice.clickText("Delete recording " + id)
+	time.Sleep(300 * time.Millisecond)
+	e.Do("GET", p+"/"+id, tok, nil).Want(t, 200)
+	alice.js(`window.confirm = () => true; ""`)
 	alice.clickText("Delete recording " + id)
 	alice.wait("the recording gone from the page", `document.body.innerText.includes("No recordings.")`, 10*time.Second)
 	e.Do("GET", p+"/"+id, tok, nil).Want(t, 404)

@@ -40,7 +40,7 @@ export function Activity({ s }: { s: Session }) {
                   <td>{fmtTime(r.startedAt)}</td><td>{r.status}</td><td>{r.durationSeconds ? `${Math.round(r.durationSeconds)} s` : "—"}</td><td>{fmtBytes(r.sizeBytes)}</td>
                   <td class="row-actions">
                     <button type="button" class="secondary" disabled={r.status !== "completed"} onClick={() => download(r)} aria-label={"Download recording " + r.id}>Download</button>
-                    <button type="button" class="danger" onClick={() => a.run(async () => { await api("DELETE", `/sessions/${s.id}/recordings/${r.id}`); recs.reload(); })} aria-label={"Delete recording " + r.id}>Delete</button>
+                    <button type="button" class="danger" onClick={() => { if (confirm("Delete this recording? It cannot be recovered.")) void a.run(async () => { await api("DELETE", `/sessions/${s.id}/recordings/${r.id}`); recs.reload(); }); }} aria-label={"Delete recording " + r.id}>Delete</button>
                   </td>
                 </tr>
               ))}
