@@ -238,6 +238,11 @@ func TestConsoleTeamMemberAndQuota(t *testing.T) {
 	bob.clickText("Teams")
 	bob.click(`a[href^="/teams/team_"]`)
 	bob.wait("bob sees the team session", `!!document.querySelector("tr[data-session]") && document.body.innerText.includes("Your role: member")`, 10*time.Second)
+	// Two teams of the same name are told apart by their ids.
+	var twin struct{ ID string }
+	e.Do("POST", "/api/v1/teams", e.Token("alice", ""), map[string]string{"name": "design"}).Want(t, 201).Decode(t, &twin)
+	alice.visit("/teams")
+	alice.wait("both teams named design, with their ids", fmt.Sprintf(`document.querySelectorAll('a[href^="/teams/team_"]').length === 2 && document.body.innerText.includes(%q)`, twin.ID), 10*time.Second)
 }
 
 // The issue's page budgets: the session list's first paint ≤ 1 s on the local stack, and a

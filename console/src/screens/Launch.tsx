@@ -108,7 +108,12 @@ function LaunchForm({ t, teams, onClose }: { t: Template; teams: Team[]; onClose
           <label for="l-team">On behalf of</label>
           <select id="l-team" value={team} onChange={(e) => setTeam(e.currentTarget.value)}>
             <option value="">Myself</option>
-            {teams.map((x) => <option key={x.id} value={x.id}>Team {x.displayName || x.name}</option>)}
+            {teams.map((x) => {
+              const label = x.displayName || x.name;
+              // Two teams may share a name: then the id tells them apart.
+              const twin = teams.some((y) => y.id !== x.id && (y.displayName || y.name) === label);
+              return <option key={x.id} value={x.id}>Team {label}{twin ? ` (${x.id})` : ""}</option>;
+            })}
           </select>
         </>)}
         <ErrorText error={a.error} />

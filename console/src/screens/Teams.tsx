@@ -21,7 +21,11 @@ export function Teams() {
       <Section l={l} what="your teams" empty="You are in no team yet. Create one, or ask a team owner to add you.">
         {(items) => (
           <ul class="plain" aria-label="My teams">
-            {items.map((t) => <li key={t.id}><a href={"/teams/" + t.id}>{t.displayName || t.name}</a> <span class="sub">· {t.role}</span></li>)}
+            {items.map((t) => {
+              const label = t.displayName || t.name;
+              const twin = items.some((y) => y.id !== t.id && (y.displayName || y.name) === label);
+              return <li key={t.id}><a href={"/teams/" + t.id}>{label}</a> <span class="sub">· {t.role}{twin ? ` · ${t.id}` : ""}</span></li>;
+            })}
           </ul>
         )}
       </Section>
