@@ -89,8 +89,10 @@ function Callback() {
 
 function App() {
   const p = path.value;
-  // Focus the new page's heading after a navigation, so keyboard and screen reader users land on it.
-  useEffect(() => { document.getElementById("page-title")?.focus({ preventScroll: true }); }, [p]);
+  // Focus the new page's heading after a navigation or a sign-in, so keyboard and screen reader
+  // users land on it.
+  const signedIn = !!me.value;
+  useEffect(() => { document.getElementById("page-title")?.focus({ preventScroll: true }); }, [p, signedIn]);
   if (bootError.value && !config.value) return <main id="main" class="narrow"><h1>StreamSpace</h1><ErrorText error={bootError.value} /></main>;
   if (!config.value) return <main id="main"><Loading what="StreamSpace" /></main>;
   if (p === oidc.CALLBACK_PATH && config.value.signIn === "oidc") return <main id="main" class="narrow"><Callback /></main>;

@@ -98,6 +98,8 @@ func (p *page) signIn(user, role string) {
 	if p.js(`String(document.body.innerText.includes("Loading StreamSpace"))`) == "true" {
 		p.t.Fatal(`the page still shows "Loading StreamSpace…" under the console`)
 	}
+	// Keyboard and screen-reader users land on the page's heading once signed in.
+	p.wait("focus on the page's heading", `document.activeElement?.id === "page-title"`, 5*time.Second)
 }
 
 // audit runs axe-core (npm, from the console's lockfile) on the page as it is now: no serious
