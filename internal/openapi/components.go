@@ -165,7 +165,7 @@ var components = []component{
 	{name: "SessionWithAccess", typ: typeOf[sessions.View](), overlay: sessionOverlay,
 		desc: "A session with what the caller may do with it (yourAccess); the API still checks every request."},
 	{name: "SessionAccess", typ: typeOf[sessions.Access](),
-		overlay: map[string]schema{"level": enum("view", "collaborate", "control"),
+		overlay: map[string]schema{"level": enum(levels...),
 			"via": schema{"description": "owner, admin, operator, team:<role> or share"}}},
 	{name: "SessionInput", typ: typeOf[sessions.CreateInput](), mode: request, required: []string{"templateName"},
 		overlay: map[string]schema{"templateName": templateName, "teamId": id("team"), "tags": tagList(sessions.MaxTags),

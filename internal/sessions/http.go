@@ -34,8 +34,7 @@ func Register(rt *httpx.Router, sv *Service) {
 type handler struct{ sv *Service }
 
 func writeSession(w http.ResponseWriter, status int, se Session) {
-	httpx.SetETag(w, se.Version)
-	httpx.WriteJSON(w, status, se)
+	httpx.WriteVersioned(w, status, se.Version, se)
 }
 
 func (h handler) create(w http.ResponseWriter, r *http.Request) error {
@@ -104,8 +103,7 @@ func (h handler) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.SetETag(w, se.Version)
-	httpx.WriteJSON(w, http.StatusOK, View{Session: se, YourAccess: AccessOf(g)})
+	httpx.WriteVersioned(w, http.StatusOK, se.Version, View{Session: se, YourAccess: AccessOf(g)})
 	return nil
 }
 

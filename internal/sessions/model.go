@@ -5,9 +5,9 @@ package sessions
 import (
 	"fmt"
 	"slices"
-	"streamspace/internal/access"
 	"time"
 
+	"streamspace/internal/access"
 	"streamspace/internal/auth"
 	"streamspace/internal/resources"
 )

@@ -48,9 +48,7 @@ func (sv *Service) Transfer(ctx context.Context, c auth.Caller, id, newOwner str
 	if newOwner == "" || len(newOwner) > 128 {
 		return Session{}, problem.Invalid("newOwnerUserId", "is required")
 	}
-	if _, err := sv.Users.Get(ctx, newOwner); errors.Is(err, users.ErrNotFound) {
-		return Session{}, problem.Invalid("newOwnerUserId", users.NoSuchUser)
-	} else if err != nil {
+	if err := sv.Users.Known(ctx, "newOwnerUserId", newOwner); err != nil {
 		return Session{}, err
 	}
 	return sv.apply(ctx, c, id, change{required: access.View, manage: true, what: "transferring the session",

@@ -2,7 +2,6 @@ package sharing
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"streamspace/internal/access"
@@ -84,9 +83,7 @@ func (sv *Service) Share(ctx context.Context, c auth.Caller, sessionID string, i
 	if se.Final() {
 		return Share{}, false, false, problem.Conflict("the session is terminated")
 	}
-	if _, err := sv.Users.Get(ctx, in.SharedWithUserID); errors.Is(err, users.ErrNotFound) {
-		return Share{}, false, false, problem.Invalid("sharedWithUserId", users.NoSuchUser)
-	} else if err != nil {
+	if err := sv.Users.Known(ctx, "sharedWithUserId", in.SharedWithUserID); err != nil {
 		return Share{}, false, false, err
 	}
 	sh = Share{ID: ids.New("shr"), SessionID: se.ID, SharedWithUserID: in.SharedWithUserID, PermissionLevel: in.PermissionLevel,

@@ -2,7 +2,6 @@ package teams
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"streamspace/internal/ids"
 	"streamspace/internal/paging"
 	"streamspace/internal/problem"
-	"streamspace/internal/users"
 )
 
 // Members is one page of a team's members, for any member.
@@ -64,9 +62,7 @@ func (sv *Service) AddMember(ctx context.Context, c auth.Caller, id string, in M
 	if in.UserID == "" || len(in.UserID) > 128 {
 		return Member{}, nil, problem.Invalid("userId", "is required")
 	}
-	if _, err := sv.Users.Get(ctx, in.UserID); errors.Is(err, users.ErrNotFound) {
-		return Member{}, nil, problem.Invalid("userId", users.NoSuchUser)
-	} else if err != nil {
+	if err := sv.Users.Known(ctx, "userId", in.UserID); err != nil {
 		return Member{}, nil, err
 	}
 	m := Member{TeamID: id, UserID: in.UserID, Role: in.Role, AddedBy: c.UserID, AddedAt: time.Now().UTC(), Version: 1}

@@ -6,10 +6,6 @@ import (
 	"streamspace/internal/auth"
 )
 
-// NoSuchUser is the refusal for naming someone the platform has not seen: users are known from
-// their first signed-in request, so the sentence says so.
-const NoSuchUser = "no such user (people can be named once they have signed in at least once)"
-
 // User is a platform user.
 type User struct {
 	ID        string    `json:"id" dynamodbav:"id"`

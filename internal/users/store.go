@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"streamspace/internal/ddb"
+	"streamspace/internal/problem"
 )
 
 // Store keeps users under USER#<id>/PROFILE, listed through GSI2 (TYPE#user#<shard>).
@@ -29,6 +30,18 @@ func key(id string) map[string]types.AttributeValue {
 
 // ErrNotFound is returned for unknown users.
 var ErrNotFound = errors.New("user not found")
+
+// Known checks that a request's field names a user the platform has seen (share with, add to
+// a team, transfer to): a 400 on that field otherwise, saying that people are known from their
+// first signed-in request.
+func (s *Store) Known(ctx context.Context, field, id string) error {
+	if _, err := s.Get(ctx, id); errors.Is(err, ErrNotFound) {
+		return problem.Invalid(field, "no such user (people can be named once they have signed in at least once)")
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
 
 // Get reads a user, eventually consistently (the authorizer's read on every request).
 func (s *Store) Get(ctx context.Context, id string) (User, error) { return s.get(ctx, id, false) }
