@@ -5,6 +5,7 @@ import { navigate } from "../router";
 import type { Session, Team, Template } from "../types";
 import { Empty, ErrorText, Loading, Page, useAction, useLoad } from "../ui";
 import { MyQuota, myQuota } from "./Sessions";
+import { teamLabel } from "./Teams";
 
 // The catalog: search, categories and tags, then launch with resources and timeouts.
 export function Launch() {
@@ -108,12 +109,7 @@ function LaunchForm({ t, teams, onClose }: { t: Template; teams: Team[]; onClose
           <label for="l-team">On behalf of</label>
           <select id="l-team" value={team} onChange={(e) => setTeam(e.currentTarget.value)}>
             <option value="">Myself</option>
-            {teams.map((x) => {
-              const label = x.displayName || x.name;
-              // Two teams may share a name: then the id tells them apart.
-              const twin = teams.some((y) => y.id !== x.id && (y.displayName || y.name) === label);
-              return <option key={x.id} value={x.id}>Team {label}{twin ? ` (${x.id})` : ""}</option>;
-            })}
+            {teams.map((x) => <option key={x.id} value={x.id}>Team {teamLabel(x, teams)}</option>)}
           </select>
         </>)}
         <ErrorText error={a.error} />

@@ -22,6 +22,8 @@ export function SessionPage({ id }: { id: string }) {
   // What the caller may do, as the API said when the page loaded it.
   const may = l.data?.yourAccess;
   const manage = may ? may.manage : s.ownerId === me.value?.id || me.value?.role === "admin";
+  // A change answered by the API is the session without the access, which did not change.
+  const changed = (x: Session) => l.set({ ...x, yourAccess: may } as SessionWithAccess);
   return (
     <Page title={templateLabel(s.templateName)}>
       <dl class="facts" data-session={s.id} data-state={s.state}>
@@ -33,9 +35,9 @@ export function SessionPage({ id }: { id: string }) {
         <div><dt>Id</dt><dd class="mono">{s.id}</dd></div>
       </dl>
       {may && may.level !== "control" && <p class="sub">You have {may.level} access to this session{may.via === "share" ? " (shared with you)" : ""}.</p>}
-      <LifecycleButtons s={s} onChange={(x) => l.set({ ...x, yourAccess: may } as SessionWithAccess)} open={false} may={may} />
+      <LifecycleButtons s={s} onChange={changed} open={false} may={may} />
       <Desktop s={s} autoOpen={autoOpen} />
-      <Tags s={s} may={may} onChange={(x) => { upsert(x); l.set({ ...x, yourAccess: may } as SessionWithAccess); }} />
+      <Tags s={s} may={may} onChange={(x) => { upsert(x); changed(x); }} />
       {manage && <Sharing s={s} />}
       <Activity s={s} />
     </Page>

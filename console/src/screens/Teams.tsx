@@ -21,11 +21,7 @@ export function Teams() {
       <Section l={l} what="your teams" empty="You are in no team yet. Create one, or ask a team owner to add you.">
         {(items) => (
           <ul class="plain" aria-label="My teams">
-            {items.map((t) => {
-              const label = t.displayName || t.name;
-              const twin = items.some((y) => y.id !== t.id && (y.displayName || y.name) === label);
-              return <li key={t.id}><a href={"/teams/" + t.id}>{label}</a> <span class="sub">· {t.role}{twin ? ` · ${t.id}` : ""}</span></li>;
-            })}
+            {items.map((t) => <li key={t.id}><a href={"/teams/" + t.id}>{teamLabel(t, items)}</a> <span class="sub">· {t.role}</span></li>)}
           </ul>
         )}
       </Section>
@@ -34,6 +30,13 @@ export function Teams() {
 }
 
 const roles = ["owner", "admin", "member", "viewer"];
+
+// teamLabel names a team as people know it; two teams may share a name, and then the id tells
+// them apart.
+export function teamLabel(t: Team, among: Team[]): string {
+  const label = t.displayName || t.name;
+  return among.some((y) => y.id !== t.id && (y.displayName || y.name) === label) ? `${label} (${t.id})` : label;
+}
 
 export function TeamPage({ id }: { id: string }) {
   const team = useLoad(() => all<Team>("/teams/my-teams?limit=100").then((ts) => {
